@@ -1,0 +1,50 @@
+"""Passgate: password self-service and account administration."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(overrides: dict | None = None, instance_path: str | None = None) -> Flask:
+    """Application factory: configuration layers, extensions, blueprints, CLI."""
+    app = Flask(
+        __name__,
+        instance_path=instance_path or os.environ.get("PASSGATE_INSTANCE")
+        or os.path.join(os.getcwd(), "instance"),
+        instance_relative_config=True,
+        template_folder=os.path.join(ROOT, "templates"),
+        static_folder=os.path.join(ROOT, "static"),
+    )
+    from . import config
+
+    config.load(app, overrides)
+
+    if app.config["TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)
+
+    from . import db, errors, i18n, mail, ratelimit, security, sessions, templating
+
+    db.init_app(app)
+    sessions.login_manager.init_app(app)
+    security.init_app(app)
+    i18n.init_app(app, os.path.join(ROOT, "translations"))
+    ratelimit.init_app(app)
+    mail.mail.init_app(app)
+    templating.init_app(app)
+    errors.init_app(app)
+
+    from .admin import bp as admin_bp
+    from .auth import bp as auth_bp
+    from .recovery import bp as recovery_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(recovery_bp)
+    app.register_blueprint(admin_bp)
+    return app

@@ -1,0 +1,50 @@
+"""Access decisions, in one place: permissions come from the actor's role row, and the
+actor/target pair decides reach (all accounts, or the teams a manager administers, and
+never an equal or higher role)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from .models import ManagedTeam, Role, User
+
+
+@lru_cache(maxsize=64)
+def _role(name: str) -> tuple[frozenset, str, int]:
+    role = Role.get_or_none(Role.name == name)
+    if role is None:
+        return frozenset(), "self", 0
+    return role.permission_set(), role.scope, role.rank
+
+
+def clear_cache() -> None:
+    _role.cache_clear()
+
+
+def has_permission(actor: User, permission: str) -> bool:
+    if actor is None or not getattr(actor, "is_authenticated", False) or actor.disabled:
+        return False
+    return permission in _role(actor.role)[0]
+
+
+def team_ids(actor: User) -> set[int]:
+    """Teams within a team-scoped actor's reach: their own and those they manage."""
+    ids = {row.team_id for row in ManagedTeam.select(ManagedTeam.team).where(
+        ManagedTeam.manager == actor.id)}
+    if actor.team_id:
+        ids.add(actor.team_id)
+    return ids
+
+
+def can(actor: User, permission: str, target: User | None = None) -> bool:
+    """May ``actor`` use ``permission`` (on ``target``, when given)?"""
+    if not has_permission(actor, permission):
+        return False
+    if target is None:
+        return True
+    _perms, scope, rank = _role(actor.role)
+    if scope == "all":
+        return True
+    if scope != "team" or target.id == actor.id:
+        return False
+    return _role(target.role)[2] < rank and target.team_id in team_ids(actor)

@@ -1,0 +1,212 @@
+"""Account services shared by sign-in, recovery, the admin screens and the CLI."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from flask_babel import gettext as _
+
+from . import audit, mail, passwords, policy, sessions, settings, throttle
+from .db import database
+from .models import PasswordHistory, ResetToken, Team, User, fold, utcnow
+
+USERNAME_MAX = 64
+
+
+def new_stamp() -> str:
+    return secrets.token_hex(16)
+
+
+def find(identifier: str) -> User | None:
+    """The account whose username or email matches, case-insensitively (indexed lookups)."""
+    key = fold(identifier)
+    if not key:
+        return None
+    return User.get_or_none((User.username_key == key) | (User.email_key == key))
+
+
+def current_policy() -> policy.Policy:
+    return policy.Policy.from_config(settings.current())
+
+
+def context_words(user: User | None, extra: dict | None = None) -> list[str]:
+    """Words a password must not be built from (NIST context-specific words)."""
+    words = [settings.current()["ORG_NAME"], "passgate"]
+    if user is not None:
+        words += [user.username, user.first_name, user.last_name, user.email or ""]
+    if extra:
+        words += [str(v) for v in extra.values() if v]
+    return [w for w in words if w]
+
+
+@dataclass
+class PasswordCheck:
+    evaluation: policy.Evaluation
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def check_new_password(user: User | None, password: str, confirm: str | None) -> PasswordCheck:
+    """The policy, then (only if it passes) the history of this account."""
+    evaluation = policy.evaluate(password, current_policy(), context_words=context_words(user),
+                                 confirm=confirm)
+    errors = list(evaluation.errors)
+    if not errors and user is not None and reused(user, password):
+        errors.append(_("You have used this password recently. Choose a different one."))
+    return PasswordCheck(evaluation, errors)
+
+
+def reused(user: User, password: str) -> bool:
+    """Is ``password`` the current one or one of the last N (PASSWORD_HISTORY)?"""
+    depth = int(settings.current()["PASSWORD_HISTORY"])
+    hashes = [user.password_hash] if user.password_hash else []
+    if depth > 1:
+        rows = (PasswordHistory.select(PasswordHistory.password_hash)
+                .where(PasswordHistory.user == user.id)
+                .order_by(PasswordHistory.created_at.desc(), PasswordHistory.id.desc())
+                .limit(depth - 1))
+        hashes += [r.password_hash for r in rows]
+    return any(passwords.verify_password(password, h) for h in hashes)
+
+
+def set_password(user: User, password: str, *, temporary: bool = False,
+                 must_change: bool = False) -> None:
+    """Store a new password; outstanding links die, the account is unlocked.
+
+    Callers end sessions and queue notices themselves (they know who acted).
+    """
+    now = utcnow()
+    fields = {
+        "password_hash": passwords.hash_password(password),
+        "password_changed_at": now,
+        "must_change": temporary or must_change,
+        "temp_password_expires_at": settings.temp_password_expiry(now) if temporary else None,
+        "security_stamp": new_stamp(),
+        **throttle.CLEAR,
+    }
+    with database.atomic():
+        if user.password_hash:
+            PasswordHistory.create(user=user, password_hash=user.password_hash, created_at=now)
+            _trim_history(user)
+        User.update(**fields).where(User.id == user.id).execute()
+        ResetToken.delete().where((ResetToken.user == user.id)
+                                  & ResetToken.used_at.is_null()).execute()
+    for key, value in fields.items():
+        setattr(user, key, value)
+
+
+def _trim_history(user: User) -> None:
+    keep = max(int(settings.current()["PASSWORD_HISTORY"]), 1)
+    old = (PasswordHistory.select(PasswordHistory.id).where(PasswordHistory.user == user.id)
+           .order_by(PasswordHistory.created_at.desc(), PasswordHistory.id.desc()).offset(keep))
+    ids = [r.id for r in old]
+    if ids:
+        PasswordHistory.delete().where(PasswordHistory.id.in_(ids)).execute()
+
+
+def notify_password_changed(user: User, how: str) -> None:
+    """The "your password was changed" notice (never contains the password)."""
+    if user.email:
+        mail.queue("password_changed", user.email, user=user, how=how)
+
+
+def change_own_password(user: User, password: str) -> None:
+    """Self-service change (also the forced change after a temporary password)."""
+    forced = user.must_change
+    with database.atomic():
+        set_password(user, password)
+        notify_password_changed(user, "change")
+        audit.record("password.change", actor=user, target=user,
+                     detail={"forced": True} if forced else None)
+    sessions.renew_after_password_change(user)
+
+
+# --- creation (CLI now, admin screens later) -------------------------------------------
+
+class AccountError(ValueError):
+    """A user-facing validation error on account data; ``field`` names the input."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(message)
+        self.field = field_name
+
+
+def clean_username(value: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise AccountError("username", _("Enter a username."))
+    if len(value) > USERNAME_MAX:
+        raise AccountError("username", _("Use at most %(num)d characters.", num=USERNAME_MAX))
+    if any(not ch.isprintable() or ch.isspace() for ch in value) or "@" in value:
+        raise AccountError("username", _("A username cannot contain spaces, @ or control characters."))
+    return value
+
+
+def clean_email(value: str | None) -> str | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        result = validate_email(value, check_deliverability=False, globally_deliverable=False,
+                                test_environment=True)
+    except EmailNotValidError:
+        raise AccountError("email", _("Enter a valid email address.")) from None
+    return result.normalized
+
+
+def create_user(username: str, *, role: str = "user", email: str | None = None,
+                first_name: str = "", last_name: str = "", team: str | None = None,
+                password: str | None = None, language: str | None = None,
+                actor: User | None = None) -> tuple[User, str | None]:
+    """Create an account. Returns (user, temporary password or None).
+
+    With a password it is checked against the policy. Without one, a user with an email
+    gets an invitation link; a user without gets a temporary password to hand over.
+    """
+    username = clean_username(username)
+    email = clean_email(email)
+    if find(username) or (email and find(email)) or User.get_or_none(User.email_key == fold(username)):
+        raise AccountError("username", _("A user with this username or email already exists."))
+    if role not in ("admin", "manager", "user"):
+        raise AccountError("role", _("Unknown role."))
+    team_row = ensure_team(team) if team else None
+    temp = None
+    with database.atomic():
+        user = User.create(
+            username=username, username_key=fold(username), email=email,
+            email_key=fold(email) if email else None, first_name=first_name.strip(),
+            last_name=last_name.strip(), first_name_key=fold(first_name) or "",
+            last_name_key=fold(last_name) or "", role=role, team=team_row,
+            security_stamp=new_stamp(), language=language,
+        )
+        if password is not None:
+            check = check_new_password(user, password, None)
+            if not check.ok:
+                raise AccountError("password", check.errors[0])
+            set_password(user, password)
+        elif email:
+            from .recovery.service import issue_link
+
+            issue_link(user, "invite")
+        else:
+            temp = passwords.generate_temporary()
+            set_password(user, temp, temporary=True)
+        audit.record("user.create", actor=actor, target=user, ip="" if actor is None else None,
+                     detail={"role": role, "invited": bool(email and password is None)})
+    return user, temp
+
+
+def ensure_team(name: str) -> Team:
+    name = name.strip()
+    team = Team.get_or_none(Team.name_key == fold(name))
+    return team or Team.create(name=name, name_key=fold(name))
+
+
+def bcrypt_rounds() -> int:
+    return int(current_app.config["BCRYPT_ROUNDS"])

@@ -1,0 +1,40 @@
+"""The audit log: who did what to whom, when, from where. Never a password or a token."""
+
+from __future__ import annotations
+
+import json
+
+from flask import has_request_context, request
+from flask_login import current_user
+
+from .models import AuditEvent, User
+
+
+def _clean(value: str, limit: int) -> str:
+    """Neutralise log injection: control characters are shown escaped, on one line."""
+    out = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in value)
+    return out[:limit]
+
+
+def client_ip() -> str:
+    """The client address, already corrected by ProxyFix when proxies are trusted."""
+    return (request.remote_addr or "") if has_request_context() else ""
+
+
+def record(action: str, *, outcome: str = "success", actor: User | None = None,
+           target: User | None = None, target_name: str | None = None,
+           detail: dict | None = None, ip: str | None = None) -> AuditEvent:
+    """Append one event. ``actor`` defaults to the signed-in user."""
+    if actor is None and has_request_context() and getattr(current_user, "is_authenticated", False):
+        actor = current_user._get_current_object()
+    return AuditEvent.create(
+        action=action,
+        outcome=outcome,
+        actor=actor,
+        actor_name=_clean(actor.username, 64) if actor else "",
+        target=target,
+        target_name=_clean(target.username if target else (target_name or ""), 64),
+        team_id=target.team_id if target else None,
+        ip=ip if ip is not None else client_ip(),
+        detail=_clean(json.dumps(detail, ensure_ascii=False, sort_keys=True), 2000) if detail else "",
+    )

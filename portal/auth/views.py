@@ -1,0 +1,141 @@
+"""Sign-in, sign-out, change of one's own password, the live policy check, health."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from .. import accounts, audit, passwords, ratelimit, sessions, settings, throttle
+from ..db import database
+from ..models import ResetToken, User
+from . import bp
+from .forms import LoginForm, LogoutForm, ChangePasswordForm
+from .service import authenticate, directory_enabled
+
+GENERIC_FAILURE = "login.generic_failure"
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-origin relative paths; anything else goes home (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return url_for("auth.home")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or "\\" in target or any(ord(c) < 32 for c in target):
+        return url_for("auth.home")
+    return target
+
+
+@bp.get("/")
+@login_required
+def home():
+    return render_template("auth/home.html")
+
+
+@bp.get("/healthz")
+def healthz():
+    database.execute_sql("SELECT 1")
+    return {"status": "ok"}
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(url_for("auth.home"))
+    form = LoginForm()
+    if not directory_enabled():
+        del form.provider
+    if request.method == "GET":
+        return render_template("auth/login.html", form=form,
+                               signed_out=request.args.get("signed_out") == "1")
+    ratelimit.check("login")
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form), 422
+    result = authenticate(form.identifier.data.strip(), form.password.data,
+                          form.provider.data if "provider" in form else "identity")
+    if not result.ok:
+        if result.temp_expired:
+            error = _("Your temporary password has expired. Ask your administrator for a new "
+                      "one, or use “Forgotten your password?” below to get a link by email.")
+        else:
+            error = _("Your username, email or password was incorrect.")
+        return render_template("auth/login.html", form=form, error=error,
+                               retry_minutes=_minutes(result.retry_after)), 401
+    sessions.start(result.user)
+    if result.user.must_change:
+        return redirect(url_for("auth.change_password"), 303)
+    return redirect(safe_next(request.args.get("next")), 303)
+
+
+def _minutes(seconds: int | None) -> int | None:
+    if seconds is None:
+        return None
+    return max(1, -(-seconds // 60)) if seconds else 0
+
+
+@bp.post("/logout")
+def logout():
+    LogoutForm().validate_on_submit()  # CSRFProtect has already refused a bad token
+    if current_user.is_authenticated:
+        audit.record("logout", target=current_user._get_current_object())
+    sessions.end()
+    response = redirect(url_for("auth.login", signed_out=1), 303)
+    response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
+    return response
+
+
+@bp.route("/password/change", methods=["GET", "POST"])
+@login_required
+def change_password():
+    user: User = current_user._get_current_object()
+    form = ChangePasswordForm()
+    policy = accounts.current_policy()
+    if request.method == "GET":
+        return render_template("auth/change_password.html", form=form, policy=policy)
+    if not form.validate_on_submit():
+        return render_template("auth/change_password.html", form=form, policy=policy), 422
+    if not passwords.verify_password(form.current_password.data, user.password_hash):
+        throttle.save_failure(user, throttle.Rules.from_settings(settings.current(), _config()))
+        audit.record("password.change", outcome="failure", target=user,
+                     detail={"reason": "bad_current_password"})
+        form.current_password.errors.append(_("Your current password is not correct."))
+        return render_template("auth/change_password.html", form=form, policy=policy), 422
+    check = accounts.check_new_password(user, form.password.data, form.confirm.data)
+    if not check.ok:
+        form.password.errors.extend(check.errors)
+        return render_template("auth/change_password.html", form=form, policy=policy,
+                               evaluation=check.evaluation), 422
+    accounts.change_own_password(user, form.password.data)
+    flash(_("Your password has been changed. Your other sessions have been signed out."),
+          "success")
+    return redirect(url_for("auth.home"), 303)
+
+
+def _config():
+    from flask import current_app
+
+    return current_app.config
+
+
+@bp.post("/password/check")
+def policy_check():
+    """Live checklist as the user types (htmx); the same validator as on submit."""
+    ratelimit.check("policy_check")
+    user = current_user._get_current_object() if current_user.is_authenticated else _reset_user()
+    password = request.form.get("password", "")
+    confirm = request.form.get("confirm")
+    from ..policy import evaluate
+
+    evaluation = evaluate(password, accounts.current_policy(),
+                          context_words=accounts.context_words(user), confirm=confirm or None)
+    return render_template("_policy.html", evaluation=evaluation, live=True)
+
+
+def _reset_user() -> User | None:
+    token_hash = session.get("reset_token_hash")
+    if not token_hash:
+        return None
+    token = ResetToken.get_or_none(ResetToken.token_hash == token_hash)
+    return token.user if token else None

@@ -1,0 +1,171 @@
+"""The ``passgate`` command line. Every command exits non-zero with a one-line reason."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+
+import click
+
+INSTANCE_HELP = "Instance folder (default: ./instance, or $PASSGATE_INSTANCE)."
+
+
+def _app():
+    from . import create_app
+
+    return create_app()
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+@click.group()
+def main() -> None:
+    """Passgate: password self-service and account administration."""
+
+
+@main.command("init-db")
+def init_db() -> None:
+    """Create or upgrade the database schema (safe to run twice)."""
+    app = _app()
+    with app.app_context():
+        from .schema import migrate
+
+        applied = migrate()
+    click.echo(f"Database ready ({len(applied)} migration(s) applied).")
+
+
+@main.command("create-user")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["admin", "manager", "user"]), default="user")
+@click.option("--email", default=None)
+@click.option("--first-name", default="")
+@click.option("--last-name", default="")
+@click.option("--team", default=None)
+@click.option("--language", type=click.Choice(["en", "fr"]), default=None)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_user(username, role, email, first_name, last_name, team, language,
+                password_stdin) -> None:
+    """Create an account (the first administrator included)."""
+    app = _app()
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            _fail("no password on standard input")
+    with app.test_request_context(), app.app_context():
+        from . import mail
+        from .accounts import AccountError, create_user as create
+        from .db import database
+
+        database.connect(reuse_if_open=True)
+        try:
+            user, temp = create(username, role=role, email=email, first_name=first_name,
+                                last_name=last_name, team=team, password=password,
+                                language=language)
+        except AccountError as exc:
+            _fail(f"{exc.field}: {exc}")
+        mail.wake()
+    if temp:
+        click.echo(f"Created {user.username}. Temporary password (shown once, must be changed "
+                   f"at first sign-in): {temp}")
+    elif password is None:
+        click.echo(f"Created {user.username}. An invitation email to {user.email} is queued.")
+    else:
+        click.echo(f"Created {user.username}.")
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=4, show_default=True, type=int)
+@click.option("--no-mail-worker", is_flag=True, help="Leave mail to `passgate mail-worker`.")
+def serve(host, port, threads, no_mail_worker) -> None:
+    """Run the production WSGI server (waitress); also delivers queued mail."""
+    _serve(_app(), host, port, threads, not no_mail_worker)
+
+
+def _serve(app, host: str, port: int, threads: int, worker: bool) -> None:
+    from waitress import serve as waitress_serve
+
+    from .mail import start_background_worker
+
+    if worker:
+        start_background_worker(app)
+    click.echo(f"Passgate on http://{host}:{port}/ (public URL {app.config['BASE_URL']})")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="")
+
+
+@main.command("mail-worker")
+@click.option("--once", is_flag=True, help="Deliver what is due, then exit.")
+def mail_worker(once) -> None:
+    """Deliver queued mail (for deployments with several app instances)."""
+    from .mail import run_worker
+
+    app = _app()
+    run_worker(app, once=once)
+    if once:
+        click.echo("Mail queue processed.")
+
+
+@main.command("send-test-email")
+@click.argument("address")
+def send_test_email(address) -> None:
+    """Send a test email now and report the outcome."""
+    app = _app()
+    with app.test_request_context(), app.app_context():
+        from . import mail
+        from .accounts import AccountError, clean_email
+        from .db import database
+        from .models import OutboxMail
+
+        database.connect(reuse_if_open=True)
+        try:
+            recipient = clean_email(address)
+        except AccountError as exc:
+            _fail(str(exc))
+        if not recipient:
+            _fail("an address is required")
+        row = mail.queue("test", recipient, language=None)
+        mail.deliver_due()
+        row = OutboxMail.get_by_id(row.id)
+        if row.status != "sent":
+            _fail(f"not delivered: {row.last_error or row.status} (it stays queued for retry)")
+    click.echo(f"Test email sent to {recipient}.")
+
+
+@main.command("quickstart")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Prepare everything but do not start the server.")
+def quickstart(host, port, no_serve) -> None:
+    """Instance folder and secret key, database, a first administrator, then serve."""
+    instance = os.environ.get("PASSGATE_INSTANCE") or os.path.join(os.getcwd(), "instance")
+    os.makedirs(instance, exist_ok=True)
+    cfg = os.path.join(instance, "passgate.cfg")
+    if not os.path.exists(cfg) and not os.environ.get("PASSGATE_SECRET_KEY"):
+        fd = os.open(cfg, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"SECRET_KEY = {secrets.token_urlsafe(48)!r}\n")
+            fh.write(f"BASE_URL = 'http://{host}:{port}'\n")
+        click.echo(f"Created {cfg} with a new secret key.")
+    app = _app()
+    with app.test_request_context(), app.app_context():
+        from .accounts import create_user as create
+        from .db import database
+        from .models import User
+        from .schema import migrate
+
+        migrate()
+        database.connect(reuse_if_open=True)
+        if not User.select().where(User.role == "admin").exists():
+            user, temp = create("admin", role="admin", first_name="First", last_name="Administrator")
+            click.echo("\nFirst administrator created — shown once, write it down:\n"
+                       f"    username: {user.username}\n    temporary password: {temp}\n"
+                       "You will choose your own password at first sign-in.\n")
+    if app.config["MAIL_BACKEND"] == "console":
+        click.echo("No PASSGATE_MAIL_SERVER set: emails are printed here, in this terminal.")
+    if not no_serve:
+        _serve(app, host, port, 4, True)

@@ -1,0 +1,155 @@
+"""Configuration: defaults, then the instance file, then ``PASSGATE_*`` environment variables.
+
+Tests pass their overrides last, to ``create_app(overrides)``.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+# Settings an administrator may later change from the settings screen are marked (db);
+# the value here is only the default until a row in the ``setting`` table overrides it.
+DEFAULTS: dict = {
+    "SECRET_KEY": None,
+    "DATABASE_URL": None,  # default: sqlite:///<instance>/passgate.db
+    "BASE_URL": "http://127.0.0.1:5000",
+    "REDIS_URL": "",
+    "TRUSTED_HOSTS_EXTRA": "",
+    "TRUSTED_PROXIES": 0,  # number of reverse proxies whose X-Forwarded-For is trusted
+    # Mail (Flask-Mail). With no MAIL_SERVER the quick start prints mail to the console.
+    "MAIL_SERVER": "",
+    "MAIL_PORT": 25,
+    "MAIL_USE_TLS": False,
+    "MAIL_USE_SSL": False,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_DEFAULT_SENDER": "Passgate <passgate@localhost>",
+    "MAIL_BACKEND": "",  # "smtp" | "console"; empty = smtp when MAIL_SERVER is set
+    "MAIL_MAX_ATTEMPTS": 8,
+    "MAIL_RETRY_BASE_SECONDS": 30,
+    "MAIL_WORKER_INTERVAL": 2.0,
+    # Passwords
+    "BCRYPT_ROUNDS": 12,
+    "PASSWORD_MIN_LENGTH": 15,  # (db)
+    "PASSWORD_MAX_LENGTH": 128,  # (db)
+    "PASSWORD_REQUIRE_UPPER": False,  # (db)
+    "PASSWORD_REQUIRE_LOWER": False,  # (db)
+    "PASSWORD_REQUIRE_DIGIT": False,  # (db)
+    "PASSWORD_REQUIRE_SYMBOL": False,  # (db)
+    "PASSWORD_HISTORY": 5,  # (db)
+    "PASSWORD_MAX_AGE_DAYS": 0,  # (db) 0 = passwords never expire (NIST)
+    "TEMP_PASSWORD_TTL_HOURS": 48,  # (db)
+    # Links: minutes, or "end-of-day" (midnight in the organisation's time zone)
+    "RESET_LINK_TTL": "30",  # (db)
+    "INVITE_LINK_TTL": "4320",  # (db) 72 h
+    "RESET_MAILS_PER_WINDOW": 3,
+    "RESET_MAIL_WINDOW_MINUTES": 15,
+    # Sign-in throttling (per account, unknown identifiers included)
+    "LOCKOUT_FREE_FAILURES": 5,  # (db)
+    "LOCKOUT_BASE_SECONDS": 30,  # (db)
+    "LOCKOUT_MAX_SECONDS": 900,  # (db)
+    "LOCKOUT_HARD_LIMIT": 50,  # (db)
+    "LOCKOUT_RESET_HOURS": 12,
+    # Per-IP limits (Flask-Limiter syntax)
+    "LIMIT_LOGIN": "20 per minute;300 per day",
+    "LIMIT_FORGOT": "10 per 15 minutes",
+    "LIMIT_RESET_TOKEN": "10 per minute",
+    "LIMIT_POLICY_CHECK": "120 per minute",
+    # Sessions
+    "SESSION_IDLE_MINUTES": 30,
+    "SESSION_ABSOLUTE_HOURS": 12,
+    "REAUTH_MINUTES": 10,  # (db)
+    # Organisation
+    "ORG_NAME": "Passgate",  # (db)
+    "TIMEZONE": "UTC",  # (db)
+    "DEFAULT_LANGUAGE": "en",  # (db)
+    "LANGUAGES": ["en", "fr"],
+    # Directory (F15); empty = identity provider only
+    "LDAP_URL": "",
+    "DEV_OUTBOX": False,
+}
+
+_BOOL = {"1": True, "true": True, "yes": True, "on": True,
+         "0": False, "false": False, "no": False, "off": False, "": False}
+
+
+def _coerce(default, raw: str):
+    """Convert an environment string to the type of the default value."""
+    if isinstance(default, bool):
+        key = raw.strip().lower()
+        if key not in _BOOL:
+            raise ValueError(f"expected a boolean, got {raw!r}")
+        return _BOOL[key]
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    if isinstance(default, list):
+        return [part.strip() for part in raw.split(",") if part.strip()]
+    return raw
+
+
+def load(app, overrides: dict | None = None) -> None:
+    """Fill ``app.config`` from defaults, the instance file, the environment and overrides."""
+    app.config.update(DEFAULTS)
+    app.config.from_pyfile("passgate.cfg", silent=True)
+    for key, default in DEFAULTS.items():
+        raw = os.environ.get(f"PASSGATE_{key}")
+        if raw is not None:
+            try:
+                app.config[key] = _coerce(default, raw)
+            except ValueError as exc:
+                raise SystemExit(f"PASSGATE_{key}: {exc}") from None
+    if overrides:
+        app.config.update(overrides)
+    _derive(app)
+
+
+def _derive(app) -> None:
+    """Compute the Flask/extension settings that follow from Passgate's own."""
+    cfg = app.config
+    if not cfg.get("SECRET_KEY"):
+        raise SystemExit(
+            "No secret key: set PASSGATE_SECRET_KEY or run `passgate quickstart` "
+            "to create an instance folder with one."
+        )
+    if not cfg.get("DATABASE_URL"):
+        cfg["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "passgate.db")
+    base = urlsplit(cfg["BASE_URL"])
+    if base.scheme not in ("http", "https") or not base.hostname:
+        raise SystemExit("PASSGATE_BASE_URL must be an absolute http(s) URL")
+    secure = base.scheme == "https"
+    cfg["SECURE"] = secure
+    hosts = [base.hostname]
+    if base.hostname in ("127.0.0.1", "localhost", "::1"):
+        hosts += ["127.0.0.1", "localhost", "::1"]
+    hosts += [h.strip() for h in cfg["TRUSTED_HOSTS_EXTRA"].split(",") if h.strip()]
+    cfg["TRUSTED_HOSTS"] = sorted(set(hosts))
+    cfg["SERVER_NAME"] = None
+    cfg["PREFERRED_URL_SCHEME"] = base.scheme
+    # Cookies: __Host- prefix requires Secure, so it is used only over https.
+    cfg["SESSION_COOKIE_NAME"] = "__Host-session" if secure else "passgate_session"
+    cfg["SESSION_COOKIE_SECURE"] = secure
+    cfg["SESSION_COOKIE_HTTPONLY"] = True
+    cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
+    cfg["SESSION_COOKIE_PATH"] = "/"
+    cfg["SESSION_COOKIE_DOMAIN"] = None
+    cfg["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=cfg["SESSION_ABSOLUTE_HOURS"])
+    cfg["REMEMBER_COOKIE_DURATION"] = timedelta(seconds=0)
+    cfg["MAX_CONTENT_LENGTH"] = 64 * 1024
+    cfg["MAX_FORM_MEMORY_SIZE"] = 64 * 1024
+    # CSRF tokens live as long as the server-side session (idle/absolute limits bound them).
+    cfg["WTF_CSRF_TIME_LIMIT"] = None
+    cfg["WTF_CSRF_SSL_STRICT"] = secure
+    cfg["WTF_CSRF_HEADERS"] = ["X-CSRFToken", "X-CSRF-Token"]
+    cfg["BABEL_DEFAULT_LOCALE"] = cfg["DEFAULT_LANGUAGE"]
+    cfg["BABEL_DEFAULT_TIMEZONE"] = "UTC"
+    cfg["RATELIMIT_STORAGE_URI"] = cfg["REDIS_URL"] or "memory://"
+    cfg["RATELIMIT_HEADERS_ENABLED"] = True
+    cfg["RATELIMIT_ENABLED"] = cfg.get("RATELIMIT_ENABLED", True)
+    if not cfg["MAIL_BACKEND"]:
+        cfg["MAIL_BACKEND"] = "smtp" if cfg["MAIL_SERVER"] else "console"
+    for key in ("RESET_LINK_TTL", "INVITE_LINK_TTL"):
+        cfg[key] = str(cfg[key])

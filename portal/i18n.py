@@ -1,0 +1,43 @@
+"""Language choice: ``?lang=`` (remembered), the signed-in user's choice, Accept-Language."""
+
+from __future__ import annotations
+
+from flask import current_app, request, session
+from flask_babel import Babel
+from flask_login import current_user
+
+babel = Babel()
+
+
+def languages() -> list[str]:
+    return current_app.config["LANGUAGES"]
+
+
+def select_locale() -> str:
+    from .settings import current
+
+    if getattr(current_user, "is_authenticated", False) and current_user.language in languages():
+        return current_user.language
+    if session.get("lang") in languages():
+        return session["lang"]
+    return request.accept_languages.best_match(languages()) or current()["DEFAULT_LANGUAGE"]
+
+
+def remember_choice():
+    """``?lang=fr`` switches the language and remembers it (on the account when signed in)."""
+    lang = request.args.get("lang")
+    if lang not in languages():
+        return None
+    session["lang"] = lang
+    if getattr(current_user, "is_authenticated", False) and current_user.language != lang:
+        from .models import User
+
+        User.update(language=lang).where(User.id == current_user.id).execute()
+        current_user.language = lang
+    return None
+
+
+def init_app(app, translations_dir: str) -> None:
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = translations_dir
+    babel.init_app(app, locale_selector=select_locale)
+    app.before_request(remember_choice)

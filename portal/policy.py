@@ -1,0 +1,516 @@
+"""Password policy (NIST SP 800-63B-4 defaults): a pure module, no HTTP and no database.
+
+* Length is counted in Unicode code points after NFKC normalisation (:func:`normalize`).
+  Every printable character is allowed (spaces, accents, emoji); control characters are not.
+* Composition rules (upper/lower/digit/symbol) apply only when the policy enables them.
+* ``not_common`` refuses passwords on the bundled blocklist (``data/common-passwords.txt``,
+  built by ``tools/build_common_passwords.py``) and passwords that are easy to guess because
+  of their structure: a common word padded with digits/symbols, repetition, sequences,
+  keyboard rows, dates. See :func:`guess_bits`.
+* ``not_personal`` refuses passwords that become easy to guess once an attacker knows the
+  user's name, username, email address, the organisation's name or the product name.
+
+Texts go through Flask-Babel (``_`` / ``ngettext``) at call time, so they follow the request
+locale; outside an application context they are returned in English.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from flask_babel import gettext as _babel_gettext
+from flask_babel import ngettext as _babel_ngettext
+
+COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent / "data" / "common-passwords.txt"
+PRODUCT_NAME = "passgate"  # always treated as a context word
+MIN_CONTEXT_WORD = 4  # shorter names/fragments are ignored ("al", "bob")
+
+
+# --------------------------------------------------------------------------- i18n helpers
+# Named like the Babel default keywords so that ``pybabel extract`` finds the messages.
+
+
+def _(message: str, **variables) -> str:
+    try:
+        return _babel_gettext(message, **variables)
+    except KeyError:  # an app context whose app has no Flask-Babel extension
+        return message % variables if variables else message
+
+
+def ngettext(singular: str, plural: str, num: int, **variables) -> str:
+    try:
+        return _babel_ngettext(singular, plural, num, **variables)
+    except KeyError:
+        variables.setdefault("num", num)
+        return (singular if num == 1 else plural) % variables
+
+
+# --------------------------------------------------------------------------- data types
+
+
+def _as_bool(value, default: bool) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, str):
+        key = value.strip().lower()
+        if key in ("1", "true", "yes", "on"):
+            return True
+        if key in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(f"expected a boolean, got {value!r}")
+    return bool(value)
+
+
+def _as_int(value, default: int) -> int:
+    return default if value is None or value == "" else int(value)
+
+
+@dataclass(frozen=True)
+class Policy:
+    min_length: int = 15  # counted in Unicode code points after NFKC normalisation
+    max_length: int = 128  # code points
+    require_upper: bool = False
+    require_lower: bool = False
+    require_digit: bool = False
+    require_symbol: bool = False
+    history: int = 5  # informational here (history is checked elsewhere with bcrypt)
+
+    def __post_init__(self) -> None:
+        if self.min_length < 1:
+            raise ValueError("min_length must be at least 1")
+        if self.max_length < self.min_length:
+            raise ValueError("max_length must not be smaller than min_length")
+        if self.history < 0:
+            raise ValueError("history must not be negative")
+
+    @classmethod
+    def from_config(cls, cfg: Mapping) -> Policy:
+        """Build from a config mapping; missing (or ``None``) keys take the defaults.
+
+        Accepts ints/bools or their string forms ("15", "true"), as stored settings may be
+        strings. Raises ``ValueError`` for values that make no sense (max < min, ...).
+        """
+        d = cls()
+        return cls(
+            min_length=_as_int(cfg.get("PASSWORD_MIN_LENGTH"), d.min_length),
+            max_length=_as_int(cfg.get("PASSWORD_MAX_LENGTH"), d.max_length),
+            require_upper=_as_bool(cfg.get("PASSWORD_REQUIRE_UPPER"), d.require_upper),
+            require_lower=_as_bool(cfg.get("PASSWORD_REQUIRE_LOWER"), d.require_lower),
+            require_digit=_as_bool(cfg.get("PASSWORD_REQUIRE_DIGIT"), d.require_digit),
+            require_symbol=_as_bool(cfg.get("PASSWORD_REQUIRE_SYMBOL"), d.require_symbol),
+            history=_as_int(cfg.get("PASSWORD_HISTORY"), d.history),
+        )
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    key: str  # "min_length", "max_length", "upper", "lower", "digit", "symbol",
+    #           "not_common", "not_personal", "match"
+    text: str  # the rule, in the current locale
+    ok: bool | None  # None = not evaluated (empty password, or too long to analyse)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    rules: list[RuleResult]  # the checklist, in display order
+    errors: list[str]  # messages for failed rules, in the current locale; empty = acceptable
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+# --------------------------------------------------------------------------- texts
+
+
+def _rule_text(key: str, policy: Policy) -> str:
+    if key == "min_length":
+        return ngettext("At least %(num)d character", "At least %(num)d characters",
+                        policy.min_length)
+    if key == "max_length":
+        return ngettext("At most %(num)d character", "At most %(num)d characters",
+                        policy.max_length)
+    if key == "upper":
+        return _("At least one uppercase letter")
+    if key == "lower":
+        return _("At least one lowercase letter")
+    if key == "digit":
+        return _("At least one digit")
+    if key == "symbol":
+        return _("At least one symbol or space (a character that is not a letter or digit)")
+    if key == "not_common":
+        return _("Not a common password or an easily guessed pattern")
+    if key == "not_personal":
+        return _("Not based on your name, username, email address or the organisation's name")
+    if key == "match":
+        return _("The two passwords match.")
+    raise KeyError(key)
+
+
+def _error_text(key: str, policy: Policy) -> str:
+    if key == "min_length":
+        return ngettext("Use at least %(num)d character.", "Use at least %(num)d characters.",
+                        policy.min_length)
+    if key == "max_length":
+        return ngettext("Use at most %(num)d character.", "Use at most %(num)d characters.",
+                        policy.max_length)
+    if key == "upper":
+        return _("Add at least one uppercase letter.")
+    if key == "lower":
+        return _("Add at least one lowercase letter.")
+    if key == "digit":
+        return _("Add at least one digit.")
+    if key == "symbol":
+        return _("Add at least one symbol or space (a character that is not a letter or digit).")
+    if key == "not_common":
+        return _("This password is too common or too easy to guess. Avoid common words with a "
+                 "few digits or symbols added, repeated text, sequences and keyboard patterns.")
+    if key == "not_personal":
+        return _("Do not use your name, username, email address or the organisation's name.")
+    if key == "match":
+        return _("The passwords do not match.")
+    raise KeyError(key)
+
+
+def _keys(policy: Policy, with_confirm: bool) -> list[str]:
+    keys = ["min_length", "max_length"]
+    for key, enabled in (("upper", policy.require_upper), ("lower", policy.require_lower),
+                         ("digit", policy.require_digit), ("symbol", policy.require_symbol)):
+        if enabled:
+            keys.append(key)
+    keys += ["not_common", "not_personal"]
+    if with_confirm:
+        keys.append("match")
+    return keys
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def normalize(password: str) -> str:
+    """NFKC-normalise (NIST SP 800-63B); everything else (spaces, case) is kept exactly."""
+    return unicodedata.normalize("NFKC", password)
+
+
+def rules(policy: Policy, *, confirm: bool = False) -> list[RuleResult]:
+    """The static checklist (``ok=None``) to print on a form before anything is typed.
+
+    ``confirm=True`` adds the "passwords match" rule, for forms with a confirmation field.
+    """
+    return [RuleResult(k, _rule_text(k, policy), None) for k in _keys(policy, confirm)]
+
+
+def has_control_characters(password: str) -> bool:
+    """True if the password contains a control character (Cc: C0, DEL, C1) or a lone surrogate."""
+    return any(unicodedata.category(ch) in ("Cc", "Cs") for ch in password)
+
+
+def evaluate(password: str, policy: Policy, *, context_words: Iterable[str | None] = (),
+             confirm: str | None = None) -> Evaluation:
+    """Check ``password`` against ``policy``; never raises for any ``str`` input.
+
+    ``context_words``: what an attacker may know about the user (username, first/last name,
+    email address, organisation name...). ``None``/empty items are ignored; the product
+    name "passgate" is always added. ``confirm``: the confirmation field, or ``None`` when
+    the form has none (then no "match" rule).
+    """
+    keys = _keys(policy, confirm is not None)
+    if not password:
+        return Evaluation([RuleResult(k, _rule_text(k, policy), None) for k in keys],
+                          [_("Enter a password.")])
+
+    pw = normalize(password)
+    length = len(pw)
+    results: dict[str, bool | None] = {
+        "min_length": length >= policy.min_length,
+        "max_length": length <= policy.max_length,
+    }
+    if policy.require_upper:
+        results["upper"] = any(ch.isupper() for ch in pw)
+    if policy.require_lower:
+        results["lower"] = any(ch.islower() for ch in pw)
+    if policy.require_digit:
+        results["digit"] = any(ch.isdigit() for ch in pw)
+    if policy.require_symbol:
+        results["symbol"] = any(not ch.isalpha() and not ch.isdigit() for ch in pw)
+
+    if length > policy.max_length:
+        # Too long to be worth analysing (and bounds the work done per request).
+        results["not_common"] = results["not_personal"] = None
+    else:
+        folded = pw.casefold()
+        plain = guess_bits(folded)
+        common = _is_weak(folded, plain)
+        results["not_common"] = not common
+        tokens = [t for t in context_tokens(context_words) if t in folded]
+        if tokens:
+            personal = guess_bits(folded, tokens)
+            # Refused when knowing the user's words makes the password guessable.
+            results["not_personal"] = not (personal < plain and _is_weak(folded, personal))
+        else:
+            results["not_personal"] = True
+
+    if confirm is not None:
+        results["match"] = pw == normalize(confirm)
+
+    errors = []
+    if has_control_characters(pw):
+        errors.append(_("Passwords cannot contain control characters."))
+    errors += [_error_text(k, policy) for k in keys if results[k] is False]
+    return Evaluation([RuleResult(k, _rule_text(k, policy), results[k]) for k in keys], errors)
+
+
+def is_common(password: str) -> bool:
+    """True if the password is on the blocklist or easy to guess from its structure alone."""
+    folded = normalize(password).casefold()
+    return _is_weak(folded, guess_bits(folded))
+
+
+def context_tokens(words: Iterable[str | None]) -> set[str]:
+    """Casefolded words of 4+ characters derived from the context (plus "passgate").
+
+    Each item is used whole, split at "@", and split into its runs of letters and of digits
+    (so "alice.smith@example.test" gives "alice.smith@example.test", "alice.smith",
+    "example.test", "alice", "smith", "example", "test"); "Anne Marie" also gives "annemarie".
+    """
+    tokens = {PRODUCT_NAME}
+    for word in words:
+        if not word:
+            continue
+        word = normalize(str(word)).casefold().strip()
+        parts = {word, *word.split("@")}
+        runs = re.findall(r"[^\W\d_]+|\d+", word)
+        parts.update(runs)
+        if "@" not in word:
+            parts.add("".join(runs))
+        tokens.update(p for p in parts if len(p) >= MIN_CONTEXT_WORD)
+    return tokens
+
+
+# --------------------------------------------------------------------------- blocklist
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The bundled blocklist, loaded once (NFKC-normalised, casefolded entries)."""
+    with open(COMMON_PASSWORDS_FILE, encoding="utf-8") as fh:
+        return frozenset(line.rstrip("\n") for line in fh if line.strip())
+
+
+@lru_cache(maxsize=1)
+def _dictionary_bits() -> float:
+    return math.log2(len(common_passwords()))
+
+
+# --------------------------------------------------------------------------- guessability
+#
+# guess_bits() is a small, cheap version of the zxcvbn idea: find the cheapest way to
+# describe the password as a sequence of pieces, each with an estimated number of guesses
+# (log2), and sum them. A piece is one of:
+#   - a single character, brute-forced (digit 3.3 bits, a-z 4.7, ASCII symbol 5, ...);
+#   - a blocklist entry (log2 of the list size, ~15.5 bits), also after undoing l33t
+#     substitutions (p@ssw0rd) for 1 extra bit;
+#   - a context word (username, email parts... a few bits);
+#   - an ascending/descending run (abcd, 4321, 7890123: digits wrap around);
+#   - a run along a keyboard row (QWERTY, AZERTY, QWERTZ; forwards or backwards);
+#   - a year 1900-2099 or a 6/8-digit date;
+#   - a repeat of text that appears earlier in the password (log2 of offset and length).
+# A password that interleaves two such descriptions (1q2w3e4r..., a1b2c3...) is also
+# priced as the two halves. The result is a rough lower bound of the attacker's work.
+
+_BITS_DIGIT = math.log2(10)
+_BITS_LOWER = math.log2(26)
+_BITS_ASCII_OTHER = math.log2(33)
+_BITS_LETTER = math.log2(40)  # accented Latin, Greek, Cyrillic, ...
+_BITS_IDEOGRAPH = math.log2(3000)  # CJK and other large scripts
+_BITS_OTHER = 8.0  # emoji and other symbols
+_BITS_YEAR = math.log2(200)
+_BITS_DATE = math.log2(365 * 100)
+_MIN_PIECE = 3  # shortest dictionary word/sequence/repeat worth describing
+_MAX_WORD = 16  # longest substring looked up in the blocklist (whole password is checked too)
+
+# A password is weak if describing it costs fewer than WEAK_BITS (~7e10 guesses: minutes
+# offline against a fast hash, and far beyond any sensible online attack), unless the
+# structure saved little compared with brute force (short passwords allowed by a lenient
+# policy are judged by the length rule, not this one). Below FLOOR_BITS it is always weak.
+WEAK_BITS = 36.0
+FLOOR_BITS = 20.0
+STRUCTURE_RATIO = 0.6
+
+_KEYBOARD_ROWS = (
+    # QWERTY (US), unshifted and shifted
+    "`1234567890-=", "qwertyuiop[]\\", "asdfghjkl;'", "zxcvbnm,./",
+    "~!@#$%^&*()_+", "qwertyuiop{}|", 'asdfghjkl:"', "zxcvbnm<>?",
+    # AZERTY (FR), unshifted and shifted
+    "²&é\"'(-è_çà)=", "azertyuiop^$", "qsdfghjklmù*", "<wxcvbn,;:!",
+    "1234567890°+", "azertyuiop¨£", "qsdfghjklm%µ", ">wxcvbn?./§",
+    # QWERTZ (DE/CH)
+    "qwertzuiopü+", "asdfghjklöä#", "<yxcvbnm,.-",
+    # numeric keypad
+    "789", "456", "123", "741", "852", "963", "/*-",
+)
+
+
+def _row_runs() -> frozenset[str]:
+    runs = set()
+    for row in _KEYBOARD_ROWS:
+        for r in (row, row[::-1]):
+            for i in range(len(r)):
+                for j in range(i + _MIN_PIECE, len(r) + 1):
+                    runs.add(r[i:j])
+    return frozenset(runs)
+
+
+_ROW_RUNS = _row_runs()
+_BITS_KEYBOARD_START = math.log2(48)
+
+_LEET_I = str.maketrans({"4": "a", "@": "a", "8": "b", "3": "e", "6": "g", "9": "g", "1": "i",
+                         "!": "i", "|": "i", "0": "o", "$": "s", "5": "s", "7": "t", "+": "t"})
+_LEET_L = str.maketrans({"4": "a", "@": "a", "8": "b", "3": "e", "6": "g", "9": "g", "1": "l",
+                         "!": "l", "|": "l", "0": "o", "$": "s", "5": "s", "7": "t", "+": "t"})
+
+
+def _char_bits(ch: str) -> float:
+    if "0" <= ch <= "9":
+        return _BITS_DIGIT
+    if "a" <= ch <= "z":
+        return _BITS_LOWER
+    if ch < "\x80":
+        return _BITS_ASCII_OTHER
+    if ch.isdigit():
+        return _BITS_DIGIT
+    if ch.isalpha():
+        return _BITS_LETTER if ch < "\u2e80" else _BITS_IDEOGRAPH
+    return _BITS_OTHER
+
+
+def _step(a: str, b: str) -> int:
+    """+1/-1 if b follows/precedes a in a simple sequence (digits wrap 9->0), else 0."""
+    if a.isdecimal() and b.isdecimal() and a < "\x80" and b < "\x80":
+        d = (ord(b) - ord(a)) % 10
+        return 1 if d == 1 else -1 if d == 9 else 0
+    if a.isalpha() and b.isalpha():
+        d = ord(b) - ord(a)
+        return d if d in (1, -1) else 0
+    return 0
+
+
+def _date_like(s: str) -> bool:
+    def valid(day: str, month: str) -> bool:
+        return 1 <= int(day) <= 31 and 1 <= int(month) <= 12
+
+    if len(s) == 8:
+        return ((s[4:6] != "00" and s[:2] in ("19", "20") and valid(s[6:], s[4:6]))  # YYYYMMDD
+                or (s[4:6] in ("19", "20") and (valid(s[:2], s[2:4]) or valid(s[2:4], s[:2]))))
+    return valid(s[:2], s[2:4]) or valid(s[2:4], s[:2]) or valid(s[4:], s[2:4])  # 6 digits
+
+
+def _describe(p: str, context: Iterable[str]) -> float:
+    n = len(p)
+    if n == 0:
+        return 0.0
+    words = common_passwords()
+    word_bits = _dictionary_bits()
+    ctx = {t: t for t in context if len(t) >= _MIN_PIECE}
+    ctx_bits = math.log2(len(ctx) + 1) + 1 if ctx else 0.0
+    ctx_max = max(map(len, ctx), default=0)
+    leet_i = p.translate(_LEET_I)
+    leet_l = p.translate(_LEET_L)
+    leet = (leet_i != p, leet_l != p and leet_l != leet_i)
+    inf = float("inf")
+    best = [inf] * (n + 1)
+    best[0] = 0.0
+    for i in range(n):
+        here = best[i]
+        if here == inf:
+            continue
+
+        def offer(j: int, bits: float) -> None:
+            if here + bits < best[j]:
+                best[j] = here + bits
+
+        offer(i + 1, _char_bits(p[i]))
+        # blocklist words (with or without l33t), context words
+        for j in range(i + _MIN_PIECE, min(n, i + max(_MAX_WORD, ctx_max)) + 1):
+            sub = p[i:j]
+            if sub in ctx:
+                offer(j, ctx_bits)
+            if j - i > _MAX_WORD:
+                continue
+            if sub in words:
+                offer(j, word_bits)
+            elif leet[0] and leet_i[i:j] in words or leet[1] and leet_l[i:j] in words:
+                offer(j, word_bits + 1)
+            if sub in _ROW_RUNS:
+                offer(j, _BITS_KEYBOARD_START + math.log2(j - i))
+        # ascending / descending runs
+        if i + 1 < n:
+            direction = _step(p[i], p[i + 1])
+            if direction:
+                j = i + 2
+                while j < n and _step(p[j - 1], p[j]) == direction:
+                    j += 1
+                first = p[i]
+                base = 4 if first in "az019" else 10 if first.isdigit() else 26
+                base *= 2 if direction < 0 else 1
+                for end in range(i + _MIN_PIECE, j + 1):
+                    offer(end, math.log2(base * (end - i)))
+        # years and dates
+        if p[i].isdigit():
+            if i + 4 <= n and p[i:i + 4].isdigit() and p[i:i + 2] in ("19", "20"):
+                offer(i + 4, _BITS_YEAR)
+            for size in (6, 8):
+                if i + size <= n and p[i:i + size].isdigit() and _date_like(p[i:i + size]):
+                    offer(i + size, _BITS_DATE)
+        # repeats of earlier text (overlap allowed: "aaaa", "abcabcabc")
+        if i >= 1:
+            end = _repeat_end(p, i)
+            if end:
+                offset_bits = math.log2(i)
+                for e in range(i + _MIN_PIECE, end + 1):
+                    offer(e, offset_bits + math.log2(e - i))
+    return best[n]
+
+
+def _repeat_end(p: str, i: int) -> int:
+    """Largest j such that p[i:j] (3+ chars) also starts before i; 0 if none."""
+    lo = i + _MIN_PIECE
+    n = len(p)
+    if lo > n or p.find(p[i:lo], 0, lo - 1) < 0:
+        return 0
+    hi = n
+    if p.find(p[i:hi], 0, hi - 1) >= 0:
+        return hi
+    while hi - lo > 1:  # p[i:lo] repeats, p[i:hi] does not
+        mid = (lo + hi) // 2
+        if p.find(p[i:mid], 0, mid - 1) >= 0:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def guess_bits(folded: str, context: Iterable[str] = ()) -> float:
+    """Estimated log2(guesses) for a normalised, casefolded password (see comment above)."""
+    bits = _describe(folded, context)
+    if len(folded) >= 8:
+        context = tuple(context)
+        bits = min(bits, _describe(folded[0::2], context) + _describe(folded[1::2], context) + 1)
+    return bits
+
+
+def _brute_force_bits(folded: str) -> float:
+    return sum(map(_char_bits, folded))
+
+
+def _is_weak(folded: str, bits: float) -> bool:
+    if folded in common_passwords():
+        return True
+    limit = max(FLOOR_BITS, min(WEAK_BITS, STRUCTURE_RATIO * _brute_force_bits(folded)))
+    return bits < limit

@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("recovery", __name__, url_prefix="/password")
+
+from . import views  # noqa: E402,F401

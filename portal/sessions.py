@@ -1,0 +1,110 @@
+"""Server-side sessions on top of Flask's signed cookie.
+
+The cookie carries a random 256-bit session id; the ``user_session`` table holds only its
+SHA-256. Signing out, a password change, a reset or a disable deletes the rows, so a
+copied cookie stops working at once; idle and absolute limits are checked here, on the
+server, on every request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from flask import current_app, g, request, session
+from flask_login import LoginManager, login_user, logout_user
+
+from .models import User, UserSession, utcnow
+
+login_manager = LoginManager()
+login_manager.session_protection = None  # superseded by the server-side record
+login_manager.login_view = "auth.login"
+
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+def _hash(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+def _ip() -> str:
+    return request.remote_addr or ""
+
+
+def start(user: User) -> UserSession:
+    """Sign ``user`` in with a brand-new session id (no fixation: the old cookie is dropped)."""
+    lang = session.get("lang")
+    session.clear()
+    sid = secrets.token_urlsafe(32)
+    row = UserSession.create(id_hash=_hash(sid), user=user, ip=_ip(),
+                             user_agent=(request.user_agent.string or "")[:255])
+    session["sid"] = sid
+    if lang:
+        session["lang"] = lang
+    login_user(user)
+    g.user_session = row
+    return row
+
+
+def current_row() -> UserSession | None:
+    return g.get("user_session")
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    """Resolve the signed-in user from the session record, enforcing the time limits."""
+    sid = session.get("sid")
+    if not sid:
+        return None
+    row = (UserSession.select(UserSession, User).join(User)
+           .where(UserSession.id_hash == _hash(sid)).first())
+    if row is None or str(row.user_id) != str(user_id):
+        session.clear()
+        return None
+    now = utcnow()
+    cfg = current_app.config
+    idle = timedelta(minutes=cfg["SESSION_IDLE_MINUTES"])
+    absolute = timedelta(hours=cfg["SESSION_ABSOLUTE_HOURS"])
+    if now - row.last_seen_at > idle or now - row.created_at > absolute or row.user.disabled:
+        row.delete_instance()
+        session.clear()
+        return None
+    if now - row.last_seen_at > TOUCH_EVERY:
+        UserSession.update(last_seen_at=now).where(UserSession.id_hash == row.id_hash).execute()
+    g.user_session = row
+    return row.user
+
+
+def end() -> None:
+    """Sign out: the server-side record goes, so the cookie is worthless even if copied."""
+    sid = session.get("sid")
+    if sid:
+        UserSession.delete().where(UserSession.id_hash == _hash(sid)).execute()
+    logout_user()
+    session.clear()
+
+
+def end_all(user: User) -> int:
+    """End every session of ``user`` (password change or reset, disable, admin action)."""
+    return UserSession.delete().where(UserSession.user == user.id).execute()
+
+
+def renew_after_password_change(user: User) -> None:
+    """End the user's other sessions and give this browser a fresh session id."""
+    end_all(user)
+    start(user)
+
+
+def mark_reauthenticated() -> None:
+    """Record a password entry now (step-up window for sensitive actions)."""
+    row = current_row()
+    if row is not None:
+        now = utcnow()
+        UserSession.update(authenticated_at=now).where(UserSession.id_hash == row.id_hash).execute()
+        row.authenticated_at = now
+
+
+def recently_authenticated(minutes: int) -> bool:
+    row = current_row()
+    return row is not None and utcnow() - row.authenticated_at <= timedelta(minutes=minutes)

@@ -1,0 +1,80 @@
+"""Effective organisation settings: configuration defaults overlaid by the ``setting`` table.
+
+Read once per request (cached on ``flask.g``) so a change made on the settings screen is
+used immediately by every form and every instance.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import current_app, g, has_request_context
+
+from .models import Setting, utcnow
+
+# Keys an administrator can change from the settings screen.
+EDITABLE = (
+    "ORG_NAME", "TIMEZONE", "DEFAULT_LANGUAGE",
+    "PASSWORD_MIN_LENGTH", "PASSWORD_MAX_LENGTH", "PASSWORD_REQUIRE_UPPER",
+    "PASSWORD_REQUIRE_LOWER", "PASSWORD_REQUIRE_DIGIT", "PASSWORD_REQUIRE_SYMBOL",
+    "PASSWORD_HISTORY", "PASSWORD_MAX_AGE_DAYS", "TEMP_PASSWORD_TTL_HOURS",
+    "RESET_LINK_TTL", "INVITE_LINK_TTL", "LOCKOUT_FREE_FAILURES", "LOCKOUT_BASE_SECONDS",
+    "LOCKOUT_MAX_SECONDS", "LOCKOUT_HARD_LIMIT", "REAUTH_MINUTES",
+)
+
+
+def current() -> dict:
+    """The effective settings as a dict keyed like the configuration."""
+    if has_request_context() and "passgate_settings" in g:
+        return g.passgate_settings
+    values = {key: current_app.config[key] for key in EDITABLE}
+    for row in Setting.select():
+        if row.key in values:
+            values[row.key] = json.loads(row.value)
+    if has_request_context():
+        g.passgate_settings = values
+    return values
+
+
+def save(changes: dict) -> None:
+    """Store changed settings (validated by the caller)."""
+    for key, value in changes.items():
+        if key not in EDITABLE:
+            raise KeyError(key)
+        (Setting.insert(key=key, value=json.dumps(value), updated_at=utcnow())
+         .on_conflict(conflict_target=[Setting.key],
+                      update={Setting.value: json.dumps(value), Setting.updated_at: utcnow()})
+         .execute())
+    if has_request_context():
+        g.pop("passgate_settings", None)
+
+
+def timezone(values: dict | None = None) -> ZoneInfo:
+    name = (values or current())["TIMEZONE"]
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def link_expiry(kind: str, now: datetime | None = None) -> datetime:
+    """Expiry (naive UTC) of a mailed link of ``kind`` ("reset" or "invite").
+
+    The setting is a number of minutes or ``end-of-day``: midnight at the end of the day
+    the link was sent, in the organisation's time zone (CPOMS behaviour).
+    """
+    values = current()
+    raw = str(values["RESET_LINK_TTL" if kind == "reset" else "INVITE_LINK_TTL"])
+    now = now or utcnow()
+    if raw == "end-of-day":
+        tz = timezone(values)
+        local = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(tz)
+        midnight = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=tz)
+        return midnight.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+    return now + timedelta(minutes=int(raw))
+
+
+def temp_password_expiry(now: datetime | None = None) -> datetime:
+    return (now or utcnow()) + timedelta(hours=int(current()["TEMP_PASSWORD_TTL_HOURS"]))
