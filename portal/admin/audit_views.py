@@ -1,0 +1,1 @@
+"""Audit log screens (to be built)."""

@@ -1,0 +1,1 @@
+"""Organisation settings screen (to be built)."""
