@@ -50,11 +50,7 @@ def is_sqlite() -> bool:
 
 
 def truncate_all(models) -> None:
-    """Empty every table (tests): fast on both engines."""
-    if is_sqlite():
-        with database.atomic():
-            for model in reversed(models):
-                model.delete().execute()
-    else:
-        names = ", ".join(f'"{m._meta.table_name}"' for m in models)
-        database.execute_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    """Empty every table (tests). DELETE beats TRUNCATE on tiny tables by far."""
+    with database.atomic():
+        for model in reversed(models):
+            model.delete().execute()

@@ -257,3 +257,29 @@ DEFAULT_ROLES = [
     ("manager", "users.read users.update audit.read", "team", 50),
     ("user", "", "self", 0),
 ]
+
+
+class BulkJob(BaseModel):
+    """A bulk action on selected users, with its progress (polled by the admin's browser).
+
+    ``results`` holds the temporary passwords of a bulk Reset & Unlock: Fernet-encrypted
+    (key derived from the secret key), readable only by the job's actor, cleared when the
+    CSV is downloaded or when it expires. Nothing secret is ever stored in clear.
+    """
+
+    id = AutoField()
+    public_id = CharField(max_length=43, unique=True)  # random: URLs do not reveal job ids
+    actor = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    action = CharField(max_length=16)
+    status = CharField(max_length=12, default="running")  # running | done | failed
+    total = IntegerField(default=0)
+    done = IntegerField(default=0)
+    failed = IntegerField(default=0)
+    summary = TextField(default="")  # JSON counts
+    results = TextField(default="")  # encrypted CSV rows; "" once downloaded or expired
+    results_shown = BooleanField(default=False)
+    created_at = DateTimeField(default=utcnow, index=True)
+    finished_at = DateTimeField(null=True)
+
+
+MODELS.append(BulkJob)

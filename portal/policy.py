@@ -245,16 +245,10 @@ def evaluate(password: str, policy: Policy, *, context_words: Iterable[str | Non
         results["not_common"] = results["not_personal"] = None
     else:
         folded = pw.casefold()
-        plain = guess_bits(folded)
-        common = _is_weak(folded, plain)
+        tokens = tuple(sorted(t for t in context_tokens(context_words) if t in folded))
+        common, personal = _check(folded, tokens)
         results["not_common"] = not common
-        tokens = [t for t in context_tokens(context_words) if t in folded]
-        if tokens:
-            personal = guess_bits(folded, tokens)
-            # Refused when knowing the user's words makes the password guessable.
-            results["not_personal"] = not (personal < plain and _is_weak(folded, personal))
-        else:
-            results["not_personal"] = True
+        results["not_personal"] = not personal
 
     if confirm is not None:
         results["match"] = pw == normalize(confirm)
@@ -268,8 +262,7 @@ def evaluate(password: str, policy: Policy, *, context_words: Iterable[str | Non
 
 def is_common(password: str) -> bool:
     """True if the password is on the blocklist or easy to guess from its structure alone."""
-    folded = normalize(password).casefold()
-    return _is_weak(folded, guess_bits(folded))
+    return _check(normalize(password).casefold(), ())[0]
 
 
 def context_tokens(words: Iterable[str | None]) -> set[str]:
@@ -304,25 +297,33 @@ def common_passwords() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
-def _dictionary_bits() -> float:
-    return math.log2(len(common_passwords()))
+def _word_index() -> tuple[dict[str, int], float]:
+    """(first 4 characters -> longest entry starting with them, bits per dictionary word)."""
+    words = common_passwords()
+    longest: dict[str, int] = {}
+    for w in words:
+        if len(w) >= _MIN_WORD:
+            key = w[:_MIN_WORD]
+            if len(w) > longest.get(key, 0):
+                longest[key] = len(w)
+    return longest, math.log2(len(words))
 
 
 # --------------------------------------------------------------------------- guessability
 #
-# guess_bits() is a small, cheap version of the zxcvbn idea: find the cheapest way to
+# _guess_bits() is a small, cheap version of the zxcvbn idea: find the cheapest way to
 # describe the password as a sequence of pieces, each with an estimated number of guesses
-# (log2), and sum them. A piece is one of:
+# (log2), and add them up. A piece is one of:
 #   - a single character, brute-forced (digit 3.3 bits, a-z 4.7, ASCII symbol 5, ...);
-#   - a blocklist entry (log2 of the list size, ~15.5 bits), also after undoing l33t
-#     substitutions (p@ssw0rd) for 1 extra bit;
-#   - a context word (username, email parts... a few bits);
+#   - a blocklist entry of 4+ characters (log2 of the list size, ~15.5 bits), also after
+#     undoing l33t substitutions (p@ssw0rd) for 1 extra bit;
+#   - a context word (username, email parts, ...: a few bits);
 #   - an ascending/descending run (abcd, 4321, 7890123: digits wrap around);
-#   - a run along a keyboard row (QWERTY, AZERTY, QWERTZ; forwards or backwards);
-#   - a year 1900-2099 or a 6/8-digit date;
+#   - a run along a keyboard row (QWERTY, AZERTY, QWERTZ, keypad; either direction);
+#   - a run of one repeated character (!!!!), a year 1900-2099, a 6/8-digit date;
 #   - a repeat of text that appears earlier in the password (log2 of offset and length).
 # A password that interleaves two such descriptions (1q2w3e4r..., a1b2c3...) is also
-# priced as the two halves. The result is a rough lower bound of the attacker's work.
+# priced as its two halves. The result is a rough estimate of log2(attacker's guesses).
 
 _BITS_DIGIT = math.log2(10)
 _BITS_LOWER = math.log2(26)
@@ -332,13 +333,16 @@ _BITS_IDEOGRAPH = math.log2(3000)  # CJK and other large scripts
 _BITS_OTHER = 8.0  # emoji and other symbols
 _BITS_YEAR = math.log2(200)
 _BITS_DATE = math.log2(365 * 100)
-_MIN_PIECE = 3  # shortest dictionary word/sequence/repeat worth describing
-_MAX_WORD = 16  # longest substring looked up in the blocklist (whole password is checked too)
+_BITS_KEYBOARD_START = math.log2(48)
+_MIN_PIECE = 3  # shortest sequence/keyboard run/repeat worth describing
+_MIN_WORD = 4  # shorter words cost less to brute-force than to look up
+_FAN_OUT = 12  # a run described from its start may end anywhere up to this long, or at its end
+_MAX_DATE_RUN = 12  # look for years/dates in runs of at most this many digits
 
-# A password is weak if describing it costs fewer than WEAK_BITS (~7e10 guesses: minutes
-# offline against a fast hash, and far beyond any sensible online attack), unless the
-# structure saved little compared with brute force (short passwords allowed by a lenient
-# policy are judged by the length rule, not this one). Below FLOOR_BITS it is always weak.
+# A password is weak if describing it costs fewer than WEAK_BITS (~7e10 guesses: quick
+# offline, far beyond any online attack), unless its structure saved little compared with
+# brute force (short passwords that a lenient policy allows are the length rule's business,
+# not this one's). Below FLOOR_BITS (~1e6 guesses) it is always weak.
 WEAK_BITS = 36.0
 FLOOR_BITS = 20.0
 STRUCTURE_RATIO = 0.6
@@ -358,6 +362,7 @@ _KEYBOARD_ROWS = (
 
 
 def _row_runs() -> frozenset[str]:
+    """Every 3+ character stretch of a keyboard row, both directions (prefix-closed)."""
     runs = set()
     for row in _KEYBOARD_ROWS:
         for r in (row, row[::-1]):
@@ -368,16 +373,17 @@ def _row_runs() -> frozenset[str]:
 
 
 _ROW_RUNS = _row_runs()
-_BITS_KEYBOARD_START = math.log2(48)
 
 _LEET_I = str.maketrans({"4": "a", "@": "a", "8": "b", "3": "e", "6": "g", "9": "g", "1": "i",
                          "!": "i", "|": "i", "0": "o", "$": "s", "5": "s", "7": "t", "+": "t"})
 _LEET_L = str.maketrans({"4": "a", "@": "a", "8": "b", "3": "e", "6": "g", "9": "g", "1": "l",
                          "!": "l", "|": "l", "0": "o", "$": "s", "5": "s", "7": "t", "+": "t"})
+_ASCII_DIGITS = frozenset("0123456789")
+_STEP_DIFFS = frozenset((1, -1, 9, -9))
 
 
 def _char_bits(ch: str) -> float:
-    if "0" <= ch <= "9":
+    if ch in _ASCII_DIGITS:
         return _BITS_DIGIT
     if "a" <= ch <= "z":
         return _BITS_LOWER
@@ -392,89 +398,139 @@ def _char_bits(ch: str) -> float:
 
 def _step(a: str, b: str) -> int:
     """+1/-1 if b follows/precedes a in a simple sequence (digits wrap 9->0), else 0."""
-    if a.isdecimal() and b.isdecimal() and a < "\x80" and b < "\x80":
+    if a in _ASCII_DIGITS and b in _ASCII_DIGITS:
         d = (ord(b) - ord(a)) % 10
         return 1 if d == 1 else -1 if d == 9 else 0
-    if a.isalpha() and b.isalpha():
-        d = ord(b) - ord(a)
-        return d if d in (1, -1) else 0
+    d = ord(b) - ord(a)
+    if (d == 1 or d == -1) and a.isalpha() and b.isalpha():
+        return d
     return 0
 
 
 def _date_like(s: str) -> bool:
+    """DDMMYY, MMDDYY, YYMMDD (6 digits) or DDMMYYYY, MMDDYYYY, YYYYMMDD (8 digits)."""
     def valid(day: str, month: str) -> bool:
-        return 1 <= int(day) <= 31 and 1 <= int(month) <= 12
+        return "01" <= day <= "31" and "01" <= month <= "12"
 
     if len(s) == 8:
-        return ((s[4:6] != "00" and s[:2] in ("19", "20") and valid(s[6:], s[4:6]))  # YYYYMMDD
-                or (s[4:6] in ("19", "20") and (valid(s[:2], s[2:4]) or valid(s[2:4], s[:2]))))
-    return valid(s[:2], s[2:4]) or valid(s[2:4], s[:2]) or valid(s[4:], s[2:4])  # 6 digits
+        if s[:2] in ("19", "20") and valid(s[6:], s[4:6]):
+            return True
+        return s[4:6] in ("19", "20") and (valid(s[:2], s[2:4]) or valid(s[2:4], s[:2]))
+    return valid(s[:2], s[2:4]) or valid(s[2:4], s[:2]) or valid(s[4:], s[2:4])
 
 
-def _describe(p: str, context: Iterable[str]) -> float:
+def _describe(p: str, context: tuple[str, ...] = ()) -> float:
+    """Cheapest description of p, in bits (dynamic programming over the pieces above)."""
     n = len(p)
     if n == 0:
         return 0.0
+    prefixes, word_bits = _word_index()
     words = common_passwords()
-    word_bits = _dictionary_bits()
-    ctx = {t: t for t in context if len(t) >= _MIN_PIECE}
-    ctx_bits = math.log2(len(ctx) + 1) + 1 if ctx else 0.0
-    ctx_max = max(map(len, ctx), default=0)
-    leet_i = p.translate(_LEET_I)
-    leet_l = p.translate(_LEET_L)
-    leet = (leet_i != p, leet_l != p and leet_l != leet_i)
+    log2 = math.log2
+    # pieces[i]: (end, bits) ways to describe p[i:end] other than character by character
+    pieces: list[list[tuple[int, float]]] = [[] for _ in range(n)]
+
+    for token in context:  # context words
+        at = p.find(token)
+        while at >= 0:
+            pieces[at].append((at + len(token), log2(len(context) + 1) + 1))
+            at = p.find(token, at + 1)
+
+    # blocklist words; l33t variants are looked up only around the substituted characters
+    for k, table in enumerate((None, _LEET_I, _LEET_L)):
+        if table is None:
+            v, starts, extra = p, range(n - _MIN_WORD + 1), 0.0
+        else:
+            v = p.translate(table)
+            changed = [c for c in range(n) if v[c] != p[c]]
+            if not changed or (k == 2 and v == p.translate(_LEET_I)):
+                continue
+            if k == 1:
+                letters = [0]  # letters[c]: how many letters in p[:c]
+                for ch in p:
+                    letters.append(letters[-1] + ch.isalpha())
+            # windows with a substituted character and a real letter ("p@ss", not "1234")
+            starts = sorted({s for c in changed
+                             for s in range(max(0, c - _MIN_WORD + 1), min(c, n - _MIN_WORD) + 1)
+                             if letters[s + _MIN_WORD] > letters[s]})
+            extra = 1.0
+        for i in starts:
+            longest = prefixes.get(v[i:i + _MIN_WORD])
+            if longest:
+                for j in range(i + _MIN_WORD, min(n, i + longest) + 1):
+                    if v[i:j] in words:
+                        pieces[i].append((j, word_bits + extra))
+
+    for i in range(n - _MIN_PIECE + 1):  # keyboard rows (a prefix-closed set)
+        j = i + _MIN_PIECE
+        while j <= n and p[i:j] in _ROW_RUNS:
+            pieces[i].append((j, _BITS_KEYBOARD_START + log2(j - i)))
+            j += 1
+
+    # runs: ascending/descending (step +-1, digits wrap), one repeated character
+    codes = list(map(ord, p))
+    steps = [0] * n  # steps[k]: relation between p[k-1] and p[k]
+    for k in range(1, n):
+        d = codes[k] - codes[k - 1]
+        if d in _STEP_DIFFS:
+            steps[k] = _step(p[k - 1], p[k])
+        elif d == 0:
+            steps[k] = 2
+    k = 1
+    while k < n:
+        s = steps[k]
+        j = k + 1
+        while j < n and steps[j] == s:
+            j += 1
+        i = k - 1  # p[i:j] is a run with the same step
+        if s and j - i >= _MIN_PIECE:
+            if s == 2:  # "!!!!": the character, then how many times
+                fixed, scale = _char_bits(p[i]), 1
+            else:  # zxcvbn's sequence estimate: obvious starts are cheaper
+                fixed = 0.0
+                scale = 4 if p[i] in "az019" else 10 if p[i] in _ASCII_DIGITS else 26
+                scale *= 2 if s < 0 else 1
+            for e in [*range(i + _MIN_PIECE, min(j, i + _FAN_OUT) + 1), j]:  # from the start
+                pieces[i].append((e, fixed + log2(scale * (e - i))))
+            for t in range(i + 1, j - _MIN_PIECE + 1):  # from inside, to the end
+                pieces[t].append((j, fixed + log2(scale * (j - t))))
+        k = j
+
+    # years and dates
+    i = 0
+    while i < n:
+        if p[i] not in _ASCII_DIGITS:
+            i += 1
+            continue
+        j = i + 1
+        while j < n and p[j] in _ASCII_DIGITS:
+            j += 1
+        for s in range(i, j - 3 if j - i <= _MAX_DATE_RUN else i):
+            if p[s:s + 2] in ("19", "20"):
+                pieces[s].append((s + 4, _BITS_YEAR))
+            for size in (6, 8):
+                if s + size <= j and _date_like(p[s:s + size]):
+                    pieces[s].append((s + size, _BITS_DATE))
+        i = j
+
+    # repeats of earlier text: to the shortest and the longest possible end
+    for i in range(1, n - _MIN_PIECE + 1):
+        if p.find(p[i:i + _MIN_PIECE], 0, i + _MIN_PIECE - 1) >= 0:
+            end = _repeat_end(p, i)
+            pieces[i].append((i + _MIN_PIECE, log2(i) + log2(_MIN_PIECE)))
+            pieces[i].append((end, log2(i) + log2(end - i)))
+
     inf = float("inf")
     best = [inf] * (n + 1)
     best[0] = 0.0
     for i in range(n):
         here = best[i]
-        if here == inf:
-            continue
-
-        def offer(j: int, bits: float) -> None:
-            if here + bits < best[j]:
-                best[j] = here + bits
-
-        offer(i + 1, _char_bits(p[i]))
-        # blocklist words (with or without l33t), context words
-        for j in range(i + _MIN_PIECE, min(n, i + max(_MAX_WORD, ctx_max)) + 1):
-            sub = p[i:j]
-            if sub in ctx:
-                offer(j, ctx_bits)
-            if j - i > _MAX_WORD:
-                continue
-            if sub in words:
-                offer(j, word_bits)
-            elif leet[0] and leet_i[i:j] in words or leet[1] and leet_l[i:j] in words:
-                offer(j, word_bits + 1)
-            if sub in _ROW_RUNS:
-                offer(j, _BITS_KEYBOARD_START + math.log2(j - i))
-        # ascending / descending runs
-        if i + 1 < n:
-            direction = _step(p[i], p[i + 1])
-            if direction:
-                j = i + 2
-                while j < n and _step(p[j - 1], p[j]) == direction:
-                    j += 1
-                first = p[i]
-                base = 4 if first in "az019" else 10 if first.isdigit() else 26
-                base *= 2 if direction < 0 else 1
-                for end in range(i + _MIN_PIECE, j + 1):
-                    offer(end, math.log2(base * (end - i)))
-        # years and dates
-        if p[i].isdigit():
-            if i + 4 <= n and p[i:i + 4].isdigit() and p[i:i + 2] in ("19", "20"):
-                offer(i + 4, _BITS_YEAR)
-            for size in (6, 8):
-                if i + size <= n and p[i:i + size].isdigit() and _date_like(p[i:i + size]):
-                    offer(i + size, _BITS_DATE)
-        # repeats of earlier text (overlap allowed: "aaaa", "abcabcabc")
-        if i >= 1:
-            end = _repeat_end(p, i)
-            if end:
-                offset_bits = math.log2(i)
-                for e in range(i + _MIN_PIECE, end + 1):
-                    offer(e, offset_bits + math.log2(e - i))
+        single = here + _char_bits(p[i])
+        if single < best[i + 1]:
+            best[i + 1] = single
+        for end, bits in pieces[i]:
+            if here + bits < best[end]:
+                best[end] = here + bits
     return best[n]
 
 
@@ -496,21 +552,33 @@ def _repeat_end(p: str, i: int) -> int:
     return lo
 
 
-def guess_bits(folded: str, context: Iterable[str] = ()) -> float:
-    """Estimated log2(guesses) for a normalised, casefolded password (see comment above)."""
+def _guess_bits(folded: str, context: tuple[str, ...] = (), enough: float | None = None) -> float:
+    """Estimated log2(guesses) for a normalised, casefolded password (see comment above).
+
+    The interleaving check is skipped once the plain estimate is already below ``enough``.
+    """
     bits = _describe(folded, context)
-    if len(folded) >= 8:
-        context = tuple(context)
-        bits = min(bits, _describe(folded[0::2], context) + _describe(folded[1::2], context) + 1)
+    if len(folded) >= 8 and (enough is None or bits >= enough):
+        first = _describe(folded[0::2], context) + 1
+        if first < bits:
+            bits = min(bits, first + _describe(folded[1::2], context))
     return bits
 
 
-def _brute_force_bits(folded: str) -> float:
-    return sum(map(_char_bits, folded))
+def _weak_limit(folded: str) -> float:
+    brute_force = sum(map(_char_bits, folded))
+    return max(FLOOR_BITS, min(WEAK_BITS, STRUCTURE_RATIO * brute_force))
 
 
-def _is_weak(folded: str, bits: float) -> bool:
-    if folded in common_passwords():
-        return True
-    limit = max(FLOOR_BITS, min(WEAK_BITS, STRUCTURE_RATIO * _brute_force_bits(folded)))
-    return bits < limit
+def _check(folded: str, tokens: tuple[str, ...]) -> tuple[bool, bool]:
+    """(is common, is personal) for a normalised, casefolded password."""
+    limit = _weak_limit(folded)
+    listed = folded in common_passwords()
+    plain = _guess_bits(folded, (), limit)
+    common = listed or plain < limit
+    personal = False
+    if tokens:
+        with_context = _guess_bits(folded, tokens, limit)
+        # Personal when knowing the user's words is what makes it guessable.
+        personal = with_context < plain and with_context < limit
+    return common, personal

@@ -163,3 +163,47 @@ def normalize(body: str) -> str:
     """Mask CSRF values so two responses can be compared byte for byte."""
     body = CSRF_RE.sub('name="csrf_token" value="X"', body)
     return re.sub(r'name="csrf-token" content="[^"]+"', 'name="csrf-token" content="X"', body)
+
+
+class SMTPSink:
+    """A real SMTP server (aiosmtpd) on a free loopback port that keeps what it receives."""
+
+    def __init__(self):
+        import email
+        import socket
+
+        from aiosmtpd.controller import Controller
+
+        self.messages = []
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                msg = email.message_from_bytes(envelope.content)
+                sink.messages.append((list(envelope.rcpt_tos), msg))
+                return "250 OK"
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    def start(self):
+        self.controller.start()
+        return self
+
+    def stop(self):
+        self.controller.stop()
+
+    def text_of(self, msg) -> str:
+        for part in msg.walk():
+            if part.get_content_type() == "text/plain":
+                return part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
+        return ""
+
+
+@pytest.fixture
+def smtp_server():
+    server = SMTPSink().start()
+    yield server
+    server.stop()

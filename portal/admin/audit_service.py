@@ -1,0 +1,268 @@
+"""Reading the audit log: filters, role scope, pagination and the CSV export.
+
+The log is append-only: this module only ever selects (there is no edit or delete path
+anywhere in the application).
+
+Scope (ASVS 16.4.2, checklist H6): administrators (scope ``all``) read every event; a
+team-scoped reader (a manager) reads only events whose ``team_id`` — the *target's* team
+at the time of the event — is one of the teams within their reach
+(:func:`portal.access.team_ids`). Events without a target in those teams (failed sign-ins
+for unknown names, CSRF failures, settings changes, another team's users…) are not shown,
+not even the manager's own sign-ins unless the manager's own team is one they administer.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+from peewee import fn
+
+from .. import access, settings
+from ..models import AuditEvent, Role, User
+
+PAGE_SIZE = 50
+MAX_FILTER = 64  # usernames are at most 64 characters
+
+# Labels of the actions the application records (unknown actions are shown raw).
+ACTION_LABELS = {
+    "login.success": _l("Signed in"),
+    "login.failure": _l("Sign-in failed"),
+    "account.lock": _l("Account locked"),
+    "logout": _l("Signed out"),
+    "reauth": _l("Password re-entered (confirmation)"),
+    "recovery.request": _l("Password recovery requested"),
+    "recovery.link_invalid": _l("Invalid or expired recovery link"),
+    "password.reset": _l("Password reset with a link"),
+    "password.change": _l("Password changed"),
+    "mail.sent": _l("Email sent"),
+    "mail.failed": _l("Email failed"),
+    "user.create": _l("User created"),
+    "user.update": _l("User updated"),
+    "user.import": _l("Users imported"),
+    "csrf.failure": _l("Form refused (CSRF)"),
+    "ratelimit.hit": _l("Too many requests"),
+    "access.denied": _l("Access denied"),
+    "settings.update": _l("Settings changed"),
+    "admin.reset": _l("Reset & Unlock by an administrator"),
+    "admin.reset_email": _l("Temporary password emailed"),
+    "admin.unlock": _l("Unlocked by an administrator"),
+    "admin.set_password": _l("Password set by an administrator"),
+    "admin.update": _l("User edited by an administrator"),
+    "admin.create": _l("User created by an administrator"),
+    "admin.disable": _l("User disabled"),
+    "admin.enable": _l("User enabled"),
+    "admin.send_link": _l("Recovery link sent by an administrator"),
+    "admin.bulk": _l("Bulk action"),
+    "admin.end_sessions": _l("Sessions ended by an administrator"),
+    "admin.import": _l("Users imported"),
+}
+
+OUTCOME_LABELS = {
+    "success": _l("Success"),
+    "failure": _l("Failure"),
+    "denied": _l("Denied"),
+    "throttled": _l("Throttled"),
+    "sent": _l("Link sent"),
+    "no_match": _l("No matching account"),
+    "no_email": _l("No email on file"),
+    "disabled": _l("Account disabled"),
+    "directory_account": _l("Directory account"),
+    "rate_limited": _l("Too many requests"),
+}
+
+
+def action_label(action: str) -> str:
+    """The translated label of a known action; unknown ones are shown as recorded."""
+    label = ACTION_LABELS.get(action)
+    return str(label) if label is not None else action
+
+
+def outcome_label(outcome: str) -> str:
+    label = OUTCOME_LABELS.get(outcome)
+    return str(label) if label is not None else outcome
+
+
+@dataclass
+class AuditFilter:
+    """Validated filters; ``start``/``end`` are naive UTC bounds (end exclusive)."""
+
+    actor: str = ""
+    target: str = ""
+    action: str = ""
+    outcome: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    page: int = 1
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def bounds(self, tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
+        """The date range as UTC instants: from local midnight to the next local midnight."""
+        return (_utc_midnight(self.date_from, tz),
+                _utc_midnight(self.date_to + timedelta(days=1), tz) if self.date_to else None)
+
+
+def _utc_midnight(day: date | None, tz: ZoneInfo) -> datetime | None:
+    if day is None:
+        return None
+    local = datetime.combine(day, time(0), tzinfo=tz)
+    return local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+
+
+def _parse_date(raw: str) -> date:
+    if len(raw) != 10:
+        raise ValueError(raw)
+    return date.fromisoformat(raw)
+
+
+def parse_filters(args) -> AuditFilter:
+    """Read the query string; bad values become per-field errors (input is kept by the view)."""
+    f = AuditFilter(
+        actor=(args.get("actor") or "").strip()[:MAX_FILTER],
+        target=(args.get("target") or "").strip()[:MAX_FILTER],
+        action=(args.get("action") or "").strip()[:48],
+        outcome=(args.get("outcome") or "").strip()[:16],
+    )
+    for name in ("date_from", "date_to"):
+        raw = (args.get(name) or "").strip()
+        if not raw:
+            continue
+        try:
+            setattr(f, name, _parse_date(raw))
+        except ValueError:
+            f.errors[name] = str(_l("Enter a date as YYYY-MM-DD, for example 2026-03-31."))
+    if f.date_from and f.date_to and f.date_from > f.date_to:
+        f.errors["date_to"] = str(_l("The end date must be on or after the start date."))
+    try:
+        f.page = max(1, min(int(args.get("page") or 1), 1_000_000))
+    except ValueError:
+        f.page = 1
+    return f
+
+
+def _prefix(column, text: str):
+    """Case-insensitive prefix match that behaves the same on SQLite and PostgreSQL."""
+    return fn.LOWER(fn.SUBSTR(column, 1, len(text))) == text.lower()
+
+
+def scoped(actor: User):
+    """Every event ``actor`` may read, newest first (see the module docstring)."""
+    query = AuditEvent.select().order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+    if not access.has_permission(actor, "audit.read"):
+        return query.where(AuditEvent.id == -1)
+    role = Role.get_or_none(Role.name == actor.role)
+    if role is not None and role.scope == "all":
+        return query
+    teams = access.team_ids(actor) if role is not None and role.scope == "team" else set()
+    if not teams:
+        return query.where(AuditEvent.id == -1)
+    return query.where(AuditEvent.team_id.in_(sorted(teams)))
+
+
+def search(actor: User, f: AuditFilter):
+    """The filtered, scoped query (not paginated)."""
+    query = scoped(actor)
+    if f.actor:
+        query = query.where(_prefix(AuditEvent.actor_name, f.actor))
+    if f.target:
+        query = query.where(_prefix(AuditEvent.target_name, f.target))
+    if f.action:
+        query = query.where(AuditEvent.action == f.action)
+    if f.outcome:
+        query = query.where(AuditEvent.outcome == f.outcome)
+    start, end = f.bounds(settings.timezone())
+    if start:
+        query = query.where(AuditEvent.created_at >= start)
+    if end:
+        query = query.where(AuditEvent.created_at < end)
+    return query
+
+
+@dataclass
+class Page:
+    rows: list
+    total: int
+    page: int
+    pages: int
+
+
+def page_of(actor: User, f: AuditFilter) -> Page:
+    query = search(actor, f)
+    total = query.count()
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(f.page, pages)
+    rows = list(query.paginate(page, PAGE_SIZE))
+    return Page(rows=rows, total=total, page=page, pages=pages)
+
+
+def choices(actor: User) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(actions, outcomes) for the filter selects: the known ones plus any recorded ones."""
+    base = scoped(actor).order_by()
+    actions = set(ACTION_LABELS) | {a for (a,) in base.select(AuditEvent.action).distinct().tuples()}
+    outcomes = set(OUTCOME_LABELS) | {o for (o,) in base.select(AuditEvent.outcome).distinct().tuples()}
+    return ([(a, action_label(a)) for a in sorted(actions, key=lambda a: action_label(a).casefold())],
+            [(o, outcome_label(o)) for o in sorted(outcomes, key=lambda o: outcome_label(o).casefold())])
+
+
+def detail_text(event: AuditEvent) -> str:
+    """The detail as short ``key: value`` text (it never holds a password or a token)."""
+    if not event.detail:
+        return ""
+    try:
+        data = json.loads(event.detail)
+    except ValueError:
+        return event.detail
+    if not isinstance(data, dict):
+        return event.detail
+    parts = []
+    for key, value in data.items():
+        if not isinstance(value, str):
+            value = json.dumps(value, ensure_ascii=False)
+        parts.append(f"{key}: {value}")
+    return "; ".join(parts)
+
+
+# --------------------------------------------------------------------------- CSV export
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value) -> str:
+    """Spreadsheet-safe text: a cell that could start a formula gets a leading ``'``."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def export_rows(actor: User, f: AuditFilter) -> Iterator[str]:
+    """The CSV file in chunks: a UTF-8 BOM (for Excel), a header, then one line per event."""
+    tz = settings.timezone()
+    utc = ZoneInfo("UTC")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+
+    def flush() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow([str(_l("Time (UTC)")), str(_l("Time (%(zone)s)", zone=tz.key)),
+                     str(_l("Actor")), str(_l("Target")), str(_l("Action")),
+                     str(_l("Action code")), str(_l("Outcome")), str(_l("IP address")),
+                     str(_l("Detail"))])
+    yield "\ufeff" + flush()
+    for n, event in enumerate(search(actor, f).iterator(), 1):
+        at = event.created_at.replace(tzinfo=utc)
+        writer.writerow([csv_cell(v) for v in (
+            at.strftime("%Y-%m-%dT%H:%M:%SZ"), at.astimezone(tz).isoformat(timespec="seconds"),
+            event.actor_name, event.target_name, action_label(event.action), event.action,
+            outcome_label(event.outcome), event.ip, detail_text(event))])
+        if n % 500 == 0:
+            yield flush()
+    yield flush()

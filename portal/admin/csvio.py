@@ -1,0 +1,172 @@
+"""User report (CSV export) and onboarding (CSV import, all or nothing)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+from flask_babel import gettext as _
+
+from .. import accounts, mail
+from ..db import database
+from ..models import Team, User, fold, utcnow
+from ..templating import local_datetime
+from . import service
+
+EXPORT_COLUMNS = ["id", "username", "first_name", "last_name", "email", "email_present", "role",
+                  "team", "provider", "status", "temp_password", "last_sign_in", "last_reset",
+                  "created"]
+IMPORT_COLUMNS = ["username", "email", "first_name", "last_name", "role", "team", "language"]
+MAX_IMPORT_ROWS = 5000
+LANGUAGES = ("", "en", "fr")
+
+
+def safe_cell(value) -> str:
+    """Spreadsheet formula injection: a cell that starts like a formula gets a leading '."""
+    text = "" if value is None else str(value)
+    if text and text[0] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
+
+
+def csv_line(values: Iterable) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow([safe_cell(v) for v in values])
+    return out.getvalue()
+
+
+def temp_password_state(user: User) -> str:
+    if not user.must_change or user.temp_password_expires_at is None:
+        return "none"
+    return "expired" if user.temp_password_expires_at <= utcnow() else "pending"
+
+
+def _when(value) -> str:
+    return local_datetime(value, "short") if value else ""
+
+
+def report_rows(actor: User, search: service.Search) -> Iterator[list]:
+    """The filtered user list as report rows (streamed: fine at 100,000 users)."""
+    query = service.filtered_query(actor, search).order_by(User.username_key)
+    for user in query.iterator():
+        yield [user.id, user.username, user.first_name, user.last_name, user.email or "",
+               "yes" if user.email else "no", user.role, user.team.name if user.team_id else "",
+               user.provider, user.status, temp_password_state(user), _when(user.last_login_at),
+               _when(user.last_reset_at), _when(user.created_at)]
+
+
+def report_csv(actor: User, search: service.Search) -> Iterator[str]:
+    yield "\ufeff" + csv_line(EXPORT_COLUMNS)  # BOM: spreadsheets then read UTF-8 correctly
+    for row in report_rows(actor, search):
+        yield csv_line(row)
+
+
+# --- import ------------------------------------------------------------------------------
+
+@dataclass
+class ImportResult:
+    errors: list[tuple[int, str, str]] = field(default_factory=list)  # (line, column, message)
+    created: list[tuple[User, str | None]] = field(default_factory=list)  # (user, temp password)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _parse(text: str, result: ImportResult) -> list[tuple[int, dict]]:
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    headers = [(h or "").strip().lower() for h in (reader.fieldnames or [])]
+    if "username" not in headers:
+        result.errors.append((1, "username", _("The first line must name the columns, "
+                                               "including “username”.")))
+        return []
+    unknown = [h for h in headers if h and h not in IMPORT_COLUMNS]
+    if unknown:
+        result.errors.append((1, unknown[0], _("Unknown column “%(name)s”.", name=unknown[0])))
+    reader.fieldnames = headers
+    rows = []
+    for row in reader:
+        line = reader.line_num
+        if len(rows) >= MAX_IMPORT_ROWS:
+            result.errors.append((line, "", _("At most %(num)d users per file.",
+                                              num=MAX_IMPORT_ROWS)))
+            break
+        if None in row:
+            result.errors.append((line, "", _("This line has more cells than there are columns.")))
+        values = {k: (v or "").strip() for k, v in row.items() if k in IMPORT_COLUMNS}
+        if any(values.values()):
+            rows.append((line, values))
+    return rows
+
+
+def validate(text: str) -> tuple[ImportResult, list[tuple[int, dict]]]:
+    """Check every row (and duplicates within the file) before anything is written."""
+    result = ImportResult()
+    rows = _parse(text, result)
+    seen: dict[str, int] = {}
+    for line, values in rows:
+        def error(column, message):
+            result.errors.append((line, column, message))
+
+        try:
+            values["username"] = accounts.clean_username(values.get("username", ""))
+        except accounts.AccountError as exc:
+            error("username", str(exc))
+        try:
+            values["email"] = accounts.clean_email(values.get("email"))
+        except accounts.AccountError as exc:
+            error("email", str(exc))
+        for column in ("first_name", "last_name", "team"):
+            value = values.get(column, "")
+            if len(value) > 64 or any(not ch.isprintable() for ch in value):
+                error(column, _("Use at most 64 printable characters."))
+        role = (values.get("role") or "user").lower()
+        if role not in service.ROLE_LABELS:
+            error("role", _("Unknown role “%(role)s”.", role=role))
+        values["role"] = role
+        language = (values.get("language") or "").lower()
+        if language not in LANGUAGES:
+            error("language", _("Use en or fr, or leave it empty."))
+        values["language"] = language or None
+        for key in (values.get("username"), values.get("email")):
+            k = fold(key) if isinstance(key, str) else None
+            if not k:
+                continue
+            if k in seen:
+                error("username", _("Same username or email as line %(line)d.", line=seen[k]))
+            elif User.select().where((User.username_key == k) | (User.email_key == k)).exists():
+                error("username", _("A user with this username or email already exists."))
+            seen.setdefault(k, line)
+    if not rows and not result.errors:
+        result.errors.append((1, "", _("The file has no users.")))
+    return result, rows
+
+
+def import_users(text: str, actor: User | None = None) -> ImportResult:
+    """Validate every row, then create them all in one transaction (or none)."""
+    result, rows = validate(text)
+    if not result.ok:
+        return result
+    try:
+        with database.atomic():
+            for line, v in rows:
+                try:
+                    user, temp = accounts.create_user(
+                        v["username"], role=v["role"], email=v["email"],
+                        first_name=v.get("first_name", ""), last_name=v.get("last_name", ""),
+                        team=v.get("team") or None, language=v["language"], actor=actor)
+                except accounts.AccountError as exc:
+                    result.errors.append((line, exc.field, str(exc)))
+                    raise
+                result.created.append((user, temp))
+    except accounts.AccountError:
+        result.created = []
+        return result
+    mail.wake()
+    return result
+
+
+def team_names() -> list[str]:
+    return [t.name for t in Team.select().order_by(Team.name_key)]

@@ -1,0 +1,31 @@
+"""Bulk actions on users: progress of background runs and once-only results."""
+from peewee import *
+
+
+def up(migrator, db):
+    class User(Model):
+        class Meta:
+            database = db
+            table_name = 'user'
+
+    class BulkJob(Model):
+        public_id = CharField(unique=True, max_length=43)
+        actor = ForeignKeyField(User, null=True, on_delete='SET NULL')
+        action = CharField(max_length=16)
+        status = CharField(max_length=12, default='running')
+        total = IntegerField(default=0)
+        done = IntegerField(default=0)
+        failed = IntegerField(default=0)
+        summary = TextField(default='')
+        results = TextField(default='')
+        results_shown = BooleanField(default=False)
+        created_at = DateTimeField(index=True)
+        finished_at = DateTimeField(null=True)
+        class Meta:
+            database = db
+            table_name = 'bulk_job'
+    db.create_tables([BulkJob])
+
+
+def down(migrator, db):
+    migrator.migrate(migrator.drop_table('bulk_job'))
