@@ -428,7 +428,7 @@ def _describe(p: str, context: tuple[str, ...] = ()) -> float:
     words = common_passwords()
     log2 = math.log2
     # pieces[i]: (end, bits) ways to describe p[i:end] other than character by character
-    pieces: list[list[tuple[int, float]]] = [[] for _ in range(n)]
+    pieces: list[list[tuple[int, float]]] = [[] for _i in range(n)]
 
     for token in context:  # context words
         at = p.find(token)
@@ -436,30 +436,37 @@ def _describe(p: str, context: tuple[str, ...] = ()) -> float:
             pieces[at].append((at + len(token), log2(len(context) + 1) + 1))
             at = p.find(token, at + 1)
 
-    # blocklist words; l33t variants are looked up only around the substituted characters
-    for k, table in enumerate((None, _LEET_I, _LEET_L)):
-        if table is None:
-            v, starts, extra = p, range(n - _MIN_WORD + 1), 0.0
-        else:
-            v = p.translate(table)
-            changed = [c for c in range(n) if v[c] != p[c]]
-            if not changed or (k == 2 and v == p.translate(_LEET_I)):
-                continue
-            if k == 1:
-                letters = [0]  # letters[c]: how many letters in p[:c]
-                for ch in p:
-                    letters.append(letters[-1] + ch.isalpha())
-            # windows with a substituted character and a real letter ("p@ss", not "1234")
-            starts = sorted({s for c in changed
-                             for s in range(max(0, c - _MIN_WORD + 1), min(c, n - _MIN_WORD) + 1)
-                             if letters[s + _MIN_WORD] > letters[s]})
-            extra = 1.0
-        for i in starts:
+    # blocklist words, as typed and after undoing l33t substitutions
+    letters = [0]  # letters[c]: how many letters in p[:c]
+    for ch in p:
+        letters.append(letters[-1] + ch.isalpha())
+    variants = [p]
+    for table in (_LEET_I, _LEET_L):
+        v = p.translate(table)
+        if v not in variants:
+            variants.append(v)
+    for k, v in enumerate(variants):
+        if k:
+            # only look up substrings that differ from p and start with a real letter
+            # nearby ("p@ss", "b0at", not "1234")
+            nxt = n  # nxt: first substituted position at or after i
+            first_changed = [n] * n
+            for c in range(n - 1, -1, -1):
+                if v[c] != p[c]:
+                    nxt = c
+                first_changed[c] = nxt
+        for i in range(n - _MIN_WORD + 1):
             longest = prefixes.get(v[i:i + _MIN_WORD])
-            if longest:
-                for j in range(i + _MIN_WORD, min(n, i + longest) + 1):
-                    if v[i:j] in words:
-                        pieces[i].append((j, word_bits + extra))
+            if not longest:
+                continue
+            first = i + _MIN_WORD
+            if k:
+                if letters[i + _MIN_WORD] == letters[i]:
+                    continue
+                first = max(first, first_changed[i] + 1)
+            for j in range(first, min(n, i + longest) + 1):
+                if v[i:j] in words:
+                    pieces[i].append((j, word_bits + (1.0 if k else 0.0)))
 
     for i in range(n - _MIN_PIECE + 1):  # keyboard rows (a prefix-closed set)
         j = i + _MIN_PIECE
@@ -525,12 +532,9 @@ def _describe(p: str, context: tuple[str, ...] = ()) -> float:
     best[0] = 0.0
     for i in range(n):
         here = best[i]
-        single = here + _char_bits(p[i])
-        if single < best[i + 1]:
-            best[i + 1] = single
+        best[i + 1] = min(best[i + 1], here + _char_bits(p[i]))
         for end, bits in pieces[i]:
-            if here + bits < best[end]:
-                best[end] = here + bits
+            best[end] = min(best[end], here + bits)
     return best[n]
 
 

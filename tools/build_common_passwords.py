@@ -104,7 +104,7 @@ def _keyboard_walks() -> set[str]:
         top, row1, row2, row3 = rows
         # zig-zag between two rows: 1q2w3e..., q1w2e3..., qawsedrf...
         for a, b in ((top, row1), (row1, top), (row1, row2), (row2, row3)):
-            zig = "".join(x + y for x, y in zip(a, b))
+            zig = "".join(x + y for x, y in zip(a, b, strict=False))
             for end in range(LONG, len(zig) + 1):
                 walks.add(zig[:end])
         # columns: 1qaz2wsx3edc..., zaq1xsw2cde3...

@@ -50,6 +50,7 @@ ACTION_LABELS = {
     "ratelimit.hit": _l("Too many requests"),
     "access.denied": _l("Access denied"),
     "settings.update": _l("Settings changed"),
+    "audit.export": _l("Audit log exported"),
     "admin.reset": _l("Reset & Unlock by an administrator"),
     "admin.reset_email": _l("Temporary password emailed"),
     "admin.unlock": _l("Unlocked by an administrator"),

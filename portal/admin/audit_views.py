@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Response, abort, request, stream_with_context, url_for
 from flask_login import current_user, login_required
 
-from .. import access, htmx, settings
+from .. import access, audit as audit_log, htmx, settings
 from . import audit_service as service
 from . import bp
 
@@ -52,6 +52,9 @@ def audit_export():
     filters = service.parse_filters(request.args)
     if filters.errors:
         return _render(actor, filters, service.Page([], 0, 1, 1), status=422)
+    # Who took a copy of the log, and of what, is itself worth knowing.
+    audit_log.record("audit.export", actor=actor,
+                     detail={k: request.args[k] for k in FILTER_ARGS if request.args.get(k)})
     response = Response(stream_with_context(service.export_rows(actor, filters)),
                         mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask_babel import gettext as _, lazy_gettext as _l
-from peewee import fn
+from peewee import JOIN, fn
 
 from .. import access, accounts, audit, mail, passwords, sessions, throttle
 from ..db import database, is_sqlite
@@ -189,22 +189,25 @@ def text_condition(q: str):
     return cond
 
 
-def filtered_query(actor: User, search: Search):
-    """Users matching the search and within the actor's reach (no order, no paging)."""
-    query = User.select(User, Team).join(Team, on=(User.team == Team.id), join_type="LEFT OUTER")
-    conditions = [scope_condition(actor), text_condition(search.q)]
+def conditions(actor: User, search: Search) -> list:
+    """WHERE clauses: the actor's reach, the text search and the filters."""
+    conds = [scope_condition(actor), text_condition(search.q)]
     if search.role:
-        conditions.append(User.role == search.role)
+        conds.append(User.role == search.role)
     if search.status:
-        conditions.append(status_condition(search.status))
+        conds.append(status_condition(search.status))
     if search.team_id:
-        conditions.append(User.team == search.team_id)
+        conds.append(User.team == search.team_id)
     if search.provider:
-        conditions.append(User.provider == search.provider)
-    for cond in conditions:
-        if cond is not None:
-            query = query.where(cond)
-    return query
+        conds.append(User.provider == search.provider)
+    return [c for c in conds if c is not None]
+
+
+def filtered_query(actor: User, search: Search):
+    """Users (with their team) matching the search and within reach; no order, no paging."""
+    query = User.select(User, Team).join(Team, JOIN.LEFT_OUTER, on=(User.team == Team.id))
+    conds = conditions(actor, search)
+    return query.where(*conds) if conds else query
 
 
 def search_users(actor: User, q: str = "", role: str | None = None, status: str | None = None,
@@ -219,7 +222,9 @@ def search_users(actor: User, q: str = "", role: str | None = None, status: str 
 
 def run_search(actor: User, search: Search, per_page: int = PER_PAGE) -> Page:
     query = filtered_query(actor, search)
-    total = query.count()
+    conds = conditions(actor, search)
+    # Count without the join: SQLite can then answer from an index alone.
+    total = (User.select(User.id).where(*conds) if conds else User.select(User.id)).count()
     pages = max(math.ceil(total / per_page), 1)
     page = min(max(search.page, 1), pages)
     column = SORTS.get(search.sort, User.username_key)

@@ -50,9 +50,12 @@ def authenticate(identifier: str, password: str, provider: str = "identity") -> 
         audit.record("login.failure", outcome="failure", target=user,
                      target_name=None if user else identifier[:64],
                      detail={"reason": _reason(user, matches)})
-        if user is not None and fields["hard_locked"] and user.failed_count == rules.hard_limit:
-            audit.record("account.lock", target=user, detail={"failures": user.failed_count})
-            if user.email:
+        if user is not None and fields["failed_count"] in (rules.free, rules.hard_limit):
+            hard = fields["hard_locked"]
+            audit.record("account.lock", target=user,
+                         detail={"failures": fields["failed_count"], "hard": hard})
+            if hard and user.email:
+                # One notice per hard lock (ASVS 6.3.5): the owner learns before anyone else.
                 mail.queue("account_locked", user.email, user=user)
         retry = throttle.retry_after(state)
         return SignIn(retry_after=retry)

@@ -42,12 +42,12 @@ def healthz():
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    if current_user.is_authenticated and request.method == "GET":
+    if current_user.is_authenticated and request.method != "POST":
         return redirect(url_for("auth.home"))
     form = LoginForm()
     if not directory_enabled():
         del form.provider
-    if request.method == "GET":
+    if request.method != "POST":
         return render_template("auth/login.html", form=form,
                                signed_out=request.args.get("signed_out") == "1")
     ratelimit.check("login")
@@ -92,7 +92,7 @@ def change_password():
     user: User = current_user._get_current_object()
     form = ChangePasswordForm()
     policy = accounts.current_policy()
-    if request.method == "GET":
+    if request.method != "POST":
         return render_template("auth/change_password.html", form=form, policy=policy)
     if not form.validate_on_submit():
         return render_template("auth/change_password.html", form=form, policy=policy), 422

@@ -17,7 +17,7 @@ def forgot():
     form = ForgotForm()
     if not directory_enabled():
         del form.provider
-    if request.method == "GET":
+    if request.method != "POST":
         return render_template("recovery/forgot.html", form=form)
     ratelimit.check("forgot")
     if not form.validate_on_submit():
@@ -55,7 +55,7 @@ def reset():
     context = {"form": form, "user": state.user, "policy": accounts.current_policy(),
                "first": state.user.password_hash is None,
                "seconds_left": int((state.token.expires_at - utcnow()).total_seconds())}
-    if request.method == "GET":
+    if request.method != "POST":
         return render_template("recovery/reset.html", **context)
     if not form.validate_on_submit():
         return render_template("recovery/reset.html", **context), 422

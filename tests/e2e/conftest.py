@@ -26,12 +26,28 @@ from portal.db import database
 from tests.conftest import PASSWORD, _prepare_database, base_overrides
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 # Console text that means the page broke the CSP (or tried to: passgate.js refuses
 # hx-on / trigger filters / js: values and says so on the console).
-CSP_MARKERS = ("Content Security Policy", "Refused to",
-               "inline JavaScript in htmx attributes is disabled")
+CSP_MARKERS = (
+    "Content Security Policy",
+    "Refused to",
+    "inline JavaScript in htmx attributes is disabled",
+)
+# The console message Chromium prints is terse; the DOM event says which file and line.
+CSP_EVENT_SCRIPT = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error("Content Security Policy violation: " + e.violatedDirective + " blocked "
+                + (e.blockedURI || "inline") + " at " + (e.sourceFile || "?") + ":" + e.lineNumber);
+}, true);
+"""
 MAIL_WAIT_SECONDS = 10.0
 
 __all__ = ["PASSWORD"]
@@ -55,7 +71,7 @@ class MailSink:
         self.messages: list[tuple[list[str], Message]] = []
         self._cond = threading.Condition()
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
+    async def handle_DATA(self, server, session, envelope):
         parsed = email.message_from_bytes(envelope.original_content or envelope.content)
         with self._cond:
             self.messages.append(([r.lower() for r in envelope.rcpt_tos], parsed))
@@ -66,8 +82,9 @@ class MailSink:
         with self._cond:
             return [m for rcpts, m in self.messages if address.lower() in rcpts]
 
-    def wait_for(self, address: str, *, count: int = 1,
-                 timeout: float = MAIL_WAIT_SECONDS) -> Message:
+    def wait_for(
+        self, address: str, *, count: int = 1, timeout: float = MAIL_WAIT_SECONDS
+    ) -> Message:
         """The ``count``-th message to ``address``, waiting for it up to ``timeout`` s."""
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -78,8 +95,9 @@ class MailSink:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     seen = [(r, m["Subject"]) for r, m in self.messages]
-                    raise AssertionError(f"no mail #{count} to {address} within {timeout:.0f} s; "
-                                         f"received: {seen}")
+                    raise AssertionError(
+                        f"no mail #{count} to {address} within {timeout:.0f} s; received: {seen}"
+                    )
                 self._cond.wait(min(left, 0.2))
 
 
@@ -125,16 +143,16 @@ class Live:
     smtp: MailSink
     users: dict = field(default_factory=dict)
 
-    def make_user(self, username, *, password=PASSWORD, role="user", email=None, team=None,
-                  **kw):
+    def make_user(self, username, *, password=PASSWORD, role="user", email=None, team=None, **kw):
         """Create a user through the real service; returns the User (``.temp`` set)."""
         from portal.accounts import create_user
 
         with self.app.test_request_context():
             database.connect(reuse_if_open=True)
             try:
-                user, temp = create_user(username, role=role, email=email or None, team=team,
-                                         password=password, **kw)
+                user, temp = create_user(
+                    username, role=role, email=email or None, team=team, password=password, **kw
+                )
             finally:
                 database.close()
         user.temp = temp
@@ -213,9 +231,11 @@ def live(tmp_path, smtp):
 @pytest.fixture(scope="session")
 def browser():
     if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package "
-                    "(apt-get install chromium); CI installs it. Never `playwright install`.",
-                    pytrace=False)
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium package "
+            "(apt-get install chromium); CI installs it. Never `playwright install`.",
+            pytrace=False,
+        )
     from playwright.sync_api import sync_playwright
 
     pw = sync_playwright().start()
@@ -248,6 +268,7 @@ def new_page(browser, watch):
     def make(**context_options):
         context = browser.new_context(**context_options)
         context.set_default_timeout(10_000)
+        context.add_init_script(CSP_EVENT_SCRIPT)
         contexts.append(context)
         page = context.new_page()
 
@@ -280,8 +301,9 @@ def pytest_runtest_call(item):
     result = yield
     watch = getattr(item, "_e2e_watch", None)
     if watch is not None and watch.problems:
-        raise AssertionError("browser reported CSP violations / JS errors:\n  "
-                             + "\n  ".join(watch.problems))
+        raise AssertionError(
+            "browser reported CSP violations / JS errors:\n  " + "\n  ".join(watch.problems)
+        )
     return result
 
 

@@ -248,6 +248,14 @@ def test_csv_export_is_filtered_safe_and_excel_friendly(app, client, people):
     assert all(not cell.startswith(("=", "+", "-", "@")) for r in data for cell in r)
     everything = client.get("/admin/audit/export.csv").get_data().decode("utf-8-sig")
     assert "élodie" in everything
+    # Taking a copy is recorded, with the filters used.
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        exports = list(AuditEvent.select().where(AuditEvent.action == "audit.export")
+                       .order_by(AuditEvent.id))
+        database.close()
+    assert [e.actor_name for e in exports] == ["admin", "admin"]
+    assert json.loads(exports[0].detail) == {"action": "custom.csv"}
 
 
 @pytest.mark.parametrize("method", ["post", "put", "delete", "patch"])
@@ -321,6 +329,14 @@ def test_log_injection_is_shown_on_one_line(app, client, people):
     login(client, "admin")
     body = client.get("/admin/audit?action=custom.inject").get_data(as_text=True)
     assert "x\\r\\n2026-01-01 admin login.success" in body
+
+
+def test_french_labels_and_page(client, people):
+    login(client, "admin")
+    response = client.get("/admin/audit?lang=fr")
+    assert response.status_code == 200
+    assert '<html lang="fr">' in response.get_data(as_text=True)
+    assert client.get("/admin/audit/export.csv?lang=fr").status_code == 200
 
 
 def test_output_is_escaped(app, client, people):

@@ -340,3 +340,43 @@ def test_user_cannot_reach_admin(client, make_user):
     assert client.get("/admin/users").status_code == 403
     anonymous = client.application.test_client()
     assert anonymous.get("/admin/users").status_code == 302
+
+
+def test_head_behaves_like_get(client):
+    for url in ("/login", "/password/forgot", "/password/forgot/sent"):
+        assert client.head(url).status_code == client.get(url).status_code == 200, url
+    assert client.head("/password/reset").status_code == 404
+
+
+def test_trace_is_refused(client):
+    assert client.open("/login", method="TRACE").status_code == 405
+
+
+def test_lockouts_are_audited_and_a_hard_lock_mails_the_owner_once(make_app, outbox):
+    from ..conftest import _prepare_database
+
+    app = make_app(LOCKOUT_HARD_LIMIT=7, LOCKOUT_BASE_SECONDS=1)
+    _prepare_database(app)
+    from portal.accounts import create_user
+
+    with app.test_request_context():
+        database.connect(reuse_if_open=True)
+        create_user("alice", email="alice@example.test", password=PASSWORD)
+    client = app.test_client()
+    for _ in range(9):
+        with app.app_context():
+            database.connect(reuse_if_open=True)
+            User.update(locked_until=None).execute()  # skip the waits, keep the count
+        login(client, "alice", "wrong password number x")
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        locks = [e.detail for e in AuditEvent.select().where(AuditEvent.action == "account.lock")]
+        assert len(locks) == 2 and '"hard": true' in locks[1]
+        assert User.get().hard_locked
+    from portal import mail as mail_module
+
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        with mail_module.mail.record_messages() as sent:
+            mail_module.deliver_due()
+    assert [m.subject for m in sent] == ["Your Passgate account was locked"]

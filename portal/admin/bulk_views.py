@@ -1,0 +1,126 @@
+"""Bulk actions: a confirm dialog (with the recovery-link eligibility preview), the run
+(step-up; background with a polled progress bar when large), once-only results."""
+
+from __future__ import annotations
+
+from flask import Response, abort, request
+from flask_babel import gettext as _
+from flask_login import login_required
+
+from .. import audit, htmx
+from ..errors import render_error
+from ..models import User
+from . import bp, bulk, service
+from .forms import EmptyForm
+from .stepup import fresh_required
+from .views import actor_with
+
+
+def _selection(actor: User) -> tuple[list[User], service.Search, bool]:
+    """The selected users (ids, or every user matching the sent search), all within reach.
+
+    Any out-of-reach user refuses the whole request with 403 (audited); bad ids give 400.
+    """
+    search = service.Search.from_args(request.form)
+    all_matching = request.form.get("all_matching") == "1"
+    try:
+        if all_matching:
+            ids = service.matching_ids(actor, search, bulk.MAX_USERS)
+        else:
+            ids = bulk.parse_ids(request.form.getlist("ids"))
+        if len(ids) > bulk.MAX_USERS:
+            return [], search, all_matching
+        users = bulk.select_users(actor, ids)
+    except bulk.SelectionError:
+        abort(400)
+    except service.Denied:
+        abort(403)  # the whole request; the error handler audits access.denied
+    return users, search, all_matching
+
+
+def _ctx(action: str, users, search, all_matching, **extra) -> dict:
+    return {"action": action, "users": users, "search": search, "all_matching": all_matching,
+            "too_many": not users and all_matching, "max_users": bulk.MAX_USERS,
+            "labels": service, "in_dialog": htmx.is_htmx(), "form": EmptyForm(), **extra}
+
+
+@bp.post("/users/bulk/<action>/confirm")
+@login_required
+def bulk_confirm(action: str):
+    """The confirm dialog (no side effect): who is selected; for recovery links, who will
+    get one and why the others will not."""
+    if action not in bulk.ACTIONS:
+        abort(404)
+    actor = actor_with("users.update")
+    users, search, all_matching = _selection(actor)
+    status = 200 if users else 422
+    preview = bulk.eligibility(users) if action == "recovery" else None
+    return htmx.render("admin/bulk_confirm.html", "admin/_bulk_confirm.html", status=status,
+                       **_ctx(action, users, search, all_matching, preview=preview))
+
+
+@bp.post("/users/bulk/<action>")
+@login_required
+@fresh_required
+def bulk_run(action: str):
+    if action not in bulk.ACTIONS:
+        abort(404)
+    actor = actor_with("users.update")
+    users, search, all_matching = _selection(actor)
+    preview = bulk.eligibility(users) if action == "recovery" else None
+    if not users or (preview is not None and not preview.eligible):
+        return htmx.render("admin/bulk_confirm.html", "admin/_bulk_confirm.html", status=422,
+                           **_ctx(action, users, search, all_matching, preview=preview))
+    if preview is not None and request.form.get("confirm_count", "").strip() != str(
+            len(preview.eligible)):
+        return htmx.render("admin/bulk_confirm.html", "admin/_bulk_confirm.html", status=422,
+                           **_ctx(action, users, search, all_matching, preview=preview,
+                                  confirm_error=_("Type the number of recipients to confirm.")))
+    reason = (request.form.get("reason") or "")[:500]
+    job = bulk.start(actor, action, users, reason=reason, ip=audit.client_ip())
+    return _job_response(job, status=202 if job.status == "running" else 200)
+
+
+@bp.get("/users/bulk/jobs/<public_id>")
+@login_required
+def bulk_job(public_id: str):
+    """Progress (polled every second while running), then the outcome."""
+    actor = actor_with("users.update")
+    job = bulk.get_job(actor, public_id[:64])
+    if job is None:
+        abort(404)
+    return _job_response(job)
+
+
+def _job_response(job, status: int = 200):
+    results = bulk.take_results_for_display(job) if job.status == "done" else None
+    response = htmx.render("admin/bulk_job.html", "admin/_bulk_job.html", status=status,
+                           job=job, summary=bulk.summary(job), results=results,
+                           form=EmptyForm(), in_dialog=htmx.is_htmx(),
+                           poll=htmx.is_htmx())
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["HX-Push-Url"] = "false"
+    if job.status != "running":
+        htmx.trigger(response, "users-changed")
+    return response
+
+
+@bp.post("/users/bulk/jobs/<public_id>/download")
+@login_required
+def bulk_download(public_id: str):
+    """The temporary passwords of a bulk reset as CSV, once: they are deleted as sent."""
+    actor = actor_with("users.update")
+    job = bulk.get_job(actor, public_id[:64])
+    if job is None:
+        abort(404)
+    EmptyForm().validate_on_submit()
+    rows = bulk.take_results_for_download(job)
+    if rows is None:
+        return render_error(410, _("These results have already been downloaded or have "
+                                   "expired."))
+    audit.record("admin.bulk_download", actor=actor, detail={"job": job.id, "rows": len(rows)})
+    response = Response(bulk.results_csv(rows), mimetype="text/csv")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="passgate-temporary-passwords-{job.id}.csv"')
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,61 @@
+"""User report (CSV of the filtered list) and CSV import (all or nothing)."""
+
+from __future__ import annotations
+
+from flask import Response, render_template, request, stream_with_context
+from flask_babel import gettext as _
+from flask_login import login_required
+
+from .. import audit
+from ..models import utcnow
+from . import bp, csvio, service
+from .forms import ImportForm
+from .views import actor_with
+
+MAX_IMPORT_BYTES = 2 * 1024 * 1024
+
+
+@bp.get("/users/export.csv")
+@login_required
+def users_export():
+    actor = actor_with("users.read")
+    search = service.Search.from_args(request.args)
+    audit.record("admin.export", actor=actor, detail={"q": search.q[:50], **{
+        k: v for k, v in search.params().items() if k != "q"}})
+    stamp = utcnow().strftime("%Y%m%d-%H%M")
+    response = Response(stream_with_context(csvio.report_csv(actor, search)),
+                        mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="passgate-users-{stamp}.csv"'
+    return response
+
+
+@bp.route("/users/import", methods=["GET", "POST"])
+@login_required
+def users_import():
+    actor = actor_with("users.create")
+    form = ImportForm()
+    if request.method == "GET":
+        return render_template("admin/import.html", form=form, result=None,
+                               columns=csvio.IMPORT_COLUMNS)
+    result = None
+    if form.validate_on_submit():
+        raw = form.file.data.read(MAX_IMPORT_BYTES + 1)
+        if len(raw) > MAX_IMPORT_BYTES:
+            form.file.errors = [_("The file is too large (at most 2 MB).")]
+        else:
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                form.file.errors = [_("Save the file as CSV in UTF-8 and try again.")]
+            else:
+                result = csvio.import_users(text, actor=actor)
+                if result.ok:
+                    audit.record("admin.import", actor=actor,
+                                 detail={"created": len(result.created)})
+                    response = Response(render_template(
+                        "admin/import.html", form=ImportForm(formdata=None), result=result,
+                        columns=csvio.IMPORT_COLUMNS))
+                    response.headers["Cache-Control"] = "no-store"  # may show passwords
+                    return response
+    return render_template("admin/import.html", form=form, result=result,
+                           columns=csvio.IMPORT_COLUMNS), 422
