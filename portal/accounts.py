@@ -6,7 +6,6 @@ import secrets
 from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
 from flask_babel import gettext as _
 
 from . import audit, mail, passwords, policy, sessions, settings, throttle
@@ -206,7 +205,3 @@ def ensure_team(name: str) -> Team:
     name = name.strip()
     team = Team.get_or_none(Team.name_key == fold(name))
     return team or Team.create(name=name, name_key=fold(name))
-
-
-def bcrypt_rounds() -> int:
-    return int(current_app.config["BCRYPT_ROUNDS"])

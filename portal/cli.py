@@ -169,3 +169,55 @@ def quickstart(host, port, no_serve) -> None:
         click.echo("No PASSGATE_MAIL_SERVER set: emails are printed here, in this terminal.")
     if not no_serve:
         _serve(app, host, port, 4, True)
+
+
+@main.command("import-users")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+def import_users(csv_file) -> None:
+    """Import users from CSV (username,email,first_name,last_name,role,team,language).
+
+    Every line is checked first; if any is invalid nothing is imported.
+    """
+    app = _app()
+    text = csv_file.read()
+    with app.test_request_context(), app.app_context():
+        from . import mail
+        from .admin.csvio import import_users as run_import
+        from .db import database
+
+        database.connect(reuse_if_open=True)
+        result = run_import(text)
+        if not result.ok:
+            for line, column, message in result.errors:
+                click.echo(f"line {line}{f' ({column})' if column else ''}: {message}", err=True)
+            _fail(f"nothing imported: {len(result.errors)} error(s)")
+        mail.wake()
+        for user, temp in result.created:
+            if temp:
+                click.echo(f"{user.username}: temporary password (shown once): {temp}")
+            else:
+                click.echo(f"{user.username}: invitation queued to {user.email}")
+    click.echo(f"Imported {len(result.created)} user(s).")
+
+
+@main.command("export-users")
+@click.argument("csv_file", required=False, type=click.Path(dir_okay=False, writable=True))
+def export_users(csv_file) -> None:
+    """Write the user report (CSV) to FILE, or to standard output."""
+    app = _app()
+    with app.test_request_context(), app.app_context():
+        from .admin.csvio import report_csv
+        from .admin.service import Search
+        from .db import database
+
+        database.connect(reuse_if_open=True)
+        chunks = report_csv(None, Search())  # the operator: every account
+        if csv_file:
+            fd = os.open(csv_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+                for chunk in chunks:
+                    fh.write(chunk)
+            click.echo(f"Wrote {csv_file}.", err=True)
+        else:
+            for chunk in chunks:
+                click.echo(chunk, nl=False)

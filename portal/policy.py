@@ -6,12 +6,16 @@
 * ``not_common`` refuses passwords on the bundled blocklist (``data/common-passwords.txt``,
   built by ``tools/build_common_passwords.py``) and passwords that are easy to guess because
   of their structure: a common word padded with digits/symbols, repetition, sequences,
-  keyboard rows, dates. See :func:`guess_bits`.
+  keyboard rows, dates (see the "guessability" section below; no zxcvbn at runtime).
 * ``not_personal`` refuses passwords that become easy to guess once an attacker knows the
   user's name, username, email address, the organisation's name or the product name.
 
-Texts go through Flask-Babel (``_`` / ``ngettext``) at call time, so they follow the request
-locale; outside an application context they are returned in English.
+Texts go through Flask-Babel (``_`` / ``ngettext``) when the functions are called, so they
+follow the request locale; outside an application context (and in an app without
+Flask-Babel) they come back in English. Nothing is translated at import time.
+
+Cost: well under a millisecond for ordinary passwords; the blocklist (~48 000 entries,
+~5 MB in memory) is read on first use and cached for the life of the process.
 """
 
 from __future__ import annotations
@@ -26,6 +30,11 @@ from pathlib import Path
 
 from flask_babel import gettext as _babel_gettext
 from flask_babel import ngettext as _babel_ngettext
+
+__all__ = [
+    "Evaluation", "Policy", "RuleResult", "common_passwords", "context_tokens", "evaluate",
+    "has_control_characters", "is_common", "normalize", "rules",
+]
 
 COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent / "data" / "common-passwords.txt"
 PRODUCT_NAME = "passgate"  # always treated as a context word

@@ -4,11 +4,13 @@ The log is append-only: this module only ever selects (there is no edit or delet
 anywhere in the application).
 
 Scope (ASVS 16.4.2, checklist H6): administrators (scope ``all``) read every event; a
-team-scoped reader (a manager) reads only events whose ``team_id`` — the *target's* team
-at the time of the event — is one of the teams within their reach
-(:func:`portal.access.team_ids`). Events without a target in those teams (failed sign-ins
-for unknown names, CSRF failures, settings changes, another team's users…) are not shown,
-not even the manager's own sign-ins unless the manager's own team is one they administer.
+team-scoped reader (a manager) reads only events whose ``team_id`` -- the *target's* team
+when the event was recorded -- is one of the teams within their reach
+(:func:`portal.access.team_ids`: their own team and the teams they manage). So a manager
+sees what happened to the members of those teams (themself included, as a member of their
+own team), and nothing else: no events without a target (failed sign-ins for unknown
+names, CSRF failures, settings changes), no events about other teams' members, even when
+the manager was the actor. Moving a user to another team does not move their history.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ ACTION_LABELS = {
     "mail.failed": _l("Email failed"),
     "user.create": _l("User created"),
     "user.update": _l("User updated"),
-    "user.import": _l("Users imported"),
+    "user.import": _l("Users imported (command line)"),
     "csrf.failure": _l("Form refused (CSRF)"),
     "ratelimit.hit": _l("Too many requests"),
     "access.denied": _l("Access denied"),
@@ -148,8 +150,12 @@ def parse_filters(args) -> AuditFilter:
 
 
 def _prefix(column, text: str):
-    """Case-insensitive prefix match that behaves the same on SQLite and PostgreSQL."""
-    return fn.LOWER(fn.SUBSTR(column, 1, len(text))) == text.lower()
+    """Case-insensitive prefix match that behaves the same on SQLite and PostgreSQL.
+
+    (SQLite's LOWER only folds ASCII, so an exact-case match is accepted too.)
+    """
+    head = fn.SUBSTR(column, 1, len(text))
+    return (fn.LOWER(head) == text.lower()) | (head == text)
 
 
 def scoped(actor: User):

@@ -8,7 +8,8 @@ from __future__ import annotations
 from flask import Response, abort, request, stream_with_context, url_for
 from flask_login import current_user, login_required
 
-from .. import access, audit as audit_log, htmx, settings
+from .. import access, htmx, settings
+from .. import audit as audit_log
 from . import audit_service as service
 from . import bp
 

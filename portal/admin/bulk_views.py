@@ -16,10 +16,11 @@ from .stepup import fresh_required
 from .views import actor_with
 
 
-def _selection(actor: User) -> tuple[list[User], service.Search, bool]:
+def _selection(actor: User) -> tuple[list[User] | None, service.Search, bool]:
     """The selected users (ids, or every user matching the sent search), all within reach.
 
-    Any out-of-reach user refuses the whole request with 403 (audited); bad ids give 400.
+    Any out-of-reach user refuses the whole request with 403 (audited); bad ids give 400;
+    None means more than ``MAX_USERS`` were selected.
     """
     search = service.Search.from_args(request.form)
     all_matching = request.form.get("all_matching") == "1"
@@ -29,7 +30,7 @@ def _selection(actor: User) -> tuple[list[User], service.Search, bool]:
         else:
             ids = bulk.parse_ids(request.form.getlist("ids"))
         if len(ids) > bulk.MAX_USERS:
-            return [], search, all_matching
+            return None, search, all_matching
         users = bulk.select_users(actor, ids)
     except bulk.SelectionError:
         abort(400)
@@ -39,8 +40,8 @@ def _selection(actor: User) -> tuple[list[User], service.Search, bool]:
 
 
 def _ctx(action: str, users, search, all_matching, **extra) -> dict:
-    return {"action": action, "users": users, "search": search, "all_matching": all_matching,
-            "too_many": not users and all_matching, "max_users": bulk.MAX_USERS,
+    return {"action": action, "users": users or [], "search": search,
+            "all_matching": all_matching, "too_many": users is None, "max_users": bulk.MAX_USERS,
             "labels": service, "in_dialog": htmx.is_htmx(), "form": EmptyForm(), **extra}
 
 
@@ -54,7 +55,7 @@ def bulk_confirm(action: str):
     actor = actor_with("users.update")
     users, search, all_matching = _selection(actor)
     status = 200 if users else 422
-    preview = bulk.eligibility(users) if action == "recovery" else None
+    preview = bulk.eligibility(users) if action == "recovery" and users else None
     return htmx.render("admin/bulk_confirm.html", "admin/_bulk_confirm.html", status=status,
                        **_ctx(action, users, search, all_matching, preview=preview))
 
@@ -67,7 +68,7 @@ def bulk_run(action: str):
         abort(404)
     actor = actor_with("users.update")
     users, search, all_matching = _selection(actor)
-    preview = bulk.eligibility(users) if action == "recovery" else None
+    preview = bulk.eligibility(users) if action == "recovery" and users else None
     if not users or (preview is not None and not preview.eligible):
         return htmx.render("admin/bulk_confirm.html", "admin/_bulk_confirm.html", status=422,
                            **_ctx(action, users, search, all_matching, preview=preview))

@@ -47,7 +47,7 @@ def _when(value) -> str:
     return local_datetime(value, "short") if value else ""
 
 
-def report_rows(actor: User, search: service.Search) -> Iterator[list]:
+def report_rows(actor: User | None, search: service.Search) -> Iterator[list]:
     """The filtered user list as report rows (streamed: fine at 100,000 users)."""
     query = service.filtered_query(actor, search).order_by(User.username_key)
     for user in query.iterator():
@@ -57,7 +57,7 @@ def report_rows(actor: User, search: service.Search) -> Iterator[list]:
                _when(user.last_reset_at), _when(user.created_at)]
 
 
-def report_csv(actor: User, search: service.Search) -> Iterator[str]:
+def report_csv(actor: User | None, search: service.Search) -> Iterator[str]:
     yield "\ufeff" + csv_line(EXPORT_COLUMNS)  # BOM: spreadsheets then read UTF-8 correctly
     for row in report_rows(actor, search):
         yield csv_line(row)

@@ -128,8 +128,13 @@ def visible_roles(actor: User) -> list[str] | None:
     return [r.name for r in Role.select(Role.name).where(Role.rank < role.rank)]
 
 
-def scope_condition(actor: User):
-    """The WHERE clause limiting a query to the accounts within ``actor``'s reach."""
+def scope_condition(actor: User | None):
+    """The WHERE clause limiting a query to the accounts within ``actor``'s reach.
+
+    ``actor`` None means the command line (the server operator): every account.
+    """
+    if actor is None:
+        return None
     if not access.has_permission(actor, "users.read"):
         return User.id.is_null()  # nothing
     roles = visible_roles(actor)
@@ -189,7 +194,7 @@ def text_condition(q: str):
     return cond
 
 
-def conditions(actor: User, search: Search) -> list:
+def conditions(actor: User | None, search: Search) -> list:
     """WHERE clauses: the actor's reach, the text search and the filters."""
     conds = [scope_condition(actor), text_condition(search.q)]
     if search.role:
@@ -203,7 +208,7 @@ def conditions(actor: User, search: Search) -> list:
     return [c for c in conds if c is not None]
 
 
-def filtered_query(actor: User, search: Search):
+def filtered_query(actor: User | None, search: Search):
     """Users (with their team) matching the search and within reach; no order, no paging."""
     query = User.select(User, Team).join(Team, JOIN.LEFT_OUTER, on=(User.team == Team.id))
     conds = conditions(actor, search)

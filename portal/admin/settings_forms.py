@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo, available_timezones
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, RadioField, SelectField, StringField
-from wtforms.widgets import TextInput
 from wtforms.validators import InputRequired, Length, StopValidation, ValidationError
+from wtforms.widgets import TextInput
 
 from ..forms import no_control_chars
 

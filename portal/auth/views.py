@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import accounts, audit, passwords, ratelimit, sessions, settings, throttle
+from .. import accounts, audit, passwords, policy, ratelimit, sessions, settings, throttle
 from ..db import database
 from ..models import ResetToken, User
 from . import bp
-from .forms import LoginForm, LogoutForm, ChangePasswordForm
+from .forms import ChangePasswordForm, LoginForm, LogoutForm
 from .service import authenticate, directory_enabled
-
-GENERIC_FAILURE = "login.generic_failure"
-
 
 def safe_next(target: str | None) -> str:
     """Only same-origin relative paths; anything else goes home (no open redirect)."""
@@ -91,32 +88,26 @@ def logout():
 def change_password():
     user: User = current_user._get_current_object()
     form = ChangePasswordForm()
-    policy = accounts.current_policy()
+    rules = accounts.current_policy()
     if request.method != "POST":
-        return render_template("auth/change_password.html", form=form, policy=policy)
+        return render_template("auth/change_password.html", form=form, policy=rules)
     if not form.validate_on_submit():
-        return render_template("auth/change_password.html", form=form, policy=policy), 422
+        return render_template("auth/change_password.html", form=form, policy=rules), 422
     if not passwords.verify_password(form.current_password.data, user.password_hash):
-        throttle.save_failure(user, throttle.Rules.from_settings(settings.current(), _config()))
+        throttle.save_failure(user, throttle.Rules.from_settings(settings.current(), current_app.config))
         audit.record("password.change", outcome="failure", target=user,
                      detail={"reason": "bad_current_password"})
         form.current_password.errors.append(_("Your current password is not correct."))
-        return render_template("auth/change_password.html", form=form, policy=policy), 422
+        return render_template("auth/change_password.html", form=form, policy=rules), 422
     check = accounts.check_new_password(user, form.password.data, form.confirm.data)
     if not check.ok:
         form.password.errors.extend(check.errors)
-        return render_template("auth/change_password.html", form=form, policy=policy,
+        return render_template("auth/change_password.html", form=form, policy=rules,
                                evaluation=check.evaluation), 422
     accounts.change_own_password(user, form.password.data)
     flash(_("Your password has been changed. Your other sessions have been signed out."),
           "success")
     return redirect(url_for("auth.home"), 303)
-
-
-def _config():
-    from flask import current_app
-
-    return current_app.config
 
 
 @bp.post("/password/check")
@@ -126,9 +117,7 @@ def policy_check():
     user = current_user._get_current_object() if current_user.is_authenticated else _reset_user()
     password = request.form.get("password", "")
     confirm = request.form.get("confirm")
-    from ..policy import evaluate
-
-    evaluation = evaluate(password, accounts.current_policy(),
+    evaluation = policy.evaluate(password, accounts.current_policy(),
                           context_words=accounts.context_words(user), confirm=confirm or None)
     return render_template("_policy.html", evaluation=evaluation, live=True)
 

@@ -44,7 +44,7 @@ def _rows(response):
     """The <tr> bodies of the results table."""
     body = response.get_data(as_text=True)
     tbody = body.split("<tbody>", 1)[1].split("</tbody>", 1)[0] if "<tbody>" in body else ""
-    return re.findall(r"<tr>(.*?)</tr>", tbody, re.S)
+    return re.findall(r"<tr>(.*?)</tr>", tbody, re.DOTALL)
 
 
 @pytest.fixture
@@ -201,6 +201,7 @@ def test_manager_sees_only_events_about_their_teams(app, client, people, make_us
     _event(app, "custom.scope", actor=people["alice"], target=people["bob"])  # Beta
     _event(app, "custom.scope", actor=people["admin"], target=people["admin"])  # Ops
     _event(app, "custom.scope", target_name="ghost")  # no target
+    _event(app, "custom.scope", actor=people["mgr"], target=people["bob"])  # by mgr, on Beta
     login(client, "mgra")
     response = client.get("/admin/audit?action=custom.scope")
     assert response.status_code == 200
@@ -209,12 +210,15 @@ def test_manager_sees_only_events_about_their_teams(app, client, people, make_us
     assert not any("bob" in r or "ghost" in r or "<td>admin</td><td>admin" in r for r in rows)
     body = client.get("/admin/audit").get_data(as_text=True)
     assert "bob" not in body and "ghost" not in body
+    # The manager's own sign-in is about a member of their own team: visible.
+    own = _rows(client.get("/admin/audit?action=login.success&target=mgra"))
+    assert len(own) == 1
     csv_body = client.get("/admin/audit/export.csv?action=custom.scope").get_data(as_text=True)
     assert "carol" in csv_body and "alice" in csv_body and "bob" not in csv_body
     # The admin sees all five.
     client.post("/logout", data={"csrf_token": csrf_of(client.get("/"))})
     login(client, "admin")
-    assert len(_rows(client.get("/admin/audit?action=custom.scope"))) == 5
+    assert len(_rows(client.get("/admin/audit?action=custom.scope"))) == 6
 
 
 def test_demoted_manager_loses_access_at_once(app, client, people):

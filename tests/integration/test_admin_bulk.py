@@ -31,8 +31,7 @@ def test_recovery_preview_counts_and_typed_confirmation(app, client, make_user, 
 
         issue_link(User.get_by_id(pending.id), "reset")
         database.close()
-    outbox.deliver()
-    outbox.clear()
+    already = len(outbox.deliver())
     login(client, "admin")
     selected = ids_of(p["alice"], p["bob"], noemail, disabled, pending)
     preview = post(client, "/admin/users/bulk/recovery/confirm", {"ids": selected}, htmx=True)
@@ -52,7 +51,8 @@ def test_recovery_preview_counts_and_typed_confirmation(app, client, make_user, 
              htmx=True)
     assert r.status_code == 200 and "2 of 2 done" in body(r)
     outbox.deliver()
-    assert sorted(m.recipients[0] for m in outbox) == ["alice@example.test", "bob@example.test"]
+    assert sorted(m.recipients[0] for m in outbox[already:]) == ["alice@example.test",
+                                                                  "bob@example.test"]
     per_user = audit_actions(app, "admin.bulk_recovery")
     assert sorted(e.target_name for e in per_user) == ["alice", "bob"]
     summary = audit_actions(app, "admin.bulk")
@@ -204,4 +204,4 @@ def test_more_than_500_refused(app, client, make_user):
     make_user("admin", role="admin")
     login(client, "admin")
     r = post(client, "/admin/users/bulk/unlock", {"ids": [str(i) for i in range(1, 503)]})
-    assert r.status_code == 400
+    assert r.status_code == 422 and "More than 500 users" in body(r)
