@@ -176,7 +176,7 @@ def seed(app, n_users: int, *, n_teams: int = 20, batch: int = 500, seed_value: 
                 elif r < 0.11:
                     must_change = True
                 if rng.random() < 0.05:
-                    provider = "ldap"
+                    provider = "sso"
                 if i % 500 == 0:
                     role = "manager"
                 if rng.random() < 0.8:

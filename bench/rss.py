@@ -90,7 +90,7 @@ def visitor(base: str, budget: int, index: int, counter: Counter, users: int, er
     try:
         while spent < budget:
             b = Browser(base, counter)
-            kind = step % 5
+            kind = step % 5 if budget - spent >= 3 else 3  # fill the last slots with /healthz
             step += 1
             n = (index * 1000 + step) % users + 1
             if kind == 0:  # good sign-in, then the home page (3 requests)
@@ -129,6 +129,11 @@ def main() -> None:
     p.add_argument("--clients", type=int, default=4, help="concurrent visitors")
     p.add_argument("--threads", type=int, default=4, help="waitress threads (serve default)")
     p.add_argument("--users", type=int, default=1000)
+    p.add_argument("--malloc-arena-max", type=int, default=0,
+                   help="experiment: run the server with MALLOC_ARENA_MAX=N (glibc)")
+    p.add_argument("--no-psycopg2", action="store_true",
+                   help="experiment: start the server with psycopg2 made unimportable, as if "
+                        "it were an optional extra that a SQLite install does not have")
     args = p.parse_args()
     if args.database_url and not args.database_url.startswith("sqlite"):
         print("note: rss.py measures the SQLite quick-start setup; --database-url ignored")
@@ -149,9 +154,16 @@ def main() -> None:
                "PASSGATE_LIMIT_LOGIN": "100000 per minute",
                "PASSGATE_LIMIT_FORGOT": "100000 per minute",
                "PASSGATE_RESET_MAILS_PER_WINDOW": "100000"}
+        if args.malloc_arena_max:
+            env["MALLOC_ARENA_MAX"] = str(args.malloc_arena_max)
         passgate = os.path.join(os.path.dirname(sys.executable), "passgate")
-        cmd = ([passgate] if os.path.exists(passgate)
-               else [sys.executable, "-c", "from portal.cli import main; main()"])
+        if args.no_psycopg2:
+            cmd = [sys.executable, "-c", "import sys; sys.modules['psycopg2'] = None; "
+                   "sys.argv[0] = 'passgate'; from portal.cli import main; main()"]
+        elif os.path.exists(passgate):
+            cmd = [passgate]
+        else:
+            cmd = [sys.executable, "-c", "from portal.cli import main; main()"]
         cmd += ["serve", "--host", "127.0.0.1", "--port", str(port),
                 "--threads", str(args.threads)]
         server = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
@@ -192,8 +204,10 @@ def main() -> None:
                 server.kill()
 
     total = sum(counter.values())
+    extras = [x for x in (args.malloc_arena_max and f"MALLOC_ARENA_MAX={args.malloc_arena_max}",
+                          args.no_psycopg2 and "psycopg2 not importable") if x]
     print(f"\n== passgate serve (waitress, {args.threads} threads, mail worker on), SQLite, "
-          f"bcrypt cost 12 ==")
+          f"bcrypt cost 12{'; experiment: ' + ', '.join(extras) if extras else ''} ==")
     print(f"load: {total} requests from {args.clients} concurrent visitors in {elapsed:.1f} s")
     for key, count in sorted(counter.items()):
         print(f"    {count:4}  {key}")

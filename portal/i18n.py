@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, request, session
+from flask import current_app, has_request_context, request, session
 from flask_babel import Babel
 from flask_login import current_user
 
@@ -16,6 +16,8 @@ def languages() -> list[str]:
 def select_locale() -> str:
     from .settings import current
 
+    if not has_request_context():
+        return current()["DEFAULT_LANGUAGE"]
     if getattr(current_user, "is_authenticated", False) and current_user.language in languages():
         return current_user.language
     if session.get("lang") in languages():

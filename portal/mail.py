@@ -51,7 +51,8 @@ def _fernet() -> Fernet:
 def _language(user: User | None, language: str | None) -> str:
     from .settings import current
 
-    return language or (user.language if user else None) or current()["DEFAULT_LANGUAGE"]
+    # The recipient's own choice first; then the language of the request that caused it.
+    return (user.language if user else None) or language or current()["DEFAULT_LANGUAGE"]
 
 
 def queue(kind: str, recipient: str, *, user: User | None = None, language: str | None = None,

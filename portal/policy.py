@@ -456,10 +456,10 @@ def _describe(p: str, context: tuple[str, ...] = ()) -> float:
             variants.append(v)
     for k, v in enumerate(variants):
         if k:
-            # only look up substrings that differ from p and start with a real letter
-            # nearby ("p@ss", "b0at", not "1234")
-            nxt = n  # nxt: first substituted position at or after i
-            first_changed = [n] * n
+            # Only substrings that differ from p and whose first 4 characters include a
+            # real letter ("p@ss", "b0at"; "1234" is not "izea").
+            nxt = n
+            first_changed = [n] * n  # first_changed[c]: first substituted position >= c
             for c in range(n - 1, -1, -1):
                 if v[c] != p[c]:
                     nxt = c

@@ -60,11 +60,13 @@ def failure_fields(state, rules: Rules, now: datetime | None = None) -> dict:
     """The new throttle fields after one more failure."""
     now = now or utcnow()
     count = state.failed_count or 0
-    if state.last_failed_at and now - state.last_failed_at > timedelta(hours=rules.reset_hours):
+    # A hard lock outlives the reset window: only an admin unlock or a reset lifts it.
+    if (not state.hard_locked and state.last_failed_at
+            and now - state.last_failed_at > timedelta(hours=rules.reset_hours)):
         count = 0
     count += 1
     fields = {"failed_count": count, "last_failed_at": now, "locked_until": None,
-              "hard_locked": False}
+              "hard_locked": bool(state.hard_locked)}
     if count >= rules.hard_limit:
         fields["hard_locked"] = True
     elif wait_seconds(count, rules):

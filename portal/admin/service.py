@@ -149,14 +149,15 @@ def scope_condition(actor: User | None):
 def status_condition(status: str, now: datetime | None = None):
     """SQL for the status badge (same precedence as ``User.status``)."""
     now = now or utcnow()
-    locked = (User.hard_locked == True) | (User.locked_until > now)  # noqa: E712
     not_locked = (User.hard_locked == False) & (  # noqa: E712
         User.locked_until.is_null() | (User.locked_until <= now))
     enabled = User.disabled == False  # noqa: E712
     if status == "disabled":
         return User.disabled == True  # noqa: E712
     if status == "locked":
-        return enabled & locked
+        # Distributed over the OR so SQLite answers from the two small indexes.
+        return (((User.hard_locked == True) & enabled)  # noqa: E712
+                | ((User.locked_until > now) & enabled))
     if status == "invited":
         return enabled & not_locked & User.password_hash.is_null()
     if status == "must_change":
@@ -233,7 +234,9 @@ def run_search(actor: User, search: Search, per_page: int = PER_PAGE) -> Page:
     pages = max(math.ceil(total / per_page), 1)
     page = min(max(search.page, 1), pages)
     column = SORTS.get(search.sort, User.username_key)
-    order = column.desc() if search.direction == "desc" else column.asc()
+    # Empty values (no team, never signed in) last in both directions, on both engines.
+    order = (column.desc(nulls="LAST") if search.direction == "desc"
+             else column.asc(nulls="LAST"))
     tiebreak = User.id.desc() if search.direction == "desc" else User.id.asc()
     items = list(query.order_by(order, tiebreak).paginate(page, per_page))
     return Page(items=items, total=total, page=page, pages=pages, per_page=per_page)

@@ -83,7 +83,7 @@ def issue_link(user: User, purpose: str, *, language: str | None = None) -> Rese
                                   stamp=user.security_stamp, created_at=now,
                                   expires_at=settings.link_expiry(purpose, now))
         link = current_app.config["BASE_URL"].rstrip("/") + f"/password/reset/{raw}"
-        mail.queue(purpose, user.email, user=user, language=language or user.language,
+        mail.queue(purpose, user.email, user=user, language=language,
                    link=link, expires_at=token.expires_at)
     return token
 

@@ -279,10 +279,22 @@ def test_audit_is_append_only(app, client, people, method, url):
         database.close()
 
 
-def test_no_password_or_token_ever_reaches_the_audit_log(app, client, make_user, outbox):
-    """A full flow: sign-ins, a failure, recovery by link, a change; then search every row."""
+def test_no_password_or_token_ever_reaches_the_audit_log(app, client, make_user, outbox,
+                                                         monkeypatch):
+    """A full flow: sign-ins, a failure, recovery by link, a change, an admin Reset & Unlock
+    (temporary password, emailed), an admin-typed password; then search every row."""
+    from portal import passwords
+
+    temps = []
+    original = passwords.generate_temporary
+
+    def capture(*args, **kwargs):
+        temps.append(original(*args, **kwargs))
+        return temps[-1]
+
+    monkeypatch.setattr(passwords, "generate_temporary", capture)
     make_user("admin", role="admin")
-    make_user("dave", team="Alpha")
+    dave = make_user("dave", team="Alpha")
     secrets_seen = [PASSWORD]
     bad = "not-the-password-x9!"
     secrets_seen.append(bad)
@@ -304,6 +316,22 @@ def test_no_password_or_token_ever_reaches_the_audit_log(app, client, make_user,
     assert client.post("/password/change", data={
         "current_password": new, "password": newer, "confirm": newer,
         "csrf_token": csrf_of(page)}).status_code == 303
+    client.post("/logout", data={"csrf_token": csrf_of(client.get("/"))})
+    # The administrator resets dave's password, mails the temporary one, then types one.
+    login(client, "admin")
+    page = client.get(f"/admin/users/{dave.id}/reset")
+    reset = client.post(f"/admin/users/{dave.id}/reset",
+                        data={"reason": "called the help desk", "csrf_token": csrf_of(page)})
+    assert reset.status_code == 200 and temps and temps[-1] in reset.get_data(as_text=True)
+    secrets_seen.append(temps[-1])
+    client.post(f"/admin/users/{dave.id}/reset/email",
+                data={"password": temps[-1], "csrf_token": csrf_of(page)})
+    typed = "copper willow basin 7713"
+    secrets_seen.append(typed)
+    page = client.get(f"/admin/users/{dave.id}/password")
+    assert client.post(f"/admin/users/{dave.id}/password", data={
+        "password": typed, "confirm": typed, "must_change": "y",
+        "csrf_token": csrf_of(page)}).status_code in (200, 303)
     outbox.deliver()
     with app.app_context():
         database.connect(reuse_if_open=True)
@@ -312,20 +340,24 @@ def test_no_password_or_token_ever_reaches_the_audit_log(app, client, make_user,
         database.close()
     actions = {e.action for e in events}
     assert {"login.failure", "recovery.request", "password.reset", "password.change",
-            "login.success", "mail.sent"} <= actions
-    dump = json.dumps([e.__data__ for e in events], default=str)
+            "login.success", "mail.sent", "admin.reset", "admin.temp_password_mail",
+            "admin.set_password"} <= actions
+    assert "called the help desk" in dump_of(events)  # the reason is kept with the event
+    dump = dump_of(events)
     for secret in secrets_seen + hashes:
         assert secret not in dump
     assert "$2b$" not in dump
     # And the screen and the export show none of them either.
-    client.post("/logout", data={"csrf_token": csrf_of(client.get("/"))})
-    login(client, "admin")
     shown = client.get("/admin/audit").get_data(as_text=True)
     shown += client.get("/admin/audit/export.csv").get_data(as_text=True)
     assert "Password reset with a link" in shown
     for secret in secrets_seen:
         assert secret not in shown
     assert "$2b$" not in shown
+
+
+def dump_of(events) -> str:
+    return json.dumps([e.__data__ for e in events], default=str, ensure_ascii=False)
 
 
 def test_log_injection_is_shown_on_one_line(app, client, people):

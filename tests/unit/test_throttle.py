@@ -151,11 +151,6 @@ def test_clear_unlocks_a_user(ctx, make_user):
     assert row.failed_count == 0 and not row.hard_locked and not row.is_locked
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug in portal/throttle.py (not owned here): failure_fields() resets the count after "
-    "LOCKOUT_RESET_HOURS and also sets hard_locked=False, so one more failure (a wrong "
-    "current password on /password/change, or a failed step-up) lifts a hard lock that "
-    "only an admin unlock or a reset should lift"))
 def test_hard_lock_survives_the_reset_window():
     s = state(failed_count=50, hard_locked=True, last_failed_at=NOW - timedelta(hours=13))
     fail(s, NOW)
