@@ -155,17 +155,13 @@ def main() -> None:
         for r in results:
             flags = []
             for sql, _params, plan in r["plans"]:
-                bad = scans(url, plan, sql=sql)
-                if bad:
-                    flags.append("SCAN: " + "; ".join(b.strip() for b in bad))
-                if any("TEMP B-TREE" in line for line in plan):
-                    flags.append("temp b-tree sort")
+                flags += classify(url, sql, plan)
             r["flags"] = flags
             http = (f" {median(r['http']) * 1000:9.2f} {pct(r['http'], 95) * 1000:9.2f}"
                     if r.get("http") else "")
             print(f"{r['label']:28} {r['who']:8} {r['total']:8,} {r['rows']:5} "
                   f"{median(r['times']) * 1000:8.2f} {pct(r['times'], 95) * 1000:8.2f}{http}  "
-                  f"{' | '.join(sorted(set(flags))) or 'indexes only'}")
+                  f"{', '.join(sorted(set(r['flags']))) or 'index seeks only'}")
         print(f"({load_note()}; {args.runs} runs per search, {args.http_runs} per page)")
 
         slowest = max(results, key=lambda r: median(r["times"]))
@@ -173,7 +169,7 @@ def main() -> None:
         for sql, params, plan in slowest["plans"]:
             print(f"SQL : {shorten(sql)}\nargs: {params}")
             print("plan:\n  " + "\n  ".join(plan))
-        flagged = [r for r in results if any(f.startswith("SCAN") for f in r["flags"])]
+        flagged = [r for r in results if any(f.startswith("TABLE SCAN") for f in r["flags"])]
         print(f"\nsearches with a full scan of user: "
               f"{', '.join(r['label'] for r in flagged) if flagged else 'none'}")
         for r in flagged:
@@ -182,6 +178,33 @@ def main() -> None:
             print(f"\n-- {r['label']} ({r['kw']})")
             for sql, params, plan in r["plans"]:
                 print(f"SQL : {shorten(sql)}\n  " + "\n  ".join(plan))
+
+
+def classify(url: str, sql: str, plan: list[str]) -> list[str]:
+    """Short labels for the notable steps of a plan.
+
+    TABLE SCAN: every row of user is read. "count: all via idx": COUNT(*) walks a whole
+    index (O(n) but only index pages). "walk idx X": the page query reads user in index
+    order and filters until the page is full; fast when most rows match, slow when few do.
+    "sort": the matches are sorted in a temporary B-tree (fine when few rows match).
+    """
+    flags = []
+    is_count = "COUNT(" in sql.upper()
+    for line in scans(url, plan, sql=sql):
+        line = line.strip()
+        if not is_sqlite(url):
+            flags.append("TABLE SCAN (Seq Scan)")
+        elif " USING " not in line:
+            flags.append("TABLE SCAN")
+        elif is_count:
+            flags.append("count: all via idx")
+        else:
+            flags.append("walk idx " + line.split("INDEX ")[-1].split()[0])
+    if any("TEMP B-TREE" in line for line in plan):
+        flags.append("sort")
+    if not is_sqlite(url) and any("Sort" in line for line in plan):
+        flags.append("sort")
+    return flags
 
 
 def shorten(sql: str) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask_babel import gettext as _, lazy_gettext as _l
-from peewee import JOIN, fn
+from peewee import JOIN, SQL, fn
 
 from .. import access, accounts, audit, mail, passwords, sessions, throttle
 from ..db import database, is_sqlite
@@ -156,7 +156,7 @@ def status_condition(status: str, now: datetime | None = None):
         return User.disabled == True  # noqa: E712
     if status == "locked":
         # Distributed over the OR so SQLite answers from the two small indexes.
-        return (((User.hard_locked == True) & enabled)  # noqa: E712
+        return (((User.hard_locked == SQL("TRUE")) & enabled)
                 | ((User.locked_until > now) & enabled))
     if status == "invited":
         return enabled & not_locked & User.password_hash.is_null()

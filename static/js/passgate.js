@@ -125,6 +125,31 @@
     for (const el of doc.querySelectorAll("[data-htmx-error]")) el.hidden = true;
   });
 
+  /* Step-up re-authentication: a 401 carrying HX-Reauth appends a password dialog; when
+   * the dialog's own request succeeds (HX-Reauthenticated), remove it and replay the
+   * request that was refused, from the same element (same target and swap). */
+  let replayElement = null;
+  doc.addEventListener("htmx:after:request", (evt) => {
+    const ctx = evt.detail && evt.detail.ctx;
+    const headers = ctx && ctx.response && ctx.response.headers;
+    if (!headers) return;
+    if (headers.get("HX-Reauth") === "true") {
+      replayElement = ctx.sourceElement;
+    } else if (headers.get("HX-Reauthenticated") === "true") {
+      const dialog = ctx.sourceElement && ctx.sourceElement.closest("dialog");
+      if (dialog) {
+        if (dialog.open) dialog.close();
+        dialog.remove();
+      }
+      const element = replayElement;
+      replayElement = null;
+      if (element && element.isConnected) {
+        if (element.tagName === "FORM" && element.requestSubmit) element.requestSubmit();
+        else element.click();
+      }
+    }
+  });
+
   /* ------------------------------------------------------------------ */
   /* Countdown                                                           */
   /* ------------------------------------------------------------------ */
