@@ -19,6 +19,7 @@ from ..db import database, is_sqlite
 from ..models import OutboxMail, ResetToken, Role, Team, User, fold, utcnow
 
 PER_PAGE = 50
+SMALL_RESULT = 5000
 MAX_QUERY = 100
 
 ROLE_LABELS = {"admin": _l("Administrator"), "manager": _l("Manager"), "user": _l("User")}
@@ -153,7 +154,7 @@ def status_condition(status: str, now: datetime | None = None):
         User.locked_until.is_null() | (User.locked_until <= now))
     enabled = User.disabled == False  # noqa: E712
     if status == "disabled":
-        return User.disabled == True  # noqa: E712
+        return User.disabled == SQL("TRUE")  # literal: matches the partial index
     if status == "locked":
         # Distributed over the OR so SQLite answers from the two small indexes.
         return (((User.hard_locked == SQL("TRUE")) & enabled)
@@ -234,6 +235,10 @@ def run_search(actor: User, search: Search, per_page: int = PER_PAGE) -> Page:
     pages = max(math.ceil(total / per_page), 1)
     page = min(max(search.page, 1), pages)
     column = SORTS.get(search.sort, User.username_key)
+    if is_sqlite() and total <= SMALL_RESULT:
+        # Few matches: sort them, rather than walk the whole sort index looking for them
+        # (SQLite would otherwise prefer the index that gives the order for free).
+        column = column + 0 if search.sort == "id" else column.concat("")
     # Empty values (no team, never signed in) last in both directions, on both engines.
     order = (column.desc(nulls="LAST") if search.direction == "desc"
              else column.asc(nulls="LAST"))

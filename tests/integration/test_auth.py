@@ -380,3 +380,22 @@ def test_lockouts_are_audited_and_a_hard_lock_mails_the_owner_once(make_app, out
         with mail_module.mail.record_messages() as sent:
             mail_module.deliver_due()
     assert [m.subject for m in sent] == ["Your Passgate account was locked"]
+
+
+def test_housekeeping_removes_dead_sessions_links_and_throttle_rows(app, client, make_user):
+    from portal import housekeeping
+    from portal.models import LoginThrottle, ResetToken
+
+    make_user("alice")
+    login(client, "alice")
+    login(app.test_client(), "ghost", "wrong password number x")
+    with app.test_request_context():
+        database.connect(reuse_if_open=True)
+        from portal.recovery.service import issue_link
+
+        issue_link(User.get(), "reset")
+        UserSession.update(last_seen_at=utcnow() - timedelta(hours=1)).execute()
+        ResetToken.update(expires_at=utcnow() - timedelta(days=2)).execute()
+        LoginThrottle.update(last_failed_at=utcnow() - timedelta(hours=13)).execute()
+        counts = housekeeping.run(force=True)
+        assert counts == {"sessions": 1, "tokens": 1, "requests": 0, "throttle": 1}
