@@ -21,8 +21,20 @@ import logging
 import re
 import time
 
-from _common import PASSWORD, database_url, explain, is_sqlite, load_note, make_app, median
-from _common import migrate, parser, pct, scans, seed
+from _common import (
+    PASSWORD,
+    database_url,
+    explain,
+    is_sqlite,
+    load_note,
+    make_app,
+    median,
+    migrate,
+    parser,
+    pct,
+    scans,
+    seed,
+)
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -60,6 +72,14 @@ def cases(manager_team: int, sample: dict) -> list[tuple[str, str, dict]]:
     ]
 
 
+TRY_INDEXES = [
+    'CREATE INDEX bench_user_role_username ON "user" (role, username_key)',
+    'CREATE INDEX bench_user_provider_username ON "user" (provider, username_key)',
+    'CREATE INDEX bench_user_team_username ON "user" (team_id, username_key)',
+    'CREATE INDEX bench_user_hard_locked ON "user" (hard_locked) WHERE hard_locked',
+    'CREATE INDEX bench_user_invited ON "user" (username_key) WHERE password_hash IS NULL',
+]
+
 HTTP_PARAMS = {"q": "q", "role": "role", "status": "status", "team_id": "team",
                "provider": "provider", "sort": "sort", "direction": "dir", "page": "page"}
 
@@ -70,6 +90,8 @@ def main() -> None:
     p.add_argument("--teams", type=int, default=20)
     p.add_argument("--runs", type=int, default=50)
     p.add_argument("--http-runs", type=int, default=20, help="0 to skip the page timings")
+    p.add_argument("--try-indexes", action="store_true",
+                   help="experiment: add the indexes suggested in bench/README.md first")
     args = p.parse_args()
 
     try:
@@ -86,7 +108,16 @@ def main() -> None:
         migrate(app)
         info = seed(app, args.users, n_teams=args.teams)
         from portal.db import database
-        from portal.models import User, fold, utcnow
+
+        if args.try_indexes:
+            with app.app_context():
+                database.connect(reuse_if_open=True)
+                for ddl in TRY_INDEXES:
+                    database.execute_sql(ddl)
+                database.execute_sql("ANALYZE")
+                database.close()
+            print("experiment: added\n  " + "\n  ".join(TRY_INDEXES))
+        from portal.models import User, utcnow
 
         with app.app_context():
             database.connect(reuse_if_open=True)
@@ -95,9 +126,9 @@ def main() -> None:
                         email_key="admin@example.test", role="admin", password_hash=info["hash"],
                         security_stamp="0" * 32, created_at=now).execute()
             admin = User.get(User.username_key == "admin")
-            manager = (User.select().where((User.role == "manager") & (User.disabled == False)  # noqa: E712
+            manager = (User.select().where((User.role == "manager") & (User.disabled == False)
                                            & User.password_hash.is_null(False)
-                                           & (User.hard_locked == False)  # noqa: E712
+                                           & (User.hard_locked == False)
                                            & User.locked_until.is_null()).first())
             if manager is not None:
                 User.update(must_change=False).where(User.id == manager.id).execute()
@@ -163,6 +194,22 @@ def main() -> None:
                   f"{median(r['times']) * 1000:8.2f} {pct(r['times'], 95) * 1000:8.2f}{http}  "
                   f"{', '.join(sorted(set(r['flags']))) or 'index seeks only'}")
         print(f"({load_note()}; {args.runs} runs per search, {args.http_runs} per page)")
+        print("flags: TABLE SCAN = every row read; 'count: all via idx' = COUNT walks a whole "
+              "index; 'walk idx X' = page read in index order, filtered until 50 match; "
+              "'sort' = matches sorted in a temp B-tree")
+
+        print("\n== plans of the user queries (count | page) ==")
+        for r in results:
+            steps = []
+            for sql, _params, plan in r["plans"]:
+                if '"user"' not in sql:
+                    continue
+                kind = "count" if "COUNT(" in sql.upper() else "page"
+                steps.append(f"{kind}: " + "; ".join(
+                    line.strip() for line in plan
+                    if not line.strip().startswith(("INDEX ", "MULTI-INDEX"))
+                    and "t2 USING INTEGER PRIMARY KEY" not in line))
+            print(f"{r['label']:28} " + ("\n" + " " * 29).join(step[:190] for step in steps))
 
         slowest = max(results, key=lambda r: median(r["times"]))
         print(f"\n== plan of the slowest search: {slowest['label']} ({slowest['kw']}) ==")
@@ -202,7 +249,8 @@ def classify(url: str, sql: str, plan: list[str]) -> list[str]:
             flags.append("walk idx " + line.split("INDEX ")[-1].split()[0])
     if any("TEMP B-TREE" in line for line in plan):
         flags.append("sort")
-    if not is_sqlite(url) and any("Sort" in line for line in plan):
+    if not is_sqlite(url) and any("Sort" in line and "Incremental Sort" not in line
+                                  and "Sort Key" not in line for line in plan):
         flags.append("sort")
     return flags
 

@@ -21,7 +21,6 @@ import re
 import time
 
 import bcrypt
-
 from _common import database_url, load_note, make_app, median, migrate, parser, pct, seed
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')

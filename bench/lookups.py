@@ -14,8 +14,19 @@ import logging
 import random
 import time
 
-from _common import explain, load_note, make_app, median, migrate, ms, parser, pct, scans, seed
-from _common import database_url
+from _common import (
+    database_url,
+    explain,
+    load_note,
+    make_app,
+    median,
+    migrate,
+    ms,
+    parser,
+    pct,
+    scans,
+    seed,
+)
 
 
 class _Capture(logging.Handler):

@@ -26,8 +26,17 @@ import urllib.parse
 import urllib.request
 from collections import Counter
 
-from _common import PASSWORD, ROOT, SECRET_KEY, database_url, load_note, make_app, migrate, seed
-from _common import parser
+from _common import (
+    PASSWORD,
+    ROOT,
+    SECRET_KEY,
+    database_url,
+    load_note,
+    make_app,
+    migrate,
+    parser,
+    seed,
+)
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 TARGET_MB = 45.0
@@ -119,7 +128,7 @@ def visitor(base: str, budget: int, index: int, counter: Counter, users: int, er
                 b.request("/login", {"identifier": f"ghost{n}", "password": "x" * 20,
                                      "csrf_token": token})
                 spent += 3
-    except Exception as exc:  # reported by the parent
+    except Exception as exc:  # noqa: BLE001 - any failure is reported by the parent
         errors.append(repr(exc))
 
 
@@ -158,8 +167,9 @@ def main() -> None:
             env["MALLOC_ARENA_MAX"] = str(args.malloc_arena_max)
         passgate = os.path.join(os.path.dirname(sys.executable), "passgate")
         if args.no_psycopg2:
-            cmd = [sys.executable, "-c", "import sys; sys.modules['psycopg2'] = None; "
-                   "sys.argv[0] = 'passgate'; from portal.cli import main; main()"]
+            cmd = [sys.executable, "-c", ("import sys; sys.modules['psycopg2'] = None; "
+                                          "sys.argv[0] = 'passgate'; "
+                                          "from portal.cli import main; main()")]
         elif os.path.exists(passgate):
             cmd = [passgate]
         else:

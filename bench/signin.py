@@ -39,9 +39,7 @@ import time
 from collections import defaultdict
 
 import bcrypt
-
-from _common import PASSWORD, database_url, load_note, make_app, median, migrate, parser, pct
-from _common import seed
+from _common import PASSWORD, database_url, load_note, make_app, median, migrate, parser, pct, seed
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 TARGET_MS = 3.0
@@ -62,8 +60,9 @@ def _timed_checkpw(password, hashed):
 
 def use_pool() -> None:
     """Make portal.db open pooled connections (an experiment; portal/ is not edited)."""
-    import portal.db as pdb
     from playhouse.db_url import connect
+
+    import portal.db as pdb
 
     def open_pooled(url: str):
         if url.startswith("sqlite"):

@@ -172,14 +172,17 @@ def quickstart(host, port, no_serve) -> None:
 
 
 @main.command("import-users")
-@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@click.argument("csv_file", type=click.File("rb"))
 def import_users(csv_file) -> None:
     """Import users from CSV (username,email,first_name,last_name,role,team,language).
 
     Every line is checked first; if any is invalid nothing is imported.
     """
+    try:
+        text = csv_file.read().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        _fail("the file is not UTF-8 text; save it as CSV (UTF-8)")
     app = _app()
-    text = csv_file.read()
     with app.test_request_context(), app.app_context():
         from . import mail
         from .admin.csvio import import_users as run_import

@@ -62,14 +62,32 @@ def _pybabel(*args: str) -> None:
 
 
 def extract(output: Path = POT) -> Path:
-    """Write the message template from the sources."""
+    """Write the message template from the sources.
+
+    The file is only replaced when the messages changed, so that a run that finds
+    nothing new leaves the template (and its creation date) untouched.
+    """
     output.parent.mkdir(parents=True, exist_ok=True)
+    fresh = output.with_name(output.name + ".new")
     keywords = [arg for kw in EXTRA_KEYWORDS for arg in ("-k", kw)]
     comments = [arg for tag in COMMENT_TAGS for arg in ("-c", tag)]
-    _pybabel("extract", "-F", str(MAPPING), *keywords, *comments, "--sort-by-file",
-             "--add-location=file", "--project=Passgate", "--version=0.1",
-             "--copyright-holder=Passgate contributors", "-o", str(output), ".")
+    try:
+        _pybabel("extract", "-F", str(MAPPING), *keywords, *comments, "--sort-by-file",
+                 "--add-location=file", "--project=Passgate", "--version=0.1",
+                 "--copyright-holder=Passgate contributors", "-o", str(fresh), ".")
+        if output.exists() and _body(output) == _body(fresh):
+            fresh.unlink()
+        else:
+            fresh.replace(output)
+    finally:
+        fresh.unlink(missing_ok=True)
     return output
+
+
+def _body(path: Path) -> str:
+    """A template without its creation date (which changes on every extraction)."""
+    return "".join(line for line in path.read_text(encoding="utf-8").splitlines(True)
+                   if not line.startswith('"POT-Creation-Date:'))
 
 
 def update() -> None:
@@ -145,7 +163,7 @@ def check() -> int:
 def main(argv: list[str]) -> int:
     commands = {"extract": extract, "update": update, "compile": compile_all, "check": check}
     if len(argv) != 1 or argv[0] not in commands:
-        print(__doc__.strip().split("\n\n")[1], file=sys.stderr)
+        print(__doc__, file=sys.stderr)
         return 2
     result = commands[argv[0]]()
     return result if isinstance(result, int) else 0

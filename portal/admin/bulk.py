@@ -160,7 +160,7 @@ def execute(job_id: int, actor_id: int, action: str, ids: list[int], reason: str
             row = _apply(actor, user, action, reason)
             if row:
                 results.append(row)
-        except Exception as exc:  # one bad account must not stop the others
+        except Exception as exc:  # noqa: BLE001 - one bad account must not stop the others
             failed += 1
             log.warning("bulk %s on user %s failed: %s", action, user_id, type(exc).__name__)
             audit.record(f"admin.bulk_{action}", outcome="failure", actor=actor, target=user,
@@ -222,7 +222,7 @@ def take_results_for_display(job: BulkJob) -> list[dict] | None:
     if not job.results:
         return None
     claimed = (BulkJob.update(results_shown=True)
-               .where((BulkJob.id == job.id) & (BulkJob.results_shown == False))  # noqa: E712
+               .where((BulkJob.id == job.id) & (BulkJob.results_shown == False))
                .execute())
     return _decrypt(job.results) if claimed == 1 else None
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, request
+from flask import Response, abort, g, request
 from flask_babel import gettext as _
 from flask_login import login_required
 
@@ -13,7 +13,7 @@ from ..models import User
 from . import bp, bulk, service
 from .forms import EmptyForm
 from .stepup import fresh_required
-from .views import actor_with
+from .views import CHANGED, actor_with
 
 
 def _selection(actor: User) -> tuple[list[User] | None, service.Search, bool]:
@@ -31,7 +31,10 @@ def _selection(actor: User) -> tuple[list[User] | None, service.Search, bool]:
             ids = bulk.parse_ids(request.form.getlist("ids"))
         if len(ids) > bulk.MAX_USERS:
             return None, search, all_matching
-        users = bulk.select_users(actor, ids)
+        # Never oneself: a bulk reset or disable would end this very session (and lose
+        # the results); one's own password is changed on /password/change.
+        g.bulk_skipped_self = actor.id in ids
+        users = bulk.select_users(actor, [i for i in ids if i != actor.id])
     except bulk.SelectionError:
         abort(400)
     except service.Denied:
@@ -42,7 +45,8 @@ def _selection(actor: User) -> tuple[list[User] | None, service.Search, bool]:
 def _ctx(action: str, users, search, all_matching, **extra) -> dict:
     return {"action": action, "users": users or [], "search": search,
             "all_matching": all_matching, "too_many": users is None, "max_users": bulk.MAX_USERS,
-            "labels": service, "in_dialog": htmx.is_htmx(), "form": EmptyForm(), **extra}
+            "labels": service, "in_dialog": htmx.is_htmx(), "form": EmptyForm(),
+            "skipped_self": g.get("bulk_skipped_self", False), **extra}
 
 
 @bp.post("/users/bulk/<action>/confirm")
@@ -102,7 +106,7 @@ def _job_response(job, status: int = 200):
     response.headers["Cache-Control"] = "no-store"
     response.headers["HX-Push-Url"] = "false"
     if job.status != "running":
-        htmx.trigger(response, "users-changed")
+        htmx.trigger(response, "users-changed", CHANGED)
     return response
 
 

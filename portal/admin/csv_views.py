@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, render_template, request, stream_with_context
+from flask import Response, current_app, render_template, request, stream_with_context
 from flask_babel import gettext as _
 from flask_login import login_required
 
@@ -13,6 +13,17 @@ from .forms import ImportForm
 from .views import actor_with
 
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
+
+
+def _page(form, result, status=200):
+    """The import page; bigger files than the request limit go through the command line."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH") or MAX_IMPORT_BYTES
+    response = Response(render_template("admin/import.html", form=form, result=result,
+                                        columns=csvio.IMPORT_COLUMNS,
+                                        max_kb=min(limit, MAX_IMPORT_BYTES) // 1024),
+                        status=status)
+    response.headers["Cache-Control"] = "no-store"  # may show temporary passwords
+    return response
 
 
 @bp.get("/users/export.csv")
@@ -34,14 +45,13 @@ def users_export():
 def users_import():
     actor = actor_with("users.create")
     form = ImportForm()
-    if request.method == "GET":
-        return render_template("admin/import.html", form=form, result=None,
-                               columns=csvio.IMPORT_COLUMNS)
+    if request.method != "POST":
+        return _page(form, None)
     result = None
     if form.validate_on_submit():
         raw = form.file.data.read(MAX_IMPORT_BYTES + 1)
         if len(raw) > MAX_IMPORT_BYTES:
-            form.file.errors = [_("The file is too large (at most 2 MB).")]
+            form.file.errors = [_("The file is too large.")]
         else:
             try:
                 text = raw.decode("utf-8-sig")
@@ -52,10 +62,5 @@ def users_import():
                 if result.ok:
                     audit.record("admin.import", actor=actor,
                                  detail={"created": len(result.created)})
-                    response = Response(render_template(
-                        "admin/import.html", form=ImportForm(formdata=None), result=result,
-                        columns=csvio.IMPORT_COLUMNS))
-                    response.headers["Cache-Control"] = "no-store"  # may show passwords
-                    return response
-    return render_template("admin/import.html", form=form, result=result,
-                           columns=csvio.IMPORT_COLUMNS), 422
+                    return _page(ImportForm(formdata=None), result)
+    return _page(form, result, 422)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
 
 from flask_babel import gettext as _
 
@@ -107,7 +107,7 @@ def validate(text: str) -> tuple[ImportResult, list[tuple[int, dict]]]:
     rows = _parse(text, result)
     seen: dict[str, int] = {}
     for line, values in rows:
-        def error(column, message):
+        def error(column, message, line=line):
             result.errors.append((line, column, message))
 
         try:

@@ -34,7 +34,7 @@ class UserForm(FlaskForm):
     language = SelectField(_l("Language"), default="")
     disabled = BooleanField(_l("Disabled (cannot sign in)"))
 
-    def setup(self, actor, *, creating: bool) -> "UserForm":
+    def setup(self, actor, *, creating: bool) -> UserForm:
         """Choices for this actor; a manager's form loses the role field (mass-assignment safe)."""
         roles = service.assignable_roles(actor)
         if roles:

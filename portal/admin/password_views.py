@@ -12,7 +12,7 @@ from ..models import OutboxMail, User
 from . import bp, service
 from .forms import EmptyForm, ResetForm, SetPasswordForm
 from .stepup import fresh_required
-from .views import actor_with, done, load_target
+from .views import CHANGED, actor_with, done, load_target
 
 FINAL_MAIL = ("sent", "failed")
 
@@ -45,7 +45,7 @@ def reset(user_id: int):
     user = User.get_by_id(user.id)
     response = htmx.render("admin/user_reset_result.html", "admin/_reset_result.html", user=user,
                            temp=temp, form=EmptyForm(), in_dialog=htmx.is_htmx())
-    return _no_history(htmx.trigger(response, "users-changed"))
+    return _no_history(htmx.trigger(response, "users-changed", CHANGED))
 
 
 @bp.post("/users/<int:user_id>/reset/email")
@@ -106,7 +106,7 @@ def set_password(user_id: int):
             if htmx.is_htmx():
                 response = htmx.render("admin/_user_password_set.html", "admin/_user_password_set.html",
                                        user=user, must_change=bool(form.must_change.data))
-                return _no_history(htmx.trigger(response, "users-changed"))
+                return _no_history(htmx.trigger(response, "users-changed", CHANGED))
             return done(_("The password of %(name)s has been set.", name=user.display_name), user)
         form.password.errors = [*form.password.errors, *check.errors]
         ctx["evaluation"] = check.evaluation

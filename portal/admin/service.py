@@ -11,7 +11,8 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from peewee import JOIN, SQL, fn
 
 from .. import access, accounts, audit, mail, passwords, sessions, throttle
@@ -85,7 +86,7 @@ class Search:
     page: int = 1
 
     @classmethod
-    def from_args(cls, args) -> "Search":
+    def from_args(cls, args) -> Search:
         def one(name):
             value = args.get(name, "")
             return value.strip() if isinstance(value, str) else ""
@@ -150,9 +151,9 @@ def scope_condition(actor: User | None):
 def status_condition(status: str, now: datetime | None = None):
     """SQL for the status badge (same precedence as ``User.status``)."""
     now = now or utcnow()
-    not_locked = (User.hard_locked == False) & (  # noqa: E712
+    not_locked = (User.hard_locked == False) & (
         User.locked_until.is_null() | (User.locked_until <= now))
-    enabled = User.disabled == False  # noqa: E712
+    enabled = User.disabled == False
     if status == "disabled":
         return User.disabled == SQL("TRUE")  # literal: matches the partial index
     if status == "locked":
@@ -163,10 +164,10 @@ def status_condition(status: str, now: datetime | None = None):
         return enabled & not_locked & User.password_hash.is_null()
     if status == "must_change":
         return (enabled & not_locked & User.password_hash.is_null(False)
-                & (User.must_change == True))  # noqa: E712
+                & (User.must_change == True))
     if status == "active":
         return (enabled & not_locked & User.password_hash.is_null(False)
-                & (User.must_change == False))  # noqa: E712
+                & (User.must_change == False))
     return None
 
 

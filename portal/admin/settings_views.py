@@ -44,7 +44,7 @@ def _render(form: SettingsForm, status: int = 200):
 @login_required
 @settings_admin
 def settings_view():
-    if request.method == "GET":
+    if request.method != "POST":
         return _render(SettingsForm(data=service.initial(settings.current())))
     return _save()
 

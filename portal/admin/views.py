@@ -48,14 +48,18 @@ def list_context(actor: User, search: service.Search) -> dict:
     }
 
 
+# Fired on <body>: the element that asked may be gone (a dialog replaced by the answer).
+CHANGED = {"target": "body"}
+
+
 def done(message: str, user: User | None = None):
     """Success of a row action: htmx gets an empty 200 that refreshes the list; a plain
     request is redirected (303) with a flash message."""
     flash(message, "success")  # htmx: shown by the list when it refreshes
     if htmx.is_htmx():
-        response = Response("", status=200)
+        response = Response(render_template("admin/_user_done.html"), status=200)
         response.headers["Vary"] = "HX-Request"
-        return htmx.trigger(response, "users-changed")
+        return htmx.trigger(response, "users-changed", CHANGED)
     return redirect(url_for("admin.user_detail", user_id=user.id) if user else
                     url_for("admin.users"), 303)
 
@@ -83,7 +87,7 @@ def user_new():
     actor = actor_with("users.create")
     form = UserForm().setup(actor, creating=True)
     ctx = {"form": form, "user": None, "in_dialog": htmx.is_htmx()}
-    if request.method == "GET":
+    if request.method != "POST":
         return htmx.render("admin/user_form.html", "admin/_user_form.html", **ctx)
     if form.validate_on_submit():
         if form.team.data not in (None, *[t.id for t in service.teams_for(actor)]):
@@ -106,7 +110,7 @@ def _created(user: User, temp: str | None):
         response.headers["HX-Push-Url"] = "false"
     else:
         response = htmx.render("admin/user_created.html", "admin/_user_created.html", **ctx)
-    return htmx.trigger(response, "users-changed")
+    return htmx.trigger(response, "users-changed", CHANGED)
 
 
 @bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
@@ -116,7 +120,7 @@ def user_edit(user_id: int):
     form = UserForm(obj=None if request.method == "POST" else _form_values(user))
     form.setup(actor, creating=False)
     ctx = {"form": form, "user": user, "in_dialog": htmx.is_htmx()}
-    if request.method == "GET":
+    if request.method != "POST":
         return htmx.render("admin/user_form.html", "admin/_user_form.html", **ctx)
     if form.validate_on_submit():
         data = form.data_for_service()
@@ -168,6 +172,7 @@ def _save(actor, user, data, form, ctx):
     except accounts.AccountError as exc:
         getattr(form, exc.field, form.username).errors = [str(exc)]
         return htmx.render("admin/user_form.html", "admin/_user_form.html", status=422, **ctx)
+    user = User.get_by_id(user.id)
     message = (_("Saved the changes to %(name)s.", name=user.display_name) if changes
                else _("Nothing changed."))
     return done(message, user)
@@ -218,4 +223,4 @@ def user_end_sessions(user_id: int):
     return _row_action(user_id, act)
 
 
-from . import bulk_views, csv_views, password_views  # noqa: E402,F401
+from . import bulk_views, csv_views, password_views  # noqa: F401

@@ -8,7 +8,7 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import accounts, audit, passwords, policy, ratelimit, sessions, settings, throttle
+from .. import access, accounts, audit, passwords, policy, ratelimit, sessions, settings, throttle
 from ..db import database
 from ..models import ResetToken, User
 from . import bp
@@ -114,12 +114,26 @@ def change_password():
 def policy_check():
     """Live checklist as the user types (htmx); the same validator as on submit."""
     ratelimit.check("policy_check")
-    user = current_user._get_current_object() if current_user.is_authenticated else _reset_user()
+    user = _subject()
     password = request.form.get("password", "")
     confirm = request.form.get("confirm")
     evaluation = policy.evaluate(password, accounts.current_policy(),
                           context_words=accounts.context_words(user), confirm=confirm or None)
     return render_template("_policy.html", evaluation=evaluation, live=True)
+
+
+def _subject() -> User | None:
+    """Whose password is being typed: an admin's target (if within reach), the signed-in
+    user, or the owner of the reset link in this session."""
+    if not current_user.is_authenticated:
+        return _reset_user()
+    actor = current_user._get_current_object()
+    target_id = request.form.get("for_user", "")
+    if target_id.isdigit():
+        target = User.get_or_none(User.id == int(target_id))
+        if target is not None and access.can(actor, "users.update", target):
+            return target
+    return actor
 
 
 def _reset_user() -> User | None:

@@ -40,6 +40,8 @@ CSP_MARKERS = (
     "Content Security Policy",
     "Refused to",
     "inline JavaScript in htmx attributes is disabled",
+    # htmx catches JS errors (a bad selector, a failed swap) and logs them as htmx:error.
+    "htmx:error",
 )
 # The console message Chromium prints is terse; the DOM event says which file and line.
 CSP_EVENT_SCRIPT = """
@@ -302,7 +304,7 @@ def pytest_runtest_call(item):
     watch = getattr(item, "_e2e_watch", None)
     if watch is not None and watch.problems:
         raise AssertionError(
-            "browser reported CSP violations / JS errors:\n  " + "\n  ".join(watch.problems)
+            "browser reported CSP violations / JS errors / htmx errors:\n  " + "\n  ".join(watch.problems)
         )
     return result
 

@@ -9,7 +9,7 @@ import re
 import time
 
 from portal.db import database
-from portal.models import AuditEvent, BulkJob, ResetToken, User, utcnow
+from portal.models import AuditEvent, BulkJob, ResetToken, User
 
 from ..conftest import PASSWORD, login
 from .test_admin_users import HX, age_session, audit_actions, body, db_get, people, post
@@ -163,7 +163,7 @@ def test_select_all_matching_search(app, client, make_user):
     assert r.status_code == 200
     with app.app_context():
         database.connect(reuse_if_open=True)
-        assert User.select().where(User.disabled == True).count() == 3  # noqa: E712
+        assert User.select().where(User.disabled == True).count() == 3
         assert not User.get(User.username_key == "alice").disabled
 
 
@@ -195,7 +195,7 @@ def test_large_run_in_background_with_progress(app, client, make_user):
     assert len(audit_actions(app, "admin.bulk")) == 1
     with app.app_context():
         database.connect(reuse_if_open=True)
-        assert User.select().where(User.hard_locked == True).count() == 0  # noqa: E712
+        assert User.select().where(User.hard_locked == True).count() == 0
     # A plain request gets a full page.
     assert "<html" in body(client.get(f"/admin/users/bulk/jobs/{public_id}"))
 
@@ -205,3 +205,17 @@ def test_more_than_500_refused(app, client, make_user):
     login(client, "admin")
     r = post(client, "/admin/users/bulk/unlock", {"ids": [str(i) for i in range(1, 503)]})
     assert r.status_code == 422 and "More than 500 users" in body(r)
+
+
+def test_own_account_is_left_out(app, client, make_user):
+    p = people(make_user)
+    login(client, "admin")
+    selected = ids_of(p["admin"], p["alice"])
+    preview = post(client, "/admin/users/bulk/disable/confirm", {"ids": selected}, htmx=True)
+    assert "Your own account is not included" in body(preview) and "these 1 users" not in body(
+        preview)
+    r = post(client, "/admin/users/bulk/disable", {"ids": selected}, htmx=True)
+    assert r.status_code == 200
+    assert not db_get(app, User, User.id == p["admin"].id).disabled
+    assert db_get(app, User, User.id == p["alice"].id).disabled
+    assert client.get("/admin/users").status_code == 200  # still signed in

@@ -11,7 +11,7 @@ from portal.db import database
 from portal.models import OutboxMail, User
 
 from ..conftest import base_overrides, csrf_of, login
-from .test_admin_users import HX, audit_actions, body, people
+from .test_admin_users import audit_actions, body, people
 
 GOOD = ("username,email,first_name,last_name,role,team,language\n"
         "ivan,ivan@example.test,Ivan,Ives,user,A,fr\n"
@@ -135,5 +135,9 @@ def test_cli_import_and_export(app, make_app, tmp_path, make_user):
     assert result.exit_code == 0, result.output
     names = sorted(row[1] for row in csv.reader(io.StringIO(out.read_text().lstrip("\ufeff"))))
     assert names == ["admin", "ivan", "judy", "username"]
+    binary = tmp_path / "latin1.csv"
+    binary.write_bytes("username\nzoé\n".encode("latin-1"))
+    result = runner.invoke(cli.main, ["import-users", str(binary)], env=env)
+    assert result.exit_code == 1 and "UTF-8" in result.output
     result = runner.invoke(cli.main, ["export-users"], env=env)
     assert result.exit_code == 0 and "ivan@example.test" in result.output

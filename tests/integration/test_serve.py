@@ -127,3 +127,19 @@ def test_live_policy_check_fragment(client, make_user):
                            headers={"HX-Request": "true", "X-CSRFToken": token})
     assert re.search(r'class="bad"[^>]*data-rule="not_personal"', personal.get_data(as_text=True))
     assert client.post("/password/check", data={"password": "x"}).status_code == 400  # CSRF
+
+
+def test_live_check_uses_the_admins_target_as_context(client, make_user):
+    from ..conftest import csrf_of, login
+
+    make_user("boss", role="admin")
+    target = make_user("margaux", first_name="Margaux")
+    login(client, "boss")
+    token = csrf_of(client.get("/"))
+    headers = {"HX-Request": "true", "X-CSRFToken": token}
+    data = {"password": "margauxmargaux12"}
+    own = client.post("/password/check", data=data, headers=headers).get_data(as_text=True)
+    theirs = client.post("/password/check", data={**data, "for_user": str(target.id)},
+                         headers=headers).get_data(as_text=True)
+    assert not re.search(r'class="bad"[^>]*data-rule="not_personal"', own)
+    assert re.search(r'class="bad"[^>]*data-rule="not_personal"', theirs)

@@ -103,7 +103,7 @@ def test_import_validation_reports_every_line(folks):
             "new1,,user\n"             # duplicate within the file
             "bad name,,user\n"         # space
             "new2,nope,admin\n")       # bad email
-    result, rows = csvio.validate(text)
+    result, _rows = csvio.validate(text)
     lines = sorted({line for line, _c, _m in result.errors})
     assert lines == [3, 4, 5, 6]
     assert csvio.import_users(text).created == []
