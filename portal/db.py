@@ -54,3 +54,37 @@ def truncate_all(models) -> None:
     with database.atomic():
         for model in reversed(models):
             model.delete().execute()
+
+
+# Prefix search on the casefolded *_key columns (user list, audit filters).
+PREFIX_COLUMNS = (("user", "username_key"), ("user", "email_key"), ("user", "first_name_key"),
+                  ("user", "last_name_key"))
+# The largest code point sorts after every key that starts with the prefix
+# (SQLite compares UTF-8 bytes; U+10FFFF encodes as F4 8F BF BF).
+KEY_CEILING = "\U0010ffff"
+
+
+def starts_with(column, key: str):
+    """``column`` starts with ``key``, answered from an index on both engines.
+
+    SQLite compares text by code point, so a range works with the ordinary index.
+    PostgreSQL compares with the database collation, so it uses ``LIKE 'key%'`` with the
+    ``text_pattern_ops`` indexes created by ``create_prefix_indexes``.
+    """
+    if is_sqlite():
+        return (column >= key) & (column < key + KEY_CEILING)
+    from peewee import OP, Expression
+
+    escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return Expression(column, OP.LIKE, escaped + "%")
+
+
+def create_prefix_indexes(db) -> None:
+    """PostgreSQL only: pattern-ops indexes that serve ``LIKE 'prefix%'``."""
+    from peewee import PostgresqlDatabase
+
+    if not isinstance(db, PostgresqlDatabase):
+        return
+    for table, column in PREFIX_COLUMNS:
+        db.execute_sql(f'CREATE INDEX IF NOT EXISTS "{table}_{column}_prefix" '
+                       f'ON "{table}" ("{column}" text_pattern_ops)')

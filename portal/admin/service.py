@@ -13,10 +13,10 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from peewee import JOIN, SQL, fn
+from peewee import JOIN, SQL
 
 from .. import access, accounts, audit, mail, passwords, sessions, throttle
-from ..db import database, is_sqlite
+from ..db import database, is_sqlite, starts_with
 from ..models import OutboxMail, ResetToken, Role, Team, User, fold, utcnow
 
 PER_PAGE = 50
@@ -45,10 +45,6 @@ SORTS = {
     "last_login": User.last_login_at,
     "team": Team.name_key,
 }
-
-# Above U+FFFF too: the largest code point sorts after every key that starts with q
-# (SQLite compares UTF-8 bytes; U+10FFFF encodes as F4 8F BF BF).
-KEY_CEILING = "\U0010ffff"
 
 
 def role_label(name: str) -> str:
@@ -172,12 +168,8 @@ def status_condition(status: str, now: datetime | None = None):
 
 
 def _prefix(column, key: str):
-    """``column`` starts with ``key``: an index range on SQLite, never a LIKE '%q%' scan."""
-    if is_sqlite():
-        return (column >= key) & (column < key + KEY_CEILING)
-    # PostgreSQL compares text with the database collation, where a sentinel character
-    # does not reliably sort last; compare the leading characters instead.
-    return fn.SUBSTR(column, 1, len(key)) == key
+    """``column`` starts with ``key``: answered from an index, never a LIKE '%q%' scan."""
+    return starts_with(column, key)
 
 
 def text_condition(q: str):

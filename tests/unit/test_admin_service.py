@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from portal.db import is_sqlite
 from portal.admin import bulk, csvio, service
 from portal.db import database
 from portal.models import User, utcnow
@@ -38,11 +39,15 @@ def test_prefix_search_over_keys(folks):
     assert names(service.search_users(admin, "Baker Bob")) == ["bob"]
 
 
-def test_search_sql_uses_ranges_not_like(folks):
-    query = service.filtered_query(folks["admin"], service.Search(q="ali"))
+def test_search_sql_is_a_prefix_test_an_index_can_serve(folks):
+    query = service.filtered_query(folks["admin"], service.Search(q="ali_%"))
     sql, params = query.sql()
-    assert "LIKE" not in sql.upper()
-    assert "ali" in params and "ali\U0010ffff" in params
+    assert not any(str(p).startswith("%") for p in params)  # never a LIKE '%q%' scan
+    if is_sqlite():
+        assert "LIKE" not in sql.upper()
+        assert "ali_%" in params and "ali_%\U0010ffff" in params
+    else:  # LIKE 'prefix%' with the text_pattern_ops indexes of migration 0003
+        assert "ali\\_\\%%" in params
 
 
 def test_manager_scope(folks):
