@@ -21,7 +21,20 @@ def _fail(message: str) -> None:
     raise click.ClickException(message)
 
 
-@click.group()
+class PassgateGroup(click.Group):
+    """Turn database failures into a one-line reason and a non-zero exit."""
+
+    def invoke(self, ctx):
+        from peewee import DatabaseError, InterfaceError
+
+        try:
+            return super().invoke(ctx)
+        except (DatabaseError, InterfaceError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise click.ClickException(f"database: {reason}") from None
+
+
+@click.group(cls=PassgateGroup)
 def main() -> None:
     """Passgate: password self-service and account administration."""
 

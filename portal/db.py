@@ -5,6 +5,8 @@ This is the one module that knows SQLite from PostgreSQL.
 
 from __future__ import annotations
 
+import os
+
 from peewee import DatabaseProxy, SqliteDatabase
 from playhouse.db_url import connect
 
@@ -22,6 +24,10 @@ SQLITE_PRAGMAS = {
 def open_database(url: str):
     """Create a peewee database from a URL (``sqlite:///path`` or ``postgresql://…``)."""
     if url.startswith("sqlite"):
+        path = url.split("://", 1)[1][1:]
+        if path and path != ":memory:":
+            # First run: create the folder that will hold the database file.
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         db = connect(url, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
     else:
         db = connect(url, autorollback=True)

@@ -124,3 +124,19 @@ def test_quickstart_prepares_an_instance_and_a_first_admin(tmp_path):
     assert "temporary password:" in result.output
     again = CliRunner().invoke(main, ["quickstart", "--no-serve"], env=env)
     assert "temporary password:" not in again.output  # the first admin is created once
+
+
+def test_first_run_creates_the_database_folder(tmp_path):
+    env = {"PASSGATE_SECRET_KEY": "k", "PASSGATE_INSTANCE": str(tmp_path / "new" / "inst"),
+           "PASSGATE_DATABASE_URL": None}
+    result = CliRunner().invoke(main, ["init-db"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "new" / "inst" / "passgate.db").exists()
+
+
+def test_unreachable_database_is_a_one_line_error(tmp_path):
+    env = {"PASSGATE_SECRET_KEY": "k",
+           "PASSGATE_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
+    result = CliRunner().invoke(main, ["init-db"], env=env)
+    assert result.exit_code != 0
+    assert result.output.startswith("Error: database:") and "Traceback" not in result.output
