@@ -1,7 +1,7 @@
 """Sign-in cost beyond one bcrypt verification, measured in the same run.
 
     .venv/bin/python bench/signin.py [--rounds 12] [-n 30] [--warmup 5] [--users 10000]
-                                     [--database-url …] [--profile] [--pool]
+                                     [--database-url …] [--profile] [--no-pool]
 
 Four interleaved series, N samples each after warm-ups (the order rotates every round so
 no series always runs first):
@@ -23,8 +23,8 @@ Overhead is printed three ways:
 Then a per-function breakdown (CPU, median) of the three paths, and, if the overhead
 exceeds 3 ms (or with ``--profile``), cProfile's top 15 cumulative entries.
 
-``--pool`` runs the app with peewee's pooled database classes (``sqlite+pool://``), i.e.
-the change suggested in bench/README.md, to show its effect; it does not change portal/.
+The app runs as ``passgate serve`` runs it, with pooled connections (``DATABASE_POOL``);
+``--no-pool`` opens a connection per request, for comparison.
 """
 
 from __future__ import annotations
@@ -58,23 +58,6 @@ def _timed_checkpw(password, hashed):
         _inside["calls"] += 1
 
 
-def use_pool() -> None:
-    """Make portal.db open pooled connections (an experiment; portal/ is not edited)."""
-    from playhouse.db_url import connect
-
-    import portal.db as pdb
-
-    def open_pooled(url: str):
-        if url.startswith("sqlite"):
-            return connect(url.replace("sqlite://", "sqlite+pool://", 1),
-                           pragmas=pdb.SQLITE_PRAGMAS, check_same_thread=False,
-                           max_connections=16, stale_timeout=300)
-        return connect(url.replace("postgresql://", "postgresql+pool://", 1),
-                       autorollback=True, max_connections=16, stale_timeout=300)
-
-    pdb.open_database = open_pooled
-
-
 def csrf_client(app):
     client = app.test_client()
     page = client.get("/login")
@@ -106,13 +89,12 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--users", type=int, default=10_000)
     p.add_argument("--profile", action="store_true", help="profile even when within target")
-    p.add_argument("--pool", action="store_true", help="experiment: pooled DB connections")
+    p.add_argument("--no-pool", action="store_true",
+                   help="a connection per request instead of the server's pool")
     args = p.parse_args()
-    if args.pool:
-        use_pool()
 
     with database_url(args.database_url) as url:
-        app = make_app(url, BCRYPT_ROUNDS=args.rounds)
+        app = make_app(url, BCRYPT_ROUNDS=args.rounds, DATABASE_POOL=not args.no_pool)
         migrate(app)
         seed(app, args.users, varied=False)
         bcrypt.checkpw = _timed_checkpw  # portal.passwords looks bcrypt.checkpw up per call
@@ -153,7 +135,7 @@ def main() -> None:
 
         a = median(col("a", "wall"))
         print(f"\n== sign-in at bcrypt cost {args.rounds}, N={args.n} each (after {args.warmup} "
-              f"warm-ups), {args.users:,} users, {'pooled' if args.pool else 'default'} "
+              f"warm-ups), {args.users:,} users, {'per-request' if args.no_pool else 'pooled'} "
               f"DB connections, {'SQLite' if url.startswith('sqlite') else 'PostgreSQL'} ==")
         print(f"(a) bare bcrypt.checkpw    median {a * 1000:8.2f} ms   "
               f"p95 {pct(col('a', 'wall'), 95) * 1000:8.2f} ms")

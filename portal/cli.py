@@ -11,10 +11,10 @@ import click
 INSTANCE_HELP = "Instance folder (default: ./instance, or $PASSGATE_INSTANCE)."
 
 
-def _app():
+def _app(**overrides):
     from . import create_app
 
-    return create_app()
+    return create_app(overrides or None)
 
 
 def _fail(message: str) -> None:
@@ -97,7 +97,7 @@ def create_user(username, role, email, first_name, last_name, team, language,
 @click.option("--no-mail-worker", is_flag=True, help="Leave mail to `passgate mail-worker`.")
 def serve(host, port, threads, no_mail_worker) -> None:
     """Run the production WSGI server (waitress); also delivers queued mail."""
-    _serve(_app(), host, port, threads, not no_mail_worker)
+    _serve(_app(DATABASE_POOL=True), host, port, threads, not no_mail_worker)
 
 
 def _serve(app, host: str, port: int, threads: int, worker: bool) -> None:
@@ -181,7 +181,7 @@ def quickstart(host, port, no_serve) -> None:
     if app.config["MAIL_BACKEND"] == "console":
         click.echo("No PASSGATE_MAIL_SERVER set: emails are printed here, in this terminal.")
     if not no_serve:
-        _serve(app, host, port, 4, True)
+        _serve(_app(DATABASE_POOL=True), host, port, 4, True)
 
 
 @main.command("import-users")

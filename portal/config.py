@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 DEFAULTS: dict = {
     "SECRET_KEY": None,
     "DATABASE_URL": None,  # default: sqlite:///<instance>/passgate.db
+    "DATABASE_POOL": False,  # `passgate serve` turns it on (reuse connections)
     "BASE_URL": "http://127.0.0.1:5000",
     "REDIS_URL": "",
     "TRUSTED_HOSTS_EXTRA": "",

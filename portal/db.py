@@ -21,22 +21,29 @@ SQLITE_PRAGMAS = {
 }
 
 
-def open_database(url: str):
-    """Create a peewee database from a URL (``sqlite:///path`` or ``postgresql://…``)."""
-    if url.startswith("sqlite"):
-        path = url.split("://", 1)[1][1:]
+def open_database(url: str, pool: bool = False):
+    """Create a peewee database from a URL (``sqlite:///path`` or ``postgresql://…``).
+
+    With ``pool`` (the long-running server), connections are kept and reused: opening one
+    per request costs the PRAGMAs or the PostgreSQL handshake, and closing the last SQLite
+    connection checkpoints the WAL with an fsync.
+    """
+    scheme, rest = url.split("://", 1)
+    if pool and "+pool" not in scheme:
+        url = f"{scheme}+pool://{rest}"
+    options = {"max_connections": 32, "stale_timeout": 300} if pool else {}
+    if scheme.startswith("sqlite"):
+        path = rest[1:]
         if path and path != ":memory:":
             # First run: create the folder that will hold the database file.
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        db = connect(url, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
-    else:
-        db = connect(url, autorollback=True)
-    return db
+        return connect(url, pragmas=SQLITE_PRAGMAS, check_same_thread=False, **options)
+    return connect(url, autorollback=True, **options)
 
 
 def init_app(app) -> None:
     """Bind the proxy to the configured database and open/close a connection per request."""
-    db = open_database(app.config["DATABASE_URL"])
+    db = open_database(app.config["DATABASE_URL"], pool=app.config.get("DATABASE_POOL", False))
     database.initialize(db)
     app.extensions["peewee"] = db
 

@@ -50,8 +50,12 @@ def login():
     ratelimit.check("login")
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form), 422
-    result = authenticate(form.identifier.data.strip(), form.password.data,
-                          form.provider.data if "provider" in form else "identity")
+    # One transaction for the throttle, audit and session writes of a sign-in: one commit.
+    with database.atomic():
+        result = authenticate(form.identifier.data.strip(), form.password.data,
+                              form.provider.data if "provider" in form else "identity")
+        if result.ok:
+            sessions.start(result.user)
     if not result.ok:
         if result.temp_expired:
             error = _("Your temporary password has expired. Ask your administrator for a new "
@@ -60,7 +64,6 @@ def login():
             error = _("Your username, email or password was incorrect.")
         return render_template("auth/login.html", form=form, error=error,
                                retry_minutes=_minutes(result.retry_after)), 401
-    sessions.start(result.user)
     if result.user.must_change:
         return redirect(url_for("auth.change_password"), 303)
     return redirect(safe_next(request.args.get("next")), 303)

@@ -304,7 +304,8 @@ def pytest_runtest_call(item):
     watch = getattr(item, "_e2e_watch", None)
     if watch is not None and watch.problems:
         raise AssertionError(
-            "browser reported CSP violations / JS errors / htmx errors:\n  " + "\n  ".join(watch.problems)
+            "browser reported CSP violations / JS errors / htmx errors:\n  "
+            + "\n  ".join(watch.problems)
         )
     return result
 

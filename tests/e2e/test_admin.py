@@ -59,8 +59,14 @@ def test_live_search_narrows_without_reload(live, page):
     assert len(names) == 2, names
     assert all("maple" in text for text in names), names
     assert page.evaluate("window.__marker") == "no reload"
-    # The URL reflects the search (bookmarkable, back button).
+    # The URL reflects the search (bookmarkable), and Back returns to the full list.
     assert "maple" in page.url, page.url
+    page.go_back()
+    page.wait_for_function(
+        "n => document.querySelectorAll('table tbody tr').length == n", arg=total
+    )
+    assert "maple" not in page.url, page.url
+    assert search_box(page).input_value() == ""
 
 
 def test_reset_and_unlock_copy_then_forced_change(live, page, new_page):
@@ -80,10 +86,15 @@ def test_reset_and_unlock_copy_then_forced_change(live, page, new_page):
         r".*Frank",
         dialog.inner_text(),
     ), dialog.inner_text()
-    dialog.get_by_role("button", name="OK").click()
+    with page.expect_response(
+        lambda r: r.request.method == "POST" and r.url.endswith("/reset")
+    ) as posted:
+        dialog.get_by_role("button", name="OK").click()
+    # The answer carrying the password is never stored by the browser or pushed to history.
+    assert "no-store" in (posted.value.headers.get("cache-control") or ""), posted.value.headers
 
-    result = page.get_by_text(re.compile(r"Password has been reset for"))
-    result.wait_for()
+    page.get_by_role("heading", name=re.compile(r"Password has been reset for .*Frank")).wait_for()
+    assert page.url == f"{live.url}/admin/users", page.url
     shown = page.locator(".temp-password").first
     temp = re.sub(r"\s+", "", shown.inner_text())
     assert len(temp) >= 12, temp

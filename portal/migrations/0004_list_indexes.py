@@ -1,0 +1,17 @@
+"""Indexes for the user list at 100,000 users (measured with bench/admin_search.py):
+the "Invitation pending" filter and a team's list sorted by username."""
+
+from peewee import SQL
+
+
+def up(migrator, db):
+    migrator.migrate(
+        migrator.add_index("user", ("username_key",), False,
+                           where=SQL("password_hash IS NULL"), name="user_invited_username"),
+        migrator.add_index("user", ("team_id", "username_key"), False),
+    )
+
+
+def down(migrator, db):
+    migrator.migrate(migrator.drop_index("user", "user_invited_username"),
+                     migrator.drop_index("user", "user_team_id_username_key"))
