@@ -13,6 +13,7 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app, g, request, session
+from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, login_user, logout_user
 
 from .models import User, UserSession, utcnow
@@ -20,6 +21,31 @@ from .models import User, UserSession, utcnow
 login_manager = LoginManager()
 login_manager.session_protection = None  # superseded by the server-side record
 login_manager.login_view = "auth.login"
+login_manager.login_message = _l("Please sign in to continue.")
+login_manager.login_message_category = "info"
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    """Plain GET: to the sign-in page and back. htmx or a POST: 401 (htmx navigates)."""
+    from urllib.parse import urlsplit
+
+    from flask import abort, flash, redirect as http_redirect, url_for
+
+    from . import htmx
+
+    if htmx.is_htmx():
+        # Come back to the page the fragment belonged to (safe_next checks it at sign-in).
+        page = urlsplit(request.headers.get("HX-Current-URL", ""))
+        back = page.path + (f"?{page.query}" if page.query else "") if page.path else None
+        response = current_app.make_response(("", 401))
+        response.headers["HX-Redirect"] = url_for("auth.login", next=back)
+        return response
+    if request.method != "GET":
+        abort(401)
+    flash(str(login_manager.login_message), login_manager.login_message_category)
+    return http_redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
 
 TOUCH_EVERY = timedelta(seconds=60)
 

@@ -1,8 +1,9 @@
 """Every role × action × target kind, against a table written here (deny by default).
 
 allow = the action happens (200/303), deny = 403 with no side effect, login = anonymous
-requests are sent to the sign-in page (302), skip = a bulk action leaves one's own account
-out (422 "select at least one user", nothing happens).
+requests are refused with no side effect: a GET is sent to the sign-in page (302), a POST
+gets 401; skip = a bulk action leaves one's own account out (422 "select at least one
+user", nothing happens).
 """
 
 from __future__ import annotations
@@ -134,6 +135,8 @@ def verdict(response) -> str:
     if response.status_code == 422:
         return "skip"
     if response.status_code == 302 and "/login" in response.headers.get("Location", ""):
+        return "login"
+    if response.status_code == 401:
         return "login"
     return f"status {response.status_code}"
 

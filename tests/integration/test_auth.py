@@ -399,3 +399,15 @@ def test_housekeeping_removes_dead_sessions_links_and_throttle_rows(app, client,
         LoginThrottle.update(last_failed_at=utcnow() - timedelta(hours=13)).execute()
         counts = housekeeping.run(force=True)
         assert counts == {"sessions": 1, "tokens": 1, "requests": 0, "throttle": 1}
+
+
+def test_anonymous_htmx_and_post_get_401_not_a_login_page(client):
+    fragment = client.get("/admin/users?q=alice", headers={
+        "HX-Request": "true", "HX-Current-URL": "http://localhost/admin/users?q=alice"})
+    assert fragment.status_code == 401
+    assert fragment.headers["HX-Redirect"] == "/login?next=/admin/users?q%3Dalice"
+    page = client.get("/login")
+    post = client.post("/password/change", data={"csrf_token": csrf_of(page)})
+    assert post.status_code == 401
+    plain = client.get("/admin/users?q=alice")
+    assert plain.status_code == 302 and plain.headers["Location"].startswith("/login?next=")
