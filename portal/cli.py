@@ -70,7 +70,8 @@ def create_user(username, role, email, first_name, last_name, team, language,
             _fail("no password on standard input")
     with app.test_request_context(), app.app_context():
         from . import mail
-        from .accounts import AccountError, create_user as create
+        from .accounts import AccountError
+        from .accounts import create_user as create
         from .db import database
 
         database.connect(reuse_if_open=True)

@@ -29,14 +29,14 @@ def remember_choice():
     """``?lang=fr`` switches the language and remembers it (on the account when signed in)."""
     lang = request.args.get("lang")
     if lang not in languages():
-        return None
+        return
     session["lang"] = lang
     if getattr(current_user, "is_authenticated", False) and current_user.language != lang:
         from .models import User
 
         User.update(language=lang).where(User.id == current_user.id).execute()
         current_user.language = lang
-    return None
+    return
 
 
 def init_app(app, translations_dir: str) -> None:

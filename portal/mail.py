@@ -19,7 +19,8 @@ from datetime import timedelta
 
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app, render_template
-from flask_babel import force_locale, lazy_gettext as _l
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from flask_mail import Mail, Message
 
 from . import audit

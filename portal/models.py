@@ -8,7 +8,7 @@ PostgreSQL.
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from peewee import (
     AutoField,
@@ -26,7 +26,7 @@ from .db import database
 
 def utcnow() -> datetime:
     """Naive UTC now: stored datetimes are naive UTC on both engines."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def fold(value: str | None) -> str | None:

@@ -31,7 +31,7 @@ def init_app(app) -> None:
 def refuse_cross_site():
     """Defence in depth behind CSRF tokens: refuse unsafe cross-site requests (Fetch Metadata)."""
     if request.method in ("GET", "HEAD", "OPTIONS"):
-        return None
+        return
     site = request.headers.get("Sec-Fetch-Site")
     if site == "cross-site":
         abort(403)
@@ -39,7 +39,7 @@ def refuse_cross_site():
     if site is None and origin and origin != "null":
         if urlsplit(origin).netloc not in (request.host, urlsplit(current_app.config["BASE_URL"]).netloc):
             abort(403)
-    return None
+    return
 
 
 def forced_change_gate():

@@ -30,7 +30,8 @@ def unauthorized():
     """Plain GET: to the sign-in page and back. htmx or a POST: 401 (htmx navigates)."""
     from urllib.parse import urlsplit
 
-    from flask import abort, flash, redirect as http_redirect, url_for
+    from flask import abort, flash, url_for
+    from flask import redirect as http_redirect
 
     from . import htmx
 

@@ -29,7 +29,7 @@ class Rules:
     reset_hours: int = 12
 
     @classmethod
-    def from_settings(cls, values: dict, config: dict) -> "Rules":
+    def from_settings(cls, values: dict, config: dict) -> Rules:
         return cls(
             free=int(values["LOCKOUT_FREE_FAILURES"]),
             base_seconds=int(values["LOCKOUT_BASE_SECONDS"]),
@@ -110,6 +110,6 @@ def purge_stale(rules: Rules) -> int:
     """Forget throttle rows for unknown identifiers once they no longer matter."""
     cutoff = utcnow() - timedelta(hours=rules.reset_hours)
     return (LoginThrottle.delete()
-            .where((LoginThrottle.hard_locked == False)  # noqa: E712
+            .where((LoginThrottle.hard_locked == False)
                    & (LoginThrottle.last_failed_at < cutoff))
             .execute())

@@ -14,7 +14,7 @@ import pytest
 
 from portal import create_app
 from portal.db import database, truncate_all
-from portal.models import MODELS, DEFAULT_ROLES, Role
+from portal.models import DEFAULT_ROLES, MODELS, Role
 
 PG_URL = os.environ.get("PASSGATE_TEST_DATABASE_URL", "")
 PASSWORD = "violet lantern harbour 1987"  # meets the default policy

@@ -16,9 +16,7 @@ from functools import wraps
 
 from flask import current_app, render_template, request
 from flask_babel import gettext as _
-from flask_login import current_user
-
-from flask_login import login_required
+from flask_login import current_user, login_required
 
 from .. import audit, htmx, passwords, sessions, settings, throttle
 from . import bp

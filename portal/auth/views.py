@@ -15,6 +15,7 @@ from . import bp
 from .forms import ChangePasswordForm, LoginForm, LogoutForm
 from .service import authenticate, directory_enabled
 
+
 def safe_next(target: str | None) -> str:
     """Only same-origin relative paths; anything else goes home (no open redirect)."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):

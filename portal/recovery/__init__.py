@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("recovery", __name__, url_prefix="/password")
 
-from . import views  # noqa: E402,F401
+from . import views  # noqa: F401

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, session, url_for
-from flask_babel import get_locale, gettext as _
+from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from .. import accounts, audit, ratelimit, tokens
 from ..auth.service import directory_enabled

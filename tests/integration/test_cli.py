@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from portal.cli import main
 
-from ..conftest import PG_URL, _prepare_database
+from ..conftest import PG_URL
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 
 from portal.db import database
 
-from ..conftest import PG_URL, PASSWORD, _prepare_database
+from ..conftest import PASSWORD, PG_URL, _prepare_database
 
 
 def free_port() -> int:

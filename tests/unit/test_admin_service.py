@@ -6,9 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from portal.db import is_sqlite
 from portal.admin import bulk, csvio, service
-from portal.db import database
+from portal.db import database, is_sqlite
 from portal.models import User, utcnow
 
 
