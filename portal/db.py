@@ -38,7 +38,7 @@ def open_database(url: str, pool: bool = False):
             # First run: create the folder that will hold the database file.
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         return connect(url, pragmas=SQLITE_PRAGMAS, check_same_thread=False, **options)
-    return connect(url, autorollback=True, **options)
+    return connect(url, **options)
 
 
 def init_app(app) -> None:

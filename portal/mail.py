@@ -121,7 +121,9 @@ def deliver_due(limit: int = 50) -> dict:
     due = (OutboxMail.select(OutboxMail.id)
            .where((OutboxMail.status == "queued") & (OutboxMail.next_attempt_at <= now))
            .order_by(OutboxMail.id).limit(limit))
-    for (row_id,) in due.tuples():
+    # Take the ids first: updating while a SELECT cursor is open keeps a stale SQLite
+    # snapshot that cannot become a write ("database is locked" with a second worker).
+    for (row_id,) in list(due.tuples()):
         if _claim(row_id):
             counts[_deliver_one(OutboxMail.get_by_id(row_id))] += 1
     return counts

@@ -30,7 +30,7 @@ def process_pending(limit: int = 100) -> int:
     pending = (RecoveryRequest.select(RecoveryRequest.id)
                .where(RecoveryRequest.processed_at.is_null())
                .order_by(RecoveryRequest.id).limit(limit))
-    for (req_id,) in pending.tuples():
+    for (req_id,) in list(pending.tuples()):  # ids first (see mail.deliver_due)
         claimed = (RecoveryRequest.update(processed_at=utcnow())
                    .where((RecoveryRequest.id == req_id) & RecoveryRequest.processed_at.is_null())
                    .execute())
