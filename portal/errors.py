@@ -8,7 +8,7 @@ from flask import render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException
 
 from . import audit
 
@@ -60,8 +60,4 @@ def init_app(app) -> None:
         if isinstance(exc, HTTPException):
             return http_error(exc)
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return render_error(500)
-
-    @app.errorhandler(InternalServerError)
-    def internal(exc):
         return render_error(500)

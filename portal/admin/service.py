@@ -364,17 +364,25 @@ def create_user(actor: User, data: UserData) -> tuple[User, str | None]:
 def reset_and_unlock(actor: User, user: User, reason: str = "") -> str:
     """Seed 000: a new temporary password (returned once), unlocked, sessions ended."""
     temp = passwords.generate_temporary()
+    detail = {"reason": reason.strip()[:500]} if reason and reason.strip() else None
+    _replace_password(actor, user, temp, "admin.reset", detail, temporary=True)
+    return temp
+
+
+def _replace_password(actor: User, user: User, password: str, action: str,
+                      detail: dict | None, *, temporary: bool = False,
+                      must_change: bool = False) -> None:
+    """An administrator's new password for ``user``: stored, sessions ended, owner told,
+    audited — one transaction."""
     with database.atomic():
-        accounts.set_password(user, temp, temporary=True)
+        accounts.set_password(user, password, temporary=temporary, must_change=must_change)
         now = utcnow()
         User.update(last_reset_at=now).where(User.id == user.id).execute()
         user.last_reset_at = now
         sessions.end_all(user)
         accounts.notify_password_changed(user, "admin")
-        detail = {"reason": reason.strip()[:500]} if reason and reason.strip() else None
-        audit.record("admin.reset", actor=actor, target=user, detail=detail)
+        audit.record(action, actor=actor, target=user, detail=detail)
     mail.wake()
-    return temp
 
 
 def email_temporary_password(actor: User, user: User, password: str) -> OutboxMail | None:
@@ -400,16 +408,8 @@ def email_temporary_password(actor: User, user: User, password: str) -> OutboxMa
 
 def set_password(actor: User, user: User, password: str, must_change: bool) -> None:
     """An administrator types the password (seeds 001-003); checked by the caller."""
-    with database.atomic():
-        accounts.set_password(user, password, must_change=must_change)
-        now = utcnow()
-        User.update(last_reset_at=now).where(User.id == user.id).execute()
-        user.last_reset_at = now
-        sessions.end_all(user)
-        accounts.notify_password_changed(user, "admin")
-        audit.record("admin.set_password", actor=actor, target=user,
-                     detail={"must_change": bool(must_change)})
-    mail.wake()
+    _replace_password(actor, user, password, "admin.set_password",
+                      {"must_change": bool(must_change)}, must_change=must_change)
 
 
 def unlock(actor: User, user: User) -> None:
