@@ -6,7 +6,7 @@ import os
 
 from flask import Flask
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def create_app(overrides: dict | None = None, instance_path: str | None = None) -> Flask:
@@ -16,8 +16,6 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
         instance_path=instance_path or os.environ.get("PASSGATE_INSTANCE")
         or os.path.join(os.getcwd(), "instance"),
         instance_relative_config=True,
-        template_folder=os.path.join(ROOT, "templates"),
-        static_folder=os.path.join(ROOT, "static"),
     )
     from . import config
 
@@ -34,7 +32,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     db.init_app(app)
     sessions.login_manager.init_app(app)
     security.init_app(app)
-    i18n.init_app(app, os.path.join(ROOT, "translations"))
+    i18n.init_app(app, os.path.join(HERE, "translations"))
     ratelimit.init_app(app)
     mail.mail.init_app(app)
     templating.init_app(app)

@@ -2,14 +2,14 @@
 
 Usage (from the repository root, with the project's virtualenv)::
 
-    python tools/translate.py extract   # portal/**.py + templates/** -> translations/messages.pot
+    python tools/translate.py extract   # portal/**.py + portal/templates/** -> portal/translations/messages.pot
     python tools/translate.py update    # extract, then merge the .pot into every language's .po
     python tools/translate.py compile   # .po -> .mo (the .mo files are committed)
     python tools/translate.py check     # exit 1 if a freshly extracted msgid lacks a French
                                         # translation (empty or fuzzy); prints the missing ones
 
 Typical loop after adding strings: ``update`` → translate the new entries in
-``translations/fr/LC_MESSAGES/messages.po`` (and remove their ``#, fuzzy`` flag) →
+``portal/translations/fr/LC_MESSAGES/messages.po`` (and remove their ``#, fuzzy`` flag) →
 ``compile`` → ``check``. English is the source language: its text is the msgid itself,
 so English needs no catalog.
 
@@ -31,7 +31,7 @@ from babel.messages.frontend import CommandLineInterface, parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parent.parent
-TRANSLATIONS = ROOT / "translations"
+TRANSLATIONS = ROOT / "portal" / "translations"
 POT = TRANSLATIONS / "messages.pot"
 MAPPING = ROOT / "babel.cfg"
 DOMAIN = "messages"
