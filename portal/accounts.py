@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
+from peewee import IntegrityError
 
-from . import audit, mail, passwords, policy, sessions, settings, throttle
-from .db import database
-from .models import PasswordHistory, ResetToken, Team, User, fold, utcnow
+from . import audit, links, mail, passwords, policy, sessions, settings, throttle
+from .db import write
+from .models import PasswordHistory, Team, User, fold, utcnow
 
 USERNAME_MAX = 64
 
@@ -74,14 +75,11 @@ def reused(user: User, password: str) -> bool:
     return any(passwords.verify_password(password, h) for h in hashes)
 
 
-def set_password(user: User, password: str, *, temporary: bool = False,
-                 must_change: bool = False) -> None:
-    """Store a new password; outstanding links die, the account is unlocked.
-
-    Callers end sessions and queue notices themselves (they know who acted).
-    """
+def new_password(password: str, *, temporary: bool = False,
+                 must_change: bool = False) -> dict:
+    """The stored fields of a new password. Runs bcrypt: call it before any transaction."""
     now = utcnow()
-    fields = {
+    return {
         "password_hash": passwords.hash_password(password),
         "password_changed_at": now,
         "must_change": temporary or must_change,
@@ -89,15 +87,30 @@ def set_password(user: User, password: str, *, temporary: bool = False,
         "security_stamp": new_stamp(),
         **throttle.CLEAR,
     }
-    with database.atomic():
+
+
+def store_password(user: User, fields: dict) -> None:
+    """Write a password prepared by ``new_password`` (inside the caller's write
+    transaction): the old hash joins the history, outstanding links die (marked used, so
+    the per-account mail limit still counts them), the account is unlocked.
+
+    Callers end sessions and queue notices themselves (they know who acted).
+    """
+    with write():
         if user.password_hash:
-            PasswordHistory.create(user=user, password_hash=user.password_hash, created_at=now)
+            PasswordHistory.create(user=user, password_hash=user.password_hash,
+                                   created_at=fields["password_changed_at"])
             _trim_history(user)
         User.update(**fields).where(User.id == user.id).execute()
-        ResetToken.delete().where((ResetToken.user == user.id)
-                                  & ResetToken.used_at.is_null()).execute()
+        links.void(user, fields["password_changed_at"])
     for key, value in fields.items():
         setattr(user, key, value)
+
+
+def set_password(user: User, password: str, *, temporary: bool = False,
+                 must_change: bool = False) -> None:
+    """Hash, then store in a short transaction of its own (see ``store_password``)."""
+    store_password(user, new_password(password, temporary=temporary, must_change=must_change))
 
 
 def _trim_history(user: User) -> None:
@@ -118,8 +131,9 @@ def notify_password_changed(user: User, how: str) -> None:
 def change_own_password(user: User, password: str) -> None:
     """Self-service change (also the forced change after a temporary password)."""
     forced = user.must_change
-    with database.atomic():
-        set_password(user, password)
+    fields = new_password(password)
+    with write():
+        store_password(user, fields)
         notify_password_changed(user, "change")
         audit.record("password.change", actor=user, target=user,
                      detail={"forced": True} if forced else None)
@@ -159,49 +173,83 @@ def clean_email(value: str | None) -> str | None:
     return result.normalized
 
 
-def create_user(username: str, *, role: str = "user", email: str | None = None,
-                first_name: str = "", last_name: str = "", team: str | None = None,
-                password: str | None = None, language: str | None = None,
-                actor: User | None = None) -> tuple[User, str | None]:
-    """Create an account. Returns (user, temporary password or None).
+@dataclass
+class NewAccount:
+    """A validated account, its password already hashed: ready for ``insert_user``."""
 
-    With a password it is checked against the policy. Without one, a user with an email
-    gets an invitation link; a user without gets a temporary password to hand over.
-    """
+    row: dict
+    team: str | None
+    fields: dict | None  # a prepared password, or None for an invitation link
+    temp: str | None  # the temporary password to show once, if one was generated
+
+
+def prepare_user(username: str, *, role: str = "user", email: str | None = None,
+                 first_name: str = "", last_name: str = "", team: str | None = None,
+                 password: str | None = None, language: str | None = None,
+                 provider: str = "identity", disabled: bool = False) -> NewAccount:
+    """Validate and hash, with no transaction open (bcrypt never holds the write lock)."""
     username = clean_username(username)
     email = clean_email(email)
     if find(username) or (email and find(email)) or User.get_or_none(User.email_key == fold(username)):
         raise AccountError("username", _("A user with this username or email already exists."))
     if role not in ("admin", "manager", "user"):
         raise AccountError("role", _("Unknown role."))
-    team_row = ensure_team(team) if team else None
-    temp = None
-    with database.atomic():
-        user = User.create(
-            username=username, username_key=fold(username), email=email,
-            email_key=fold(email) if email else None, first_name=first_name.strip(),
-            last_name=last_name.strip(), first_name_key=fold(first_name) or "",
-            last_name_key=fold(last_name) or "", role=role, team=team_row,
-            security_stamp=new_stamp(), language=language,
-        )
-        if password is not None:
-            check = check_new_password(user, password, None)
-            if not check.ok:
-                raise AccountError("password", check.errors[0])
-            set_password(user, password)
-        elif email:
-            from .recovery.service import issue_link
+    row = dict(username=username, username_key=fold(username), email=email,
+               email_key=fold(email) if email else None, first_name=first_name.strip(),
+               last_name=last_name.strip(), first_name_key=fold(first_name) or "",
+               last_name_key=fold(last_name) or "", role=role, provider=provider,
+               disabled=bool(disabled), security_stamp=new_stamp(), language=language)
+    temp = fields = None
+    if password is not None:
+        check = check_new_password(User(**row), password, None)
+        if not check.ok:
+            raise AccountError("password", check.errors[0])
+        fields = new_password(password)
+    elif not email:
+        temp = passwords.generate_temporary()
+        fields = new_password(temp, temporary=True)
+    return NewAccount(row, team, fields, temp)
 
-            issue_link(user, "invite")
+
+def insert_user(new: NewAccount, actor: User | None = None) -> User:
+    """Write a prepared account (inside the caller's write transaction, or its own).
+
+    Two requests racing for the same username or email: the unique indexes decide, and
+    the loser gets the same error as if the account had existed before.
+    """
+    try:
+        with write():  # a savepoint inside a larger transaction (CSV import)
+            user = User.create(team=ensure_team(new.team) if new.team else None, **new.row)
+    except IntegrityError:
+        raise AccountError("username", _("A user with this username or email already exists.")) from None
+    with write():
+        if new.fields is not None:
+            store_password(user, new.fields)
         else:
-            temp = passwords.generate_temporary()
-            set_password(user, temp, temporary=True)
+            links.issue(user, "invite")
         audit.record("user.create", actor=actor, target=user, ip="" if actor is None else None,
-                     detail={"role": role, "invited": bool(email and password is None)})
-    return user, temp
+                     detail={"role": new.row["role"], "invited": new.fields is None})
+    return user
+
+
+def create_user(username: str, *, actor: User | None = None, **details) -> tuple[User, str | None]:
+    """Create an account. Returns (user, temporary password or None).
+
+    With a password it is checked against the policy. Without one, a user with an email
+    gets an invitation link; a user without gets a temporary password to hand over.
+    """
+    new = prepare_user(username, **details)
+    with write():
+        user = insert_user(new, actor)
+    return user, new.temp
 
 
 def ensure_team(name: str) -> Team:
+    """The team called ``name`` (any case), created if needed; safe when two requests
+    create the same team at once (inside a write transaction)."""
     name = name.strip()
     team = Team.get_or_none(Team.name_key == fold(name))
-    return team or Team.create(name=name, name_key=fold(name))
+    if team is not None:
+        return team
+    Team.insert(name=name, name_key=fold(name)).on_conflict_ignore().execute()
+    return Team.get(Team.name_key == fold(name))

@@ -15,6 +15,9 @@ DEFAULTS: dict = {
     "SECRET_KEY": None,
     "DATABASE_URL": None,  # default: sqlite:///<instance>/passgate.db
     "DATABASE_POOL": False,  # `passgate serve` turns it on (reuse connections)
+    # SQLite: how long a write waits for the database's one write lock before the request
+    # answers 503 + Retry-After (writes are short; this bounds the wait under a burst).
+    "DATABASE_BUSY_TIMEOUT_MS": 5000,
     "BASE_URL": "http://127.0.0.1:5000",
     "REDIS_URL": "",
     "TRUSTED_HOSTS_EXTRA": "",

@@ -21,7 +21,7 @@ SQLITE_PRAGMAS = {
 }
 
 
-def open_database(url: str, pool: bool = False):
+def open_database(url: str, pool: bool = False, busy_timeout_ms: int = 5000):
     """Create a peewee database from a URL (``sqlite:///path`` or ``postgresql://…``).
 
     With ``pool`` (the long-running server), connections are kept and reused: opening one
@@ -37,13 +37,62 @@ def open_database(url: str, pool: bool = False):
         if path and path != ":memory:":
             # First run: create the folder that will hold the database file.
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        return connect(url, pragmas=SQLITE_PRAGMAS, check_same_thread=False, **options)
+        # Every transaction takes the write lock when it begins (BEGIN IMMEDIATE): a
+        # deferred transaction that has read cannot become a writer once another
+        # connection committed (SQLITE_BUSY_SNAPSHOT), and busy_timeout never retries
+        # that. Waiting for the lock up front is bounded by busy_timeout instead.
+        pragmas = {**SQLITE_PRAGMAS, "busy_timeout": int(busy_timeout_ms)}
+        return connect(url, pragmas=pragmas, check_same_thread=False,
+                       lock_type="IMMEDIATE", **options)
     return connect(url, **options)
+
+
+def write():
+    """A short write transaction (``with write(): …``).
+
+    Never call bcrypt, SMTP, LDAP or anything slow inside it: on SQLite it holds the one
+    write lock of the database for its whole duration.
+    """
+    return database.atomic()
+
+
+def in_transaction() -> bool:
+    """True inside a transaction on this thread (tests guard slow calls with it)."""
+    try:
+        return database.in_transaction()
+    except AttributeError:  # the proxy is not bound to a database yet
+        return False
+
+
+# Errors that mean "the database cannot serve this now", not "this request is wrong":
+# SQLite still busy after busy_timeout, PostgreSQL down, restarting or unreachable, a
+# serialization failure or deadlock (rolled back), the connection pool exhausted.
+def is_unavailable(exc: BaseException) -> bool:
+    from peewee import InterfaceError, OperationalError
+    from playhouse.pool import MaxConnectionsExceeded
+
+    return isinstance(exc, (OperationalError, InterfaceError, MaxConnectionsExceeded))
+
+
+def discard_broken_connections() -> None:
+    """After a connection failure: drop the current and the idle pooled connections, so
+    the next requests open fresh ones once the database is back (PostgreSQL restart)."""
+    db = database.obj
+    try:
+        if hasattr(db, "manual_close"):
+            db.manual_close()  # closes the driver connection, never returns it to the pool
+        elif not db.is_closed():
+            db.close()
+    except Exception:  # noqa: BLE001 — the connection is already broken
+        db._state.reset()
+    if hasattr(db, "close_idle"):
+        db.close_idle()
 
 
 def init_app(app) -> None:
     """Bind the proxy to the configured database and open/close a connection per request."""
-    db = open_database(app.config["DATABASE_URL"], pool=app.config.get("DATABASE_POOL", False))
+    db = open_database(app.config["DATABASE_URL"], pool=app.config.get("DATABASE_POOL", False),
+                       busy_timeout_ms=app.config["DATABASE_BUSY_TIMEOUT_MS"])
     database.initialize(db)
     app.extensions["peewee"] = db
 
@@ -53,8 +102,12 @@ def init_app(app) -> None:
 
     @app.teardown_appcontext
     def _close(exc):
-        if not database.is_closed():
+        if database.is_closed():
+            return
+        try:
             database.close()
+        except Exception:  # noqa: BLE001 — a broken connection (database restarted)
+            discard_broken_connections()
 
 
 def is_sqlite() -> bool:

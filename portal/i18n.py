@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, has_request_context, request, session
+from flask import current_app, g, has_request_context, request, session
 from flask_babel import Babel
 from flask_login import current_user
 
@@ -18,6 +18,8 @@ def select_locale() -> str:
 
     if not has_request_context():
         return current()["DEFAULT_LANGUAGE"]
+    if g.get("db_unavailable"):  # the 503 page: choose without the database
+        return session.get("lang") or request.accept_languages.best_match(languages()) or "en"
     if getattr(current_user, "is_authenticated", False) and current_user.language in languages():
         return current_user.language
     if session.get("lang") in languages():

@@ -207,3 +207,33 @@ def smtp_server():
     server = SMTPSink().start()
     yield server
     server.stop()
+
+
+class SlowCallInTransaction(AssertionError):
+    """bcrypt or SMTP was called while this thread held a database transaction."""
+
+
+@pytest.fixture(autouse=True)
+def no_slow_call_inside_a_transaction(monkeypatch):
+    """Every test doubles as a check of the write discipline: a transaction that spans a
+    bcrypt hash/verify or an SMTP delivery holds SQLite's one write lock for hundreds of
+    milliseconds (HTTP 500/503 under load), so each such call fails the test."""
+    import bcrypt as real_bcrypt
+
+    from portal import mail, passwords
+    from portal.db import in_transaction
+
+    def guarded(name, fn):
+        def call(*args, **kwargs):
+            if in_transaction():
+                raise SlowCallInTransaction(f"{name} called inside a database transaction")
+            return fn(*args, **kwargs)
+        return call
+
+    class GuardedBcrypt:
+        hashpw = staticmethod(guarded("bcrypt.hashpw", real_bcrypt.hashpw))
+        checkpw = staticmethod(guarded("bcrypt.checkpw", real_bcrypt.checkpw))
+        gensalt = staticmethod(real_bcrypt.gensalt)
+
+    monkeypatch.setattr(passwords, "bcrypt", GuardedBcrypt)
+    monkeypatch.setattr(mail, "_send", guarded("mail._send", mail._send))

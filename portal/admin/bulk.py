@@ -26,7 +26,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
 
 from .. import access, audit, mail
-from ..db import database
+from ..db import database, write
 from ..models import BulkJob, ResetToken, User, utcnow
 from ..recovery.service import issue_link
 from . import service
@@ -179,7 +179,7 @@ def execute(job_id: int, actor_id: int, action: str, ids: list[int], reason: str
 
 def _apply(actor: User, user: User, action: str, reason: str) -> dict | None:
     if action == "recovery":
-        with database.atomic():
+        with write():
             issue_link(user, "reset" if user.password_hash else "invite")
             audit.record("admin.bulk_recovery", actor=actor, target=user)
         return None

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from flask_babel import gettext as _
 
 from .. import accounts, mail
-from ..db import database
+from ..db import write
 from ..models import Team, User, fold, utcnow
 from ..templating import local_datetime
 from . import service
@@ -149,18 +149,25 @@ def import_users(text: str, actor: User | None = None) -> ImportResult:
     result, rows = validate(text)
     if not result.ok:
         return result
+    prepared = []
+    for line, v in rows:  # bcrypt for temporary passwords: before the transaction
+        try:
+            prepared.append((line, accounts.prepare_user(
+                v["username"], role=v["role"], email=v["email"],
+                first_name=v.get("first_name", ""), last_name=v.get("last_name", ""),
+                team=v.get("team") or None, language=v["language"])))
+        except accounts.AccountError as exc:
+            result.errors.append((line, exc.field, str(exc)))
+            return result
     try:
-        with database.atomic():
-            for line, v in rows:
+        with write():
+            for line, new in prepared:
                 try:
-                    user, temp = accounts.create_user(
-                        v["username"], role=v["role"], email=v["email"],
-                        first_name=v.get("first_name", ""), last_name=v.get("last_name", ""),
-                        team=v.get("team") or None, language=v["language"], actor=actor)
+                    user = accounts.insert_user(new, actor)
                 except accounts.AccountError as exc:
                     result.errors.append((line, exc.field, str(exc)))
                     raise
-                result.created.append((user, temp))
+                result.created.append((user, new.temp))
     except accounts.AccountError:
         result.created = []
         return result

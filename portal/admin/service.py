@@ -13,11 +13,11 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from peewee import JOIN, SQL
+from peewee import JOIN, SQL, IntegrityError
 
-from .. import access, accounts, audit, mail, passwords, sessions, throttle
-from ..db import database, is_sqlite, starts_with
-from ..models import OutboxMail, ResetToken, Role, Team, User, fold, utcnow
+from .. import access, accounts, audit, links, mail, passwords, sessions, throttle
+from ..db import is_sqlite, starts_with, write
+from ..models import OutboxMail, Role, Team, User, fold, utcnow
 
 PER_PAGE = 50
 SMALL_RESULT = 5000
@@ -330,33 +330,36 @@ def update_user(actor: User, user: User, data: UserData) -> dict:
                   last_name_key=fold(new["last_name"]) or "")
     if "email" in changes or ("disabled" in changes and new["disabled"]):
         fields["security_stamp"] = accounts.new_stamp()
-    with database.atomic():
-        User.update(**fields).where(User.id == user.id).execute()
-        if "email" in changes:
-            ResetToken.update(used_at=utcnow()).where(
-                (ResetToken.user == user.id) & ResetToken.used_at.is_null()).execute()
-        if "disabled" in changes and new["disabled"]:
-            sessions.end_all(user)
-        user = User.get_by_id(user.id)
-        audit.record("user.update", actor=actor, target=user, detail={"changed": changes})
+    try:
+        with write():
+            _apply_update(actor, user, fields, changes)
+    except IntegrityError:  # another request took the username or email meanwhile
+        raise accounts.AccountError(
+            "email" if "email" in changes and "username" not in changes else "username",
+            _("A user with this username or email already exists.")) from None
     if "role" in changes:
         access.clear_cache()
     return changes
 
 
+def _apply_update(actor: User, user: User, fields: dict, changes: dict) -> None:
+    User.update(**fields).where(User.id == user.id).execute()
+    if "email" in changes:
+        links.void(user)
+    if changes.get("disabled", [False, False])[1]:
+        sessions.end_all(user)
+    audit.record("user.update", actor=actor, target=User.get_by_id(user.id),
+                 detail={"changed": changes})
+
+
 def create_user(actor: User, data: UserData) -> tuple[User, str | None]:
     """Create an account: invitation email when it has one, otherwise a temporary password."""
     team = Team.get_or_none(Team.id == data.team_id) if data.team_id else None
-    with database.atomic():
-        user, temp = accounts.create_user(
-            data.username, role=data.role or "user", email=data.email,
-            first_name=data.first_name, last_name=data.last_name,
-            team=team.name if team else None, language=data.language or None, actor=actor)
-        if data.provider != "identity" or data.disabled:
-            User.update(provider=data.provider, disabled=bool(data.disabled)).where(
-                User.id == user.id).execute()
-            user = User.get_by_id(user.id)
-    return user, temp
+    return accounts.create_user(
+        data.username, role=data.role or "user", email=data.email,
+        first_name=data.first_name, last_name=data.last_name,
+        team=team.name if team else None, language=data.language or None, actor=actor,
+        provider=data.provider or "identity", disabled=bool(data.disabled))
 
 
 # --- password actions ------------------------------------------------------------------
@@ -373,9 +376,10 @@ def _replace_password(actor: User, user: User, password: str, action: str,
                       detail: dict | None, *, temporary: bool = False,
                       must_change: bool = False) -> None:
     """An administrator's new password for ``user``: stored, sessions ended, owner told,
-    audited — one transaction."""
-    with database.atomic():
-        accounts.set_password(user, password, temporary=temporary, must_change=must_change)
+    audited — bcrypt first, then one write transaction."""
+    fields = accounts.new_password(password, temporary=temporary, must_change=must_change)
+    with write():
+        accounts.store_password(user, fields)
         now = utcnow()
         User.update(last_reset_at=now).where(User.id == user.id).execute()
         user.last_reset_at = now
@@ -398,7 +402,7 @@ def email_temporary_password(actor: User, user: User, password: str) -> OutboxMa
         return None
     if not password or not passwords.verify_password(password, user.password_hash):
         return None
-    with database.atomic():
+    with write():
         row = mail.queue("temp_password", user.email, user=user, password=password,
                          expires_at=user.temp_password_expires_at)
         audit.record("admin.temp_password_mail", actor=actor, target=user,
@@ -413,7 +417,7 @@ def set_password(actor: User, user: User, password: str, must_change: bool) -> N
 
 
 def unlock(actor: User, user: User) -> None:
-    with database.atomic():
+    with write():
         User.update(**throttle.CLEAR).where(User.id == user.id).execute()
         audit.record("admin.unlock", actor=actor, target=user)
 
@@ -423,7 +427,7 @@ def set_disabled(actor: User, user: User, disabled: bool) -> None:
     fields = {"disabled": disabled}
     if disabled:
         fields["security_stamp"] = accounts.new_stamp()
-    with database.atomic():
+    with write():
         User.update(**fields).where(User.id == user.id).execute()
         if disabled:
             sessions.end_all(user)
@@ -431,7 +435,7 @@ def set_disabled(actor: User, user: User, disabled: bool) -> None:
 
 
 def end_sessions(actor: User, user: User) -> int:
-    with database.atomic():
+    with write():
         count = sessions.end_all(user)
         audit.record("admin.end_sessions", actor=actor, target=user, detail={"sessions": count})
     return count

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 from .. import audit, settings
-from ..db import database
+from ..db import write
 from ..models import User
 from .settings_forms import END_OF_DAY, SettingsForm
 
@@ -89,7 +89,7 @@ def save(actor: User, new: dict) -> dict[str, list]:
     """Store what changed and audit it as ``settings.update``; returns the changes."""
     changes = changed(settings.current(), new)
     if changes:
-        with database.atomic():
+        with write():
             settings.save({key: pair[1] for key, pair in changes.items()})
             audit.record("settings.update", actor=actor, detail=changes)
     return changes

@@ -8,6 +8,7 @@ from flask import current_app
 
 from .. import audit, mail, passwords, settings, throttle
 from ..accounts import find
+from ..db import write
 from ..models import User, utcnow
 
 
@@ -33,10 +34,19 @@ def authenticate(identifier: str, password: str, provider: str = "identity") -> 
     cost one bcrypt verification and update a throttle row, so neither the answer nor
     its timing says whether the account exists.
     """
+    # Reads and the bcrypt verification happen outside any transaction; the writes that
+    # follow are one short transaction (never hold the SQLite write lock during bcrypt).
     user = find(identifier)
     state = user if user is not None else throttle.anonymous_state(identifier)
     matches = passwords.verify_password(password, user.password_hash if user else None)
     rules = throttle.Rules.from_settings(settings.current(), current_app.config)
+    rehash = passwords.hash_password(password) if (
+        matches and user is not None and passwords.needs_rehash(user.password_hash)) else None
+    with write():
+        return _record(identifier, provider, user, state, matches, rules, rehash)
+
+
+def _record(identifier, provider, user, state, matches, rules, rehash) -> SignIn:
     wait = throttle.retry_after(state)
     if wait is not None:
         audit.record("login.failure", outcome="throttled", target=user,
@@ -63,7 +73,7 @@ def authenticate(identifier: str, password: str, provider: str = "identity") -> 
         audit.record("login.failure", outcome="failure", target=user,
                      detail={"reason": "temporary_password_expired"})
         return SignIn(temp_expired=True)
-    _after_success(user, password)
+    _after_success(user, rehash)
     return SignIn(user=user)
 
 
@@ -77,12 +87,12 @@ def _reason(user: User | None, matches: bool) -> str:
     return "bad_password" if user.password_hash else "no_password"
 
 
-def _after_success(user: User, password: str) -> None:
+def _after_success(user: User, rehash: str | None) -> None:
     fields = {"last_login_at": utcnow()}
     if user.failed_count or user.locked_until:
         fields.update(throttle.CLEAR)
-    if passwords.needs_rehash(user.password_hash):
-        fields["password_hash"] = passwords.hash_password(password)
+    if rehash:  # the configured cost changed: computed before the transaction began
+        fields["password_hash"] = rehash
     User.update(**fields).where(User.id == user.id).execute()
     for key, value in fields.items():
         setattr(user, key, value)

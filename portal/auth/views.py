@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from .. import access, accounts, audit, passwords, policy, ratelimit, sessions, settings, throttle
-from ..db import database
+from ..db import database, write
 from ..models import ResetToken, User
 from . import bp
 from .forms import ChangePasswordForm, LoginForm, LogoutForm
@@ -51,11 +51,12 @@ def login():
     ratelimit.check("login")
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form), 422
-    # One transaction for the throttle, audit and session writes of a sign-in: one commit.
-    with database.atomic():
-        result = authenticate(form.identifier.data.strip(), form.password.data,
-                              form.provider.data if "provider" in form else "identity")
-        if result.ok:
+    # bcrypt runs outside any transaction; the throttle/audit writes and the new session
+    # are short write transactions of their own.
+    result = authenticate(form.identifier.data.strip(), form.password.data,
+                          form.provider.data if "provider" in form else "identity")
+    if result.ok:
+        with write():
             sessions.start(result.user)
     if not result.ok:
         if result.temp_expired:

@@ -7,13 +7,12 @@ account matches, and no mail is ever sent inside a request.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
 
-from .. import accounts, audit, mail, sessions, settings, tokens
-from ..db import database
+from .. import accounts, audit, links, mail, sessions
+from ..db import write
 from ..models import RecoveryRequest, ResetToken, User, utcnow
 
 
@@ -43,7 +42,7 @@ def process_pending(limit: int = 100) -> int:
 def _resolve(req: RecoveryRequest) -> None:
     user = accounts.find(req.identifier)
     outcome = _eligibility(user, req.provider)
-    with database.atomic():
+    with write():
         if outcome == "sent":
             issue_link(user, "reset" if user.password_hash else "invite", language=req.language)
         audit.record("recovery.request", outcome=outcome, target=user, ip=req.ip,
@@ -68,60 +67,24 @@ def _eligibility(user: User | None, provider: str) -> str:
     return "sent"
 
 
-def issue_link(user: User, purpose: str, *, language: str | None = None) -> ResetToken:
-    """Create the one active link of ``user`` and queue its mail (same transaction).
-
-    Older unused links are voided by marking them used (the rows stay, so the per-account
-    mail limit can count them).
-    """
-    raw, digest = tokens.new_token()
-    now = utcnow()
-    with database.atomic():
-        (ResetToken.update(used_at=now)
-         .where((ResetToken.user == user.id) & ResetToken.used_at.is_null()).execute())
-        token = ResetToken.create(user=user, token_hash=digest, purpose=purpose,
-                                  stamp=user.security_stamp, created_at=now,
-                                  expires_at=settings.link_expiry(purpose, now))
-        link = current_app.config["BASE_URL"].rstrip("/") + f"/password/reset/{raw}"
-        mail.queue(purpose, user.email, user=user, language=language,
-                   link=link, expires_at=token.expires_at)
-    return token
-
-
-@dataclass
-class LinkState:
-    token: ResetToken | None
-    user: User | None
-
-    @property
-    def valid(self) -> bool:
-        return self.token is not None
-
-
-def lookup(digest: str | None) -> LinkState:
-    """A usable link, or an invalid state (unknown, used, expired, voided all look alike)."""
-    if not digest:
-        return LinkState(None, None)
-    token = (ResetToken.select(ResetToken, User).join(User)
-             .where(ResetToken.token_hash == digest).first())
-    if (token is None or token.used_at is not None or token.expires_at <= utcnow()
-            or token.stamp != token.user.security_stamp or token.user.disabled):
-        return LinkState(None, None)
-    return LinkState(token, token.user)
+issue_link = links.issue  # the one implementation lives in portal/links.py
+LinkState = links.LinkState
+lookup = links.lookup
 
 
 def complete(state: LinkState, password: str) -> bool:
-    """Consume the link and set the password. False if another request used it first."""
+    """Consume the link and set the password. False if another request used it first.
+
+    bcrypt runs first; then one write transaction consumes the link, stores the password,
+    ends the sessions and queues the notice: all of it happens, or none.
+    """
     user = state.user
-    with database.atomic():
-        consumed = (ResetToken.update(used_at=utcnow())
-                    .where((ResetToken.id == state.token.id) & ResetToken.used_at.is_null()
-                           & (ResetToken.expires_at > utcnow()))
-                    .execute())
-        if consumed != 1:
+    fields = accounts.new_password(password)
+    first = user.password_hash is None
+    with write():
+        if not links.consume(state):
             return False
-        first = user.password_hash is None
-        accounts.set_password(user, password)
+        accounts.store_password(user, fields)
         User.update(last_reset_at=utcnow()).where(User.id == user.id).execute()
         sessions.end_all(user)
         accounts.notify_password_changed(user, "first" if first else "reset")

@@ -1,0 +1,68 @@
+"""Mailed single-use links (recovery and invitations): issue, look up, void.
+
+One active link per account: issuing a new one voids the others (marked used, so the rows
+stay and the per-account mail limit can count them). A link is bound to the account's
+security stamp, so a password, email or disable change kills it too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from . import mail, settings, tokens
+from .db import write
+from .models import ResetToken, User, utcnow
+
+
+def issue(user: User, purpose: str, *, language: str | None = None) -> ResetToken:
+    """Create the one active link of ``user`` and queue its mail (same transaction)."""
+    raw, digest = tokens.new_token()
+    now = utcnow()
+    with write():
+        void(user, now)
+        token = ResetToken.create(user=user, token_hash=digest, purpose=purpose,
+                                  stamp=user.security_stamp, created_at=now,
+                                  expires_at=settings.link_expiry(purpose, now))
+        link = current_app.config["BASE_URL"].rstrip("/") + f"/password/reset/{raw}"
+        mail.queue(purpose, user.email, user=user, language=language,
+                   link=link, expires_at=token.expires_at)
+    return token
+
+
+def void(user: User, now=None) -> int:
+    """Every unused link of ``user`` stops working (call inside a write transaction)."""
+    return (ResetToken.update(used_at=now or utcnow())
+            .where((ResetToken.user == user.id) & ResetToken.used_at.is_null()).execute())
+
+
+@dataclass
+class LinkState:
+    token: ResetToken | None
+    user: User | None
+
+    @property
+    def valid(self) -> bool:
+        return self.token is not None
+
+
+def lookup(digest: str | None) -> LinkState:
+    """A usable link, or an invalid state (unknown, used, expired, voided all look alike)."""
+    if not digest:
+        return LinkState(None, None)
+    token = (ResetToken.select(ResetToken, User).join(User)
+             .where(ResetToken.token_hash == digest).first())
+    if (token is None or token.used_at is not None or token.expires_at <= utcnow()
+            or token.stamp != token.user.security_stamp or token.user.disabled):
+        return LinkState(None, None)
+    return LinkState(token, token.user)
+
+
+def consume(state: LinkState) -> bool:
+    """Mark the link used, if nobody did first (call inside the write transaction that
+    acts on it, so a failure later in that transaction leaves the link unused)."""
+    return (ResetToken.update(used_at=utcnow())
+            .where((ResetToken.id == state.token.id) & ResetToken.used_at.is_null()
+                   & (ResetToken.expires_at > utcnow()))
+            .execute()) == 1

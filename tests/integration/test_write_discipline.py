@@ -1,0 +1,160 @@
+"""Write discipline: a busy or unreachable database is a 503 with Retry-After in the
+user's language, never a 500 and never half-written; races on unique values are form
+errors. (The autouse fixture in conftest also fails any test that runs bcrypt or SMTP
+inside a transaction.)"""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import threading
+
+import peewee
+import pytest
+
+from portal import accounts
+from portal.db import database
+from portal.models import AuditEvent, ResetToken, User
+from portal.schema import migrate
+
+from ..conftest import PASSWORD, csrf_of, login, post_form
+from .test_admin_users import people, post
+from .test_recovery import forgot, link_from, path_of
+
+NEW = "amber falcon orchard 2231 tide"
+
+
+def _count(app, model, *where) -> int:
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        query = model.select()
+        if where:
+            query = query.where(*where)
+        n = query.count()
+        database.close()
+        return n
+
+
+@pytest.fixture
+def sqlite_app(make_app, make_user, tmp_path):
+    """Its own SQLite file on both CI legs: the write-lock behaviour is SQLite's."""
+    path = tmp_path / "busy.db"
+    app = make_app(DATABASE_URL=f"sqlite:///{path}", DATABASE_BUSY_TIMEOUT_MS=150)
+    with app.app_context():
+        migrate()
+        database.close()
+    with app.test_request_context():
+        database.connect(reuse_if_open=True)
+        accounts.create_user("alice", email="alice@example.test", password=PASSWORD)
+        database.close()
+    app.db_path = path
+    return app
+
+
+def _hold_write_lock(path):
+    """Another process's writer: holds SQLite's one write lock until released."""
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    return holder
+
+
+def test_busy_sqlite_is_a_503_with_retry_after_in_the_users_language(sqlite_app):
+    client = sqlite_app.test_client()
+    page = client.get("/login?lang=fr")
+    holder = _hold_write_lock(sqlite_app.db_path)
+    try:
+        response = client.post("/login", data={"identifier": "alice", "password": PASSWORD,
+                                                "csrf_token": csrf_of(page)})
+    finally:
+        holder.rollback()
+        holder.close()
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert "Rien n’a été perdu" in response.get_data(as_text=True)
+    # Nothing half-written: no audit row, no session, no throttle change.
+    assert _count(sqlite_app, AuditEvent, AuditEvent.action == "login.success") == 0
+    # Once the lock is free, the same sign-in works.
+    assert login(client, "alice").status_code == 303
+    assert _count(sqlite_app, AuditEvent, AuditEvent.action == "login.success") == 1
+
+
+def test_unreachable_database_is_a_503_not_a_500(make_app, tmp_path):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    if "postgresql" in (make_app().config["DATABASE_URL"]):
+        url = f"postgresql://postgres@127.0.0.1:{port}/test"
+    else:
+        (tmp_path / "a-folder").mkdir()
+        url = f"sqlite:///{tmp_path}/a-folder"  # a folder is not a database file
+    app = make_app(DATABASE_URL=url)
+    response = app.test_client().get("/login", headers={"Accept-Language": "fr"})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert "Le service est très sollicité" in response.get_data(as_text=True)
+
+
+def test_a_failure_after_the_link_is_consumed_leaves_everything_as_it_was(
+        app, client, make_user, outbox, monkeypatch):
+    make_user("alice")
+    forgot(client, "alice")
+    client.get(path_of(link_from(outbox.deliver(), "alice@example.test")))
+    from portal import sessions
+
+    real = sessions.end_all
+
+    def fail(user):
+        raise peewee.OperationalError("database is locked")
+
+    monkeypatch.setattr(sessions, "end_all", fail)
+    response = post_form(client, "/password/reset", {"password": NEW, "confirm": NEW})
+    assert response.status_code == 503
+    # The transaction rolled back as a whole: the link is unused, the password unchanged.
+    assert _count(app, ResetToken, ResetToken.used_at.is_null(False)) == 0
+    assert login(app.test_client(), "alice").status_code == 303
+    monkeypatch.setattr(sessions, "end_all", real)
+    assert post_form(client, "/password/reset", {"password": NEW, "confirm": NEW}).status_code == 303
+    assert login(app.test_client(), "alice", NEW).status_code == 303
+
+
+def test_two_identical_adds_racing_give_one_user_and_one_form_error(app, client, make_user,
+                                                                     monkeypatch):
+    people(make_user)
+    login(client, "admin")
+    # Both requests pass the friendly pre-check (as when they arrive at the same moment);
+    # the unique index decides and the loser gets the form error, not a 500.
+    monkeypatch.setattr(accounts, "find", lambda identifier: None)
+    data = {"username": "dora", "email": "dora@example.test", "first_name": "Dora",
+            "last_name": "Diaz", "role": "user", "provider": "identity"}
+    first = post(client, "/admin/users/new", data, htmx=True)
+    second = post(client, "/admin/users/new", data, htmx=True)
+    assert first.status_code == 200
+    assert second.status_code == 422
+    assert "already exists" in second.get_data(as_text=True)
+    assert _count(app, User, User.username_key == "dora") == 1
+
+
+def test_concurrent_creates_of_one_username_never_raise(app, make_user):
+    """Eight threads create the same account at once, on the real engine."""
+    barrier = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def create():
+        with app.test_request_context():
+            database.connect(reuse_if_open=True)
+            barrier.wait()
+            try:
+                accounts.create_user("erin", email="erin@example.test", password=PASSWORD)
+                outcomes.append("created")
+            except accounts.AccountError as exc:
+                outcomes.append(exc.field)
+            finally:
+                database.close()
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes) == ["created"] + ["username"] * 7
+    assert _count(app, User, User.username_key == "erin") == 1
