@@ -34,7 +34,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     security.init_app(app)
     i18n.init_app(app, os.path.join(HERE, "translations"))
     ratelimit.init_app(app)
-    mail.mail.init_app(app)
+    mail.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
 

@@ -94,32 +94,31 @@ def create_user(username, role, email, first_name, last_name, team, language,
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--threads", default=4, show_default=True, type=int)
+@click.option("--workers", default=None, type=click.IntRange(1, 64),
+              help="HTTP worker processes (default: one per CPU core).")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="Threads per worker process.")
 @click.option("--no-mail-worker", is_flag=True, help="Leave mail to `passgate mail-worker`.")
-def serve(host, port, threads, no_mail_worker) -> None:
-    """Run the production WSGI server (waitress); also delivers queued mail."""
-    _serve(_app(DATABASE_POOL=True), host, port, threads, not no_mail_worker)
+def serve(host, port, workers, threads, no_mail_worker) -> None:
+    """Run the production server (gunicorn; waitress on Windows); also delivers mail."""
+    _serve(_app(DATABASE_POOL=True), host, port, workers, threads, not no_mail_worker)
 
 
-def _serve(app, host: str, port: int, threads: int, worker: bool) -> None:
-    from waitress import serve as waitress_serve
+def _serve(app, host: str, port: int, workers: int | None, threads: int, worker: bool) -> None:
+    from .server import serve as run_server
 
-    from .mail import start_background_worker
-
-    if worker:
-        start_background_worker(app)
-    click.echo(f"Passgate on http://{host}:{port}/ (public URL {app.config['BASE_URL']})")
-    waitress_serve(app, host=host, port=port, threads=threads, ident="")
+    run_server(app, host, port, workers=workers, threads=threads, background_worker=worker,
+               announce=click.echo)
 
 
 @main.command("mail-worker")
 @click.option("--once", is_flag=True, help="Deliver what is due, then exit.")
 def mail_worker(once) -> None:
-    """Deliver queued mail (for deployments with several app instances)."""
-    from .mail import run_worker
+    """Resolve recovery requests and deliver queued mail (several app instances)."""
+    from .worker import run
 
     app = _app()
-    run_worker(app, once=once)
+    run(app, once=once)
     if once:
         click.echo("Mail queue processed.")
 
@@ -143,7 +142,7 @@ def send_test_email(address) -> None:
         if not recipient:
             _fail("an address is required")
         row = mail.queue("test", recipient, language=None)
-        mail.deliver_due()
+        mail.deliver_due()  # this row only needs delivering
         row = OutboxMail.get_by_id(row.id)
         if row.status != "sent":
             _fail(f"not delivered: {row.last_error or row.status} (it stays queued for retry)")
@@ -182,7 +181,7 @@ def quickstart(host, port, no_serve) -> None:
     if app.config["MAIL_BACKEND"] == "console":
         click.echo("No PASSGATE_MAIL_SERVER set: emails are printed here, in this terminal.")
     if not no_serve:
-        _serve(_app(DATABASE_POOL=True), host, port, 4, True)
+        _serve(_app(DATABASE_POOL=True), host, port, None, 4, True)
 
 
 @main.command("import-users")

@@ -150,7 +150,11 @@ def _derive(app) -> None:
     cfg["WTF_CSRF_HEADERS"] = ["X-CSRFToken", "X-CSRF-Token"]
     cfg["BABEL_DEFAULT_LOCALE"] = cfg["DEFAULT_LANGUAGE"]
     cfg["BABEL_DEFAULT_TIMEZONE"] = "UTC"
-    cfg["RATELIMIT_STORAGE_URI"] = cfg["REDIS_URL"] or "memory://"
+    # Per-IP counts: Redis for several servers; otherwise a SQLite file in the instance
+    # folder that every worker process of this server shares; memory only when asked.
+    cfg["RATELIMIT_STORAGE_URI"] = (cfg["REDIS_URL"] or cfg.get("RATELIMIT_STORAGE_URI")
+                                    or "passgate+sqlite://" + os.path.join(
+                                        app.instance_path, "ratelimit.db"))
     cfg["RATELIMIT_HEADERS_ENABLED"] = True
     cfg["RATELIMIT_ENABLED"] = cfg.get("RATELIMIT_ENABLED", True)
     if not cfg["MAIL_BACKEND"]:

@@ -4,8 +4,9 @@
   caller's transaction, so an SMTP outage loses nothing.
 - Bodies that carry a link or a password are encrypted (Fernet, key derived from the
   secret key) and cleared once delivered: a leaked backup yields no usable secret.
-- ``deliver_due()`` claims due rows (safe with several workers), sends them with
-  Flask-Mail and retries failures with exponential backoff.
+- ``deliver_due()`` claims due rows (safe with several workers), sends a batch over one
+  SMTP connection with Flask-Mail and retries failures with exponential backoff. The loop
+  that calls it is ``portal/worker.py``.
 """
 
 from __future__ import annotations
@@ -14,17 +15,17 @@ import base64
 import hashlib
 import hmac
 import logging
-import threading
 from datetime import timedelta
 
 from cryptography.fernet import Fernet, InvalidToken
-from flask import current_app, render_template
+from flask import current_app, g, has_request_context, render_template
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from flask_mail import Mail, Message
 
-from . import audit
+from . import audit, wakeup
 from .models import OutboxMail, User, utcnow
+from .settings import current as current_settings
 
 log = logging.getLogger("passgate.mail")
 mail = Mail()
@@ -39,9 +40,6 @@ SUBJECTS = {
 }
 SECRET_KINDS = {"reset", "invite", "temp_password"}
 
-_wake = threading.Event()
-
-
 def _fernet() -> Fernet:
     key = current_app.config["SECRET_KEY"]
     key = key.encode() if isinstance(key, str) else key
@@ -50,18 +48,14 @@ def _fernet() -> Fernet:
 
 
 def _language(user: User | None, language: str | None) -> str:
-    from .settings import current
-
     # The recipient's own choice first; then the language of the request that caused it.
-    return (user.language if user else None) or language or current()["DEFAULT_LANGUAGE"]
+    return (user.language if user else None) or language or current_settings()["DEFAULT_LANGUAGE"]
 
 
 def queue(kind: str, recipient: str, *, user: User | None = None, language: str | None = None,
           **context) -> OutboxMail:
     """Render and store one message; call inside the transaction of the action."""
-    from .settings import current
-
-    org = current()["ORG_NAME"]
+    org = current_settings()["ORG_NAME"]
     with force_locale(_language(user, language)):
         subject = str(SUBJECTS[kind] % {"org": org})
         ctx = {"org": org, "user": user, "subject": subject, **context}
@@ -73,7 +67,7 @@ def queue(kind: str, recipient: str, *, user: User | None = None, language: str 
         html = _fernet().encrypt(html.encode()).decode()
     row = OutboxMail.create(kind=kind, user=user, recipient=recipient, subject=subject,
                             body_text=text, body_html=html, encrypted=secret)
-    _wake.set()
+    wake()
     return row
 
 
@@ -97,23 +91,19 @@ def _claim(row_id: int) -> bool:
             .execute()) == 1
 
 
-def _send(row: OutboxMail, text: str, html: str) -> None:
+def _send(row: OutboxMail, text: str, html: str, connection=None) -> None:
     cfg = current_app.config
     if cfg["MAIL_BACKEND"] == "console":
         print(f"\n----- mail to {row.recipient}: {row.subject} -----\n{text}\n-----", flush=True)
         return
     msg = Message(subject=row.subject, recipients=[row.recipient], body=text, html=html,
                   sender=cfg["MAIL_DEFAULT_SENDER"])
-    mail.send(msg)
+    (connection or mail).send(msg)
 
 
-def deliver_due(limit: int = 50) -> dict:
-    """Resolve pending recovery requests, then deliver due mail. Returns counts."""
-    from . import housekeeping
-    from .recovery.service import process_pending
-
-    housekeeping.run()
-    counts = {"requests": process_pending(), "sent": 0, "failed": 0, "retry": 0}
+def deliver_due(limit: int = 200) -> dict:
+    """Deliver due mail (one SMTP connection per batch). Returns counts."""
+    counts = {"sent": 0, "failed": 0, "retry": 0}
     now = utcnow()
     # Rows left in "sending" by a worker that died become due again after their lease.
     (OutboxMail.update(status="queued")
@@ -123,20 +113,49 @@ def deliver_due(limit: int = 50) -> dict:
            .order_by(OutboxMail.id).limit(limit))
     # Take the ids first: updating while a SELECT cursor is open keeps a stale SQLite
     # snapshot that cannot become a write ("database is locked" with a second worker).
-    for (row_id,) in list(due.tuples()):
-        if _claim(row_id):
-            counts[_deliver_one(OutboxMail.get_by_id(row_id))] += 1
+    batch = _Batch()
+    try:
+        for (row_id,) in list(due.tuples()):
+            if _claim(row_id):
+                counts[_deliver_one(OutboxMail.get_by_id(row_id), batch)] += 1
+    finally:
+        batch.close()
     return counts
 
 
-def _deliver_one(row: OutboxMail) -> str:
+class _Batch:
+    """One SMTP connection for a batch, opened at the first message, reopened after an
+    error (the server may have dropped it)."""
+
+    def __init__(self):
+        self.connection = None
+
+    def get(self):
+        if current_app.config["MAIL_BACKEND"] == "console":
+            return None
+        if self.connection is None:
+            self.connection = mail.connect()
+            self.connection.__enter__()
+        return self.connection
+
+    def close(self) -> None:
+        if self.connection is not None:
+            connection, self.connection = self.connection, None
+            try:
+                connection.__exit__(None, None, None)
+            except Exception:  # noqa: BLE001 — QUIT on a dropped connection
+                pass
+
+
+def _deliver_one(row: OutboxMail, batch: _Batch) -> str:
     cfg = current_app.config
     text, html = bodies(row)
     try:
         if not text:
             raise RuntimeError("message body unavailable")
-        _send(row, text, html)
+        _send(row, text, html, batch.get())
     except Exception as exc:  # SMTP errors, refused connections, timeouts…
+        batch.close()
         attempts = row.attempts + 1
         final = attempts >= cfg["MAIL_MAX_ATTEMPTS"] or not text
         delay = cfg["MAIL_RETRY_BASE_SECONDS"] * 2 ** (attempts - 1)
@@ -159,35 +178,17 @@ def _deliver_one(row: OutboxMail) -> str:
 
 
 def wake() -> None:
-    """Ask the in-process worker to look at the queue now."""
-    _wake.set()
+    """Ask the background worker to look at the queue now (after this request's commit)."""
+    if has_request_context():
+        g.passgate_wake = True  # sent by the teardown below, once the data is committed
+    else:
+        wakeup.signal(current_app.instance_path)
 
 
-def run_worker(app, *, once: bool = False, stop: threading.Event | None = None) -> None:
-    """Deliver mail until ``stop`` is set (or once). Used by ``serve`` and ``mail-worker``."""
-    from .db import database
+def init_app(app) -> None:
+    mail.init_app(app)
 
-    stop = stop or threading.Event()
-    interval = app.config["MAIL_WORKER_INTERVAL"]
-    while not stop.is_set():
-        with app.app_context():
-            try:
-                database.connect(reuse_if_open=True)
-                deliver_due()
-            except Exception:
-                log.exception("mail worker pass failed")
-            finally:
-                if not database.is_closed():
-                    database.close()
-        if once:
-            return
-        _wake.wait(interval)
-        _wake.clear()
-
-
-def start_background_worker(app) -> threading.Event:
-    """Run the worker in a daemon thread of this process (single-server setup)."""
-    stop = threading.Event()
-    threading.Thread(target=run_worker, args=(app,), kwargs={"stop": stop},
-                     name="passgate-mail", daemon=True).start()
-    return stop
+    @app.teardown_request
+    def _wake_after_commit(exc):
+        if g.pop("passgate_wake", False):
+            wakeup.signal(app.instance_path)

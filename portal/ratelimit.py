@@ -13,6 +13,8 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
 
+from . import ratelimit_store  # noqa: F401 — registers the passgate+sqlite:// storage
+
 
 class Throttled(TooManyRequests):
     """429 with a Retry-After header."""

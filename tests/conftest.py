@@ -122,9 +122,11 @@ def outbox(app):
 
     class Outbox(list):
         def deliver(self):
+            from portal import worker
+
             with app.app_context():
                 database.connect(reuse_if_open=True)
-                mail.deliver_due()
+                worker.run_once()
                 database.close()
             return self
 

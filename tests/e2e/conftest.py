@@ -185,7 +185,7 @@ class Live:
 @pytest.fixture
 def live(tmp_path, smtp):
     """A Passgate server on a free port, with its mail worker, for one test."""
-    from portal import mail
+    from portal import worker
 
     holder: dict = {}
 
@@ -215,13 +215,9 @@ def live(tmp_path, smtp):
     holder["app"] = app
     thread = threading.Thread(target=server.serve_forever, name="passgate-e2e-http", daemon=True)
     thread.start()
-    stop = mail.start_background_worker(app)
+    leader = worker.Leader(app).start()
     yield Live(app=app, url=url, smtp=smtp)
-    stop.set()
-    mail.wake()
-    for worker in threading.enumerate():
-        if worker.name == "passgate-mail":
-            worker.join(timeout=5)
+    leader.shutdown()
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)

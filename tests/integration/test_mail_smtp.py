@@ -18,11 +18,11 @@ def smtp_app(make_app, port):
 
 
 def deliver(app):
-    from portal.mail import deliver_due
+    from portal.worker import run_once
 
     with app.app_context():
         database.connect(reuse_if_open=True)
-        counts = deliver_due()
+        counts = run_once()
         database.close()
     return counts
 
