@@ -20,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+import unicodedata
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
@@ -160,7 +161,9 @@ def seed(app, n_users: int, *, n_teams: int = 20, batch: int = 500, seed_value: 
             username = f"user{i:06d}"
             email = f"{first}.{last}.{i}@example.test".lower() if (not varied or i % 20) else None
             if email is not None:
-                email = fold(email).replace(" ", "")
+                # Mailbox names are ASCII (Passgate refuses others: they cannot be mailed).
+                email = unicodedata.normalize("NFKD", fold(email)).encode("ascii", "ignore")
+                email = email.decode().replace(" ", "")
             role, disabled, pw, must_change, locked_until, hard, provider = (
                 "user", False, pw_hash, False, None, False, "identity")
             last_login = None

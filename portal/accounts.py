@@ -166,11 +166,18 @@ def clean_email(value: str | None) -> str | None:
     if not value:
         return None
     try:
+        # No SMTPUTF8: a non-ASCII mailbox name ("inès@…") cannot be delivered by most
+        # mail servers (nor by Flask-Mail), so every mail to it would fail. An
+        # internationalised domain is kept in its ASCII (punycode) form, which every
+        # server delivers to.
         result = validate_email(value, check_deliverability=False, globally_deliverable=False,
-                                test_environment=True)
+                                test_environment=True, allow_smtputf8=False)
     except EmailNotValidError:
+        if not value.split("@")[0].isascii():
+            raise AccountError("email", _("Use an address without accents or other non-ASCII "
+                                          "letters before the @.")) from None
         raise AccountError("email", _("Enter a valid email address.")) from None
-    return result.normalized
+    return result.ascii_email or result.normalized
 
 
 @dataclass
