@@ -1,8 +1,9 @@
 """Outgoing mail: queued in the database with the action that caused it, delivered by a worker.
 
-- ``queue()`` renders the message in the recipient's language and stores it in the
-  caller's transaction, so an SMTP outage loses nothing.
-- Bodies that carry a link or a password are encrypted (Fernet, key derived from the
+- ``queue()`` stores the message (its kind, recipient, language and context) in the
+  caller's transaction, so an SMTP outage loses nothing; it is rendered in the
+  recipient's language when sent, so queueing is cheap (bulk recovery links).
+- A context that carries a link or a password is encrypted (Fernet, key derived from the
   secret key) and cleared once delivered: a leaked backup yields no usable secret.
 - ``deliver_due()`` claims due rows (safe with several workers), sends a batch over one
   SMTP connection with Flask-Mail and retries failures with exponential backoff. The loop
@@ -14,8 +15,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app, g, has_request_context, render_template
@@ -52,27 +54,76 @@ def _language(user: User | None, language: str | None) -> str:
     return (user.language if user else None) or language or current_settings()["DEFAULT_LANGUAGE"]
 
 
-def queue(kind: str, recipient: str, *, user: User | None = None, language: str | None = None,
-          **context) -> OutboxMail:
-    """Render and store one message; call inside the transaction of the action."""
-    org = current_settings()["ORG_NAME"]
-    with force_locale(_language(user, language)):
-        subject = str(SUBJECTS[kind] % {"org": org})
-        ctx = {"org": org, "user": user, "subject": subject, **context}
-        text = render_template(f"email/{kind}.txt", **ctx)
-        html = render_template(f"email/{kind}.html", **ctx)
+def subject_of(kind: str, language: str) -> str:
+    with force_locale(language):
+        return str(SUBJECTS[kind] % {"org": current_settings()["ORG_NAME"]})
+
+
+def prepare(kind: str, recipient: str, *, user: User | None = None,
+            language: str | None = None, subject: str | None = None, **context) -> dict:
+    """The row of one message, without rendering it (it is rendered when sent).
+
+    ``context`` holds what the templates need besides the organisation and the user:
+    strings, numbers, datetimes. A context with a link or a password is encrypted.
+    """
+    language = _language(user, language)
+    if kind not in SUBJECTS:
+        raise KeyError(kind)
+    payload = json.dumps(context, default=_encode, separators=(",", ":"))
     secret = kind in SECRET_KINDS
     if secret:
-        text = _fernet().encrypt(text.encode()).decode()
-        html = _fernet().encrypt(html.encode()).decode()
-    row = OutboxMail.create(kind=kind, user=user, recipient=recipient, subject=subject,
-                            body_text=text, body_html=html, encrypted=secret)
+        payload = _fernet().encrypt(payload.encode()).decode()
+    return {"kind": kind, "user": user, "recipient": recipient, "language": language,
+            "subject": subject or subject_of(kind, language), "context": payload,
+            "encrypted": secret}
+
+
+def queue(kind: str, recipient: str, *, user: User | None = None, language: str | None = None,
+          **context) -> OutboxMail:
+    """Store one message; call inside the transaction of the action that causes it."""
+    row = OutboxMail.create(**prepare(kind, recipient, user=user, language=language, **context))
     wake()
     return row
 
 
+def _encode(value):
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    raise TypeError(f"cannot queue a {type(value).__name__} in a mail context")
+
+
+def _decode(obj: dict):
+    if set(obj) == {"$datetime"}:
+        return datetime.fromisoformat(obj["$datetime"])
+    return obj
+
+
+def render(row: OutboxMail) -> tuple[str, str, str]:
+    """Subject, text and HTML of a queued row, in the recipient's language.
+
+    Empty bodies when it can never be sent (the secret key changed since it was queued).
+    """
+    if not row.context:  # queued before migration 0005: rendered at the time
+        return (row.subject, *bodies(row))
+    payload = row.context
+    if row.encrypted:
+        try:
+            payload = _fernet().decrypt(payload.encode()).decode()
+        except InvalidToken:
+            return row.subject, "", ""
+    context = json.loads(payload, object_hook=_decode)
+    org = current_settings()["ORG_NAME"]
+    language = row.language or current_settings()["DEFAULT_LANGUAGE"]
+    with force_locale(language):
+        subject = str(SUBJECTS[row.kind] % {"org": org})
+        ctx = {"org": org, "user": row.user, "subject": subject, **context}
+        text = render_template(f"email/{row.kind}.txt", **ctx)
+        html = render_template(f"email/{row.kind}.html", **ctx)
+    return subject, text, html
+
+
 def bodies(row: OutboxMail) -> tuple[str, str]:
-    """Plain bodies of a queued row (decrypted when needed)."""
+    """Plain bodies of a row queued before migration 0005 (decrypted when needed)."""
     if not row.encrypted or not row.body_text:
         return row.body_text, row.body_html
     f = _fernet()
@@ -91,12 +142,12 @@ def _claim(row_id: int) -> bool:
             .execute()) == 1
 
 
-def _send(row: OutboxMail, text: str, html: str, connection=None) -> None:
+def _send(row: OutboxMail, subject: str, text: str, html: str, connection=None) -> None:
     cfg = current_app.config
     if cfg["MAIL_BACKEND"] == "console":
-        print(f"\n----- mail to {row.recipient}: {row.subject} -----\n{text}\n-----", flush=True)
+        print(f"\n----- mail to {row.recipient}: {subject} -----\n{text}\n-----", flush=True)
         return
-    msg = Message(subject=row.subject, recipients=[row.recipient], body=text, html=html,
+    msg = Message(subject=subject, recipients=[row.recipient], body=text, html=html,
                   sender=cfg["MAIL_DEFAULT_SENDER"])
     (connection or mail).send(msg)
 
@@ -149,11 +200,11 @@ class _Batch:
 
 def _deliver_one(row: OutboxMail, batch: _Batch) -> str:
     cfg = current_app.config
-    text, html = bodies(row)
+    subject, text, html = render(row)
     try:
         if not text:
             raise RuntimeError("message body unavailable")
-        _send(row, text, html, batch.get())
+        _send(row, subject, text, html, batch.get())
     except Exception as exc:  # SMTP errors, refused connections, timeouts…
         batch.close()
         attempts = row.attempts + 1
@@ -169,7 +220,7 @@ def _deliver_one(row: OutboxMail, batch: _Batch) -> str:
             audit.record("mail.failed", outcome="failure", target=row.user, ip="",
                          detail={"kind": row.kind, "mail_id": row.id})
         return "failed" if final else "retry"
-    cleared = {"body_text": "", "body_html": ""} if row.encrypted else {}
+    cleared = {"context": "", "body_text": "", "body_html": ""} if row.encrypted else {}
     (OutboxMail.update(status="sent", sent_at=utcnow(), attempts=row.attempts + 1,
                        last_error="", **cleared)
      .where(OutboxMail.id == row.id).execute())

@@ -211,7 +211,8 @@ class AuditEvent(BaseModel):
 
 
 class OutboxMail(BaseModel):
-    """Queued mail. Bodies that carry a link or a password are encrypted and cleared once sent."""
+    """Queued mail. A context that carries a link or a password is encrypted and cleared
+    once sent."""
 
     id = AutoField()
     created_at = DateTimeField(default=utcnow)
@@ -219,6 +220,10 @@ class OutboxMail(BaseModel):
     user = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
     recipient = CharField(max_length=254)
     subject = CharField(max_length=255)
+    # Rendered when sent, from ``context`` (JSON, Fernet-encrypted when it holds a link or
+    # a password) in ``language``; rows queued before migration 0005 carry their bodies.
+    context = TextField(default="")
+    language = CharField(max_length=8, default="")
     body_text = TextField(default="")
     body_html = TextField(default="")
     encrypted = BooleanField(default=False)
