@@ -7,7 +7,7 @@ import json
 from flask import has_request_context, request
 from flask_login import current_user
 
-from .models import AuditEvent, User
+from .models import AuditEvent, User, utcnow
 
 
 def _clean(value: str, limit: int) -> str:
@@ -25,16 +25,26 @@ def record(action: str, *, outcome: str = "success", actor: User | None = None,
            target: User | None = None, target_name: str | None = None,
            detail: dict | None = None, ip: str | None = None) -> AuditEvent:
     """Append one event. ``actor`` defaults to the signed-in user."""
+    return AuditEvent.create(**row(action, outcome=outcome, actor=actor, target=target,
+                                   target_name=target_name, detail=detail, ip=ip))
+
+
+def row(action: str, *, outcome: str = "success", actor: User | None = None,
+        target: User | None = None, target_name: str | None = None,
+        detail: dict | None = None, ip: str | None = None) -> dict:
+    """The fields of one event (``record`` stores it; bulk work inserts many at once)."""
     if actor is None and has_request_context() and getattr(current_user, "is_authenticated", False):
         actor = current_user._get_current_object()
-    return AuditEvent.create(
-        action=action,
-        outcome=outcome,
-        actor=actor,
-        actor_name=_clean(actor.username, 64) if actor else "",
-        target=target,
-        target_name=_clean(target.username if target else (target_name or ""), 64),
-        team_id=target.team_id if target else None,
-        ip=ip if ip is not None else client_ip(),
-        detail=_clean(json.dumps(detail, ensure_ascii=False, sort_keys=True), 2000) if detail else "",
-    )
+    return {
+        "action": action,
+        "outcome": outcome,
+        "actor": actor.id if actor else None,
+        "actor_name": _clean(actor.username, 64) if actor else "",
+        "target": target.id if target else None,
+        "target_name": _clean(target.username if target else (target_name or ""), 64),
+        "team_id": target.team_id if target else None,
+        "ip": ip if ip is not None else client_ip(),
+        "detail": (_clean(json.dumps(detail, ensure_ascii=False, sort_keys=True), 2000)
+                   if detail else ""),
+        "created_at": utcnow(),
+    }

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from flask import current_app
 
 from . import mail, settings, tokens
-from .db import write
-from .models import ResetToken, User, utcnow
+from .db import insert_rows, write
+from .models import AuditEvent, OutboxMail, ResetToken, User, utcnow
 
 
 def issue(user: User, purpose: str, *, language: str | None = None) -> ResetToken:
@@ -29,6 +29,38 @@ def issue(user: User, purpose: str, *, language: str | None = None) -> ResetToke
         mail.queue(purpose, user.email, user=user, language=language,
                    link=link, expires_at=token.expires_at)
     return token
+
+
+def issue_many(users: list[User], audit_rows: list[dict]) -> None:
+    """``issue`` for many accounts at once (bulk recovery): one link each ("reset", or
+    "invite" for an account that never had a password), older links voided, mails queued
+    and ``audit_rows`` stored, in one write transaction with a few statements."""
+    if not users:
+        return
+    now = utcnow()
+    base = current_app.config["BASE_URL"].rstrip("/") + "/password/reset/"
+    expiry = {purpose: settings.link_expiry(purpose, now) for purpose in ("reset", "invite")}
+    subjects: dict[tuple[str, str], str] = {}
+    token_rows, mail_rows = [], []
+    for user in users:
+        purpose = "reset" if user.password_hash else "invite"
+        raw, digest = tokens.new_token()
+        token_rows.append({"user": user.id, "token_hash": digest, "purpose": purpose,
+                           "stamp": user.security_stamp, "created_at": now,
+                           "expires_at": expiry[purpose]})
+        language = mail.recipient_language(user, None)
+        subject = subjects.setdefault((purpose, language), mail.subject_of(purpose, language))
+        row = mail.prepare(purpose, user.email, user=user, language=language, subject=subject,
+                           link=base + raw, expires_at=expiry[purpose])
+        mail_rows.append({**row, "user": user.id, "created_at": now, "next_attempt_at": now})
+    ids = [user.id for user in users]
+    with write():
+        (ResetToken.update(used_at=now)
+         .where(ResetToken.user.in_(ids) & ResetToken.used_at.is_null()).execute())
+        insert_rows(ResetToken, token_rows)
+        insert_rows(OutboxMail, mail_rows)
+        insert_rows(AuditEvent, audit_rows)
+    mail.wake()
 
 
 def void(user: User, now=None) -> int:

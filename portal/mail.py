@@ -49,7 +49,7 @@ def _fernet() -> Fernet:
     return Fernet(base64.urlsafe_b64encode(derived))
 
 
-def _language(user: User | None, language: str | None) -> str:
+def recipient_language(user: User | None, language: str | None) -> str:
     # The recipient's own choice first; then the language of the request that caused it.
     return (user.language if user else None) or language or current_settings()["DEFAULT_LANGUAGE"]
 
@@ -66,7 +66,7 @@ def prepare(kind: str, recipient: str, *, user: User | None = None,
     ``context`` holds what the templates need besides the organisation and the user:
     strings, numbers, datetimes. A context with a link or a password is encrypted.
     """
-    language = _language(user, language)
+    language = recipient_language(user, language)
     if kind not in SUBJECTS:
         raise KeyError(kind)
     payload = json.dumps(context, default=_encode, separators=(",", ":"))

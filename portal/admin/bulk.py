@@ -25,10 +25,9 @@ from datetime import timedelta
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
 
-from .. import access, audit, mail
-from ..db import database, write
+from .. import access, audit, links, mail
+from ..db import database
 from ..models import BulkJob, ResetToken, User, utcnow
-from ..recovery.service import issue_link
 from . import service
 
 log = logging.getLogger("passgate.bulk")
@@ -149,6 +148,9 @@ def _thread_main(app, job_id: int, actor_id: int, action: str, ids: list[int], r
 def execute(job_id: int, actor_id: int, action: str, ids: list[int], reason: str = "") -> None:
     """Apply ``action`` to each user (one audit event each) and then a summary event."""
     actor = User.get_by_id(actor_id)
+    if action == "recovery":
+        _execute_recovery(job_id, actor, ids)
+        return
     results: list[dict] = []
     done = failed = 0
     for user_id in ids:
@@ -177,12 +179,35 @@ def execute(job_id: int, actor_id: int, action: str, ids: list[int], reason: str
     mail.wake()
 
 
+RECOVERY_CHUNK = 500
+
+
+def _execute_recovery(job_id: int, actor: User, ids: list[int]) -> None:
+    """Recovery links in chunks: a few statements per chunk, progress after each."""
+    done = failed = 0
+    for start in range(0, len(ids), RECOVERY_CHUNK):
+        chunk = ids[start:start + RECOVERY_CHUNK]
+        found = {u.id: u for u in User.select().where(User.id.in_(chunk))}
+        # Re-checked per user: reach may have changed since the request was accepted.
+        users = [found[i] for i in chunk if i in found and access.can(actor, "users.update",
+                                                                      found[i])]
+        links.issue_many(users, [audit.row("admin.bulk_recovery", actor=actor, target=u)
+                                 for u in users])
+        for user_id in set(chunk) - {u.id for u in users}:
+            failed += 1
+            audit.record("admin.bulk_recovery", outcome="failure", actor=actor,
+                         target=found.get(user_id), target_name=str(user_id),
+                         detail={"job": job_id, "error": "Denied"})
+        done += len(chunk)
+        BulkJob.update(done=done, failed=failed).where(BulkJob.id == job_id).execute()
+    summary = {"action": "recovery", "total": len(ids), "succeeded": done - failed,
+               "failed": failed}
+    BulkJob.update(status="done", finished_at=utcnow(), summary=json.dumps(summary)).where(
+        BulkJob.id == job_id).execute()
+    audit.record("admin.bulk", actor=actor, detail={"job": job_id, **summary})
+
+
 def _apply(actor: User, user: User, action: str, reason: str) -> dict | None:
-    if action == "recovery":
-        with write():
-            issue_link(user, "reset" if user.password_hash else "invite")
-            audit.record("admin.bulk_recovery", actor=actor, target=user)
-        return None
     if action == "reset":
         temp = service.reset_and_unlock(actor, user, reason)
         user = User.get_by_id(user.id)
