@@ -24,8 +24,10 @@ from flask import current_app, g, has_request_context, render_template
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from flask_mail import Mail, Message
+from peewee import JOIN
 
 from . import audit, wakeup
+from .db import write
 from .models import OutboxMail, User, utcnow
 from .settings import current as current_settings
 
@@ -134,12 +136,17 @@ def bodies(row: OutboxMail) -> tuple[str, str]:
         return "", ""
 
 
-def _claim(row_id: int) -> bool:
-    """Take a row for this worker; another worker that got there first wins."""
-    lease = utcnow() + timedelta(minutes=5)
-    return (OutboxMail.update(status="sending", next_attempt_at=lease)
-            .where((OutboxMail.id == row_id) & (OutboxMail.status == "queued"))
-            .execute()) == 1
+LEASE = timedelta(minutes=5)  # a claimed row whose worker died is sent again after this
+
+
+def _claim(row_ids: list[int]) -> list[int]:
+    """Take rows for this worker; rows another worker got first are left out."""
+    if not row_ids:
+        return []
+    claimed = (OutboxMail.update(status="sending", next_attempt_at=utcnow() + LEASE)
+               .where(OutboxMail.id.in_(row_ids) & (OutboxMail.status == "queued"))
+               .returning(OutboxMail.id).execute())
+    return sorted(row.id for row in claimed)
 
 
 def _send(row: OutboxMail, subject: str, text: str, html: str, connection=None) -> None:
@@ -153,25 +160,76 @@ def _send(row: OutboxMail, subject: str, text: str, html: str, connection=None) 
 
 
 def deliver_due(limit: int = 200) -> dict:
-    """Deliver due mail (one SMTP connection per batch). Returns counts."""
+    """Deliver due mail: claim a batch, send it over one SMTP connection, record the
+    outcomes in a few short transactions. Returns counts."""
     counts = {"sent": 0, "failed": 0, "retry": 0}
     now = utcnow()
     # Rows left in "sending" by a worker that died become due again after their lease.
     (OutboxMail.update(status="queued")
      .where((OutboxMail.status == "sending") & (OutboxMail.next_attempt_at <= now)).execute())
-    due = (OutboxMail.select(OutboxMail.id)
-           .where((OutboxMail.status == "queued") & (OutboxMail.next_attempt_at <= now))
-           .order_by(OutboxMail.id).limit(limit))
-    # Take the ids first: updating while a SELECT cursor is open keeps a stale SQLite
-    # snapshot that cannot become a write ("database is locked" with a second worker).
+    due = [row_id for (row_id,) in (
+        OutboxMail.select(OutboxMail.id)
+        .where((OutboxMail.status == "queued") & (OutboxMail.next_attempt_at <= now))
+        .order_by(OutboxMail.id).limit(limit).tuples())]
+    claimed = _claim(due)
+    rows = list(OutboxMail.select(OutboxMail, User).join(User, JOIN.LEFT_OUTER)
+                .where(OutboxMail.id.in_(claimed)).order_by(OutboxMail.id)) if claimed else []
     batch = _Batch()
+    outcomes: list[tuple[OutboxMail, Exception | None, bool]] = []
     try:
-        for (row_id,) in list(due.tuples()):
-            if _claim(row_id):
-                counts[_deliver_one(OutboxMail.get_by_id(row_id), batch)] += 1
+        for row in rows:
+            text = ""
+            try:
+                subject, text, html = render(row)
+                if not text:
+                    raise RuntimeError("message body unavailable")
+                _send(row, subject, text, html, batch.get())
+                outcomes.append((row, None, True))
+            except Exception as exc:  # noqa: BLE001 — SMTP errors, refused, timeouts…
+                batch.close()  # the server may have dropped the connection
+                outcomes.append((row, exc, bool(text)))
+            if len(outcomes) >= RECORD_EVERY:
+                _record(outcomes, counts)
     finally:
         batch.close()
+        _record(outcomes, counts)
     return counts
+
+
+RECORD_EVERY = 50  # outcomes written per transaction (a crash re-sends at most these)
+
+
+def _record(outcomes: list, counts: dict) -> None:
+    """Write the outcome of sent/failed rows (one transaction) and clear the list."""
+    if not outcomes:
+        return
+    cfg = current_app.config
+    now = utcnow()
+    with write():
+        for row, error, retryable in outcomes:
+            if error is None:
+                cleared = {"context": "", "body_text": "", "body_html": ""} if row.encrypted else {}
+                (OutboxMail.update(status="sent", sent_at=now, attempts=row.attempts + 1,
+                                   last_error="", **cleared)
+                 .where(OutboxMail.id == row.id).execute())
+                audit.record("mail.sent", target=row.user, ip="",
+                             detail={"kind": row.kind, "mail_id": row.id})
+                counts["sent"] += 1
+                continue
+            attempts = row.attempts + 1
+            final = attempts >= cfg["MAIL_MAX_ATTEMPTS"] or not retryable
+            delay = cfg["MAIL_RETRY_BASE_SECONDS"] * 2 ** (attempts - 1)
+            (OutboxMail.update(status="failed" if final else "queued", attempts=attempts,
+                               last_error=f"{type(error).__name__}: {error}"[:255],
+                               next_attempt_at=now + timedelta(seconds=min(delay, 3600)))
+             .where(OutboxMail.id == row.id).execute())
+            log.warning("mail %s to user %s failed (attempt %s): %s", row.id, row.user_id,
+                        attempts, type(error).__name__)
+            if final:
+                audit.record("mail.failed", outcome="failure", target=row.user, ip="",
+                             detail={"kind": row.kind, "mail_id": row.id})
+            counts["failed" if final else "retry"] += 1
+    outcomes.clear()
 
 
 class _Batch:
@@ -196,36 +254,6 @@ class _Batch:
                 connection.__exit__(None, None, None)
             except Exception:  # noqa: BLE001 — QUIT on a dropped connection
                 pass
-
-
-def _deliver_one(row: OutboxMail, batch: _Batch) -> str:
-    cfg = current_app.config
-    subject, text, html = render(row)
-    try:
-        if not text:
-            raise RuntimeError("message body unavailable")
-        _send(row, subject, text, html, batch.get())
-    except Exception as exc:  # SMTP errors, refused connections, timeouts…
-        batch.close()
-        attempts = row.attempts + 1
-        final = attempts >= cfg["MAIL_MAX_ATTEMPTS"] or not text
-        delay = cfg["MAIL_RETRY_BASE_SECONDS"] * 2 ** (attempts - 1)
-        (OutboxMail.update(status="failed" if final else "queued", attempts=attempts,
-                           last_error=f"{type(exc).__name__}: {exc}"[:255],
-                           next_attempt_at=utcnow() + timedelta(seconds=min(delay, 3600)))
-         .where(OutboxMail.id == row.id).execute())
-        log.warning("mail %s to user %s failed (attempt %s): %s", row.id, row.user_id,
-                    attempts, type(exc).__name__)
-        if final:
-            audit.record("mail.failed", outcome="failure", target=row.user, ip="",
-                         detail={"kind": row.kind, "mail_id": row.id})
-        return "failed" if final else "retry"
-    cleared = {"context": "", "body_text": "", "body_html": ""} if row.encrypted else {}
-    (OutboxMail.update(status="sent", sent_at=utcnow(), attempts=row.attempts + 1,
-                       last_error="", **cleared)
-     .where(OutboxMail.id == row.id).execute())
-    audit.record("mail.sent", target=row.user, ip="", detail={"kind": row.kind, "mail_id": row.id})
-    return "sent"
 
 
 def wake() -> None:
