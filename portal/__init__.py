@@ -45,4 +45,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     app.register_blueprint(auth_bp)
     app.register_blueprint(recovery_bp)
     app.register_blueprint(admin_bp)
+    for endpoint, view in list(app.view_functions.items()):
+        if endpoint != "static":
+            app.view_functions[endpoint] = db.retry_conflicts(view)
     return app

@@ -5,7 +5,10 @@ This is the one module that knows SQLite from PostgreSQL.
 
 from __future__ import annotations
 
+import functools
 import os
+import random
+import time
 
 from peewee import DatabaseProxy, SqliteDatabase
 from playhouse.db_url import connect
@@ -95,6 +98,42 @@ def is_unavailable(exc: BaseException) -> bool:
     from playhouse.pool import MaxConnectionsExceeded
 
     return isinstance(exc, (OperationalError, InterfaceError, MaxConnectionsExceeded))
+
+
+# PostgreSQL rolled the transaction back because of a concurrent one: trying again is safe.
+RETRYABLE_PGCODES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+RETRIES = 3
+
+
+def is_retryable(exc: BaseException) -> bool:
+    seen = {id(exc)}
+    while exc is not None:
+        for candidate in (exc, getattr(exc, "orig", None), *getattr(exc, "args", ())):
+            if getattr(candidate, "pgcode", None) in RETRYABLE_PGCODES:
+                return True
+        exc = exc.__cause__ or exc.__context__
+        if exc is None or id(exc) in seen:
+            return False
+        seen.add(id(exc))
+    return False
+
+
+def retry_conflicts(view):
+    """Run a view again (up to ``RETRIES`` times, after a short random pause) when
+    PostgreSQL aborted its transaction for a serialization failure or a deadlock; the
+    aborted transaction left nothing behind. Still failing: the 503 handler answers."""
+    @functools.wraps(view)
+    def run(*args, **kwargs):
+        for attempt in range(RETRIES):
+            try:
+                return view(*args, **kwargs)
+            except Exception as exc:
+                if attempt == RETRIES - 1 or not is_retryable(exc):
+                    raise
+                time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    return run
 
 
 def discard_broken_connections() -> None:

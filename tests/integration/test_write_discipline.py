@@ -158,3 +158,38 @@ def test_concurrent_creates_of_one_username_never_raise(app, make_user):
         t.join(30)
     assert sorted(outcomes) == ["created"] + ["username"] * 7
     assert _count(app, User, User.username_key == "erin") == 1
+
+
+class _Deadlock(Exception):
+    pgcode = "40P01"  # what psycopg2 reports for deadlock_detected
+
+
+def test_a_deadlock_or_serialization_failure_is_retried(app, client, make_user, monkeypatch):
+    from portal.auth import views
+
+    make_user("alice")
+    real = views.authenticate
+    calls = []
+
+    def once_aborted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise peewee.OperationalError(_Deadlock("deadlock detected"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(views, "authenticate", once_aborted)
+    assert login(client, "alice").status_code == 303
+    assert len(calls) == 2
+
+
+def test_a_conflict_that_persists_is_a_503(app, client, make_user, monkeypatch):
+    from portal.auth import views
+
+    make_user("alice")
+
+    def always_aborted(*args, **kwargs):
+        raise peewee.OperationalError(_Deadlock("deadlock detected"))
+
+    monkeypatch.setattr(views, "authenticate", always_aborted)
+    response = login(client, "alice")
+    assert response.status_code == 503 and response.headers["Retry-After"]
