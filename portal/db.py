@@ -10,8 +10,18 @@ import os
 import random
 import time
 
-from peewee import DatabaseProxy, SqliteDatabase
+from peewee import (
+    OP,
+    AutoField,
+    DatabaseProxy,
+    Expression,
+    InterfaceError,
+    OperationalError,
+    PostgresqlDatabase,
+    SqliteDatabase,
+)
 from playhouse.db_url import connect
+from playhouse.pool import MaxConnectionsExceeded
 
 database = DatabaseProxy()
 
@@ -64,8 +74,6 @@ def insert_rows(model, rows: list[dict]) -> None:
     where building SQL per row through the ORM would cost more than the inserts."""
     if not rows:
         return
-    from peewee import AutoField
-
     # Every column, with the model's defaults (peewee applies them in Python, not in SQL).
     fields = [f for f in model._meta.sorted_fields if not isinstance(f, AutoField)]
     defaults = {f.name: f.default for f in fields if f.name not in rows[0]}
@@ -94,9 +102,6 @@ def in_transaction() -> bool:
 # SQLite still busy after busy_timeout, PostgreSQL down, restarting or unreachable, a
 # serialization failure or deadlock (rolled back), the connection pool exhausted.
 def is_unavailable(exc: BaseException) -> bool:
-    from peewee import InterfaceError, OperationalError
-    from playhouse.pool import MaxConnectionsExceeded
-
     return isinstance(exc, (OperationalError, InterfaceError, MaxConnectionsExceeded))
 
 
@@ -201,16 +206,12 @@ def starts_with(column, key: str):
     """
     if is_sqlite():
         return (column >= key) & (column < key + KEY_CEILING)
-    from peewee import OP, Expression
-
     escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return Expression(column, OP.LIKE, escaped + "%")
 
 
 def create_prefix_indexes(db) -> None:
     """PostgreSQL only: pattern-ops indexes that serve ``LIKE 'prefix%'``."""
-    from peewee import PostgresqlDatabase
-
     if not isinstance(db, PostgresqlDatabase):
         return
     for table, column in PREFIX_COLUMNS:

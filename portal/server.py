@@ -14,7 +14,9 @@ import gc
 import logging
 import os
 
-from . import worker
+from flask_babel import force_locale, gettext
+
+from . import passwords, policy, worker
 
 GRACEFUL_SECONDS = 30
 
@@ -25,10 +27,6 @@ def default_workers() -> int:
 
 def warm_up(app) -> None:
     """Work every process would repeat: do it once, before forking."""
-    from flask_babel import force_locale, gettext
-
-    from . import passwords, policy
-
     policy.common_passwords()  # the 47,763-word blocklist
     for name in app.jinja_env.list_templates():
         if name.endswith((".html", ".txt")):

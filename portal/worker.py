@@ -17,7 +17,7 @@ import threading
 from . import housekeeping, mail
 from .db import database
 from .recovery.service import process_pending
-from .wakeup import Listener
+from .wakeup import Listener, signal
 
 try:
     import fcntl
@@ -74,8 +74,6 @@ class Leader:
     def shutdown(self, timeout: float = 10.0) -> None:
         """Finish the mail being sent, claim nothing new (queued mail stays queued)."""
         self.stop.set()
-        from .wakeup import signal
-
         signal(self.app.instance_path)
         self.thread.join(timeout)
 

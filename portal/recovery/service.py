@@ -30,12 +30,17 @@ def process_pending(limit: int = 100) -> int:
                .where(RecoveryRequest.processed_at.is_null())
                .order_by(RecoveryRequest.id).limit(limit))
     for (req_id,) in list(pending.tuples()):  # ids first (see mail.deliver_due)
-        claimed = (RecoveryRequest.update(processed_at=utcnow())
-                   .where((RecoveryRequest.id == req_id) & RecoveryRequest.processed_at.is_null())
-                   .execute())
-        if claimed:
-            _resolve(RecoveryRequest.get_by_id(req_id))
-            handled += 1
+        # Claim and resolve in one transaction (nothing slow happens inside: the mail is
+        # rendered when sent): a worker killed half-way leaves the request unclaimed, and
+        # two workers never both answer it.
+        with write():
+            claimed = (RecoveryRequest.update(processed_at=utcnow())
+                       .where((RecoveryRequest.id == req_id)
+                              & RecoveryRequest.processed_at.is_null())
+                       .execute())
+            if claimed:
+                _resolve(RecoveryRequest.get_by_id(req_id))
+                handled += 1
     return handled
 
 
@@ -44,7 +49,7 @@ def _resolve(req: RecoveryRequest) -> None:
     outcome = _eligibility(user, req.provider)
     with write():
         if outcome == "sent":
-            issue_link(user, "reset" if user.password_hash else "invite", language=req.language)
+            links.issue(user, "reset" if user.password_hash else "invite", language=req.language)
         audit.record("recovery.request", outcome=outcome, target=user, ip=req.ip,
                      target_name=None if user else req.identifier[:64])
 

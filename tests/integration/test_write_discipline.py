@@ -193,3 +193,29 @@ def test_a_conflict_that_persists_is_a_503(app, client, make_user, monkeypatch):
     monkeypatch.setattr(views, "authenticate", always_aborted)
     response = login(client, "alice")
     assert response.status_code == 503 and response.headers["Retry-After"]
+
+
+def test_a_worker_dying_while_it_answers_a_request_leaves_the_request_for_the_next(
+        app, client, make_user, monkeypatch):
+    from portal import links
+    from portal.models import OutboxMail, RecoveryRequest
+    from portal.recovery.service import process_pending
+
+    make_user("alice")
+    forgot(client, "alice")
+    real = links.issue
+
+    def crash(*args, **kwargs):
+        raise SystemExit("worker killed")  # what kill -9 would leave: nothing committed
+
+    monkeypatch.setattr(links, "issue", crash)
+    with app.test_request_context():
+        database.connect(reuse_if_open=True)
+        with pytest.raises(SystemExit):
+            process_pending()
+        assert RecoveryRequest.get().processed_at is None
+        assert OutboxMail.select().count() == 0
+        monkeypatch.setattr(links, "issue", real)
+        assert process_pending() == 1
+        assert OutboxMail.select().where(OutboxMail.kind == "reset").count() == 1
+        database.close()
