@@ -4,8 +4,15 @@ On Linux and macOS: gunicorn, one process per core by default (``--workers``), e
 a few threads (``--threads``; bcrypt releases the GIL), the application loaded once in
 the master before forking (blocklist, templates, catalogs and the dummy hash are shared
 copy-on-write), graceful shutdown on SIGTERM (requests in flight finish; queued mail
-stays queued). Exactly one of the processes runs the background worker (see
-``portal/worker.py``). Elsewhere (Windows): waitress, one process.
+stays queued).
+
+The background worker (``portal/worker.py``) runs in a process of its own, forked from the
+master before the HTTP workers: its work (rendering and sending mail) never competes with
+a request for an HTTP process's interpreter lock, so it cannot make the request that
+follows a known user's forgot-password request slower than the one after an unknown
+user's. It holds the instance's worker lock; should it die, one HTTP worker process takes
+the lock over and runs the worker in a thread until the server restarts. Elsewhere
+(Windows): waitress, one process.
 """
 
 from __future__ import annotations
@@ -13,10 +20,13 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import signal
+import sys
+import time
 
 from flask_babel import force_locale, gettext
 
-from . import passwords, policy, worker
+from . import passwords, policy, wakeup, worker
 
 GRACEFUL_SECONDS = 30
 
@@ -55,6 +65,11 @@ def serve(app, host: str, port: int, *, workers: int | None = None, threads: int
     warm_up(app)
     gc.collect()
     gc.freeze()  # keep the preloaded objects' pages shared after fork
+    background = fork_background_worker(app) if background_worker else None
+
+    def on_exit(server):
+        if background is not None:
+            stop_background_worker(background)
 
     def post_fork(server, process):
         if background_worker:
@@ -81,6 +96,7 @@ def serve(app, host: str, port: int, *, workers: int | None = None, threads: int
         "control_socket_disable": True,  # no gunicornc socket in $HOME (two servers clash)
         "post_fork": post_fork,
         "worker_exit": worker_exit,
+        "on_exit": on_exit,
     }
 
     class Server(BaseApplication):
@@ -92,6 +108,53 @@ def serve(app, host: str, port: int, *, workers: int | None = None, threads: int
             return app
 
     Server().run()
+
+
+def fork_background_worker(app) -> int:
+    """Fork the background worker process (call while this process has no threads)."""
+    master = os.getpid()
+    pid = os.fork()
+    if pid:
+        return pid
+    # The child: stop on SIGTERM (graceful) and when the master is gone.
+    leader = worker.Leader(app)
+    def stop(*_):
+        leader.stop.set()
+        wakeup.signal(app.instance_path)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the master stops us
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    code = 0
+    try:
+        leader.thread.start()
+        while leader.thread.is_alive():
+            if os.getppid() != master:
+                leader.shutdown(timeout=GRACEFUL_SECONDS / 2)
+            leader.thread.join(1.0)
+    except BaseException:  # noqa: BLE001 — never fall back into the master's code
+        logging.getLogger("passgate.worker").exception("background worker process failed")
+        code = 1
+    finally:
+        sys.stdout.flush()
+        os._exit(code)
+
+
+def stop_background_worker(pid: int, timeout: float = GRACEFUL_SECONDS / 2) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            done, _status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:  # already reaped (by gunicorn's SIGCHLD handler)
+            return
+        if done:
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
 
 
 def _waitress(app, host, port, threads, background_worker) -> None:

@@ -1,6 +1,6 @@
-"""``passgate serve`` as an operator runs it: several worker processes, one background
-worker among them (which moves when its process dies), per-IP limits shared by the
-processes, graceful SIGTERM."""
+"""``passgate serve`` as an operator runs it: several HTTP worker processes and one
+background worker process (whose work moves into an HTTP worker if it dies), per-IP
+limits shared by the processes, graceful SIGTERM."""
 
 from __future__ import annotations
 
@@ -105,7 +105,8 @@ def test_one_background_worker_among_the_processes_delivers_each_mail_once(
     for i in range(12):
         make_user(f"user{i}")
     server = serve("--workers", "2", "--threads", "2", PASSGATE_LIMIT_FORGOT="100 per minute")
-    assert until(lambda: len(server.children()) == 2)  # master + two HTTP workers
+    # The master's children: two HTTP workers and the background worker.
+    assert until(lambda: len(server.children()) == 3)
     for i in range(12):
         assert forgot(server.url, f"user{i}") == 200
     assert until(lambda: len(smtp_server.messages) >= 12)
@@ -114,7 +115,9 @@ def test_one_background_worker_among_the_processes_delivers_each_mail_once(
     assert recipients == sorted(f"user{i}@example.test" for i in range(12))
     leaders = server.leaders()
     assert len(leaders) == 1 and leaders[0] in server.children()
+    assert "Booting worker with pid: %d" % leaders[0] not in server.output()  # not HTTP
     assert server.stop() == 0
+    assert not os.path.exists(f"/proc/{leaders[0]}")  # stopped with the server
 
 
 def test_the_background_worker_moves_when_its_process_is_killed(serve, smtp_server,
@@ -123,10 +126,15 @@ def test_the_background_worker_moves_when_its_process_is_killed(serve, smtp_serv
     server = serve("--workers", "2", "--threads", "2")
     first = until(server.leaders)[0]
     os.kill(first, signal.SIGKILL)
-    # gunicorn starts a new HTTP worker; a surviving process takes the worker lock.
+    # An HTTP worker process takes the worker lock over.
     assert until(lambda: len(server.leaders()) == 2, seconds=30)
     second = server.leaders()[1]
-    assert second != first and second in server.children()
+    assert second != first and "Booting worker with pid: %d" % second in server.output()
+    # ... and when that HTTP worker dies too, gunicorn's replacement or its sibling does.
+    os.kill(second, signal.SIGKILL)
+    assert until(lambda: len(server.leaders()) == 3, seconds=30)
+    third = server.leaders()[2]
+    assert third not in (first, second) and third in server.children()
     assert forgot(server.url, "alice") == 200
     assert until(lambda: smtp_server.messages)
     assert [r for r, _ in smtp_server.messages] == [["alice@example.test"]]
