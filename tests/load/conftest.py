@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 from contextlib import contextmanager
 
@@ -72,6 +73,21 @@ def last_audit_id(app) -> int:
 
     with connected(app):
         return AuditEvent.select(fn.MAX(AuditEvent.id)).scalar() or 0
+
+
+def outbox_statuses(app) -> Counter:
+    from portal.models import OutboxMail
+
+    with connected(app):
+        return Counter(s for (s,) in OutboxMail.select(OutboxMail.status).tuples())
+
+
+def wait_all_sent(app, seconds: float) -> None:
+    """Every queued mail has been delivered (status "sent"), or the test fails."""
+    deadline = time.monotonic() + seconds
+    while (statuses := outbox_statuses(app)) != Counter({"sent": sum(statuses.values())}):
+        assert time.monotonic() < deadline, f"mail still pending: {statuses}"
+        time.sleep(0.1)
 
 
 @pytest.fixture

@@ -33,24 +33,19 @@ from portal.models import (
 
 from ..conftest import PASSWORD, PG_URL
 from .client import Browser, Stats, source_address
-from .conftest import audit_counts, connected, create_users, last_audit_id
-from .server import assert_clean_log, base_env, free_port, start_mail_worker, start_server
+from .conftest import (
+    audit_counts,
+    connected,
+    create_users,
+    last_audit_id,
+    outbox_statuses,
+    wait_all_sent,
+)
+from .server import assert_clean_log, base_env, start_mail_worker, start_server
 from .smtp import LINK_RE, Sink
 from .tcpproxy import TcpProxy
 
 pytestmark = pytest.mark.load
-
-
-def outbox_statuses(app) -> Counter:
-    with connected(app):
-        return Counter(s for (s,) in OutboxMail.select(OutboxMail.status).tuples())
-
-
-def wait_all_sent(app, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while (statuses := outbox_statuses(app)) != Counter({"sent": sum(statuses.values())}):
-        assert time.monotonic() < deadline, f"mail still pending: {statuses}"
-        time.sleep(0.1)
 
 
 # --- (a) SMTP down, then back ------------------------------------------------------------------

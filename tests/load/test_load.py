@@ -351,3 +351,41 @@ def test_simultaneous_sign_ins_8_16_50(app, server_env):
     assert not any(code >= 500 for code in stats.statuses), stats.server_errors[:3]
     assert_clean_log(server.log())
     assert audit_counts(app, audit_from) == Counter({"login.success": total})
+
+
+def test_simultaneous_wrong_passwords_all_count(app, server_env):
+    """16 wrong passwords at the same moment, on an account and on an unknown identifier:
+    the per-account throttle counts every one (a lost update would let an attacker guess
+    more often by sending guesses in parallel)."""
+    from portal.models import LoginThrottle
+    from portal.throttle import anonymous_state
+
+    ids = create_users(app, ["victim"])
+    size = 16
+    server = start_server({**server_env, "PASSGATE_BCRYPT_ROUNDS": str(BURST_ROUNDS),
+                           "PASSGATE_LOCKOUT_FREE_FAILURES": "1000",
+                           "PASSGATE_LOCKOUT_HARD_LIMIT": "100000"})
+    stats = Stats()
+    for identifier in ("victim", "nobody-here"):
+        barrier = threading.Barrier(size)
+
+        def wrong(index: int) -> None:
+            browser = Browser(server.port, source_address(index), stats=stats)
+            page = browser.get("/login")
+            barrier.wait(30)
+            r = browser.post("/login", {"identifier": identifier, "password": f"guess {index}",
+                                        "csrf_token": page.csrf()})
+            assert r.status == 401
+
+        threads = [threading.Thread(target=wrong, args=(i,)) for i in range(size)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    server.stop()
+    assert not any(code >= 500 for code in stats.statuses), stats.server_errors[:3]
+    assert_clean_log(server.log())
+    with connected(app):
+        victim = User.get_by_id(ids["victim"])
+        ghost = LoginThrottle.get_or_none(LoginThrottle.key == anonymous_state("nobody-here").key)
+    assert (victim.failed_count, ghost.failed_count if ghost else 0) == (size, size)
