@@ -79,11 +79,11 @@ def test_smtp_outage_every_mail_arrives_once_it_is_back(app, tmp_path):
             t.join(30)
 
     try:
-        phase(2.0)  # SMTP down: every delivery attempt is refused
+        phase(1.5)  # SMTP down: every delivery attempt is refused
         down = outbox_statuses(app)
         assert down["sent"] == 0 and sum(down.values()) > 0, down
         sink.start()  # SMTP back, on the configured port
-        phase(1.5)
+        phase(1.0)
         wait_all_sent(app, 30)
     finally:
         sink.stop()

@@ -174,11 +174,11 @@ def test_failed_sign_ins_on_both_instances_count_toward_one_lock(pg_app, tmp_pat
 
 
 def test_two_mail_workers_deliver_every_mail_exactly_once(pg_app, tmp_path, redis_db):
-    count = 150
+    count = 120
     with connected(pg_app):
         for i in range(count):
             mail.queue("test", f"crowd{i:03d}@example.test")
-    sink = Sink(delay=0.01).start()
+    sink = Sink(delay=0.02).start()
     try:
         workers = []
         for name in ("a", "b"):
