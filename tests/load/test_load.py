@@ -21,7 +21,7 @@ from collections import Counter
 import pytest
 
 from portal import passwords
-from portal.models import OutboxMail, RecoveryRequest, User
+from portal.models import AuditEvent, OutboxMail, RecoveryRequest, User
 
 from ..conftest import PASSWORD
 from .client import HX, Browser, Stats, source_address
@@ -86,8 +86,11 @@ def user_client(run: Run, index: int, name: str) -> None:
     browser = Browser(run.port, source_address(index), stats=run.stats)
     password = PASSWORD
     used_links: set[str] = set()
+    # Every kind of step once first (each client signs in at least once), then at random.
+    steps, weights = ["signin", "wrong", "forgot", "forgot_unknown"], [5, 3, 2, 1]
+    plan = ["signin", *rng.sample(steps[1:], len(steps) - 1)]
     while run.running():
-        step = rng.choices(["signin", "wrong", "forgot", "forgot_unknown"], [5, 3, 2, 1])[0]
+        step = plan.pop(0) if plan else rng.choices(steps, weights)[0]
         if step == "signin":
             r = browser.sign_in(rng.choice([name, email, name.upper()]), password)
             if not check(run, name, "correct sign-in", r, 303, "/"):
@@ -173,8 +176,10 @@ def admin_client(run: Run, index: int, name: str, targets: dict[str, int]) -> No
                             {"ids": [str(i) for i in chosen], "csrf_token": csrf, **extra},
                             headers=HX)
 
+    steps = ["search", "reset", "unlock", "disable", "recovery", "bulk_reset"]
+    plan = rng.sample(steps, len(steps))  # every kind once first, then at random
     while run.running():
-        step = rng.choice(["search", "reset", "unlock", "disable", "recovery", "bulk_reset"])
+        step = plan.pop() if plan else rng.choice(steps)
         if step == "search":
             r = browser.get(f"/admin/users?q={prefix}", headers=HX)
             if not check(run, name, "search", r, 200):
@@ -309,6 +314,13 @@ def test_mixed_load_many_clients(app, sink, server_env):
     assert {status for _kind, status in outbox} == {"sent"}
     # Each mail reached the SMTP server exactly once.
     assert len(sink.messages) == len(outbox)
+    # The server saw each client's own address (PASSGATE_TRUSTED_PROXIES=0, no proxy).
+    addresses = {name: source_address(i) for i, name in enumerate(users + admins)}
+    with connected(app):
+        seen = set(AuditEvent.select(AuditEvent.target_name, AuditEvent.ip).where(
+            (AuditEvent.id > audit_from) & (AuditEvent.action == "login.success")).tuples())
+    assert seen == {(name, addresses[name]) for name in {n for n, _ip in seen}}
+    assert {n for n, _ip in seen} == set(addresses)  # everyone signed in at least once
 
 
 BURST_ROUNDS = 8  # a real bcrypt cost: each verification takes tens of milliseconds
