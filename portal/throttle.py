@@ -84,6 +84,22 @@ def anonymous_state(identifier: str) -> LoginThrottle:
     return row or LoginThrottle(key=key, failed_count=0)
 
 
+def locked_state(state):
+    """``state`` (a User or LoginThrottle) re-read inside the caller's write transaction
+    and locked until it ends, so parallel attempts on one identifier are decided one after
+    the other and none is lost. SQLite: BEGIN IMMEDIATE already serializes writers;
+    PostgreSQL: SELECT … FOR UPDATE (an unknown identifier's row is created first, so
+    there is a row to lock)."""
+    from .db import is_sqlite
+
+    if isinstance(state, User):
+        query = User.select().where(User.id == state.id)
+    else:
+        LoginThrottle.insert(key=state.key, failed_count=0).on_conflict_ignore().execute()
+        query = LoginThrottle.select().where(LoginThrottle.key == state.key)
+    return (query if is_sqlite() else query.for_update()).get()
+
+
 def save_failure(state, rules: Rules) -> dict:
     """Record a failure on a User or LoginThrottle row; returns the new fields."""
     fields = failure_fields(state, rules)

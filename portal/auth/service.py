@@ -43,7 +43,15 @@ def authenticate(identifier: str, password: str, provider: str = "identity") -> 
     rehash = passwords.hash_password(password) if (
         matches and user is not None and passwords.needs_rehash(user.password_hash)) else None
     with write():
-        return _record(identifier, provider, user, state, matches, rules, rehash)
+        # Decide on the throttle state as it is now, locked until this transaction ends:
+        # the copy read before bcrypt is stale when attempts run in parallel (on several
+        # threads or instances), and deciding on it would lose failures.
+        fresh = throttle.locked_state(state)
+        if user is not None:
+            if fresh.password_hash != user.password_hash:
+                matches, rehash = False, None  # the password changed during the check
+            user = fresh
+        return _record(identifier, provider, user, fresh, matches, rules, rehash)
 
 
 def _record(identifier, provider, user, state, matches, rules, rehash) -> SignIn:
