@@ -196,7 +196,9 @@ def deliver_due(limit: int = 200) -> dict:
     return counts
 
 
-RECORD_EVERY = 50  # outcomes written per transaction (a crash re-sends at most these)
+# Outcomes are written after every message: a worker killed mid-batch re-sends (after the
+# lease) only the one message it was sending; the rest of its batch was never sent.
+RECORD_EVERY = 1
 
 
 def _record(outcomes: list, counts: dict) -> None:
