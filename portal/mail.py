@@ -35,6 +35,7 @@ SUBJECTS = {
     "password_changed": _l("Your %(org)s password was changed"),
     "temp_password": _l("Your %(org)s password was reset"),
     "account_locked": _l("Your %(org)s account was locked"),
+    "email_changed": _l("The email address of your %(org)s account was changed"),
     "test": _l("%(org)s test email"),
 }
 SECRET_KINDS = {"reset", "invite", "temp_password"}

@@ -338,6 +338,9 @@ def update_user(actor: User, user: User, data: UserData) -> dict:
         if "disabled" in changes and new["disabled"]:
             sessions.end_all(user)
         user = User.get_by_id(user.id)
+        if "email" in changes and old["email"]:
+            # The recovery channel moved: the previous address hears of it (never the new one).
+            mail.queue("email_changed", old["email"], user=user, by_admin=actor.id != user.id)
         audit.record("user.update", actor=actor, target=user, detail={"changed": changes})
     if "role" in changes:
         access.clear_cache()

@@ -24,7 +24,7 @@ from . import bp
 FIELD = "reauth_password"
 
 
-def _check_password(password: str) -> bool:
+def check_password(password: str) -> bool:
     """Verify the actor's password; a failure counts toward their throttle (B3)."""
     user = current_user._get_current_object()
     if passwords.verify_password(password, user.password_hash):
@@ -41,7 +41,7 @@ def _check_password(password: str) -> bool:
 @login_required
 def reauth():
     """The htmx dialog's target: confirm the password, then the page replays the action."""
-    if _check_password(request.form.get(FIELD, "")):
+    if check_password(request.form.get(FIELD, "")):
         response = current_app.make_response(("", 200))
         response.headers["HX-Reauthenticated"] = "true"
         return response
@@ -49,26 +49,44 @@ def reauth():
                            error=_("That password is not correct.")), 422
 
 
+def is_fresh() -> bool:
+    """Has this session seen a password entry within ``REAUTH_MINUTES``?"""
+    return sessions.recently_authenticated(int(settings.current()["REAUTH_MINUTES"]))
+
+
+def challenge():
+    """None when the action may go ahead (a recent password entry, or the right password
+    sent with this very request); otherwise the 401 step-up response.
+
+    Call it *after* the permission and reach checks, so that someone who may not act at all
+    gets 403, never the password dialog.
+    """
+    if is_fresh():
+        return None
+    error = None
+    if FIELD in request.form:
+        if check_password(request.form[FIELD]):
+            return None
+        error = _("That password is not correct.")
+    fields = [(k, v) for k, v in request.form.items(multi=True)
+              if k not in (FIELD, "csrf_token")]
+    template = "admin/_reauth.html" if htmx.is_htmx() else "admin/reauth.html"
+    response = current_app.make_response((render_template(
+        template, fields=fields, action=request.path, error=error), 401))
+    if htmx.is_htmx():
+        response.headers["HX-Retarget"] = "body"
+        response.headers["HX-Reswap"] = "beforeend"
+        response.headers["HX-Reauth"] = "true"  # passgate.js remembers what to replay
+    return response
+
+
 def fresh_required(view):
+    """Decorator form of :func:`challenge` (for views whose access is checked before)."""
     @wraps(view)
     def wrapper(*args, **kwargs):
-        minutes = int(settings.current()["REAUTH_MINUTES"])
-        if sessions.recently_authenticated(minutes):
-            return view(*args, **kwargs)
-        error = None
-        if FIELD in request.form:
-            if _check_password(request.form[FIELD]):
-                return view(*args, **kwargs)
-            error = _("That password is not correct.")
-        fields = [(k, v) for k, v in request.form.items(multi=True)
-                  if k not in (FIELD, "csrf_token")]
-        template = "admin/_reauth.html" if htmx.is_htmx() else "admin/reauth.html"
-        response = current_app.make_response((render_template(
-            template, fields=fields, action=request.path, error=error), 401))
-        if htmx.is_htmx():
-            response.headers["HX-Retarget"] = "body"
-            response.headers["HX-Reswap"] = "beforeend"
-            response.headers["HX-Reauth"] = "true"  # passgate.js remembers what to replay
-        return response
+        refusal = challenge()
+        if refusal is not None:
+            return refusal
+        return view(*args, **kwargs)
 
     return wrapper
