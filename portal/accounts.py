@@ -94,6 +94,7 @@ def set_password(user: User, password: str, *, temporary: bool = False,
             PasswordHistory.create(user=user, password_hash=user.password_hash, created_at=now)
             _trim_history(user)
         User.update(**fields).where(User.id == user.id).execute()
+        throttle.clear_identifiers(user)  # its username and email may be tried again
         ResetToken.delete().where((ResetToken.user == user.id)
                                   & ResetToken.used_at.is_null()).execute()
     for key, value in fields.items():

@@ -58,6 +58,9 @@ DEFAULTS: dict = {
     "LIMIT_FORGOT": "10 per 15 minutes",
     "LIMIT_RESET_TOKEN": "10 per minute",
     "LIMIT_POLICY_CHECK": "120 per minute",
+    # Every other place a password is typed again (step-up, change of password)
+    "LIMIT_REAUTH": "10 per minute;100 per day",
+    "LIMIT_PASSWORD_CHANGE": "10 per minute;100 per day",
     # Sessions
     "SESSION_IDLE_MINUTES": 30,
     "SESSION_ABSOLUTE_HOURS": 12,

@@ -79,8 +79,11 @@ def _step_up_for_admins(text: str) -> str | None:
         return None
     if stepup.is_fresh():
         return None
-    if request.form.get(stepup.FIELD) and stepup.check_password(request.form[stepup.FIELD]):
-        return None
     if request.form.get(stepup.FIELD):
+        try:
+            if stepup.check_password(request.form[stepup.FIELD]):
+                return None
+        except stepup.Throttled as exc:
+            return stepup.throttled_message(exc.retry_after)
         return _("That password is not correct. Choose the file again and enter your password.")
     return _("This file creates administrators: enter your password and choose the file again.")

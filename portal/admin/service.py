@@ -417,7 +417,7 @@ def set_password(actor: User, user: User, password: str, must_change: bool) -> N
 
 def unlock(actor: User, user: User) -> None:
     with database.atomic():
-        User.update(**throttle.CLEAR).where(User.id == user.id).execute()
+        throttle.clear(user)
         audit.record("admin.unlock", actor=actor, target=user)
 
 

@@ -4,11 +4,12 @@ number. Every one of them failed on the code as it was before the fix."""
 from __future__ import annotations
 
 import io
+import threading
 
 import pytest
 
 from portal.db import database
-from portal.models import User
+from portal.models import AuditEvent, LoginThrottle, User
 
 from ..conftest import PASSWORD, csrf_of, login
 from ..integration.test_admin_users import age_session, audit_actions, body, db_get, people, post
@@ -153,3 +154,235 @@ def test_finding_01_reach_is_checked_before_step_up(app, client, make_user):
     age_session(app)
     r = post(client2, f"/admin/users/{p['bob'].id}/reset", htmx=True)
     assert r.status_code == 403
+
+
+# --- Finding 2: one throttle wherever a password is verified, counted atomically ----------
+
+def _wrong(client, identifier, n=1):
+    response = None
+    for _ in range(n):
+        response = login(client, identifier, "wrong password number x")
+    return response
+
+
+def _forget_device(client):
+    """A stolen session cookie comes without the owner's device cookie."""
+    for name in ("passgate_device", "__Host-passgate_device"):
+        client.delete_cookie(name)
+
+
+def test_finding_02_failures_are_counted_atomically(app, make_user):
+    from portal import throttle
+
+    make_user("alice")
+    rules = throttle.Rules(free=100, base_seconds=1, max_seconds=1, hard_limit=1000)
+    with _db(app):
+        # Two requests read the row, then both record a failure: both must count.
+        first, second = User.get(User.username_key == "alice"), User.get(User.username_key == "alice")
+        throttle.save_failure(first, rules)
+        throttle.save_failure(second, rules)
+        assert User.get(User.username_key == "alice").failed_count == 2
+        one, two = throttle.anonymous_state("ghost"), throttle.anonymous_state("ghost")
+        throttle.save_failure(one, rules)
+        throttle.save_failure(two, rules)
+        assert LoginThrottle.get(LoginThrottle.key == one.key).failed_count == 2
+
+
+def test_finding_02_concurrent_wrong_current_passwords_are_all_counted(make_app, make_user,
+                                                                      tmp_path):
+    from ..conftest import _prepare_database
+
+    app = make_app(LOCKOUT_FREE_FAILURES=20, LOCKOUT_HARD_LIMIT=100)
+    _prepare_database(app)
+    make_user("alice")
+    clients = [app.test_client() for _ in range(4)]
+    for c in clients:
+        login(c, "alice")
+    tokens = [csrf_of(c.get("/password/change")) for c in clients]
+    barrier = threading.Barrier(len(clients))
+
+    def attack(c, token):
+        barrier.wait()
+        for _ in range(3):
+            c.post("/password/change", data={"current_password": "not the password at all",
+                                              "password": "x", "confirm": "x",
+                                              "csrf_token": token})
+
+    threads = [threading.Thread(target=attack, args=pair) for pair in zip(clients, tokens)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert _user(app, "alice").failed_count == 12
+
+
+def test_finding_02_reauth_is_refused_while_the_account_is_throttled(app, client, make_user):
+    make_user("boss", role="admin")
+    login(client, "boss")
+    _forget_device(client)
+    _wrong(app.test_client(), "boss", 5)  # someone else throttles the account
+    headers = {"HX-Request": "true", "X-CSRFToken": csrf_of(client.get("/admin/settings"))}
+    r = client.post("/admin/reauth", data={"reauth_password": PASSWORD}, headers=headers)
+    assert r.status_code == 429 and "HX-Reauthenticated" not in r.headers
+    assert "Too many attempts" in body(r)
+    # The inline step-up field goes through the same throttle.
+    age_session(app)
+    r = client.post("/admin/users/%d/unlock" % _user(app, "boss").id,
+                    data={"reauth_password": PASSWORD}, headers=headers)
+    assert r.status_code == 429
+
+
+def test_finding_02_password_change_is_throttled(app, client, make_user):
+    make_user("alice")
+    login(client, "alice")
+    _forget_device(client)
+    token = csrf_of(client.get("/password/change"))
+    data = {"current_password": "not the password at all", "password": "x", "confirm": "x",
+            "csrf_token": token}
+    for _ in range(5):
+        assert client.post("/password/change", data=data).status_code == 422
+    assert _user(app, "alice").failed_count == 5
+    new = "quiet meadow copper 4471 kite"
+    r = client.post("/password/change", data={**data, "current_password": PASSWORD,
+                                               "password": new, "confirm": new})
+    assert r.status_code == 429 and "Too many attempts" in body(r)
+    assert _user(app, "alice").failed_count == 5  # refused during the wait, not counted
+    assert login(app.test_client(), "alice", new).status_code == 401
+
+
+def test_finding_02_per_ip_limits_on_reauth_and_change(make_app, make_user):
+    from ..conftest import _prepare_database
+
+    app = make_app(LIMIT_REAUTH="3 per minute", LIMIT_PASSWORD_CHANGE="3 per minute",
+                   LOCKOUT_FREE_FAILURES=20)
+    _prepare_database(app)
+    make_user("boss", role="admin")
+    client = app.test_client()
+    login(client, "boss")
+    headers = {"HX-Request": "true", "X-CSRFToken": csrf_of(client.get("/admin/settings"))}
+    codes = [client.post("/admin/reauth", data={"reauth_password": "wrong password x"},
+                         headers=headers).status_code for _ in range(4)]
+    assert codes == [422, 422, 422, 429]
+    token = csrf_of(client.get("/password/change"))
+    codes = [client.post("/password/change", data={
+        "current_password": "wrong password x", "password": "x", "confirm": "x",
+        "csrf_token": token}).status_code for _ in range(4)]
+    assert codes == [422, 422, 422, 429]
+
+
+# --- Finding 3: the throttle does not tell which username and email belong together ---------
+
+def _answer(response, identifier):
+    from ..conftest import normalize
+
+    return (response.status_code,
+            normalize(body(response)).replace(f'value="{identifier}"', 'value=""'))
+
+
+@pytest.mark.parametrize("order", ["username_then_email", "email_then_username"])
+def test_finding_03_username_and_email_pairing_is_not_revealed(app, make_user, order):
+    make_user("alice2", email="alice2@example.test")
+    answers = {}
+    for kind, (name, email) in {"real": ("alice2", "alice2@example.test"),
+                                "unknown": ("bob9", "bob9@example.test")}.items():
+        first, second = (name, email) if order == "username_then_email" else (email, name)
+        client = app.test_client()
+        _wrong(client, first, 5)
+        answers[kind] = _answer(_wrong(client, second), second)
+    assert answers["real"] == answers["unknown"]
+    assert "Too many attempts" not in answers["real"][1]
+    # Each typed identifier is still throttled on its own, known or not.
+    for typed in (("alice2", "bob9") if order == "username_then_email"
+                  else ("alice2@example.test", "bob9@example.test")):
+        assert "Too many attempts" in body(_wrong(app.test_client(), typed, 1))
+
+
+def test_finding_03_account_is_still_protected_across_its_identifiers(app, make_user):
+    make_user("alice2", email="alice2@example.test")
+    client = app.test_client()
+    _wrong(client, "alice2", 5)
+    # The other identifier cannot be used to keep guessing: the right password is refused.
+    assert login(app.test_client(), "alice2@example.test").status_code == 401
+
+
+# --- Finding 4: the lock hurts the attacker, not the owner ---------------------------------
+
+def _expire_sessions(app):
+    from portal.models import UserSession
+
+    with _db(app):
+        UserSession.delete().execute()
+
+
+def test_finding_04_known_device_signs_in_during_a_lock(app, make_user):
+    make_user("boss", role="admin")
+    owner = app.test_client()
+    assert login(owner, "boss").status_code == 303
+    assert owner.get_cookie("passgate_device") is not None
+    _expire_sessions(app)  # the owner comes back later (an explicit sign-out forgets the device)
+    attacker = app.test_client()
+    _wrong(attacker, "boss", 5)
+    with _db(app):
+        User.update(hard_locked=True).where(User.username_key == "boss").execute()
+    assert login(attacker, "boss").status_code == 401  # even with the right password
+    assert login(app.test_client(), "boss").status_code == 401  # a new device too
+    assert login(owner, "boss").status_code == 303  # the owner's device goes through
+
+
+def test_finding_04_known_device_has_its_own_throttle(app, make_user):
+    make_user("boss", role="admin")
+    owner = app.test_client()
+    login(owner, "boss")
+    _expire_sessions(app)
+    assert "Too many attempts" in body(_wrong(owner, "boss", 6))
+    assert login(owner, "boss").status_code == 401
+    # A forged or foreign device cookie is worth nothing.
+    other = app.test_client()
+    other.set_cookie("passgate_device", "forged.value.here")
+    _wrong(app.test_client(), "boss", 5)
+    assert login(other, "boss").status_code == 401
+
+
+def test_finding_04_recovery_works_during_a_lock(app, make_user, outbox):
+    import re
+
+    make_user("alice")
+    _wrong(app.test_client(), "alice", 5)
+    with _db(app):
+        User.update(hard_locked=True).where(User.username_key == "alice").execute()
+    client = app.test_client()
+    page = client.get("/password/forgot")
+    client.post("/password/forgot", data={"identifier": "alice", "csrf_token": csrf_of(page)})
+    outbox.deliver()
+    link = re.search(r"http://localhost(/password/reset/\S+)", outbox[-1].body).group(1)
+    client.get(link)
+    new = "quiet meadow copper 4471 kite"
+    page = client.get("/password/reset")
+    r = client.post("/password/reset", data={"password": new, "confirm": new,
+                                             "csrf_token": csrf_of(page)})
+    assert r.status_code == 303
+    assert login(app.test_client(), "alice", new).status_code == 303
+
+
+def test_finding_04_cli_unlock(app, make_user, tmp_path):
+    from click.testing import CliRunner
+
+    from portal.cli import main
+
+    from ..conftest import PG_URL
+
+    make_user("alice")
+    _wrong(app.test_client(), "alice", 5)
+    with _db(app):
+        User.update(hard_locked=True).where(User.username_key == "alice").execute()
+    env = {"PASSGATE_SECRET_KEY": "test-secret-key-not-for-production",
+           "PASSGATE_DATABASE_URL": PG_URL or f"sqlite:///{tmp_path}/passgate.db",
+           "PASSGATE_BASE_URL": "http://localhost", "PASSGATE_INSTANCE": str(tmp_path / "i")}
+    result = CliRunner().invoke(main, ["unlock", "ALICE"], env=env)
+    assert result.exit_code == 0 and "alice" in result.output
+    assert login(app.test_client(), "alice").status_code == 303
+    with _db(app):
+        event = AuditEvent.select().where(AuditEvent.action == "admin.unlock").get()
+        assert "cli" in event.detail
+    unknown = CliRunner().invoke(main, ["unlock", "nobody"], env=env)
+    assert unknown.exit_code != 0 and "nobody" in unknown.output
