@@ -7,10 +7,12 @@ Scope (ASVS 16.4.2, checklist H6): administrators (scope ``all``) read every eve
 team-scoped reader (a manager) reads only events whose ``team_id`` -- the *target's* team
 when the event was recorded -- is one of the teams within their reach
 (:func:`portal.access.team_ids`: their own team and the teams they manage). So a manager
-sees what happened to the members of those teams (themself included, as a member of their
-own team), and nothing else: no events without a target (failed sign-ins for unknown
-names, CSRF failures, settings changes), no events about other teams' members, even when
-the manager was the actor. Moving a user to another team does not move their history.
+sees what happened to the members of those teams who rank below them (the reach rule of
+``portal.access``), and their own events; nothing else: no events about administrators or
+other managers (issue 11, finding 5), no events without a target (failed sign-ins for
+unknown names, CSRF failures, settings changes), no events about other teams' members,
+even when the manager was the actor. Moving a user to another team does not move their
+history.
 """
 
 from __future__ import annotations
@@ -172,7 +174,13 @@ def scoped(actor: User):
     teams = access.team_ids(actor) if role is not None and role.scope == "team" else set()
     if not teams:
         return query.where(AuditEvent.id == -1)
-    return query.where(AuditEvent.team_id.in_(sorted(teams)))
+    # The reach rule of every other screen (issue 11, finding 5): the target must rank below
+    # the reader -- never an administrator or a peer manager -- except the reader themself.
+    target = User.alias("audit_target")
+    roles = access.lower_roles(actor)
+    return (query.join(target, on=(AuditEvent.target == target.id))
+            .where(AuditEvent.team_id.in_(sorted(teams))
+                   & (target.role.in_(roles or [""]) | (target.id == actor.id))))
 
 
 def search(actor: User, f: AuditFilter):

@@ -386,3 +386,28 @@ def test_finding_04_cli_unlock(app, make_user, tmp_path):
         assert "cli" in event.detail
     unknown = CliRunner().invoke(main, ["unlock", "nobody"], env=env)
     assert unknown.exit_code != 0 and "nobody" in unknown.output
+
+
+# --- Finding 5: managers read only the audit events of accounts within their reach ----------
+
+def test_finding_05_manager_does_not_read_admin_or_peer_manager_events(app, client, make_user):
+    from portal import audit
+
+    make_user("chief", role="admin", team="Alpha")  # an administrator in the manager's team
+    make_user("peer", role="manager", team="Alpha")  # a peer manager, same team
+    make_user("mgra", role="manager", team="Alpha")
+    make_user("alice", team="Alpha")
+    for name in ("chief", "peer", "alice"):
+        login(app.test_client(), name)
+    with _db(app):
+        chief = User.get(User.username_key == "chief")
+        audit.record("reauth", outcome="failure", actor=chief, target=chief, ip="203.0.113.9")
+    login(client, "mgra")
+    page = body(client.get("/admin/audit"))
+    export = body(client.get("/admin/audit/export.csv"))
+    for text in (page, export):
+        assert "alice" in text  # a member of the team: in reach
+        assert "chief" not in text and "peer" not in text and "203.0.113.9" not in text
+    # Filtering by name does not reach them either.
+    assert "No events match" in body(client.get("/admin/audit?target=chief"))
+    assert len(body(client.get("/admin/audit/export.csv?target=peer")).splitlines()) == 1
