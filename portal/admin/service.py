@@ -133,15 +133,7 @@ def scope_condition(actor: User | None):
     """
     if actor is None:
         return None
-    if not access.has_permission(actor, "users.read"):
-        return User.id.is_null()  # nothing
-    roles = visible_roles(actor)
-    if roles is None:
-        return None
-    teams = access.team_ids(actor)
-    if not teams or not roles:
-        return User.id.is_null()
-    return User.team.in_(sorted(teams)) & User.role.in_(roles) & (User.id != actor.id)
+    return access.reach_condition(actor)
 
 
 def status_condition(status: str, now: datetime | None = None):
