@@ -33,6 +33,7 @@ from ..models import AuditEvent, Role, User
 
 PAGE_SIZE = 50
 MAX_FILTER = 64  # usernames are at most 64 characters
+MIN_DATE, MAX_DATE = date(1970, 1, 1), date(2999, 12, 31)  # filter range
 
 # Labels of the actions the application records (unknown actions are shown raw).
 ACTION_LABELS = {
@@ -137,14 +138,25 @@ def parse_filters(args) -> AuditFilter:
         action=(args.get("action") or "").strip()[:48],
         outcome=(args.get("outcome") or "").strip()[:16],
     )
+    for name in ("actor", "target", "action", "outcome"):
+        if any(not ch.isprintable() for ch in getattr(f, name)):
+            # (PostgreSQL refuses NUL in text: never let it reach a query.)
+            f.errors[name] = str(_l("Remove the control characters from the filters."))
     for name in ("date_from", "date_to"):
         raw = (args.get(name) or "").strip()
         if not raw:
             continue
         try:
-            setattr(f, name, _parse_date(raw))
+            day = _parse_date(raw)
         except ValueError:
             f.errors[name] = str(_l("Enter a date as YYYY-MM-DD, for example 2026-03-31."))
+            continue
+        if not MIN_DATE <= day <= MAX_DATE:
+            # Far dates overflow when turned into UTC bounds (issue 11, finding 6).
+            f.errors[name] = str(_l("Enter a date between %(first)s and %(last)s.",
+                                    first=MIN_DATE.isoformat(), last=MAX_DATE.isoformat()))
+            continue
+        setattr(f, name, day)
     if f.date_from and f.date_to and f.date_from > f.date_to:
         f.errors["date_to"] = str(_l("The end date must be on or after the start date."))
     try:
@@ -258,8 +270,15 @@ def csv_cell(value) -> str:
 
 
 def export_rows(actor: User, f: AuditFilter) -> Iterator[str]:
-    """The CSV file in chunks: a UTF-8 BOM (for Excel), a header, then one line per event."""
-    tz = settings.timezone()
+    """The CSV file in chunks: a UTF-8 BOM (for Excel), a header, then one line per event.
+
+    The query (and its date bounds) is built here, before the response starts: whatever
+    could fail does so while a clear error page can still be sent (issue 11, finding 6).
+    """
+    return _export_chunks(search(actor, f), settings.timezone())
+
+
+def _export_chunks(query, tz) -> Iterator[str]:
     utc = ZoneInfo("UTC")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -275,7 +294,7 @@ def export_rows(actor: User, f: AuditFilter) -> Iterator[str]:
                      str(_l("Action code")), str(_l("Outcome")), str(_l("IP address")),
                      str(_l("Detail"))])
     yield "\ufeff" + flush()
-    for n, event in enumerate(search(actor, f).iterator(), 1):
+    for n, event in enumerate(query.iterator(), 1):
         at = event.created_at.replace(tzinfo=utc)
         writer.writerow([csv_cell(v) for v in (
             at.strftime("%Y-%m-%dT%H:%M:%SZ"), at.astimezone(tz).isoformat(timespec="seconds"),

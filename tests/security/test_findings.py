@@ -411,3 +411,27 @@ def test_finding_05_manager_does_not_read_admin_or_peer_manager_events(app, clie
     # Filtering by name does not reach them either.
     assert "No events match" in body(client.get("/admin/audit?target=chief"))
     assert len(body(client.get("/admin/audit/export.csv?target=peer")).splitlines()) == 1
+
+
+# --- Finding 6: every audit filter is validated (422 with a message, never a 500) ----------
+
+@pytest.mark.parametrize("query", ["date_to=9999-12-31", "date_from=0001-01-01",
+                                   "date_from=9999-12-31&date_to=9999-12-31",
+                                   "action=login%00.success", "actor=%00", "outcome=x%01"])
+def test_finding_06_audit_filters_are_validated(app, client, make_user, query):
+    make_user("admin", role="admin")
+    login(client, "admin")
+    page = client.get(f"/admin/audit?{query}")
+    assert page.status_code == 422
+    assert "field-error" in body(page) or "flash-error" in body(page)
+    export = client.get(f"/admin/audit/export.csv?{query}")
+    assert export.status_code == 422
+    # Nothing is recorded as exported when nothing is.
+    assert not [e for e in audit_actions(app) if e.action == "audit.export"]
+
+
+def test_finding_06_date_range_message_in_french(app, client, make_user):
+    make_user("admin", role="admin", language="fr")
+    login(client, "admin")
+    page = client.get("/admin/audit?date_to=9999-12-31")
+    assert page.status_code == 422 and "Saisissez une date" in body(page)
