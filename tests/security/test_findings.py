@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import io
 import threading
+from datetime import timedelta
 
 import pytest
 
 from portal.db import database
-from portal.models import AuditEvent, LoginThrottle, User
+from portal.models import AuditEvent, LoginThrottle, User, utcnow
 
 from ..conftest import PASSWORD, csrf_of, login
 from ..integration.test_admin_users import age_session, audit_actions, body, db_get, people, post
@@ -435,3 +436,47 @@ def test_finding_06_date_range_message_in_french(app, client, make_user):
     login(client, "admin")
     page = client.get("/admin/audit?date_to=9999-12-31")
     assert page.status_code == 422 and "Saisissez une date" in body(page)
+
+
+# --- Finding 7: link lifetimes are bounded (recovery <= 24 h, invitations <= 7 days) ---------
+
+@pytest.mark.parametrize("key, value", [("RESET_LINK_TTL", "100000"), ("RESET_LINK_TTL", "1441"),
+                                        ("INVITE_LINK_TTL", "10081"), ("RESET_LINK_TTL", "soon"),
+                                        ("INVITE_LINK_TTL", "0")])
+def test_finding_07_startup_refuses_unbounded_link_lifetimes(make_app, monkeypatch, key, value):
+    monkeypatch.setenv(f"PASSGATE_{key}", value)
+    with pytest.raises(SystemExit) as exc:
+        make_app()
+    assert f"PASSGATE_{key}" in str(exc.value) and "end-of-day" in str(exc.value)
+
+
+def test_finding_07_startup_accepts_bounded_values(make_app, monkeypatch):
+    monkeypatch.setenv("PASSGATE_RESET_LINK_TTL", "1440")
+    monkeypatch.setenv("PASSGATE_INVITE_LINK_TTL", "end-of-day")
+    assert make_app().config["RESET_LINK_TTL"] == "1440"
+
+
+def test_finding_07_stored_values_are_capped(app):
+    from portal import settings
+
+    with _db(app):
+        settings.save({"RESET_LINK_TTL": "100000", "INVITE_LINK_TTL": "999999"})
+        now = utcnow()
+        assert settings.link_expiry("reset", now) == now + timedelta(hours=24)
+        assert settings.link_expiry("invite", now) == now + timedelta(days=7)
+
+
+@pytest.mark.parametrize("language, field, value, message", [
+    ("en", "reset_link_minutes", "1441", "at most 24 hours"),
+    ("en", "invite_link_minutes", "10081", "at most 7 days"),
+    ("fr", "reset_link_minutes", "100000", "au plus 24 heures"),
+    ("fr", "invite_link_minutes", "10081", "au plus 7 jours"),
+])
+def test_finding_07_settings_form_says_the_bound(app, client, make_user, language, field, value,
+                                                  message):
+    from ..integration.test_admin_settings import _submit
+
+    make_user("admin", role="admin", language=language)
+    login(client, "admin")
+    response = _submit(client, {field: value})
+    assert response.status_code == 422 and message in body(response)
