@@ -7,7 +7,7 @@ import json
 from flask import has_request_context, request
 from flask_login import current_user
 
-from .models import AuditEvent, User
+from .models import AuditEvent, User, utcnow
 
 
 def _clean(value: str, limit: int) -> str:
@@ -38,3 +38,27 @@ def record(action: str, *, outcome: str = "success", actor: User | None = None,
         ip=ip if ip is not None else client_ip(),
         detail=_clean(json.dumps(detail, ensure_ascii=False, sort_keys=True), 2000) if detail else "",
     )
+
+
+def record_refusal(action: str, detail: dict | None = None) -> None:
+    """A refused request (CSRF failure, rate limit). Anonymous ones are aggregated: one row
+    per action, source address and minute, whose ``repeats`` counts them (issue 11, finding
+    8), so a flood neither buries the log nor fills the database. Signed-in ones are
+    recorded one by one, like everything a known account does."""
+    if has_request_context() and getattr(current_user, "is_authenticated", False):
+        record(action, outcome="denied", detail=detail)
+        return
+    from .db import database
+
+    ip = client_ip()
+    minute = utcnow().replace(second=0, microsecond=0)
+    with database.atomic():
+        row = (AuditEvent.select(AuditEvent.id)
+               .where((AuditEvent.created_at >= minute) & (AuditEvent.action == action)
+                      & (AuditEvent.ip == ip) & AuditEvent.actor.is_null())
+               .order_by(AuditEvent.id.desc()).first())
+        if row is None:
+            record(action, outcome="denied", detail=detail, ip=ip)
+        else:
+            (AuditEvent.update(repeats=AuditEvent.repeats + 1)
+             .where(AuditEvent.id == row.id).execute())

@@ -195,7 +195,8 @@ class LoginThrottle(BaseModel):
 
 
 class AuditEvent(BaseModel):
-    """Append-only: the application never updates or deletes these rows."""
+    """Append-only: the application never deletes these rows, and updates only the
+    ``repeats`` count of an aggregated anonymous refusal (``portal.audit.record_refusal``)."""
 
     id = AutoField()
     created_at = DateTimeField(default=utcnow, index=True)
@@ -208,6 +209,7 @@ class AuditEvent(BaseModel):
     team_id = IntegerField(null=True, index=True)  # target's team at the time (manager scope)
     ip = CharField(max_length=64, default="")
     detail = TextField(default="")
+    repeats = IntegerField(default=1)  # identical anonymous refusals in the same minute
 
 
 class OutboxMail(BaseModel):

@@ -242,15 +242,17 @@ def choices(actor: User) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
 
 def detail_text(event: AuditEvent) -> str:
     """The detail as short ``key: value`` text (it never holds a password or a token)."""
+    repeats = getattr(event, "repeats", 1) or 1
+    prefix = (str(_l("%(num)d times in this minute", num=repeats)) + "; ") if repeats > 1 else ""
     if not event.detail:
-        return ""
+        return prefix.rstrip("; ")
     try:
         data = json.loads(event.detail)
     except ValueError:
-        return event.detail
+        return prefix + event.detail
     if not isinstance(data, dict):
-        return event.detail
-    parts = []
+        return prefix + event.detail
+    parts = [prefix.rstrip("; ")] if prefix else []
     for key, value in data.items():
         if not isinstance(value, str):
             value = json.dumps(value, ensure_ascii=False)

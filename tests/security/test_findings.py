@@ -480,3 +480,45 @@ def test_finding_07_settings_form_says_the_bound(app, client, make_user, languag
     login(client, "admin")
     response = _submit(client, {field: value})
     assert response.status_code == 422 and message in body(response)
+
+
+# --- Finding 8: repeated anonymous refusals are aggregated (one row per source per minute) ---
+
+def _refusals(app, action):
+    with _db(app):
+        return [(e.ip, e.repeats) for e in
+                AuditEvent.select().where(AuditEvent.action == action).order_by(AuditEvent.id)]
+
+
+def test_finding_08_csrf_failures_are_aggregated(app):
+    client = app.test_client()
+    for _ in range(40):
+        assert client.post("/login", data={"identifier": "x", "password": "y"}).status_code == 400
+    other = app.test_client()
+    for _ in range(3):
+        other.post("/password/forgot", data={"identifier": "x"},
+                   environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    assert _refusals(app, "csrf.failure") == [("127.0.0.1", 40), ("198.51.100.7", 3)]
+    # A new minute starts a new row.
+    with _db(app):
+        AuditEvent.update(created_at=utcnow() - timedelta(minutes=2)).execute()
+    client.post("/login", data={})
+    assert _refusals(app, "csrf.failure")[-1] == ("127.0.0.1", 1)
+
+
+def test_finding_08_rate_limit_hits_are_aggregated_and_shown_with_their_count(make_app,
+                                                                             make_user):
+    from ..conftest import _prepare_database
+
+    app = make_app(LIMIT_LOGIN="2 per minute")
+    _prepare_database(app)
+    client = app.test_client()
+    codes = [login(client, "ghost", "whatever password").status_code for _ in range(30)]
+    assert codes.count(429) == 28
+    assert _refusals(app, "ratelimit.hit") == [("127.0.0.1", 28)]
+    make_user("admin", role="admin")
+    admin = app.test_client()
+    admin.environ_base["REMOTE_ADDR"] = "192.0.2.1"  # another source, under the limit
+    login(admin, "admin")
+    page = body(admin.get("/admin/audit?action=ratelimit.hit"))
+    assert "28" in page and "times" in page
