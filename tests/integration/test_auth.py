@@ -293,7 +293,9 @@ def test_rehash_when_cost_changes(make_app, make_user, app):
 def test_language_switch_is_remembered_on_the_account(app, client, make_user):
     make_user("alice")
     login(client, "alice")
-    assert "Bonjour" in client.get("/?lang=fr").get_data(as_text=True)
+    # The switcher is a same-site link (browsers send Sec-Fetch-Site: same-origin).
+    assert "Bonjour" in client.get("/?lang=fr", headers={"Sec-Fetch-Site": "same-origin"}
+                                   ).get_data(as_text=True)
     with app.app_context():
         database.connect(reuse_if_open=True)
         assert User.get(User.username_key == "alice").language == "fr"

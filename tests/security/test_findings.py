@@ -490,6 +490,14 @@ def _refusals(app, action):
                 AuditEvent.select().where(AuditEvent.action == action).order_by(AuditEvent.id)]
 
 
+def _by_source(app, action):
+    """{ip: count}; at most one row per source (two if the test crossed a minute boundary)."""
+    rows = _refusals(app, action)
+    for ip in {ip for ip, _n in rows}:
+        assert len([1 for i, _n in rows if i == ip]) <= 2
+    return {ip: sum(n for i, n in rows if i == ip) for ip, _n in rows}
+
+
 def test_finding_08_csrf_failures_are_aggregated(app):
     client = app.test_client()
     for _ in range(40):
@@ -498,7 +506,7 @@ def test_finding_08_csrf_failures_are_aggregated(app):
     for _ in range(3):
         other.post("/password/forgot", data={"identifier": "x"},
                    environ_base={"REMOTE_ADDR": "198.51.100.7"})
-    assert _refusals(app, "csrf.failure") == [("127.0.0.1", 40), ("198.51.100.7", 3)]
+    assert _by_source(app, "csrf.failure") == {"127.0.0.1": 40, "198.51.100.7": 3}
     # A new minute starts a new row.
     with _db(app):
         AuditEvent.update(created_at=utcnow() - timedelta(minutes=2)).execute()
@@ -515,10 +523,36 @@ def test_finding_08_rate_limit_hits_are_aggregated_and_shown_with_their_count(ma
     client = app.test_client()
     codes = [login(client, "ghost", "whatever password").status_code for _ in range(30)]
     assert codes.count(429) == 28
-    assert _refusals(app, "ratelimit.hit") == [("127.0.0.1", 28)]
+    assert _by_source(app, "ratelimit.hit") == {"127.0.0.1": 28}
     make_user("admin", role="admin")
     admin = app.test_client()
     admin.environ_base["REMOTE_ADDR"] = "192.0.2.1"  # another source, under the limit
     login(admin, "admin")
     page = body(admin.get("/admin/audit?action=ratelimit.hit"))
     assert "28" in page and "times" in page
+
+
+# --- Finding 9: ?lang= saves the account's language only on a same-site request -------------
+
+@pytest.mark.parametrize("headers, saved", [
+    ({"Sec-Fetch-Site": "cross-site"}, False),
+    ({}, False),  # no Fetch Metadata: cannot tell, so nothing is written
+    ({"Sec-Fetch-Site": "same-origin"}, True),
+    ({"Sec-Fetch-Site": "same-site"}, True),
+    ({"Sec-Fetch-Site": "none"}, True),  # typed in the address bar
+])
+def test_finding_09_language_saved_only_from_the_same_site(app, client, make_user, headers,
+                                                           saved):
+    make_user("alice")
+    login(client, "alice")
+    response = client.get("/?lang=fr", headers=headers)
+    assert response.status_code == 200
+    assert (_user(app, "alice").language == "fr") is saved
+
+
+def test_finding_09_a_post_saves_the_language(app, client, make_user):
+    make_user("alice")
+    login(client, "alice")
+    token = csrf_of(client.get("/password/change"))
+    client.post("/password/change?lang=fr", data={"csrf_token": token})
+    assert _user(app, "alice").language == "fr"
