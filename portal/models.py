@@ -69,6 +69,8 @@ class User(BaseModel):
     id = AutoField()
     username = CharField(max_length=64)
     username_key = CharField(max_length=64, unique=True)
+    # UTS #39 skeleton: new usernames confusable with an existing one are refused.
+    username_skeleton = CharField(max_length=128, null=True, index=True)
     email = CharField(max_length=254, null=True)
     email_key = CharField(max_length=254, null=True, unique=True)
     first_name = CharField(max_length=64, default="")

@@ -295,6 +295,8 @@ def update_user(actor: User, user: User, data: UserData) -> dict:
     """
     username = accounts.clean_username(data.username)
     email = accounts.clean_email(data.email)
+    if username != user.username:  # existing names stay valid; a new one must be safe
+        accounts.check_new_username(username, exclude_id=user.id)
     clash = User.get_or_none(((User.username_key == fold(username)) | (User.email_key == fold(username))
                               | ((User.email_key == fold(email)) if email else (User.id == 0)))
                              & (User.id != user.id))
@@ -318,6 +320,7 @@ def update_user(actor: User, user: User, data: UserData) -> dict:
         return {}
     fields = dict(new)
     fields.update(username_key=fold(username), email_key=fold(email) if email else None,
+                  username_skeleton=accounts.username_skeleton(username),
                   first_name_key=fold(new["first_name"]) or "",
                   last_name_key=fold(new["last_name"]) or "")
     if "email" in changes or ("disabled" in changes and new["disabled"]):

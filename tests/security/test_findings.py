@@ -556,3 +556,83 @@ def test_finding_09_a_post_saves_the_language(app, client, make_user):
     token = csrf_of(client.get("/password/change"))
     client.post("/password/change?lang=fr", data={"csrf_token": token})
     assert _user(app, "alice").language == "fr"
+
+
+# --- Finding 10: usernames confusable with an existing one are refused ----------------------
+
+@pytest.mark.parametrize("name", [
+    "\u0430lice",  # Cyrillic а
+    "\u03b1lice",  # Greek α
+    "al\u0456ce",  # Cyrillic і
+    "a1ice", "AIice", "aIice",  # digit one, capital I for l
+    "alice\u200b",  # zero-width space
+    "\uff41lice",  # fullwidth a (NFKC would fold it: refused as a duplicate or confusable)
+])
+def test_finding_10_confusable_usernames_are_refused(app, client, make_user, name):
+    make_user("alice")
+    make_user("admin", role="admin")
+    login(client, "admin")
+    r = post(client, "/admin/users/new", {"username": name, "email": "", "provider": "identity",
+                                          "role": "user", "team": ""})
+    assert r.status_code == 422
+    assert f'value="{name}"' in body(r)  # what was typed is kept
+    with _db(app):
+        assert User.select().count() == 2
+
+
+def test_finding_10_rn_and_m_and_zero_and_o(app, make_user):
+    from portal.accounts import AccountError, create_user
+
+    make_user("marco")
+    make_user("bob0")
+    with _db(app):
+        for name in ("rnarco", "bobo", "BOBO", "b0b0"):
+            with pytest.raises(AccountError):
+                create_user(name, password=None)
+        # Clearly different names, accents included, are fine.
+        for name in ("marcel", "zoë", "jérôme.dupont", "anne-marie", "j_smith2"):
+            assert create_user(name)[0].username == name
+
+
+def test_finding_10_messages_and_other_ways_in(app, client, make_user):
+    from portal.accounts import AccountError, create_user
+    from portal.admin.csvio import validate
+
+    make_user("alice")
+    with _db(app):
+        with pytest.raises(AccountError) as exc:
+            create_user("\u0430lice")
+        assert "looks too much like" in str(exc.value) or "letters" in str(exc.value)
+        with pytest.raises(AccountError) as exc:
+            create_user("\u0430\u0431\u0432")  # Cyrillic only: not in the safe set
+        assert "letters" in str(exc.value)
+        result, _rows = validate("username\nalic3\na1ice\n")
+        assert [line for line, _c, _m in result.errors] == [3]
+        result, _rows = validate("username\nbobby\nbobbу\n")  # Cyrillic у on line 3
+        assert [line for line, _c, _m in result.errors] == [3]
+    # Renaming is checked too, in French for a French admin.
+    make_user("root", role="admin", language="fr")
+    bob = make_user("bob")
+    login(client, "root")
+    r = post(client, f"/admin/users/{bob.id}/edit", {"username": "a1ice", "email": "bob@example.test",
+                                                     "provider": "identity", "role": "user",
+                                                     "team": ""})
+    assert r.status_code == 422 and "ressemble trop" in body(r)
+
+
+def test_finding_10_migration_fills_in_existing_skeletons(tmp_path):
+    from peewee import SqliteDatabase
+    from playhouse.migrations import Runner
+
+    from portal.schema import MIGRATIONS
+
+    db = SqliteDatabase(str(tmp_path / "old.db"))
+    runner = Runner(db, directory=MIGRATIONS)
+    runner.up(target="0005_audit_repeats")
+    db.execute_sql(
+        'INSERT INTO "user" (username, username_key, first_name, last_name, first_name_key, '
+        "last_name_key, role, provider, disabled, must_change, security_stamp, failed_count, "
+        "hard_locked, created_at) VALUES ('AIice', 'aiice', '', '', '', '', 'user', 'identity', "
+        "0, 0, 'x', 0, 0, '2026-01-01 00:00:00')")
+    runner.up()
+    assert db.execute_sql('SELECT username_skeleton FROM "user"').fetchone() == ("alice",)
