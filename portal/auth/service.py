@@ -92,7 +92,7 @@ def _reason(user: User | None, matches: bool) -> str:
 
 def _after_success(user: User, password: str) -> None:
     fields = {"last_login_at": utcnow()}
-    if user.failed_count or user.locked_until:
+    if user.failed_count or user.locked_until or user.hard_locked:
         fields.update(throttle.CLEAR)
     if passwords.needs_rehash(user.password_hash):
         fields["password_hash"] = passwords.hash_password(password)
