@@ -48,3 +48,25 @@ def can(actor: User, permission: str, target: User | None = None) -> bool:
     if scope != "team" or target.id == actor.id:
         return False
     return _role(target.role)[2] < rank and target.team_id in team_ids(actor)
+
+
+def lower_roles(actor: User) -> list[str]:
+    """Names of the roles ranked below the actor's (a team-scoped actor's reach)."""
+    rank = _role(actor.role)[2]
+    return [r.name for r in Role.select(Role.name).where(Role.rank < rank)]
+
+
+def reach_condition(actor: User, user_model=User):
+    """SQL form of :func:`can` for a list of targets (``user_model`` may be an alias):
+    None = every account; otherwise the accounts of the actor's teams ranked below them."""
+    if not has_permission(actor, "users.read"):
+        return user_model.id.is_null()
+    _perms, scope, _rank = _role(actor.role)
+    if scope == "all":
+        return None
+    teams = sorted(team_ids(actor)) if scope == "team" else []
+    roles = lower_roles(actor) if scope == "team" else []
+    if not teams or not roles:
+        return user_model.id.is_null()
+    return (user_model.team.in_(teams) & user_model.role.in_(roles)
+            & (user_model.id != actor.id))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
@@ -102,6 +103,7 @@ def store_password(user: User, fields: dict) -> None:
                                    created_at=fields["password_changed_at"])
             _trim_history(user)
         User.update(**fields).where(User.id == user.id).execute()
+        throttle.clear_identifiers(user)  # its username and email may be tried again
         links.void(user, fields["password_changed_at"])
     for key, value in fields.items():
         setattr(user, key, value)
@@ -161,6 +163,50 @@ def clean_username(value: str) -> str:
     return value
 
 
+# --- confusable usernames (issue 11, finding 10; UTS #39) -------------------------------------
+#
+# Two rules keep a new username from passing for an existing one:
+# 1. a safe set (UTS #39 "highly restrictive", Latin only): letters a-z with or without
+#    accents, digits and . _ -, so no Cyrillic "а" or Greek "α" beside a Latin "a";
+# 2. a skeleton (UTS #39 section 4, with the confusables that remain inside that set:
+#    I/1 -> l, O/0 -> o, rn -> m, vv -> w, cl -> d), compared with the stored skeletons of
+#    every account: "a1ice" and "AIice" are refused beside "alice".
+
+USERNAME_PUNCTUATION = "._-"
+_SKELETON_CHARS = str.maketrans({"I": "l", "1": "l", "O": "o", "0": "o"})
+_SKELETON_SEQUENCES = (("rn", "m"), ("vv", "w"), ("cl", "d"))
+
+
+def _safe_char(ch: str) -> bool:
+    if ch in USERNAME_PUNCTUATION or ("0" <= ch <= "9"):
+        return True
+    base = unicodedata.normalize("NFD", ch)
+    return (base[0].isascii() and base[0].isalpha()
+            and all(unicodedata.category(c) == "Mn" for c in base[1:]))
+
+
+def username_skeleton(username: str) -> str:
+    """The UTS #39 skeleton of a username (within the safe set), case-insensitive."""
+    text = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", username))
+    text = text.translate(_SKELETON_CHARS).casefold()
+    for sequence, replacement in _SKELETON_SEQUENCES:
+        text = text.replace(sequence, replacement)
+    return unicodedata.normalize("NFC", text)[:128]
+
+
+def check_new_username(username: str, exclude_id: int | None = None) -> None:
+    """Refuse a new (or renamed) username outside the safe set or confusable with another."""
+    if not all(_safe_char(ch) for ch in username):
+        raise AccountError("username", _("Use only letters (a to z, with or without accents), "
+                                         "digits, and the characters . _ - in a username."))
+    query = User.select(User.id).where(User.username_skeleton == username_skeleton(username))
+    if exclude_id is not None:
+        query = query.where(User.id != exclude_id)
+    if query.exists():
+        raise AccountError("username", _("This username looks too much like an existing one. "
+                                         "Choose one that is clearly different."))
+
+
 def clean_email(value: str | None) -> str | None:
     value = (value or "").strip()
     if not value:
@@ -199,9 +245,11 @@ def prepare_user(username: str, *, role: str = "user", email: str | None = None,
     email = clean_email(email)
     if find(username) or (email and find(email)) or User.get_or_none(User.email_key == fold(username)):
         raise AccountError("username", _("A user with this username or email already exists."))
+    check_new_username(username)
     if role not in ("admin", "manager", "user"):
         raise AccountError("role", _("Unknown role."))
-    row = dict(username=username, username_key=fold(username), email=email,
+    row = dict(username=username, username_key=fold(username),
+               username_skeleton=username_skeleton(username), email=email,
                email_key=fold(email) if email else None, first_name=first_name.strip(),
                last_name=last_name.strip(), first_name_key=fold(first_name) or "",
                last_name_key=fold(last_name) or "", role=role, provider=provider,

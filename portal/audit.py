@@ -7,6 +7,7 @@ import json
 from flask import has_request_context, request
 from flask_login import current_user
 
+from .db import write
 from .models import AuditEvent, User, utcnow
 
 
@@ -48,3 +49,25 @@ def row(action: str, *, outcome: str = "success", actor: User | None = None,
                    if detail else ""),
         "created_at": utcnow(),
     }
+
+
+def record_refusal(action: str, detail: dict | None = None) -> None:
+    """A refused request (CSRF failure, rate limit). Anonymous ones are aggregated: one row
+    per action, source address and minute, whose ``repeats`` counts them (issue 11, finding
+    8), so a flood neither buries the log nor fills the database. Signed-in ones are
+    recorded one by one, like everything a known account does."""
+    if has_request_context() and getattr(current_user, "is_authenticated", False):
+        record(action, outcome="denied", detail=detail)
+        return
+    ip = client_ip()
+    minute = utcnow().replace(second=0, microsecond=0)
+    with write():
+        row = (AuditEvent.select(AuditEvent.id)
+               .where((AuditEvent.created_at >= minute) & (AuditEvent.action == action)
+                      & (AuditEvent.ip == ip) & AuditEvent.actor.is_null())
+               .order_by(AuditEvent.id.desc()).first())
+        if row is None:
+            record(action, outcome="denied", detail=detail, ip=ip)
+        else:
+            (AuditEvent.update(repeats=AuditEvent.repeats + 1)
+             .where(AuditEvent.id == row.id).execute())

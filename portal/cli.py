@@ -237,3 +237,24 @@ def export_users(csv_file) -> None:
         else:
             for chunk in chunks:
                 click.echo(chunk, nl=False)
+
+
+@main.command("unlock")
+@click.argument("user")
+def unlock(user) -> None:
+    """Lift the sign-in lock of USER (username or email): for the quick-start administrator
+    who has no email to recover with."""
+    app = _app()
+    with app.test_request_context(), app.app_context():
+        from . import audit, throttle
+        from .accounts import find
+        from .db import database
+
+        database.connect(reuse_if_open=True)
+        account = find(user)
+        if account is None:
+            _fail(f"no user {user!r}")
+        with database.atomic():
+            throttle.clear(account)
+            audit.record("admin.unlock", target=account, ip="", detail={"via": "cli"})
+        click.echo(f"Unlocked {account.username}.")

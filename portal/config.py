@@ -61,6 +61,9 @@ DEFAULTS: dict = {
     "LIMIT_FORGOT": "10 per 15 minutes",
     "LIMIT_RESET_TOKEN": "10 per minute",
     "LIMIT_POLICY_CHECK": "120 per minute",
+    # Every other place a password is typed again (step-up, change of password)
+    "LIMIT_REAUTH": "10 per minute;100 per day",
+    "LIMIT_PASSWORD_CHANGE": "10 per minute;100 per day",
     # Sessions
     "SESSION_IDLE_MINUTES": 30,
     "SESSION_ABSOLUTE_HOURS": 12,
@@ -74,6 +77,11 @@ DEFAULTS: dict = {
     "LDAP_URL": "",
     "DEV_OUTBOX": False,
 }
+
+# Mailed links: (shortest, longest) lifetime in minutes, and the longest in words.
+# A recovery link lives at most 24 hours, an invitation at most 7 days (issue 11, finding 7).
+LINK_LIMITS = {"RESET_LINK_TTL": (5, 1440, "24 hours"), "INVITE_LINK_TTL": (5, 10080, "7 days")}
+END_OF_DAY = "end-of-day"
 
 _BOOL = {"1": True, "true": True, "yes": True, "on": True,
          "0": False, "false": False, "no": False, "off": False, "": False}
@@ -159,5 +167,9 @@ def _derive(app) -> None:
     cfg["RATELIMIT_ENABLED"] = cfg.get("RATELIMIT_ENABLED", True)
     if not cfg["MAIL_BACKEND"]:
         cfg["MAIL_BACKEND"] = "smtp" if cfg["MAIL_SERVER"] else "console"
-    for key in ("RESET_LINK_TTL", "INVITE_LINK_TTL"):
-        cfg[key] = str(cfg[key])
+    for key, (low, high, words) in LINK_LIMITS.items():
+        value = str(cfg[key]).strip()
+        if value != END_OF_DAY and not (value.isdigit() and low <= int(value) <= high):
+            raise SystemExit(f"PASSGATE_{key} must be a number of minutes from {low} to {high} "
+                             f"(at most {words}) or {END_OF_DAY}, not {value[:20]!r}")
+        cfg[key] = value

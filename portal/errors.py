@@ -42,14 +42,14 @@ def render_error(code: int, message=None):
 def init_app(app) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
-        audit.record("csrf.failure", outcome="denied", detail={"path": request.path})
+        audit.record_refusal("csrf.failure", detail={"path": request.path[:200]})
         return render_error(400, _l("This form has expired or was sent from elsewhere. "
                                     "Reload the page and try again."))
 
     @app.errorhandler(HTTPException)
     def http_error(exc):
         if exc.code == 429:
-            audit.record("ratelimit.hit", outcome="denied", detail={"path": request.path})
+            audit.record_refusal("ratelimit.hit", detail={"path": request.path[:200]})
         if exc.code == 403 and getattr(current_user, "is_authenticated", False):
             audit.record("access.denied", outcome="denied", detail={"path": request.path})
         body, code = render_error(exc.code or 500)

@@ -27,13 +27,24 @@ def select_locale() -> str:
     return request.accept_languages.best_match(languages()) or current()["DEFAULT_LANGUAGE"]
 
 
+SAME_SITE = ("same-origin", "same-site", "none")
+
+
+def same_site_request() -> bool:
+    """A POST (CSRF-checked) or a GET the browser says came from this site or was typed
+    (Fetch Metadata). A cross-site GET, or one without the header, writes nothing."""
+    return request.method == "POST" or request.headers.get("Sec-Fetch-Site") in SAME_SITE
+
+
 def remember_choice():
-    """``?lang=fr`` switches the language and remembers it (on the account when signed in)."""
+    """``?lang=fr`` switches the language for this browser; on a same-site request it is also
+    saved on the signed-in account (issue 11, finding 9: a cross-site link cannot)."""
     lang = request.args.get("lang")
     if lang not in languages():
         return
     session["lang"] = lang
-    if getattr(current_user, "is_authenticated", False) and current_user.language != lang:
+    if (getattr(current_user, "is_authenticated", False) and current_user.language != lang
+            and same_site_request()):
         from .models import User
 
         User.update(language=lang).where(User.id == current_user.id).execute()

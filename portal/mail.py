@@ -40,6 +40,7 @@ SUBJECTS = {
     "password_changed": _l("Your %(org)s password was changed"),
     "temp_password": _l("Your %(org)s password was reset"),
     "account_locked": _l("Your %(org)s account was locked"),
+    "email_changed": _l("The email address of your %(org)s account was changed"),
     "test": _l("%(org)s test email"),
 }
 SECRET_KINDS = {"reset", "invite", "temp_password"}
@@ -105,7 +106,7 @@ def render(row: OutboxMail) -> tuple[str, str, str]:
 
     Empty bodies when it can never be sent (the secret key changed since it was queued).
     """
-    if not row.context:  # queued before migration 0005: rendered at the time
+    if not row.context:  # queued before migration 0007: rendered at the time
         return (row.subject, *bodies(row))
     payload = row.context
     if row.encrypted:
@@ -125,7 +126,7 @@ def render(row: OutboxMail) -> tuple[str, str, str]:
 
 
 def bodies(row: OutboxMail) -> tuple[str, str]:
-    """Plain bodies of a row queued before migration 0005 (decrypted when needed)."""
+    """Plain bodies of a row queued before migration 0007 (decrypted when needed)."""
     if not row.encrypted or not row.body_text:
         return row.body_text, row.body_html
     f = _fernet()

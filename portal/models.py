@@ -69,6 +69,8 @@ class User(BaseModel):
     id = AutoField()
     username = CharField(max_length=64)
     username_key = CharField(max_length=64, unique=True)
+    # UTS #39 skeleton: new usernames confusable with an existing one are refused.
+    username_skeleton = CharField(max_length=128, null=True, index=True)
     email = CharField(max_length=254, null=True)
     email_key = CharField(max_length=254, null=True, unique=True)
     first_name = CharField(max_length=64, default="")
@@ -195,7 +197,8 @@ class LoginThrottle(BaseModel):
 
 
 class AuditEvent(BaseModel):
-    """Append-only: the application never updates or deletes these rows."""
+    """Append-only: the application never deletes these rows, and updates only the
+    ``repeats`` count of an aggregated anonymous refusal (``portal.audit.record_refusal``)."""
 
     id = AutoField()
     created_at = DateTimeField(default=utcnow, index=True)
@@ -208,6 +211,7 @@ class AuditEvent(BaseModel):
     team_id = IntegerField(null=True, index=True)  # target's team at the time (manager scope)
     ip = CharField(max_length=64, default="")
     detail = TextField(default="")
+    repeats = IntegerField(default=1)  # identical anonymous refusals in the same minute
 
 
 class OutboxMail(BaseModel):
@@ -221,7 +225,7 @@ class OutboxMail(BaseModel):
     recipient = CharField(max_length=254)
     subject = CharField(max_length=255)
     # Rendered when sent, from ``context`` (JSON, Fernet-encrypted when it holds a link or
-    # a password) in ``language``; rows queued before migration 0005 carry their bodies.
+    # a password) in ``language``; rows queued before migration 0007 carry their bodies.
     context = TextField(default="")
     language = CharField(max_length=8, default="")
     body_text = TextField(default="")

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, g, has_request_context
 
+from .config import LINK_LIMITS
 from .models import Setting, utcnow
 
 # Keys an administrator can change from the settings screen.
@@ -66,14 +67,21 @@ def link_expiry(kind: str, now: datetime | None = None) -> datetime:
     the link was sent, in the organisation's time zone (CPOMS behaviour).
     """
     values = current()
-    raw = str(values["RESET_LINK_TTL" if kind == "reset" else "INVITE_LINK_TTL"])
+    key = "RESET_LINK_TTL" if kind == "reset" else "INVITE_LINK_TTL"
+    raw = str(values[key])
     now = now or utcnow()
     if raw == "end-of-day":
         tz = timezone(values)
         local = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(tz)
         midnight = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=tz)
         return midnight.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
-    return now + timedelta(minutes=int(raw))
+    low, high, _words = LINK_LIMITS[key]
+    try:
+        minutes = int(raw)
+    except ValueError:
+        minutes = low
+    # Whatever was stored (an older version, a hand edit), never beyond the bound.
+    return now + timedelta(minutes=min(max(minutes, low), high))
 
 
 def temp_password_expiry(now: datetime | None = None) -> datetime:

@@ -17,6 +17,10 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask import current_app
+from peewee import Case
+
+from .db import write
 from .models import LoginThrottle, User, fold, utcnow
 
 
@@ -57,16 +61,19 @@ def retry_after(state, now: datetime | None = None) -> int | None:
 
 
 def failure_fields(state, rules: Rules, now: datetime | None = None) -> dict:
-    """The new throttle fields after one more failure."""
+    """The new throttle fields after one more failure (pure; see ``save_failure``)."""
     now = now or utcnow()
     count = state.failed_count or 0
     # A hard lock outlives the reset window: only an admin unlock or a reset lifts it.
     if (not state.hard_locked and state.last_failed_at
             and now - state.last_failed_at > timedelta(hours=rules.reset_hours)):
         count = 0
-    count += 1
+    return _fields_for(count + 1, bool(state.hard_locked), rules, now)
+
+
+def _fields_for(count: int, hard: bool, rules: Rules, now: datetime) -> dict:
     fields = {"failed_count": count, "last_failed_at": now, "locked_until": None,
-              "hard_locked": bool(state.hard_locked)}
+              "hard_locked": hard}
     if count >= rules.hard_limit:
         fields["hard_locked"] = True
     elif wait_seconds(count, rules):
@@ -77,49 +84,112 @@ def failure_fields(state, rules: Rules, now: datetime | None = None) -> dict:
 CLEAR = {"failed_count": 0, "last_failed_at": None, "locked_until": None, "hard_locked": False}
 
 
-def anonymous_state(identifier: str) -> LoginThrottle:
-    """The throttle row of an identifier that matches no account (not saved yet)."""
-    key = hashlib.sha256(fold(identifier).encode("utf-8", "surrogatepass")).hexdigest()
+def key_of(identifier: str) -> str:
+    """The throttle key of a typed identifier (its folded form, hashed: no names stored)."""
+    return hashlib.sha256((fold(identifier) or "").encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def identifier_state(identifier: str) -> LoginThrottle:
+    """The throttle row of a typed identifier (not saved yet if it has no failure).
+
+    Every typed identifier has one, whether or not it names an account, so a username and
+    an email behave alike whether or not they belong together (issue 11, finding 3).
+    """
+    key = key_of(identifier)
     row = LoginThrottle.get_or_none(LoginThrottle.key == key)
     return row or LoginThrottle(key=key, failed_count=0)
 
 
-def locked_state(state):
-    """``state`` (a User or LoginThrottle) re-read inside the caller's write transaction
-    and locked until it ends, so parallel attempts on one identifier are decided one after
-    the other and none is lost. SQLite: BEGIN IMMEDIATE already serializes writers;
-    PostgreSQL: SELECT … FOR UPDATE (an unknown identifier's row is created first, so
-    there is a row to lock)."""
-    from .db import is_sqlite
-
-    if isinstance(state, User):
-        query = User.select().where(User.id == state.id)
-    else:
-        LoginThrottle.insert(key=state.key, failed_count=0).on_conflict_ignore().execute()
-        query = LoginThrottle.select().where(LoginThrottle.key == state.key)
-    return (query if is_sqlite() else query.for_update()).get()
+anonymous_state = identifier_state  # the former name
 
 
 def save_failure(state, rules: Rules) -> dict:
-    """Record a failure on a User or LoginThrottle row; returns the new fields."""
-    fields = failure_fields(state, rules)
-    if isinstance(state, User):
-        User.update(**fields).where(User.id == state.id).execute()
+    """Record one failure on a User or LoginThrottle row; returns the new fields.
+
+    The count is incremented in the database (``failed_count = failed_count + 1``), never
+    read and written back, so simultaneous failures are all counted. The wait then follows
+    from the count this failure reached; only the latest failure sets it.
+    """
+    now = utcnow()
+    model = User if isinstance(state, User) else LoginThrottle
+    if model is User:
+        where = User.id == state.id
     else:
-        (LoginThrottle.insert(key=state.key, **fields)
-         .on_conflict(conflict_target=[LoginThrottle.key],
-                      update={getattr(LoginThrottle, k): v for k, v in fields.items()})
-         .execute())
+        where = LoginThrottle.key == state.key
+        LoginThrottle.insert(key=state.key, failed_count=0).on_conflict_ignore().execute()
+    stale = ((model.hard_locked == False) & model.last_failed_at.is_null(False)  # noqa: E712
+             & (model.last_failed_at < now - timedelta(hours=rules.reset_hours)))
+    with write():
+        (model.update(failed_count=Case(None, [(stale, 1)], model.failed_count + 1),
+                      last_failed_at=now)
+         .where(where).execute())
+        count, hard = (model.select(model.failed_count, model.hard_locked)
+                       .where(where).tuples().get())
+        fields = _fields_for(count, bool(hard), rules, now)
+        (model.update(locked_until=fields["locked_until"], hard_locked=fields["hard_locked"])
+         .where(where & (model.failed_count == count)).execute())
     for key, value in fields.items():
         setattr(state, key, value)
     return fields
 
 
 def clear(user: User) -> None:
-    """Unlock: used on success, by an admin unlock and by a completed reset."""
+    """Unlock: on success, by an admin unlock and by a completed reset. The account's own
+    counter and those of its username and email go."""
     User.update(**CLEAR).where(User.id == user.id).execute()
+    clear_identifiers(user)
     for key, value in CLEAR.items():
         setattr(user, key, value)
+
+
+def forget(state: LoginThrottle) -> None:
+    LoginThrottle.delete().where(LoginThrottle.key == state.key).execute()
+
+
+def clear_identifiers(user: User) -> None:
+    keys = [key_of(v) for v in (user.username, user.email) if v]
+    LoginThrottle.delete().where(LoginThrottle.key.in_(keys)).execute()
+
+
+def refusal_message(seconds: int) -> str:
+    """What to say when a password may not be checked now (``seconds`` 0 = hard lock)."""
+    from flask_babel import gettext, ngettext
+
+    if not seconds:
+        return gettext("Too many attempts: this account is locked. Reset your password or "
+                       "ask an administrator to unlock it.")
+    minutes = max(1, -(-seconds // 60))
+    return ngettext("Too many attempts: wait %(num)d minute before trying again.",
+                    "Too many attempts: wait %(num)d minutes before trying again.", minutes)
+
+
+@dataclass
+class Verdict:
+    ok: bool
+    retry_after: int | None = None  # set when refused unchecked, during a wait (0 = hard lock)
+
+
+def verify_password(user: User, password: str) -> Verdict:
+    """Check a signed-in user's password again (step-up, change of password) under the
+    same throttle as sign-in: refused during a wait, a failure counts (issue 11, finding 2).
+
+    From a device that signed in before, the device's own counter decides instead of the
+    account's (finding 4). One bcrypt verification on every path.
+    """
+    from . import devices, passwords, settings
+
+    rules = Rules.from_settings(settings.current(), current_app.config)
+    device = devices.state_for(user)
+    matches = passwords.verify_password(password, user.password_hash)
+    wait = retry_after(device if device is not None else user)
+    if wait is not None:
+        return Verdict(False, wait)
+    if matches:
+        return Verdict(True)
+    if device is not None:
+        save_failure(device, rules)
+    save_failure(user, rules)
+    return Verdict(False)
 
 
 def purge_stale(rules: Rules) -> int:

@@ -34,6 +34,8 @@ def base_overrides(tmp_path) -> dict:
         "LIMIT_LOGIN": "1000 per minute",
         "LIMIT_FORGOT": "1000 per minute",
         "LIMIT_RESET_TOKEN": "1000 per minute",
+        "LIMIT_REAUTH": "1000 per minute",
+        "LIMIT_PASSWORD_CHANGE": "1000 per minute",
         "RESET_MAILS_PER_WINDOW": 100,
     }
 

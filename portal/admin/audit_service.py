@@ -7,10 +7,12 @@ Scope (ASVS 16.4.2, checklist H6): administrators (scope ``all``) read every eve
 team-scoped reader (a manager) reads only events whose ``team_id`` -- the *target's* team
 when the event was recorded -- is one of the teams within their reach
 (:func:`portal.access.team_ids`: their own team and the teams they manage). So a manager
-sees what happened to the members of those teams (themself included, as a member of their
-own team), and nothing else: no events without a target (failed sign-ins for unknown
-names, CSRF failures, settings changes), no events about other teams' members, even when
-the manager was the actor. Moving a user to another team does not move their history.
+sees what happened to the members of those teams who rank below them (the reach rule of
+``portal.access``), and their own events; nothing else: no events about administrators or
+other managers (issue 11, finding 5), no events without a target (failed sign-ins for
+unknown names, CSRF failures, settings changes), no events about other teams' members,
+even when the manager was the actor. Moving a user to another team does not move their
+history.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from ..models import AuditEvent, Role, User
 
 PAGE_SIZE = 50
 MAX_FILTER = 64  # usernames are at most 64 characters
+MIN_DATE, MAX_DATE = date(1970, 1, 1), date(2999, 12, 31)  # filter range
 
 # Labels of the actions the application records (unknown actions are shown raw).
 ACTION_LABELS = {
@@ -135,14 +138,25 @@ def parse_filters(args) -> AuditFilter:
         action=(args.get("action") or "").strip()[:48],
         outcome=(args.get("outcome") or "").strip()[:16],
     )
+    for name in ("actor", "target", "action", "outcome"):
+        if any(not ch.isprintable() for ch in getattr(f, name)):
+            # (PostgreSQL refuses NUL in text: never let it reach a query.)
+            f.errors[name] = str(_l("Remove the control characters from the filters."))
     for name in ("date_from", "date_to"):
         raw = (args.get(name) or "").strip()
         if not raw:
             continue
         try:
-            setattr(f, name, _parse_date(raw))
+            day = _parse_date(raw)
         except ValueError:
             f.errors[name] = str(_l("Enter a date as YYYY-MM-DD, for example 2026-03-31."))
+            continue
+        if not MIN_DATE <= day <= MAX_DATE:
+            # Far dates overflow when turned into UTC bounds (issue 11, finding 6).
+            f.errors[name] = str(_l("Enter a date between %(first)s and %(last)s.",
+                                    first=MIN_DATE.isoformat(), last=MAX_DATE.isoformat()))
+            continue
+        setattr(f, name, day)
     if f.date_from and f.date_to and f.date_from > f.date_to:
         f.errors["date_to"] = str(_l("The end date must be on or after the start date."))
     try:
@@ -172,7 +186,13 @@ def scoped(actor: User):
     teams = access.team_ids(actor) if role is not None and role.scope == "team" else set()
     if not teams:
         return query.where(AuditEvent.id == -1)
-    return query.where(AuditEvent.team_id.in_(sorted(teams)))
+    # The reach rule of every other screen (issue 11, finding 5): the target must rank below
+    # the reader -- never an administrator or a peer manager -- except the reader themself.
+    target = User.alias("audit_target")
+    roles = access.lower_roles(actor)
+    return (query.join(target, on=(AuditEvent.target == target.id))
+            .where(AuditEvent.team_id.in_(sorted(teams))
+                   & (target.role.in_(roles or [""]) | (target.id == actor.id))))
 
 
 def search(actor: User, f: AuditFilter):
@@ -222,15 +242,17 @@ def choices(actor: User) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
 
 def detail_text(event: AuditEvent) -> str:
     """The detail as short ``key: value`` text (it never holds a password or a token)."""
+    repeats = getattr(event, "repeats", 1) or 1
+    prefix = (str(_l("%(num)d times in this minute", num=repeats)) + "; ") if repeats > 1 else ""
     if not event.detail:
-        return ""
+        return prefix.rstrip("; ")
     try:
         data = json.loads(event.detail)
     except ValueError:
-        return event.detail
+        return prefix + event.detail
     if not isinstance(data, dict):
-        return event.detail
-    parts = []
+        return prefix + event.detail
+    parts = [prefix.rstrip("; ")] if prefix else []
     for key, value in data.items():
         if not isinstance(value, str):
             value = json.dumps(value, ensure_ascii=False)
@@ -250,8 +272,15 @@ def csv_cell(value) -> str:
 
 
 def export_rows(actor: User, f: AuditFilter) -> Iterator[str]:
-    """The CSV file in chunks: a UTF-8 BOM (for Excel), a header, then one line per event."""
-    tz = settings.timezone()
+    """The CSV file in chunks: a UTF-8 BOM (for Excel), a header, then one line per event.
+
+    The query (and its date bounds) is built here, before the response starts: whatever
+    could fail does so while a clear error page can still be sent (issue 11, finding 6).
+    """
+    return _export_chunks(search(actor, f), settings.timezone())
+
+
+def _export_chunks(query, tz) -> Iterator[str]:
     utc = ZoneInfo("UTC")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -267,7 +296,7 @@ def export_rows(actor: User, f: AuditFilter) -> Iterator[str]:
                      str(_l("Action code")), str(_l("Outcome")), str(_l("IP address")),
                      str(_l("Detail"))])
     yield "\ufeff" + flush()
-    for n, event in enumerate(search(actor, f).iterator(), 1):
+    for n, event in enumerate(query.iterator(), 1):
         at = event.created_at.replace(tzinfo=utc)
         writer.writerow([csv_cell(v) for v in (
             at.strftime("%Y-%m-%dT%H:%M:%SZ"), at.astimezone(tz).isoformat(timespec="seconds"),

@@ -12,7 +12,7 @@ from ..errors import render_error
 from ..models import User
 from . import bp, bulk, service
 from .forms import EmptyForm
-from .stepup import fresh_required
+from .stepup import challenge
 from .views import CHANGED, actor_with
 
 
@@ -66,12 +66,14 @@ def bulk_confirm(action: str):
 
 @bp.post("/users/bulk/<action>")
 @login_required
-@fresh_required
 def bulk_run(action: str):
     if action not in bulk.ACTIONS:
         abort(404)
     actor = actor_with("users.update")
-    users, search, all_matching = _selection(actor)
+    users, search, all_matching = _selection(actor)  # reach first: 403 before the dialog
+    refusal = challenge()
+    if refusal is not None:
+        return refusal
     preview = bulk.eligibility(users) if action == "recovery" and users else None
     if not users or (preview is not None and not preview.eligible):
         return htmx.render("admin/bulk_confirm.html", "admin/_bulk_confirm.html", status=422,

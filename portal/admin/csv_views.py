@@ -8,19 +8,21 @@ from flask_login import login_required
 
 from .. import audit
 from ..models import utcnow
-from . import bp, csvio, service
+from . import bp, csvio, service, stepup
 from .forms import ImportForm
 from .views import actor_with
 
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 
 
-def _page(form, result, status=200):
+def _page(form, result, status=200, reauth_error=None):
     """The import page; bigger files than the request limit go through the command line."""
     limit = current_app.config.get("MAX_CONTENT_LENGTH") or MAX_IMPORT_BYTES
     response = Response(render_template("admin/import.html", form=form, result=result,
                                         columns=csvio.IMPORT_COLUMNS,
-                                        max_kb=min(limit, MAX_IMPORT_BYTES) // 1024),
+                                        max_kb=min(limit, MAX_IMPORT_BYTES) // 1024,
+                                        ask_password=not stepup.is_fresh(),
+                                        reauth_error=reauth_error),
                         status=status)
     response.headers["Cache-Control"] = "no-store"  # may show temporary passwords
     return response
@@ -58,9 +60,30 @@ def users_import():
             except UnicodeDecodeError:
                 form.file.errors = [_("Save the file as CSV in UTF-8 and try again.")]
             else:
+                refusal = _step_up_for_admins(text)
+                if refusal is not None:
+                    return _page(form, None, 401, refusal)
                 result = csvio.import_users(text, actor=actor)
                 if result.ok:
                     audit.record("admin.import", actor=actor,
                                  detail={"created": len(result.created)})
                     return _page(ImportForm(formdata=None), result)
     return _page(form, result, 422)
+
+
+def _step_up_for_admins(text: str) -> str | None:
+    """Rows that create administrators need a recent password entry (step-up), typed on the
+    import form itself; returns the message to show, or None to go ahead."""
+    checked, rows = csvio.validate(text)
+    if not checked.ok or not any(values.get("role") == "admin" for _line, values in rows):
+        return None
+    if stepup.is_fresh():
+        return None
+    if request.form.get(stepup.FIELD):
+        try:
+            if stepup.check_password(request.form[stepup.FIELD]):
+                return None
+        except stepup.Throttled as exc:
+            return stepup.throttled_message(exc.retry_after)
+        return _("That password is not correct. Choose the file again and enter your password.")
+    return _("This file creates administrators: enter your password and choose the file again.")

@@ -112,6 +112,12 @@ def validate(text: str) -> tuple[ImportResult, list[tuple[int, dict]]]:
 
         try:
             values["username"] = accounts.clean_username(values.get("username", ""))
+            accounts.check_new_username(values["username"])
+            skeleton = "skeleton:" + accounts.username_skeleton(values["username"])
+            if skeleton in seen and fold(values["username"]) not in seen:
+                error("username", _("Too much like the username on line %(line)d.",
+                                    line=seen[skeleton]))
+            seen.setdefault(skeleton, line)
         except accounts.AccountError as exc:
             error("username", str(exc))
         try:

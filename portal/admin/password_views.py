@@ -11,7 +11,7 @@ from .. import accounts, htmx
 from ..models import OutboxMail, User
 from . import bp, service
 from .forms import EmptyForm, ResetForm, SetPasswordForm
-from .stepup import fresh_required
+from .stepup import challenge
 from .views import CHANGED, actor_with, done, load_target
 
 FINAL_MAIL = ("sent", "failed")
@@ -34,9 +34,11 @@ def reset_confirm(user_id: int):
 
 @bp.post("/users/<int:user_id>/reset")
 @login_required
-@fresh_required
 def reset(user_id: int):
-    actor, user = load_target(user_id)
+    actor, user = load_target(user_id)  # reach first: 403 before any password dialog
+    refusal = challenge()
+    if refusal is not None:
+        return refusal
     form = ResetForm()
     if not form.validate_on_submit():
         return htmx.render("admin/user_reset_confirm.html", "admin/_reset_confirm.html", status=422,
@@ -93,9 +95,11 @@ def set_password_form(user_id: int):
 
 @bp.post("/users/<int:user_id>/password")
 @login_required
-@fresh_required
 def set_password(user_id: int):
-    actor, user = load_target(user_id)
+    actor, user = load_target(user_id)  # reach first: 403 before any password dialog
+    refusal = challenge()
+    if refusal is not None:
+        return refusal
     form = SetPasswordForm()
     ctx = {"user": user, "form": form, "policy": accounts.current_policy(),
            "in_dialog": htmx.is_htmx()}

@@ -133,15 +133,7 @@ def scope_condition(actor: User | None):
     """
     if actor is None:
         return None
-    if not access.has_permission(actor, "users.read"):
-        return User.id.is_null()  # nothing
-    roles = visible_roles(actor)
-    if roles is None:
-        return None
-    teams = access.team_ids(actor)
-    if not teams or not roles:
-        return User.id.is_null()
-    return User.team.in_(sorted(teams)) & User.role.in_(roles) & (User.id != actor.id)
+    return access.reach_condition(actor)
 
 
 def status_condition(status: str, now: datetime | None = None):
@@ -303,6 +295,8 @@ def update_user(actor: User, user: User, data: UserData) -> dict:
     """
     username = accounts.clean_username(data.username)
     email = accounts.clean_email(data.email)
+    if username != user.username:  # existing names stay valid; a new one must be safe
+        accounts.check_new_username(username, exclude_id=user.id)
     clash = User.get_or_none(((User.username_key == fold(username)) | (User.email_key == fold(username))
                               | ((User.email_key == fold(email)) if email else (User.id == 0)))
                              & (User.id != user.id))
@@ -326,13 +320,14 @@ def update_user(actor: User, user: User, data: UserData) -> dict:
         return {}
     fields = dict(new)
     fields.update(username_key=fold(username), email_key=fold(email) if email else None,
+                  username_skeleton=accounts.username_skeleton(username),
                   first_name_key=fold(new["first_name"]) or "",
                   last_name_key=fold(new["last_name"]) or "")
     if "email" in changes or ("disabled" in changes and new["disabled"]):
         fields["security_stamp"] = accounts.new_stamp()
     try:
         with write():
-            _apply_update(actor, user, fields, changes)
+            _apply_update(actor, user, fields, changes, old_email=old["email"])
     except IntegrityError:  # another request took the username or email meanwhile
         raise accounts.AccountError(
             "email" if "email" in changes and "username" not in changes else "username",
@@ -342,14 +337,18 @@ def update_user(actor: User, user: User, data: UserData) -> dict:
     return changes
 
 
-def _apply_update(actor: User, user: User, fields: dict, changes: dict) -> None:
+def _apply_update(actor: User, user: User, fields: dict, changes: dict,
+                  old_email: str | None) -> None:
     User.update(**fields).where(User.id == user.id).execute()
     if "email" in changes:
         links.void(user)
     if changes.get("disabled", [False, False])[1]:
         sessions.end_all(user)
-    audit.record("user.update", actor=actor, target=User.get_by_id(user.id),
-                 detail={"changed": changes})
+    user = User.get_by_id(user.id)
+    if "email" in changes and old_email:
+        # The recovery channel moved: the previous address hears of it (never the new one).
+        mail.queue("email_changed", old_email, user=user, by_admin=actor.id != user.id)
+    audit.record("user.update", actor=actor, target=user, detail={"changed": changes})
 
 
 def create_user(actor: User, data: UserData) -> tuple[User, str | None]:
@@ -418,7 +417,7 @@ def set_password(actor: User, user: User, password: str, must_change: bool) -> N
 
 def unlock(actor: User, user: User) -> None:
     with write():
-        User.update(**throttle.CLEAR).where(User.id == user.id).execute()
+        throttle.clear(user)
         audit.record("admin.unlock", actor=actor, target=user)
 
 

@@ -139,10 +139,13 @@ class SettingsForm(FlaskForm):
             raise ValidationError(_l("The maximum must not be smaller than the minimum."))
 
     def validate_reset_link_minutes(self, field):
-        _link_minutes(self.reset_link_mode.data, field, 5, 1440)
+        _link_minutes(self.reset_link_mode.data, field, 5, 1440, _l(
+            "A recovery link lives at most 24 hours: enter a number of minutes from 5 to 1440."))
 
     def validate_invite_link_minutes(self, field):
-        _link_minutes(self.invite_link_mode.data, field, 5, 10080)
+        _link_minutes(self.invite_link_mode.data, field, 5, 10080, _l(
+            "An invitation link lives at most 7 days: enter a number of minutes from 5 to "
+            "10080."))
 
     def validate_lockout_max_seconds(self, field):
         base = self.lockout_base_seconds.data
@@ -160,9 +163,13 @@ def _in(value: int | None, low: int, high: int) -> bool:
     return value is not None and low <= value <= high
 
 
-def _link_minutes(mode: str, field, low: int, high: int) -> None:
-    """Minutes are needed only when the lifetime is a number of minutes."""
+def _link_minutes(mode: str, field, low: int, high: int, message) -> None:
+    """Minutes are needed only when the lifetime is a number of minutes (bounded, with a
+    message that says the bound: issue 11, finding 7)."""
     if mode == END_OF_DAY:
         field.errors[:] = []  # whatever is in the unused box does not matter
         raise StopValidation()
-    between(low, high)(None, field)
+    if field.errors:  # not a number: already said so
+        raise StopValidation()
+    if field.data is None or not low <= field.data <= high:
+        raise ValidationError(message)

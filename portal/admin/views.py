@@ -9,10 +9,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from .. import access, accounts, htmx
-from ..models import User
+from ..models import User, fold
 from . import bp, service
 from .forms import EmptyForm, UserForm
-from .stepup import fresh_required
+from .stepup import challenge
 
 
 def actor_with(permission: str) -> User:
@@ -93,6 +93,10 @@ def user_new():
         if form.team.data not in (None, *[t.id for t in service.teams_for(actor)]):
             form.team.errors = [*form.team.errors, _("Choose a team from the list.")]
         else:
+            # Creating an administrator creates privilege: a fresh password first.
+            refusal = challenge() if "role" in form and form.role.data == "admin" else None
+            if refusal is not None:
+                return refusal
             try:
                 user, temp = service.create_user(actor, form.data_for_service())
             except accounts.AccountError as exc:
@@ -127,10 +131,9 @@ def user_edit(user_id: int):
         problem = _edit_problem(actor, user, data)
         if problem:
             getattr(form, problem[0]).errors = [problem[1]]
-        elif data.role is not None and data.role != user.role:
-            return _edit_with_role_change(actor, user, data, form, ctx)
         else:
-            return _save(actor, user, data, form, ctx)
+            refusal = challenge() if _sensitive_edit(user, data) else None
+            return refusal if refusal is not None else _save(actor, user, data, form, ctx)
     return htmx.render("admin/user_form.html", "admin/_user_form.html", status=422, **ctx)
 
 
@@ -160,10 +163,14 @@ def _edit_problem(actor: User, user: User, data: service.UserData) -> tuple[str,
     return None
 
 
-@fresh_required
-def _edit_with_role_change(actor, user, data, form, ctx):
-    """Role changes need a recent password entry (step-up)."""
-    return _save(actor, user, data, form, ctx)
+def _sensitive_edit(user: User, data: service.UserData) -> bool:
+    """Edits that need a recent password entry (step-up): a role change (privilege), an email
+    change (the recovery channel, one's own included) and disabling or enabling."""
+    if data.role is not None and data.role != user.role:
+        return True
+    if (fold((data.email or "").strip()) or None) != (user.email_key or None):
+        return True
+    return bool(data.disabled) != bool(user.disabled)
 
 
 def _save(actor, user, data, form, ctx):
@@ -179,8 +186,12 @@ def _save(actor, user, data, form, ctx):
 
 
 def _row_action(user_id: int, action):
+    """Unlock, disable, enable, end sessions: reach first (403), then a fresh password."""
     actor, user = load_target(user_id)
     EmptyForm().validate_on_submit()  # CSRFProtect has already refused a bad token
+    refusal = challenge()
+    if refusal is not None:
+        return refusal
     return action(actor, user)
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from .. import audit, mail, passwords, settings, throttle
+from .. import audit, devices, mail, passwords, settings, throttle
 from ..accounts import find
 from ..db import write
 from ..models import User, utcnow
@@ -34,54 +34,67 @@ def authenticate(identifier: str, password: str, provider: str = "identity") -> 
     cost one bcrypt verification and update a throttle row, so neither the answer nor
     its timing says whether the account exists.
     """
-    # Reads and the bcrypt verification happen outside any transaction; the writes that
-    # follow are one short transaction (never hold the SQLite write lock during bcrypt).
+    # Reads and the bcrypt verification happen outside any transaction; the decision and
+    # its writes are one short transaction (never hold the SQLite write lock during bcrypt).
     user = find(identifier)
-    state = user if user is not None else throttle.anonymous_state(identifier)
     matches = passwords.verify_password(password, user.password_hash if user else None)
     rules = throttle.Rules.from_settings(settings.current(), current_app.config)
     rehash = passwords.hash_password(password) if (
         matches and user is not None and passwords.needs_rehash(user.password_hash)) else None
     with write():
-        # Decide on the throttle state as it is now, locked until this transaction ends:
-        # the copy read before bcrypt is stale when attempts run in parallel (on several
-        # threads or instances), and deciding on it would lose failures.
-        fresh = throttle.locked_state(state)
         if user is not None:
+            # Decide on the account as it is now: attempts run in parallel (threads,
+            # instances), and a password changed during the check no longer signs in.
+            fresh = User.get_by_id(user.id)
             if fresh.password_hash != user.password_hash:
-                matches, rehash = False, None  # the password changed during the check
+                matches, rehash = False, None
             user = fresh
-        return _record(identifier, provider, user, fresh, matches, rules, rehash)
+        return _decide(identifier, provider, user, matches, rules, rehash)
 
 
-def _record(identifier, provider, user, state, matches, rules, rehash) -> SignIn:
-    wait = throttle.retry_after(state)
+def _decide(identifier: str, provider: str, user: User | None, matches: bool,
+            rules: throttle.Rules, rehash: str | None) -> SignIn:
+    typed = throttle.identifier_state(identifier)
+    device = devices.state_for(user)  # a browser that signed in as this account before
+    # What the answer may show depends only on what was typed (issue 11, finding 3) -- or,
+    # from a known device, on that device's own failures (finding 4).
+    shown = device if device is not None else typed
+    wait = throttle.retry_after(shown)
     if wait is not None:
         audit.record("login.failure", outcome="throttled", target=user,
                      target_name=None if user else identifier[:64])
         return SignIn(retry_after=wait)
-    usable = (user is not None and matches and not user.disabled
+    # The account's own counter (all its identifiers together) refuses silently: the answer
+    # is the generic failure, as for any identifier, so it tells nothing about pairing.
+    account_blocked = (device is None and user is not None
+                       and throttle.retry_after(user) is not None)
+    usable = (user is not None and matches and not user.disabled and not account_blocked
               and (user.provider == provider or not directory_enabled())
               and user.provider == "identity")
     if not usable:
-        fields = throttle.save_failure(state, rules)
-        audit.record("login.failure", outcome="failure", target=user,
-                     target_name=None if user else identifier[:64],
-                     detail={"reason": _reason(user, matches)})
-        if user is not None and fields["failed_count"] in (rules.free, rules.hard_limit):
-            hard = fields["hard_locked"]
-            audit.record("account.lock", target=user,
-                         detail={"failures": fields["failed_count"], "hard": hard})
-            if hard and user.email:
-                # One notice per hard lock (ASVS 6.3.5): the owner learns before anyone else.
-                mail.queue("account_locked", user.email, user=user)
-        retry = throttle.retry_after(state)
-        return SignIn(retry_after=retry)
+        throttle.save_failure(shown, rules)
+        audit.record("login.failure", outcome="throttled" if account_blocked else "failure",
+                     target=user, target_name=None if user else identifier[:64],
+                     detail=None if account_blocked else {"reason": _reason(user, matches)})
+        if user is not None and not account_blocked:
+            fields = throttle.save_failure(user, rules)
+            if fields["failed_count"] in (rules.free, rules.hard_limit):
+                hard = fields["hard_locked"]
+                audit.record("account.lock", target=user,
+                             detail={"failures": fields["failed_count"], "hard": hard})
+                if hard and user.email:
+                    # One notice per hard lock (ASVS 6.3.5): the owner learns before anyone else.
+                    mail.queue("account_locked", user.email, user=user)
+        return SignIn(retry_after=throttle.retry_after(shown))
     if user.must_change and user.temp_password_expires_at and user.temp_password_expires_at < utcnow():
         audit.record("login.failure", outcome="failure", target=user,
                      detail={"reason": "temporary_password_expired"})
         return SignIn(temp_expired=True)
     _after_success(user, rehash)
+    if device is not None and device.failed_count:
+        throttle.forget(device)
+    throttle.clear_identifiers(user)
+    devices.remember(user)
     return SignIn(user=user)
 
 
@@ -97,7 +110,7 @@ def _reason(user: User | None, matches: bool) -> str:
 
 def _after_success(user: User, rehash: str | None) -> None:
     fields = {"last_login_at": utcnow()}
-    if user.failed_count or user.locked_until:
+    if user.failed_count or user.locked_until or user.hard_locked:
         fields.update(throttle.CLEAR)
     if rehash:  # the configured cost changed: computed before the transaction began
         fields["password_hash"] = rehash

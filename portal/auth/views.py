@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import access, accounts, audit, passwords, policy, ratelimit, sessions, settings, throttle
+from .. import access, accounts, audit, policy, ratelimit, sessions, throttle
 from ..db import database, write
 from ..models import ResetToken, User
 from . import bp
@@ -96,10 +96,16 @@ def change_password():
     rules = accounts.current_policy()
     if request.method != "POST":
         return render_template("auth/change_password.html", form=form, policy=rules)
+    ratelimit.check("password_change")
     if not form.validate_on_submit():
         return render_template("auth/change_password.html", form=form, policy=rules), 422
-    if not passwords.verify_password(form.current_password.data, user.password_hash):
-        throttle.save_failure(user, throttle.Rules.from_settings(settings.current(), current_app.config))
+    # The sign-in throttle guards this password check too (issue 11, finding 2).
+    verdict = throttle.verify_password(user, form.current_password.data)
+    if verdict.retry_after is not None:
+        audit.record("password.change", outcome="throttled", target=user)
+        form.current_password.errors.append(throttle.refusal_message(verdict.retry_after))
+        return render_template("auth/change_password.html", form=form, policy=rules), 429
+    if not verdict.ok:
         audit.record("password.change", outcome="failure", target=user,
                      detail={"reason": "bad_current_password"})
         form.current_password.errors.append(_("Your current password is not correct."))

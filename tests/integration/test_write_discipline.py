@@ -124,6 +124,7 @@ def test_two_identical_adds_racing_give_one_user_and_one_form_error(app, client,
     # Both requests pass the friendly pre-check (as when they arrive at the same moment);
     # the unique index decides and the loser gets the form error, not a 500.
     monkeypatch.setattr(accounts, "find", lambda identifier: None)
+    monkeypatch.setattr(accounts, "check_new_username", lambda username, **kw: None)
     data = {"username": "dora", "email": "dora@example.test", "first_name": "Dora",
             "last_name": "Diaz", "role": "user", "provider": "identity"}
     first = post(client, "/admin/users/new", data, htmx=True)
