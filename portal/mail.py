@@ -168,17 +168,10 @@ def deliver_due(limit: int = 200) -> dict:
     # Rows left in "sending" by a worker that died become due again after their lease.
     (OutboxMail.update(status="queued")
      .where((OutboxMail.status == "sending") & (OutboxMail.next_attempt_at <= now)).execute())
-    due = [row_id for (row_id,) in (
-        OutboxMail.select(OutboxMail.id)
-        .where((OutboxMail.status == "queued") & (OutboxMail.next_attempt_at <= now))
-        .order_by(OutboxMail.id).limit(limit).tuples())]
-    claimed = _claim(due)
-    rows = list(OutboxMail.select(OutboxMail, User).join(User, JOIN.LEFT_OUTER)
-                .where(OutboxMail.id.in_(claimed)).order_by(OutboxMail.id)) if claimed else []
     batch = _Batch()
     outcomes: list[tuple[OutboxMail, Exception | None, bool]] = []
     try:
-        for row in rows:
+        for row in _claimed_rows(limit):
             text = ""
             try:
                 subject, text, html = render(row)
@@ -200,6 +193,25 @@ def deliver_due(limit: int = 200) -> dict:
 # Outcomes are written after every message: a worker killed mid-batch re-sends (after the
 # lease) only the one message it was sending; the rest of its batch was never sent.
 RECORD_EVERY = 1
+CLAIM = 20  # rows claimed at a time: several workers share a queue; a dead one strands few
+
+
+def _claimed_rows(limit: int):
+    """Due rows, claimed a few at a time for this worker (another worker takes others)."""
+    taken = 0
+    while taken < limit:
+        due = [row_id for (row_id,) in (
+            OutboxMail.select(OutboxMail.id)
+            .where((OutboxMail.status == "queued") & (OutboxMail.next_attempt_at <= utcnow()))
+            .order_by(OutboxMail.id).limit(min(CLAIM, limit - taken)).tuples())]
+        if not due:
+            return
+        claimed = _claim(due)
+        taken += len(due)
+        if claimed:
+            # Read the rows before writing anything (no SELECT cursor stays open).
+            yield from list(OutboxMail.select(OutboxMail, User).join(User, JOIN.LEFT_OUTER)
+                            .where(OutboxMail.id.in_(claimed)).order_by(OutboxMail.id))
 
 
 def _record(outcomes: list, counts: dict) -> None:
