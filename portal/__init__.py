@@ -37,6 +37,9 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     mail.mail.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
+    from . import providers
+
+    providers.init_app(app)
 
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp

@@ -51,11 +51,12 @@ def login():
     ratelimit.check("login")
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form), 422
-    # One transaction for the throttle, audit and session writes of a sign-in: one commit.
-    with database.atomic():
-        result = authenticate(form.identifier.data.strip(), form.password.data,
-                              form.provider.data if "provider" in form else "identity")
-        if result.ok:
+    # The password check (bcrypt, directory) runs outside any transaction; the throttle and
+    # audit writes are one short transaction, the session another.
+    result = authenticate(form.identifier.data.strip(), form.password.data,
+                          form.provider.data if "provider" in form else "identity")
+    if result.ok:
+        with database.atomic():
             sessions.start(result.user)
     if not result.ok:
         if result.temp_expired:
