@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from peewee import JOIN, SQL
 
-from .. import access, accounts, audit, mail, passwords, sessions, throttle
+from .. import access, accounts, audit, mail, passwords, providers, sessions, throttle
 from ..db import database, is_sqlite, starts_with
 from ..models import OutboxMail, ResetToken, Role, Team, User, fold, utcnow
 
@@ -373,7 +373,9 @@ def _replace_password(actor: User, user: User, password: str, action: str,
                       detail: dict | None, *, temporary: bool = False,
                       must_change: bool = False) -> None:
     """An administrator's new password for ``user``: stored, sessions ended, owner told,
-    audited — one transaction."""
+    audited — one transaction, after the provider (the directory, for ``sso`` accounts)
+    has accepted it. Raises ``providers.PasswordRejected`` / ``DirectoryUnavailable``."""
+    providers.for_user(user).set_password(user, password, must_change=temporary or must_change)
     with database.atomic():
         accounts.set_password(user, password, temporary=temporary, must_change=must_change)
         now = utcnow()
@@ -413,6 +415,7 @@ def set_password(actor: User, user: User, password: str, must_change: bool) -> N
 
 
 def unlock(actor: User, user: User) -> None:
+    providers.for_user(user).unlock(user)
     with database.atomic():
         User.update(**throttle.CLEAR).where(User.id == user.id).execute()
         audit.record("admin.unlock", actor=actor, target=user)

@@ -8,7 +8,7 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import access, accounts, audit, passwords, policy, ratelimit, sessions, settings, throttle
+from .. import access, accounts, audit, policy, providers, ratelimit, sessions, settings, throttle
 from ..db import database
 from ..models import ResetToken, User
 from . import bp
@@ -98,21 +98,35 @@ def change_password():
         return render_template("auth/change_password.html", form=form, policy=rules)
     if not form.validate_on_submit():
         return render_template("auth/change_password.html", form=form, policy=rules), 422
-    if not passwords.verify_password(form.current_password.data, user.password_hash):
-        throttle.save_failure(user, throttle.Rules.from_settings(settings.current(), current_app.config))
-        audit.record("password.change", outcome="failure", target=user,
-                     detail={"reason": "bad_current_password"})
-        form.current_password.errors.append(_("Your current password is not correct."))
-        return render_template("auth/change_password.html", form=form, policy=rules), 422
+    source = providers.for_user(user)
+    if not source.check_current(user, form.current_password.data):
+        return _bad_current(user, form, rules)
     check = accounts.check_new_password(user, form.password.data, form.confirm.data)
     if not check.ok:
         form.password.errors.extend(check.errors)
         return render_template("auth/change_password.html", form=form, policy=rules,
                                evaluation=check.evaluation), 422
+    try:  # the directory's own policy answers after Passgate's (outside any transaction)
+        source.change_password(user, form.current_password.data, form.password.data)
+    except providers.WrongPassword:
+        return _bad_current(user, form, rules)
+    except providers.PasswordRejected as exc:
+        audit.record("password.change", outcome="failure", target=user,
+                     detail={"reason": "directory_refused", "code": exc.code})
+        form.password.errors.append(exc.message)
+        return render_template("auth/change_password.html", form=form, policy=rules), 422
     accounts.change_own_password(user, form.password.data)
     flash(_("Your password has been changed. Your other sessions have been signed out."),
           "success")
     return redirect(url_for("auth.home"), 303)
+
+
+def _bad_current(user: User, form, rules):
+    throttle.save_failure(user, throttle.Rules.from_settings(settings.current(), current_app.config))
+    audit.record("password.change", outcome="failure", target=user,
+                 detail={"reason": "bad_current_password"})
+    form.current_password.errors.append(_("Your current password is not correct."))
+    return render_template("auth/change_password.html", form=form, policy=rules), 422
 
 
 @bp.post("/password/check")

@@ -18,6 +18,7 @@ answer. No database transaction is open while this module talks to the directory
 
 from __future__ import annotations
 
+import math
 import secrets
 import ssl
 from dataclasses import dataclass
@@ -248,7 +249,7 @@ class Directory:
         credentials (invalidCredentials & co). Network trouble raises DirectoryUnavailable."""
         conn = ldap3.Connection(self.server(), user=dn, password=password,
                                 client_strategy=self._strategy, raise_exceptions=False,
-                                receive_timeout=self.s.timeout, auto_bind=ldap3.AUTO_BIND_NONE)
+                                receive_timeout=math.ceil(self.s.timeout), auto_bind=ldap3.AUTO_BIND_NONE)
         try:
             conn.open()
             if self.s.start_tls:
@@ -256,7 +257,7 @@ class Directory:
             if conn.bind():
                 return conn
             code = conn.result.get("result")
-        except LDAPException as exc:
+        except (LDAPException, OSError) as exc:
             _close(conn)
             raise DirectoryUnavailable(type(exc).__name__, operation) from None
         _close(conn)

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from flask import current_app
 
-from .. import accounts, audit, mail, sessions, settings, tokens
+from .. import accounts, audit, mail, providers, sessions, settings, tokens
 from ..db import database
 from ..models import RecoveryRequest, ResetToken, User, utcnow
 
@@ -41,7 +41,12 @@ def process_pending(limit: int = 100) -> int:
 
 
 def _resolve(req: RecoveryRequest) -> None:
-    user = accounts.find(req.identifier)
+    try:  # the directory is asked here, in the worker, never in the web request
+        user = providers.get(req.provider).find_for_recovery(req.identifier)
+    except providers.DirectoryUnavailable:
+        audit.record("recovery.request", outcome="directory_unavailable", ip=req.ip,
+                     target_name=req.identifier[:64])
+        return
     outcome = _eligibility(user, req.provider)
     with database.atomic():
         if outcome == "sent":
@@ -118,8 +123,15 @@ def complete(state: LinkState, password: str) -> bool:
                     .where((ResetToken.id == state.token.id) & ResetToken.used_at.is_null()
                            & (ResetToken.expires_at > utcnow()))
                     .execute())
-        if consumed != 1:
-            return False
+    if consumed != 1:
+        return False
+    try:  # the directory, for sso accounts (no transaction open); it also lifts its lock
+        providers.for_user(user).set_password(user, password, must_change=False)
+    except providers.ProviderError:
+        # Nothing half-done: the link stays usable for another try.
+        ResetToken.update(used_at=None).where(ResetToken.id == state.token.id).execute()
+        raise
+    with database.atomic():
         first = user.password_hash is None
         accounts.set_password(user, password)
         User.update(last_reset_at=utcnow()).where(User.id == user.id).execute()

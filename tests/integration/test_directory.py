@@ -1,0 +1,407 @@
+"""Directory (SSO) accounts against a real OpenLDAP server (slapd with ppolicy).
+
+Every test gets its own slapd (tests/ldap_server.py), seeded with dora (mail, team
+"Year 5"), eli (no mail) and fay. What the directory holds is checked with independent
+binds and reads, not through Passgate's code.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from portal.db import database
+from portal.models import AuditEvent, LoginThrottle, ResetToken, User
+
+from ..conftest import PASSWORD, _prepare_database, csrf_of, login, normalize, post_form
+from ..ldap_server import GROUPS, Slapd
+
+DORA = "dora directory pass 1"
+NEW = "ocean breeze kettle 2042"
+LINK_RE = re.compile(r"http://localhost/password/reset/([A-Za-z0-9_\-]+)")
+HX = {"HX-Request": "true"}
+TEMP_RE = re.compile(r'<input type="hidden" name="password" value="([^"]+)">')
+
+
+@pytest.fixture
+def slapd(tmp_path):
+    try:
+        server = Slapd(tmp_path / "slapd").setup().start()
+    except Exception as exc:  # a missing or broken slapd fails the test, never skips it
+        pytest.fail(f"could not start slapd: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def app(make_app, slapd):
+    app = make_app(**slapd.settings(LDAP_ATTR_TEAM=GROUPS))
+    _prepare_database(app)
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def sso_login(client, identifier, password):
+    return login(client, identifier, password, provider="sso")
+
+
+def row(app, username) -> User | None:
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        user = User.get_or_none(User.username_key == username)
+        database.close()
+        return user
+
+
+def events(app, action=None) -> list[AuditEvent]:
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        query = AuditEvent.select().order_by(AuditEvent.id)
+        if action:
+            query = query.where(AuditEvent.action == action)
+        rows = list(query)
+        database.close()
+        return rows
+
+
+# --- sign-in -----------------------------------------------------------------------------
+
+def test_sign_in_page_offers_the_provider_choice_in_both_languages(client):
+    body = client.get("/login?lang=en").get_data(as_text=True)
+    assert 'name="provider"' in body
+    assert "Passgate account" in body and "Organisation directory (SSO)" in body
+    body = client.get("/login?lang=fr").get_data(as_text=True)
+    assert 'name="provider"' in body
+    assert "Passgate account" not in body and "Organisation directory (SSO)" not in body
+    assert "(SSO)" in body  # the French label keeps the acronym users know
+    forgot = client.get("/password/forgot?lang=en").get_data(as_text=True)
+    assert 'name="provider"' in forgot and "Organisation directory (SSO)" in forgot
+
+
+def test_sign_in_by_username_creates_the_local_row(app, client):
+    response = sso_login(client, "dora", DORA)
+    assert response.status_code == 303 and response.headers["Location"] == "/"
+    assert client.get("/").status_code == 200
+    dora = row(app, "dora")
+    assert dora.provider == "sso" and dora.email == "dora@school.test"
+    assert (dora.first_name, dora.last_name) == ("Dora", "Lefèvre")
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        assert User.get_by_id(dora.id).team.name == "Year 5"
+    assert dora.status == "active" and dora.last_login_at is not None
+    assert [e.action for e in events(app)][-2:] == ["user.create", "login.success"]
+
+
+def test_sign_in_by_email_and_account_without_mail(app):
+    assert sso_login(app.test_client(), "DORA@school.test", DORA).status_code == 303
+    assert sso_login(app.test_client(), "eli", "eli directory pass 1").status_code == 303
+    assert row(app, "eli").email is None
+
+
+def test_wrong_password_and_unknown_user_answer_alike(app, slapd):
+    answers = set()
+    for identifier, password in [("dora", "not the password 123"), ("ghost", "whatever 12345"),
+                                 ("ghost@school.test", DORA), ("dora", "")]:
+        response = sso_login(app.test_client(), identifier, password)
+        if password:
+            assert response.status_code == 401
+            text = response.get_data(as_text=True)
+            assert "Your username, email or password was incorrect." in text
+            answers.add(normalize(text).replace(identifier, "X"))
+        else:
+            assert response.status_code == 422  # empty password: never an anonymous bind
+    assert len(answers) == 1
+    assert row(app, "dora") is None  # no row before a successful sign-in
+    reasons = [e.detail for e in events(app, "login.failure")]
+    assert len(reasons) == 3 and all("unknown_identifier" in r for r in reasons)
+    assert slapd.can_bind("dora", DORA)  # one wrong password does not lock (ppolicy: 3)
+
+
+def test_local_account_cannot_sign_in_as_directory_and_back(app, make_user):
+    make_user("carl")  # a local account
+    assert sso_login(app.test_client(), "carl", PASSWORD).status_code == 401
+    assert login(app.test_client(), "carl", PASSWORD, provider="identity").status_code == 303
+    assert sso_login(app.test_client(), "dora", DORA).status_code == 303
+    # A directory account is refused through the local provider, whatever is stored.
+    assert login(app.test_client(), "dora", DORA, provider="identity").status_code == 401
+
+
+def test_directory_failures_use_the_same_throttle(app):
+    sso_login(app.test_client(), "dora", DORA)  # the row exists from now on
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        User.update(failed_count=4).where(User.username_key == "dora").execute()
+    response = sso_login(app.test_client(), "dora", "wrong wrong wrong 1")
+    assert response.status_code == 401 and "Too many attempts" in response.get_data(as_text=True)
+    dora = row(app, "dora")
+    assert dora.failed_count == 5 and dora.locked_until is not None
+    # While throttled, even the right password is refused and the directory is not asked.
+    assert sso_login(app.test_client(), "dora", DORA).status_code == 401
+    # Unknown directory identifiers get the anonymous throttle rows, as for local ones.
+    for _ in range(5):
+        sso_login(app.test_client(), "nobody-here", "wrong wrong wrong 1")
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        assert LoginThrottle.select().count() == 1
+    assert "account.lock" in [e.action for e in events(app)]
+
+
+def test_directory_must_change_flag_forces_the_change(app, slapd):
+    slapd.modify("fay", {"pwdReset": [("MODIFY_REPLACE", ["TRUE"])]})
+    client = app.test_client()
+    response = sso_login(client, "fay", "fay directory pass 1")
+    assert response.status_code == 303 and response.headers["Location"].endswith("/password/change")
+    assert row(app, "fay").must_change
+
+
+# --- change own password ------------------------------------------------------------------
+
+def change(client, current, new, confirm=None):
+    return post_form(client, "/password/change",
+                     {"current_password": current, "password": new, "confirm": confirm or new})
+
+
+def test_change_own_password_writes_the_directory(app, slapd, outbox):
+    client = app.test_client()
+    sso_login(client, "dora", DORA)
+    response = change(client, DORA, NEW)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    assert slapd.can_bind("dora", NEW) and not slapd.can_bind("dora", DORA)
+    assert sso_login(app.test_client(), "dora", NEW).status_code == 303
+    assert "password.change" in [e.action for e in events(app)]
+    outbox.deliver()
+    assert [m.recipients for m in outbox] == [["dora@school.test"]]
+
+
+def test_change_wrong_current_password(app, slapd):
+    client = app.test_client()
+    sso_login(client, "dora", DORA)
+    response = change(client, "not my password 999", NEW)
+    assert response.status_code == 422
+    assert "Your current password is not correct." in response.get_data(as_text=True)
+    assert slapd.can_bind("dora", DORA)
+
+
+def test_change_passgate_policy_runs_first(app, slapd):
+    client = app.test_client()
+    sso_login(client, "dora", DORA)
+    response = change(client, DORA, "short1")
+    assert response.status_code == 422 and "at least" in response.get_data(as_text=True)
+    assert slapd.can_bind("dora", DORA)
+
+
+@pytest.mark.parametrize("lang, message", [
+    ("en", "The directory refused this password: you have used it before."),
+    ("fr", "L’annuaire a refusé ce mot de passe : vous l’avez déjà utilisé."),
+])
+def test_directory_policy_refusal_is_a_clear_form_error(app, slapd, lang, message):
+    client = app.test_client()
+    client.get(f"/login?lang={lang}")
+    sso_login(client, "dora", DORA)
+    assert change(client, DORA, NEW).status_code == 303
+    # Passgate never knew the directory's previous password: the directory's history does.
+    response = change(client, NEW, DORA)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 422 and message in text
+    assert "constraintViolation" not in text and "19" not in re.sub(r"<[^>]+>", "", text)
+    assert slapd.can_bind("dora", NEW)
+
+
+# --- recovery ------------------------------------------------------------------------------
+
+def forgot(client, identifier, provider="sso"):
+    return post_form(client, "/password/forgot", {"identifier": identifier, "provider": provider})
+
+
+def mailed_link(outbox, to) -> str:
+    for message in outbox.deliver():
+        if message.recipients == [to]:
+            return LINK_RE.search(message.body).group(0).replace("http://localhost", "")
+    raise AssertionError(f"no mail to {to}")
+
+
+def process_requests(app):
+    from portal.recovery import service
+
+    with app.test_request_context():
+        database.connect(reuse_if_open=True)
+        service.process_pending()
+        database.close()
+
+
+def reset_through(client, link, password=NEW):
+    client.get(link)
+    return post_form(client, "/password/reset", {"password": password, "confirm": password})
+
+
+def test_recovery_link_sets_the_directory_password_and_unlocks(app, slapd, outbox):
+    # Lock dora in the directory (ppolicy: 3 failures), before Passgate ever saw her.
+    for _ in range(3):
+        assert not slapd.can_bind("dora", "wrong wrong wrong")
+    assert slapd.read("dora", "pwdAccountLockedTime")["pwdAccountLockedTime"]
+    assert not slapd.can_bind("dora", DORA)
+    client = app.test_client()
+    assert forgot(client, "dora@school.test").status_code == 303
+    process_requests(app)
+    assert row(app, "dora").provider == "sso"  # found in the directory by the worker
+    link = mailed_link(outbox, "dora@school.test")
+    response = reset_through(client, link)
+    assert response.status_code == 303 and response.headers["Location"] == "/login"
+    assert slapd.can_bind("dora", NEW) and not slapd.can_bind("dora", DORA)
+    state = slapd.read("dora", "pwdAccountLockedTime", "pwdReset")
+    assert state == {"pwdAccountLockedTime": [], "pwdReset": []}
+    assert sso_login(app.test_client(), "dora", NEW).headers["Location"] == "/"
+    assert "password.reset" in [e.action for e in events(app)]
+
+
+def test_recovery_answer_is_the_same_for_unknown_directory_users(app, outbox):
+    answers = set()
+    for identifier in ["dora", "ghost", "eli"]:
+        response = forgot(app.test_client(), identifier)
+        answers.add((response.status_code, response.headers["Location"]))
+    assert answers == {(303, "/password/forgot/sent")}
+    process_requests(app)
+    assert [m.recipients for m in outbox.deliver()] == [["dora@school.test"]]
+    outcomes = sorted(e.detail and e.outcome for e in events(app, "recovery.request"))
+    assert sorted(e.outcome for e in events(app, "recovery.request")) == \
+        ["no_email", "no_match", "sent"] and outcomes
+
+
+def test_directory_down_during_reset_keeps_the_token(app, slapd, outbox):
+    client = app.test_client()
+    forgot(client, "dora")
+    process_requests(app)
+    link = mailed_link(outbox, "dora@school.test")
+    client.get(link)
+    slapd.stop()
+    response = post_form(client, "/password/reset", {"password": NEW, "confirm": NEW})
+    text = response.get_data(as_text=True)
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert "directory is unavailable" in text and "incorrect" not in text
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        assert ResetToken.select().where(ResetToken.used_at.is_null()).count() == 1
+    assert events(app, "directory.unavailable")
+    slapd.start()
+    response = post_form(client, "/password/reset", {"password": NEW, "confirm": NEW})
+    assert response.status_code == 303
+    assert slapd.can_bind("dora", NEW)
+
+
+# --- failures ----------------------------------------------------------------------------
+
+def test_directory_down_sign_in_is_503_and_local_accounts_still_work(app, slapd, make_user):
+    make_user("carl")
+    slapd.stop()
+    response = sso_login(app.test_client(), "dora", DORA)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+    assert "directory is unavailable" in text and "incorrect" not in text
+    event = events(app, "directory.unavailable")[-1]
+    assert event.outcome == "failure" and "login" in event.detail
+    fr = app.test_client()
+    fr.get("/login?lang=fr")
+    assert "annuaire" in sso_login(fr, "dora", DORA).get_data(as_text=True)
+    assert login(app.test_client(), "carl", PASSWORD).status_code == 303
+
+
+def test_refused_service_account_is_unavailable_not_wrong_password(make_app, slapd):
+    app = make_app(**slapd.settings(LDAP_BIND_PASSWORD="not the service password"))
+    _prepare_database(app)
+    response = sso_login(app.test_client(), "dora", DORA)
+    assert response.status_code == 503
+    assert "service bind refused" in events(app, "directory.unavailable")[-1].detail
+
+
+def test_slow_directory_times_out(make_app, slapd):
+    import socket
+
+    # A listener that accepts and never answers: the call must give up after LDAP_TIMEOUT.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(5)
+        port = silent.getsockname()[1]
+        app = make_app(**slapd.settings(LDAP_URL=f"ldap://127.0.0.1:{port}", LDAP_TIMEOUT=0.5))
+        _prepare_database(app)
+        response = sso_login(app.test_client(), "dora", DORA)
+    assert response.status_code == 503
+
+
+def test_no_provider_choice_without_a_directory(make_app):
+    app = make_app()
+    _prepare_database(app)
+    assert 'name="provider"' not in app.test_client().get("/login").get_data(as_text=True)
+
+
+# --- admin ---------------------------------------------------------------------------------
+
+def admin_client(app, make_user):
+    make_user("boss", role="admin")
+    client = app.test_client()
+    assert login(client, "boss").status_code == 303
+    return client
+
+
+def admin_post(client, url, data=None):
+    token = csrf_of(client.get("/admin/users"))
+    return client.post(url, data={**(data or {}), "csrf_token": token}, headers=HX)
+
+
+def test_admin_reset_sets_must_change_in_the_directory(app, slapd, make_user):
+    sso_login(app.test_client(), "dora", DORA)
+    dora = row(app, "dora")
+    admin = admin_client(app, make_user)
+    for _ in range(3):
+        slapd.can_bind("dora", "wrong wrong wrong")
+    assert slapd.read("dora", "pwdAccountLockedTime")["pwdAccountLockedTime"]
+    response = admin_post(admin, f"/admin/users/{dora.id}/reset")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    temp = TEMP_RE.search(response.get_data(as_text=True)).group(1)
+    assert slapd.read("dora", "pwdReset") == {"pwdReset": ["TRUE"]}
+    assert slapd.read("dora", "pwdAccountLockedTime") == {"pwdAccountLockedTime": []}
+    assert slapd.can_bind("dora", temp) and not slapd.can_bind("dora", DORA)
+    assert row(app, "dora").must_change
+    # The temporary password signs in and Passgate forces the change, in the directory.
+    client = app.test_client()
+    response = sso_login(client, "dora", temp)
+    assert response.headers["Location"].endswith("/password/change")
+    assert change(client, temp, NEW).status_code == 303
+    assert slapd.can_bind("dora", NEW)
+    assert slapd.read("dora", "pwdReset") == {"pwdReset": []}
+    assert not row(app, "dora").must_change
+
+
+def test_admin_set_password_and_unlock(app, slapd, make_user):
+    sso_login(app.test_client(), "dora", DORA)
+    dora = row(app, "dora")
+    admin = admin_client(app, make_user)
+    response = admin_post(admin, f"/admin/users/{dora.id}/password",
+                          {"password": NEW, "confirm": NEW})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert slapd.can_bind("dora", NEW)
+    assert slapd.read("dora", "pwdReset") == {"pwdReset": []}  # must_change left unticked
+    for _ in range(3):
+        slapd.can_bind("dora", "wrong wrong wrong")
+    assert not slapd.can_bind("dora", NEW)
+    response = admin_post(admin, f"/admin/users/{dora.id}/unlock")
+    assert response.status_code in (200, 303)
+    assert slapd.read("dora", "pwdAccountLockedTime") == {"pwdAccountLockedTime": []}
+    assert slapd.can_bind("dora", NEW)
+
+
+def test_admin_reset_with_directory_down_is_503_and_changes_nothing(app, slapd, make_user):
+    sso_login(app.test_client(), "dora", DORA)
+    dora = row(app, "dora")
+    admin = admin_client(app, make_user)
+    slapd.stop()
+    response = admin_post(admin, f"/admin/users/{dora.id}/reset")
+    assert response.status_code == 503
+    after = row(app, "dora")
+    assert after.password_hash == dora.password_hash and not after.must_change
+    slapd.start()
+    assert slapd.can_bind("dora", DORA)
