@@ -110,9 +110,11 @@ def _send(row: OutboxMail, text: str, html: str) -> None:
 def deliver_due(limit: int = 50) -> dict:
     """Resolve pending recovery requests, then deliver due mail. Returns counts."""
     from . import housekeeping
+    from .providers import sync
     from .recovery.service import process_pending
 
     housekeeping.run()
+    sync.run_if_due()
     counts = {"requests": process_pending(), "sent": 0, "failed": 0, "retry": 0}
     now = utcnow()
     # Rows left in "sending" by a worker that died become due again after their lease.

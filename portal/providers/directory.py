@@ -527,7 +527,8 @@ class DirectoryProvider(Provider):
             return upsert(found.profile, found.state)
 
 
-def upsert(profile: Profile, state: AccountState | None, *, actor: User | None = None) -> User | None:
+def upsert(profile: Profile, state: AccountState | None, *, actor: User | None = None,
+           counts: dict | None = None) -> User | None:
     """Create or update the local row of a directory entry (no network; short).
 
     Returns None when the username belongs to a local (``identity``) account: the two are
@@ -541,6 +542,7 @@ def upsert(profile: Profile, state: AccountState | None, *, actor: User | None =
     key = fold(username)
     user = User.get_or_none(User.username_key == key)
     if user is not None and user.provider != "sso":
+        _count(counts, "conflicts")
         audit.record("directory.conflict", outcome="failure", target=user,
                      detail={"reason": "local_account_with_same_username"})
         return None
@@ -571,6 +573,7 @@ def upsert(profile: Profile, state: AccountState | None, *, actor: User | None =
             must_change=bool(state and state.must_change), **values)
         audit.record("user.create", actor=actor, target=user,
                      detail={"source": "directory"})
+        _count(counts, "created")
         return user
     old = {"username": user.username, "email": user.email, "first_name": user.first_name,
            "last_name": user.last_name, "team": user.team_id}
@@ -591,4 +594,10 @@ def upsert(profile: Profile, state: AccountState | None, *, actor: User | None =
     if changes:
         audit.record("user.update", actor=actor, target=user,
                      detail={"changed": changes, "source": "directory"})
+    _count(counts, "updated" if changes or "must_change" in fields else "unchanged")
     return user
+
+
+def _count(counts: dict | None, key: str) -> None:
+    if counts is not None:
+        counts[key] = counts.get(key, 0) + 1

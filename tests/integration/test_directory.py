@@ -405,3 +405,76 @@ def test_admin_reset_with_directory_down_is_503_and_changes_nothing(app, slapd, 
     assert after.password_hash == dora.password_hash and not after.must_change
     slapd.start()
     assert slapd.can_bind("dora", DORA)
+
+
+# --- passgate sync-directory -----------------------------------------------------------------
+
+def cli_env(app, slapd, tmp_path, **extra):
+    from ..conftest import PG_URL
+
+    env = {
+        "PASSGATE_SECRET_KEY": "test-secret-key-not-for-production",
+        "PASSGATE_DATABASE_URL": PG_URL or app.config["DATABASE_URL"],
+        "PASSGATE_BASE_URL": "http://localhost",
+        "PASSGATE_BCRYPT_ROUNDS": "4",
+        "PASSGATE_INSTANCE": str(tmp_path / "instance"),
+        "PASSGATE_LDAP_ATTR_TEAM": GROUPS,
+    }
+    for key, value in slapd.settings().items():
+        env[f"PASSGATE_{key}"] = str(value)
+    env.update(extra)
+    return env
+
+
+def run_cli(env, *args):
+    from click.testing import CliRunner
+
+    from portal.cli import main
+
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+def test_sync_directory_adds_updates_and_disables_vanished(app, slapd, tmp_path):
+    client = app.test_client()
+    assert sso_login(client, "fay", "fay directory pass 1").status_code == 303
+    env = cli_env(app, slapd, tmp_path)
+    result = run_cli(env, "sync-directory")
+    assert result.exit_code == 0, result.output
+    assert "2 created" in result.output and "0 disabled" in result.output
+    assert row(app, "dora").team_id and row(app, "eli").email is None
+    # Changed, added and removed entries.
+    slapd.modify("dora", {"sn": [("MODIFY_REPLACE", ["Durand"])],
+                          "mail": [("MODIFY_REPLACE", ["dora.durand@school.test"])]})
+    slapd.add_person("gus", "Gus", "Petit", "gus@school.test", "gus directory pass 1")
+    slapd.delete_person("fay")
+    result = run_cli(env, "sync-directory")
+    assert result.exit_code == 0, result.output
+    assert "1 created" in result.output and "1 updated" in result.output
+    assert "1 disabled" in result.output
+    dora = row(app, "dora")
+    assert dora.last_name == "Durand" and dora.email == "dora.durand@school.test"
+    assert row(app, "gus").provider == "sso"
+    assert row(app, "fay").disabled
+    assert client.get("/").status_code == 302  # fay's session ended
+    assert events(app, "directory.vanished")[-1].target_name == "fay"
+    # The list marks them as directory accounts.
+    admin = app.test_client()
+    from portal.accounts import create_user
+
+    with app.test_request_context():
+        database.connect(reuse_if_open=True)
+        create_user("boss", role="admin", email="boss@example.test", password=PASSWORD)
+        database.close()
+    login(admin, "boss")
+    listing = admin.get("/admin/users?provider=sso").get_data(as_text=True)
+    assert "gus" in listing and "Directory (SSO)" in listing and "boss@example.test" not in listing
+
+
+def test_sync_directory_reports_a_down_directory(app, slapd, tmp_path):
+    env = cli_env(app, slapd, tmp_path)
+    slapd.stop()
+    result = run_cli(env, "sync-directory")
+    assert result.exit_code != 0 and "directory unavailable" in result.output
+    env.pop("PASSGATE_LDAP_URL")
+    result = run_cli(env, "sync-directory")
+    assert result.exit_code != 0 and "no directory configured" in result.output
