@@ -7,6 +7,7 @@ Access is decided by ``portal.access``; these functions assume the caller checke
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -299,8 +300,14 @@ def update_user(actor: User, user: User, data: UserData) -> dict:
     """Apply an edit; returns {field: [old, new]} of what changed (audited, no secrets).
 
     Changing the email or disabling rotates the security stamp (outstanding links die);
-    disabling also ends every session of the user.
+    disabling also ends every session of the user. Fields the account's provider owns
+    (the directory's names, email, team) keep their current values.
     """
+    owned = providers.for_user(user).owned_fields()
+    if owned:
+        current = {"username": user.username, "email": user.email, "first_name": user.first_name,
+                   "last_name": user.last_name, "team_id": user.team_id}
+        data = dataclasses.replace(data, **{k: current[k] for k in owned})
     username = accounts.clean_username(data.username)
     email = accounts.clean_email(data.email)
     clash = User.get_or_none(((User.username_key == fold(username)) | (User.email_key == fold(username))

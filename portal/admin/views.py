@@ -8,7 +8,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import access, accounts, htmx
+from .. import access, accounts, htmx, providers
 from ..models import User
 from . import bp, service
 from .forms import EmptyForm, UserForm
@@ -119,7 +119,8 @@ def user_edit(user_id: int):
     actor, user = load_target(user_id)
     form = UserForm(obj=None if request.method == "POST" else _form_values(user))
     form.setup(actor, creating=False)
-    ctx = {"form": form, "user": user, "in_dialog": htmx.is_htmx()}
+    ctx = {"form": form, "user": user, "in_dialog": htmx.is_htmx(),
+           "owned": providers.for_user(user).owned_fields()}
     if request.method != "POST":
         return htmx.render("admin/user_form.html", "admin/_user_form.html", **ctx)
     if form.validate_on_submit():

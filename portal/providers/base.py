@@ -119,6 +119,10 @@ class Provider(ABC):
     def state(self, user: User) -> AccountState:
         """The provider's view of the account (locked, must change, gone)."""
 
+    def owned_fields(self) -> tuple[str, ...]:
+        """Account fields this provider owns (read-only in Passgate's edit dialog)."""
+        return ()
+
     @abstractmethod
     def find_for_recovery(self, identifier: str) -> User | None:
         """The local row a recovery request is for (mail worker, outside a transaction)."""

@@ -519,6 +519,10 @@ class DirectoryProvider(Provider):
         found = self.directory.find(user.username, "state")
         return found.state if found else AccountState(exists=False)
 
+    def owned_fields(self) -> tuple[str, ...]:
+        owned = ("username", "email", "first_name", "last_name")
+        return (*owned, "team_id") if self.directory.s.attr_team else owned
+
     def find_for_recovery(self, identifier: str) -> User | None:
         found = self.directory.find(identifier, "recovery")
         if found is None:

@@ -478,3 +478,20 @@ def test_sync_directory_reports_a_down_directory(app, slapd, tmp_path):
     env.pop("PASSGATE_LDAP_URL")
     result = run_cli(env, "sync-directory")
     assert result.exit_code != 0 and "no directory configured" in result.output
+
+
+def test_edit_dialog_keeps_directory_owned_fields(app, make_user):
+    sso_login(app.test_client(), "dora", DORA)
+    dora = row(app, "dora")
+    admin = admin_client(app, make_user)
+    form = admin.get(f"/admin/users/{dora.id}/edit", headers=HX).get_data(as_text=True)
+    assert re.search(r'name="email"[^>]*readonly', form) or re.search(r'readonly[^>]*name="email"', form)
+    assert "come from the organisation directory" in form
+    response = admin_post(admin, f"/admin/users/{dora.id}/edit", {
+        "username": "someone-else", "email": "other@school.test", "first_name": "X",
+        "last_name": "Y", "team": str(dora.team_id), "provider": "sso", "role": "user",
+        "language": "fr"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    after = row(app, "dora")
+    assert (after.username, after.email, after.first_name) == ("dora", "dora@school.test", "Dora")
+    assert after.language == "fr"  # not owned by the directory: the edit applies
