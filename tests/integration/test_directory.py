@@ -495,3 +495,49 @@ def test_edit_dialog_keeps_directory_owned_fields(app, make_user):
     after = row(app, "dora")
     assert (after.username, after.email, after.first_name) == ("dora", "dora@school.test", "Dora")
     assert after.language == "fr"  # not owned by the directory: the edit applies
+
+
+def test_bulk_reset_and_unlock_reaches_the_directory(app, slapd, make_user):
+    for uid, password in (("dora", DORA), ("fay", "fay directory pass 1")):
+        assert sso_login(app.test_client(), uid, password).status_code == 303
+    ids = [str(row(app, "dora").id), str(row(app, "fay").id)]
+    for _ in range(3):
+        slapd.can_bind("fay", "wrong wrong wrong")
+    admin = admin_client(app, make_user)
+    response = admin_post(admin, "/admin/users/bulk/reset", {"ids": ids})
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200 and "2 of 2 done" in text, text
+    temps = re.findall(r'<code class="temp-password-cell">([^<]+)</code>', text)
+    assert len(temps) == 2
+    assert sorted(slapd.can_bind(uid, t) for uid in ("dora", "fay") for t in temps) == \
+        [False, False, True, True]
+    for uid in ("dora", "fay"):
+        assert slapd.read(uid, "pwdReset", "pwdAccountLockedTime") == {
+            "pwdReset": ["TRUE"], "pwdAccountLockedTime": []}
+
+
+def test_same_work_for_known_and_unknown_directory_identifiers(app, monkeypatch):
+    """Timing: a wrong password and an unknown identifier cost the same bcrypt
+    verification, the same service search and the same user bind."""
+    from portal import passwords
+    from portal.providers.directory import Directory
+
+    calls = []
+    real_connect, real_verify = Directory.connect, passwords.verify_password
+
+    def connect(self, dn, password, operation):
+        calls.append(("bind", "service" if dn == self.s.bind_dn else "user"))
+        return real_connect(self, dn, password, operation)
+
+    def verify(password, hashed):
+        calls.append(("bcrypt", hashed is None))
+        return real_verify(password, hashed)
+
+    monkeypatch.setattr(Directory, "connect", connect)
+    monkeypatch.setattr(passwords, "verify_password", verify)
+    work = []
+    for identifier in ("dora", "nobody-at-all"):
+        calls.clear()
+        assert sso_login(app.test_client(), identifier, "wrong password 12345").status_code == 401
+        work.append(list(calls))
+    assert work[0] == work[1] == [("bcrypt", True), ("bind", "service"), ("bind", "user")]
