@@ -18,7 +18,7 @@ from flask import current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import audit, htmx, passwords, sessions, settings, throttle
+from .. import audit, htmx, providers, sessions, settings, throttle
 from . import bp
 
 FIELD = "reauth_password"
@@ -27,7 +27,7 @@ FIELD = "reauth_password"
 def _check_password(password: str) -> bool:
     """Verify the actor's password; a failure counts toward their throttle (B3)."""
     user = current_user._get_current_object()
-    if passwords.verify_password(password, user.password_hash):
+    if providers.for_user(user).check_current(user, password):  # the directory for sso
         sessions.mark_reauthenticated()
         audit.record("reauth", target=user)
         return True

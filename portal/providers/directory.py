@@ -247,8 +247,10 @@ class Directory:
     def connect(self, dn: str, password: str, operation: str):
         """An open connection bound as ``dn``, or None if the directory refused the
         credentials (invalidCredentials & co). Network trouble raises DirectoryUnavailable."""
+        # auto_referrals off: credentials are never replayed to a host named by a referral.
         conn = ldap3.Connection(self.server(), user=dn, password=password,
                                 client_strategy=self._strategy, raise_exceptions=False,
+                                auto_referrals=False,
                                 receive_timeout=math.ceil(self.s.timeout), auto_bind=ldap3.AUTO_BIND_NONE)
         try:
             conn.open()

@@ -541,3 +541,23 @@ def test_same_work_for_known_and_unknown_directory_identifiers(app, monkeypatch)
         assert sso_login(app.test_client(), identifier, "wrong password 12345").status_code == 401
         work.append(list(calls))
     assert work[0] == work[1] == [("bcrypt", True), ("bind", "service"), ("bind", "user")]
+
+
+def test_directory_administrator_confirms_with_the_directory_password(app, slapd):
+    from portal import settings
+
+    assert sso_login(app.test_client(), "dora", DORA).status_code == 303
+    sso_login(app.test_client(), "fay", "fay directory pass 1")
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        User.update(role="admin").where(User.username_key == "dora").execute()
+        settings.save({"REAUTH_MINUTES": 0})
+        database.close()
+    admin = app.test_client()
+    sso_login(admin, "dora", DORA)
+    fay = row(app, "fay")
+    response = admin_post(admin, f"/admin/users/{fay.id}/reset")
+    assert response.status_code == 401 and "reauth_password" in response.get_data(as_text=True)
+    response = admin_post(admin, f"/admin/users/{fay.id}/reset", {"reauth_password": DORA})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert slapd.read("fay", "pwdReset") == {"pwdReset": ["TRUE"]}
