@@ -61,4 +61,8 @@ def init_app(app) -> None:
         body, code = render_error(503, UNAVAILABLE)
         response = app.make_response((body, code))
         response.headers["Retry-After"] = str(RETRY_AFTER)
+        if request.headers.get("HX-Request") == "true":
+            # Leave the open dialog and what was typed in it as they are; the page's
+            # request-error banner says to try again.
+            response.headers["HX-Reswap"] = "none"
         return response

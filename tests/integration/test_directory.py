@@ -267,9 +267,8 @@ def test_recovery_answer_is_the_same_for_unknown_directory_users(app, outbox):
     assert answers == {(303, "/password/forgot/sent")}
     process_requests(app)
     assert [m.recipients for m in outbox.deliver()] == [["dora@school.test"]]
-    outcomes = sorted(e.detail and e.outcome for e in events(app, "recovery.request"))
     assert sorted(e.outcome for e in events(app, "recovery.request")) == \
-        ["no_email", "no_match", "sent"] and outcomes
+        ["no_email", "no_match", "sent"]
 
 
 def test_directory_down_during_reset_keeps_the_token(app, slapd, outbox):
@@ -400,7 +399,7 @@ def test_admin_reset_with_directory_down_is_503_and_changes_nothing(app, slapd, 
     admin = admin_client(app, make_user)
     slapd.stop()
     response = admin_post(admin, f"/admin/users/{dora.id}/reset")
-    assert response.status_code == 503
+    assert response.status_code == 503 and response.headers["HX-Reswap"] == "none"
     after = row(app, "dora")
     assert after.password_hash == dora.password_hash and not after.must_change
     slapd.start()
