@@ -78,7 +78,19 @@ def users():
 def user_detail(user_id: int):
     actor, user = load_target(user_id, "users.read")
     return render_template("admin/user_detail.html", user=user, labels=service,
-                           form=EmptyForm(), may_update=access.can(actor, "users.update", user))
+                           form=EmptyForm(), may_update=access.can(actor, "users.update", user),
+                           remote=_remote_state(user))
+
+
+def _remote_state(user: User) -> dict | None:
+    """The directory's view of a directory account (None for local accounts)."""
+    source = providers.for_user(user)
+    if not source.remote:
+        return None
+    try:
+        return {"state": source.state(user), "unavailable": False}
+    except providers.DirectoryUnavailable:
+        return {"state": None, "unavailable": True}
 
 
 @bp.route("/users/new", methods=["GET", "POST"])

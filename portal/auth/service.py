@@ -48,10 +48,10 @@ def authenticate(identifier: str, password: str, provider: str = "identity") -> 
         return SignIn(retry_after=wait)
     checked = source.verify(identifier, password, user)
     with database.atomic():
-        return _record(source, checked, identifier, password, state)
+        return _record(source, checked, identifier, state)
 
 
-def _record(source, checked, identifier: str, password: str, state) -> SignIn:
+def _record(source, checked, identifier: str, state) -> SignIn:
     user = checked.user
     if checked.matches:
         user = source.adopt(checked)

@@ -85,6 +85,7 @@ class Provider(ABC):
     """One place an account's password can live."""
 
     name: str
+    remote = False  # True when the account's state lives elsewhere (worth showing apart)
 
     @abstractmethod
     def lookup(self, identifier: str) -> User | None:

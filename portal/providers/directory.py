@@ -47,6 +47,9 @@ from .base import (
 # look like a pending invitation.
 DIRECTORY_HASH = "!directory"
 
+# ldap3 wraps socket trouble in LDAPException subclasses; plain OSErrors are caught too.
+NETWORK_ERRORS = (LDAPException, OSError)
+
 PPOLICY_OID = "1.3.6.1.4.1.42.2.27.8.5.1"
 PPOLICY_CONTROL = (PPOLICY_OID, False, None)
 
@@ -259,7 +262,7 @@ class Directory:
             if conn.bind():
                 return conn
             code = conn.result.get("result")
-        except (LDAPException, OSError) as exc:
+        except NETWORK_ERRORS as exc:
             _close(conn)
             raise DirectoryUnavailable(type(exc).__name__, operation) from None
         _close(conn)
@@ -287,7 +290,7 @@ class Directory:
             conn.search(self.s.user_base, query, search_scope=ldap3.SUBTREE,
                         attributes=self.attributes(), size_limit=limit,
                         time_limit=max(int(self.s.timeout), 1))
-        except LDAPException as exc:
+        except NETWORK_ERRORS as exc:
             raise DirectoryUnavailable(type(exc).__name__, operation) from None
         code = conn.result.get("result")
         if code not in (SUCCESS, 4, NO_SUCH_OBJECT):  # 4 = sizeLimitExceeded
@@ -311,24 +314,6 @@ class Directory:
             if own:
                 _close(conn)
 
-    def read(self, dn: str, operation: str) -> Entry | None:
-        conn = self.service(operation)
-        try:
-            try:
-                conn.search(dn, self.s.user_filter, search_scope=ldap3.BASE,
-                            attributes=self.attributes(), time_limit=max(int(self.s.timeout), 1))
-            except LDAPException as exc:
-                raise DirectoryUnavailable(type(exc).__name__, operation) from None
-            code = conn.result.get("result")
-            if code == NO_SUCH_OBJECT:
-                return None
-            if code != SUCCESS:
-                raise DirectoryUnavailable(f"search result {code}", operation)
-            found = [r for r in (conn.response or []) if r.get("type") == "searchResEntry"]
-            return self.entry(conn, found[0], operation) if found else None
-        finally:
-            _close(conn)
-
     def all_entries(self, operation: str = "sync") -> list[Entry]:
         conn = self.service(operation)
         try:
@@ -340,7 +325,7 @@ class Directory:
                 for row in pages:
                     if row.get("type") == "searchResEntry":
                         entries.append(self.entry(conn, row, operation))
-            except LDAPException as exc:
+            except NETWORK_ERRORS as exc:
                 raise DirectoryUnavailable(type(exc).__name__, operation) from None
             if conn.result.get("result") not in (SUCCESS, None):
                 raise DirectoryUnavailable(f"search result {conn.result.get('result')}", operation)
@@ -387,7 +372,7 @@ class Directory:
         try:
             conn.search(self.s.attr_team, query, search_scope=ldap3.SUBTREE, attributes=["cn"],
                         size_limit=1, time_limit=max(int(self.s.timeout), 1))
-        except LDAPException as exc:
+        except NETWORK_ERRORS as exc:
             raise DirectoryUnavailable(type(exc).__name__, operation) from None
         for row in conn.response or []:
             cn = (row.get("attributes") or {}).get("cn")
@@ -415,7 +400,7 @@ class Directory:
         try:
             try:
                 result = self.flavour.change_own(conn, dn, current, new)
-            except LDAPException as exc:
+            except NETWORK_ERRORS as exc:
                 raise DirectoryUnavailable(type(exc).__name__, "password.change") from None
         finally:
             _close(conn)
@@ -428,7 +413,7 @@ class Directory:
                 result = self.flavour.admin_set(conn, dn, new)
                 self._check_write(result, "password.set")
                 conn.modify(dn, self.flavour.flags(must_change=must_change))
-            except LDAPException as exc:
+            except NETWORK_ERRORS as exc:
                 raise DirectoryUnavailable(type(exc).__name__, "password.set") from None
             if conn.result.get("result") not in (SUCCESS, NO_SUCH_ATTRIBUTE):
                 raise DirectoryUnavailable(f"modify result {conn.result.get('result')}",
@@ -441,7 +426,7 @@ class Directory:
         try:
             try:
                 conn.modify(dn, self.flavour.unlock())
-            except LDAPException as exc:
+            except NETWORK_ERRORS as exc:
                 raise DirectoryUnavailable(type(exc).__name__, "unlock") from None
             if conn.result.get("result") not in (SUCCESS, NO_SUCH_ATTRIBUTE):
                 raise DirectoryUnavailable(f"modify result {conn.result.get('result')}", "unlock")
@@ -470,6 +455,7 @@ def _close(conn) -> None:
 
 class DirectoryProvider(Provider):
     name = "sso"
+    remote = True
 
     def __init__(self, directory: Directory):
         self.directory = directory
