@@ -9,6 +9,8 @@ from __future__ import annotations
 from flask import current_app, request
 from flask_babel import lazy_gettext as _l
 
+from .. import audit
+from ..errors import render_error
 from .base import (
     AccountState,
     DirectoryUnavailable,
@@ -18,6 +20,7 @@ from .base import (
     Verification,
     WrongPassword,
 )
+from .directory import DirectoryProvider
 from .local import LocalProvider
 
 __all__ = ["AccountState", "DirectoryUnavailable", "PasswordRejected", "Provider",
@@ -36,11 +39,6 @@ def directory_enabled() -> bool:
 def get(name: str | None) -> Provider:
     """The provider for a form's ``provider`` value (identity when no directory is set)."""
     if name == "sso" and directory_enabled():
-        factory = current_app.extensions.get("passgate.directory")
-        if factory is not None:
-            return factory()
-        from .directory import DirectoryProvider
-
         return DirectoryProvider.from_app()
     return LocalProvider()
 
@@ -50,9 +48,6 @@ def for_user(user) -> Provider:
 
 
 def init_app(app) -> None:
-    from .. import audit
-    from ..errors import render_error
-
     @app.errorhandler(DirectoryUnavailable)
     def directory_unavailable(exc: DirectoryUnavailable):
         audit.record("directory.unavailable", outcome="failure",

@@ -592,3 +592,12 @@ def test_bulk_recovery_links_for_directory_accounts(app, slapd, make_user, outbo
     client = app.test_client()
     assert reset_through(client, mailed_link(outbox, "dora@school.test")).status_code == 303
     assert slapd.can_bind("dora", NEW)
+
+
+def test_recovery_request_with_directory_down_is_audited_and_sends_nothing(app, slapd, outbox):
+    response = forgot(app.test_client(), "dora")
+    assert response.status_code == 303  # the web request never asks the directory
+    slapd.stop()
+    process_requests(app)
+    assert outbox.deliver() == []
+    assert [e.outcome for e in events(app, "recovery.request")] == ["directory_unavailable"]
