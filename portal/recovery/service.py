@@ -44,7 +44,7 @@ def _resolve(req: RecoveryRequest) -> None:
     try:  # the directory is asked here, in the worker, never in the web request
         user = providers.get(req.provider).find_for_recovery(req.identifier)
     except providers.DirectoryUnavailable:
-        audit.record("recovery.request", outcome="directory_unavailable", ip=req.ip,
+        audit.record("recovery.request", outcome="unavailable", ip=req.ip,
                      target_name=req.identifier[:64])
         return
     outcome = _eligibility(user, req.provider)

@@ -600,4 +600,4 @@ def test_recovery_request_with_directory_down_is_audited_and_sends_nothing(app, 
     slapd.stop()
     process_requests(app)
     assert outbox.deliver() == []
-    assert [e.outcome for e in events(app, "recovery.request")] == ["directory_unavailable"]
+    assert [e.outcome for e in events(app, "recovery.request")] == ["unavailable"]
