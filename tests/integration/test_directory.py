@@ -601,3 +601,14 @@ def test_recovery_request_with_directory_down_is_audited_and_sends_nothing(app, 
     process_requests(app)
     assert outbox.deliver() == []
     assert [e.outcome for e in events(app, "recovery.request")] == ["unavailable"]
+
+
+def test_directory_entry_never_merges_into_a_local_account(app, make_user):
+    local = make_user("dora", email="dora.local@example.test")
+    response = sso_login(app.test_client(), "dora", DORA)
+    assert response.status_code == 401
+    assert "Your username, email or password was incorrect." in response.get_data(as_text=True)
+    after = row(app, "dora")
+    assert after.provider == "identity" and after.password_hash == local.password_hash
+    assert events(app, "directory.conflict")
+    assert login(app.test_client(), "dora", PASSWORD).status_code == 303
