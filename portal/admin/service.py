@@ -352,8 +352,15 @@ def update_user(actor: User, user: User, data: UserData) -> dict:
 
 
 def create_user(actor: User, data: UserData) -> tuple[User, str | None]:
-    """Create an account: invitation email when it has one, otherwise a temporary password."""
+    """Create an account: invitation email when it has one, otherwise a temporary password.
+
+    A directory account is not created but found: its row comes from the directory entry
+    (which keeps the names, email and password); the role, team and language are Passgate's.
+    """
     team = Team.get_or_none(Team.id == data.team_id) if data.team_id else None
+    source = providers.get(data.provider)
+    if source.remote:
+        return _add_from_directory(actor, source, data), None
     with database.atomic():
         user, temp = accounts.create_user(
             data.username, role=data.role or "user", email=data.email,
@@ -364,6 +371,27 @@ def create_user(actor: User, data: UserData) -> tuple[User, str | None]:
                 User.id == user.id).execute()
             user = User.get_by_id(user.id)
     return user, temp
+
+
+def _add_from_directory(actor: User, source, data: UserData) -> User:
+    username = accounts.clean_username(data.username)
+    if accounts.find(username) is not None:
+        raise accounts.AccountError("username", _("A user with this username or email already exists."))
+    user = source.find_account(username)  # the directory, outside any transaction
+    if user is None:
+        raise accounts.AccountError("username", _("There is no account with this username in "
+                                                  "the organisation directory."))
+    fields = {"role": data.role or "user", "disabled": bool(data.disabled),
+              "language": data.language or None}
+    if "team_id" not in source.owned_fields():
+        fields["team"] = data.team_id
+    with database.atomic():
+        User.update(**fields).where(User.id == user.id).execute()
+        user = User.get_by_id(user.id)
+        audit.record("user.update", actor=actor, target=user,
+                     detail={"changed": {k: [None, v] for k, v in fields.items()},
+                             "source": "admin"})
+    return user
 
 
 # --- password actions ------------------------------------------------------------------

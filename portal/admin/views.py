@@ -116,7 +116,7 @@ def user_new():
 
 def _created(user: User, temp: str | None):
     ctx = {"user": user, "temp": temp, "in_dialog": htmx.is_htmx(), "created": True,
-           "form": EmptyForm()}
+           "form": EmptyForm(), "from_directory": providers.for_user(user).remote}
     if temp:
         response = htmx.render("admin/user_reset_result.html", "admin/_reset_result.html", **ctx)
         response.headers["HX-Push-Url"] = "false"

@@ -125,5 +125,7 @@ class Provider(ABC):
         return ()
 
     @abstractmethod
-    def find_for_recovery(self, identifier: str) -> User | None:
-        """The local row a recovery request is for (mail worker, outside a transaction)."""
+    def find_account(self, identifier: str) -> User | None:
+        """The local row for ``identifier`` (a recovery request in the mail worker, an
+        administrator adding a directory account), created from the provider's own record
+        when it has one. Outside any transaction; may be slow."""

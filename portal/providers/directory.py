@@ -511,8 +511,8 @@ class DirectoryProvider(Provider):
         owned = ("username", "email", "first_name", "last_name")
         return (*owned, "team_id") if self.directory.s.attr_team else owned
 
-    def find_for_recovery(self, identifier: str) -> User | None:
-        found = self.directory.find(identifier, "recovery")
+    def find_account(self, identifier: str) -> User | None:
+        found = self.directory.find(identifier, "lookup")
         if found is None:
             return None
         with database.atomic():

@@ -45,5 +45,5 @@ class LocalProvider(Provider):
         return AccountState(exists=True, locked=user.is_locked, must_change=user.must_change,
                             disabled=user.disabled)
 
-    def find_for_recovery(self, identifier: str) -> User | None:
+    def find_account(self, identifier: str) -> User | None:
         return accounts.find(identifier)

@@ -42,7 +42,7 @@ def process_pending(limit: int = 100) -> int:
 
 def _resolve(req: RecoveryRequest) -> None:
     try:  # the directory is asked here, in the worker, never in the web request
-        user = providers.get(req.provider).find_for_recovery(req.identifier)
+        user = providers.get(req.provider).find_account(req.identifier)
     except providers.DirectoryUnavailable:
         audit.record("recovery.request", outcome="unavailable", ip=req.ip,
                      target_name=req.identifier[:64])

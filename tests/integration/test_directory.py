@@ -612,3 +612,24 @@ def test_directory_entry_never_merges_into_a_local_account(app, make_user):
     assert after.provider == "identity" and after.password_hash == local.password_hash
     assert events(app, "directory.conflict")
     assert login(app.test_client(), "dora", PASSWORD).status_code == 303
+
+
+def test_admin_adds_a_directory_account_from_the_directory(app, slapd, make_user, outbox):
+    admin = admin_client(app, make_user)
+    response = admin_post(admin, "/admin/users/new", {
+        "username": "fay", "email": "", "first_name": "", "last_name": "", "role": "manager",
+        "provider": "sso", "language": "fr"})
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200, text
+    assert "Found in the organisation directory" in text and "invitation" not in text
+    fay = row(app, "fay")
+    assert (fay.provider, fay.email, fay.last_name, fay.role) == \
+        ("sso", "fay@school.test", "Bernard", "manager")
+    assert outbox.deliver() == []  # no invitation: the password is the directory's
+    assert sso_login(app.test_client(), "fay", "fay directory pass 1").status_code == 303
+    response = admin_post(admin, "/admin/users/new", {
+        "username": "nobody", "role": "user", "provider": "sso"})
+    assert response.status_code == 422
+    assert "no account with this username in the organisation directory" in \
+        response.get_data(as_text=True)
+    assert row(app, "nobody") is None
