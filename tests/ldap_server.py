@@ -153,10 +153,52 @@ def _free_port() -> int:
     raise RuntimeError("no free port in 18400-18499 for slapd")
 
 
+def make_certificates(directory: str) -> dict:
+    """A throw-away CA and a server certificate for ``localhost`` (PEM files)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Passgate test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(minutes=5))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+            .issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = {name: os.path.join(directory, f"{name}.pem") for name in ("ca", "cert", "key")}
+    with open(paths["ca"], "wb") as fh:
+        fh.write(ca.public_bytes(serialization.Encoding.PEM))
+    with open(paths["cert"], "wb") as fh:
+        fh.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(paths["key"], "wb") as fh:
+        fh.write(key.private_bytes(serialization.Encoding.PEM,
+                                   serialization.PrivateFormat.TraditionalOpenSSL,
+                                   serialization.NoEncryption()))
+    return paths
+
+
 class Slapd:
-    def __init__(self, directory):
+    def __init__(self, directory, tls: bool = False):
         self.dir = str(directory)
         self.port = None
+        self.tls_port = None
+        self.tls = tls
         self.process = None
 
     @property
@@ -170,6 +212,10 @@ class Slapd:
         os.makedirs(os.path.join(self.dir, "db"), exist_ok=True)
         self.conf = os.path.join(self.dir, "slapd.conf")
         with open(self.conf, "w") as fh:
+            if self.tls:
+                self.certs = make_certificates(self.dir)
+                fh.write(f'TLSCertificateFile "{self.certs["cert"]}"\n'
+                         f'TLSCertificateKeyFile "{self.certs["key"]}"\n')
             fh.write(SLAPD_CONF.format(dir=self.dir, base=BASE, admin_dn=ADMIN_DN,
                                        admin_password=ADMIN_PASSWORD, service_dn=SERVICE_DN))
         ldif = os.path.join(self.dir, "seed.ldif")
@@ -186,9 +232,16 @@ class Slapd:
     def start(self) -> Slapd:
         if self.port is None:
             self.port = _free_port()
+        urls = f"ldap://127.0.0.1:{self.port}/"
+        if self.tls:
+            if self.tls_port is None:
+                with socket.socket() as hold:  # keep the first port taken while choosing
+                    hold.bind(("127.0.0.1", self.port))
+                    self.tls_port = _free_port()
+            urls += f" ldaps://127.0.0.1:{self.tls_port}/"
         # -d 0: stay in the foreground (the test owns the process and stops it by pid).
         self.process = subprocess.Popen(
-            [self.binary, "-d", "0", "-f", self.conf, "-h", f"ldap://127.0.0.1:{self.port}/"],
+            [self.binary, "-d", "0", "-f", self.conf, "-h", urls],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -633,3 +633,49 @@ def test_admin_adds_a_directory_account_from_the_directory(app, slapd, make_user
     assert "no account with this username in the organisation directory" in \
         response.get_data(as_text=True)
     assert row(app, "nobody") is None
+
+
+# --- TLS -------------------------------------------------------------------------------------
+
+@pytest.fixture
+def tls_slapd(tmp_path, monkeypatch):
+    try:
+        server = Slapd(tmp_path / "tls-slapd", tls=True).setup().start()
+    except Exception as exc:
+        pytest.fail(f"could not start slapd with TLS: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("how", ["ldaps", "starttls"])
+def test_tls_with_a_trusted_certificate(make_app, tls_slapd, monkeypatch, how):
+    # The system trust store is OpenSSL's default: SSL_CERT_FILE points it at the test CA.
+    monkeypatch.setenv("SSL_CERT_FILE", tls_slapd.certs["ca"])
+    url = (f"ldaps://localhost:{tls_slapd.tls_port}" if how == "ldaps"
+           else f"ldap://localhost:{tls_slapd.port}")
+    app = make_app(**tls_slapd.settings(LDAP_URL=url, LDAP_START_TLS=how == "starttls"))
+    _prepare_database(app)
+    assert sso_login(app.test_client(), "dora", DORA).status_code == 303
+
+
+@pytest.mark.parametrize("how", ["ldaps", "starttls"])
+def test_tls_with_an_untrusted_certificate_is_unavailable(make_app, tls_slapd, tmp_path,
+                                                          monkeypatch, how):
+    other = tmp_path / "other-ca"
+    other.mkdir()
+    from ..ldap_server import make_certificates
+
+    monkeypatch.setenv("SSL_CERT_FILE", make_certificates(str(other))["ca"])
+    url = (f"ldaps://localhost:{tls_slapd.tls_port}" if how == "ldaps"
+           else f"ldap://localhost:{tls_slapd.port}")
+    app = make_app(**tls_slapd.settings(LDAP_URL=url, LDAP_START_TLS=how == "starttls"))
+    _prepare_database(app)
+    response = sso_login(app.test_client(), "dora", DORA)
+    assert response.status_code == 503  # never sent over an unverified connection
+
+
+def test_tls_certificate_for_another_host_name_is_unavailable(make_app, tls_slapd, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", tls_slapd.certs["ca"])
+    app = make_app(**tls_slapd.settings(LDAP_URL=f"ldaps://127.0.0.1:{tls_slapd.tls_port}"))
+    _prepare_database(app)
+    assert sso_login(app.test_client(), "dora", DORA).status_code == 503
