@@ -166,7 +166,7 @@ def main() -> None:
 # Functions timed (CPU, this thread) in the breakdown: (module, attribute, label).
 PHASES = [
     ("portal.auth.views", "LoginForm", "LoginForm() + CSRF check"),
-    ("portal.auth.service", "find", "accounts.find()"),
+    ("portal.accounts", "find", "accounts.find()"),
     ("portal.throttle", "anonymous_state", "throttle.anonymous_state()"),
     ("portal.throttle", "save_failure", "throttle.save_failure()"),
     ("portal.audit", "record", "audit.record()"),

@@ -27,7 +27,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)
 
-    from . import db, errors, i18n, mail, ratelimit, security, sessions, templating
+    from . import db, errors, i18n, mail, providers, ratelimit, security, sessions, templating
 
     db.init_app(app)
     sessions.login_manager.init_app(app)
@@ -37,6 +37,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     mail.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
+    providers.init_app(app)
 
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp

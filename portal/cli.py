@@ -123,6 +123,27 @@ def mail_worker(once) -> None:
         click.echo("Mail queue processed.")
 
 
+@main.command("sync-directory")
+def sync_directory() -> None:
+    """Bring directory accounts into the user list (new, changed, vanished)."""
+    app = _app()
+    if not app.config.get("LDAP_URL"):
+        _fail("no directory configured (set PASSGATE_LDAP_URL)")
+    from .db import database
+    from .providers import DirectoryUnavailable
+    from .providers.sync import sync
+
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        try:
+            counts = sync()
+        except DirectoryUnavailable as exc:
+            _fail(f"directory unavailable: {exc.reason}")
+        finally:
+            database.close()
+    click.echo("Directory synchronised: " + ", ".join(f"{v} {k}" for k, v in counts.items()) + ".")
+
+
 @main.command("send-test-email")
 @click.argument("address")
 def send_test_email(address) -> None:

@@ -73,8 +73,20 @@ DEFAULTS: dict = {
     "TIMEZONE": "UTC",  # (db)
     "DEFAULT_LANGUAGE": "en",  # (db)
     "LANGUAGES": ["en", "fr"],
-    # Directory (F15); empty = identity provider only
-    "LDAP_URL": "",
+    # Directory (F15); empty LDAP_URL = identity provider only (see portal/providers/)
+    "LDAP_URL": "",  # ldap://host:port or ldaps://host:port
+    "LDAP_START_TLS": False,
+    "LDAP_BIND_DN": "",  # service account: reads entries, writes passwords
+    "LDAP_BIND_PASSWORD": "",
+    "LDAP_USER_BASE": "",  # e.g. ou=people,dc=example,dc=org
+    "LDAP_USER_FILTER": "(objectClass=inetOrgPerson)",
+    "LDAP_ATTR_USERNAME": "uid",
+    "LDAP_ATTR_EMAIL": "mail",
+    "LDAP_ATTR_FIRST_NAME": "givenName",
+    "LDAP_ATTR_LAST_NAME": "sn",
+    "LDAP_ATTR_TEAM": "",  # an attribute name, or a DN under which groups are teams
+    "LDAP_FLAVOUR": "openldap",  # openldap (ppolicy) | ad (Active Directory, Samba)
+    "LDAP_TIMEOUT": 5.0,  # seconds, for every directory call
     "DEV_OUTBOX": False,
 }
 
@@ -173,3 +185,12 @@ def _derive(app) -> None:
             raise SystemExit(f"PASSGATE_{key} must be a number of minutes from {low} to {high} "
                              f"(at most {words}) or {END_OF_DAY}, not {value[:20]!r}")
         cfg[key] = value
+    if cfg["LDAP_FLAVOUR"] not in ("openldap", "ad"):
+        raise SystemExit("PASSGATE_LDAP_FLAVOUR must be openldap or ad")
+    if cfg["LDAP_URL"]:
+        if not cfg["LDAP_URL"].lower().startswith(("ldap://", "ldaps://")):
+            raise SystemExit("PASSGATE_LDAP_URL must start with ldap:// or ldaps://")
+        if not cfg["LDAP_USER_BASE"]:
+            raise SystemExit("PASSGATE_LDAP_USER_BASE is required with PASSGATE_LDAP_URL")
+    if float(cfg["LDAP_TIMEOUT"]) <= 0:
+        raise SystemExit("PASSGATE_LDAP_TIMEOUT must be a positive number of seconds")

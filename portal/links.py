@@ -63,6 +63,12 @@ def issue_many(users: list[User], audit_rows: list[dict]) -> None:
     mail.wake()
 
 
+def release(state: LinkState) -> None:
+    """Undo ``consume`` when what the link was used for could not be done."""
+    with write():
+        ResetToken.update(used_at=None).where(ResetToken.id == state.token.id).execute()
+
+
 def void(user: User, now=None) -> int:
     """Every unused link of ``user`` stops working (call inside a write transaction)."""
     return (ResetToken.update(used_at=now or utcnow())

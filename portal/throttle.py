@@ -169,7 +169,7 @@ class Verdict:
     retry_after: int | None = None  # set when refused unchecked, during a wait (0 = hard lock)
 
 
-def verify_password(user: User, password: str) -> Verdict:
+def verify_password(user: User, password: str, check=None) -> Verdict:
     """Check a signed-in user's password again (step-up, change of password) under the
     same throttle as sign-in: refused during a wait, a failure counts (issue 11, finding 2).
 
@@ -180,7 +180,9 @@ def verify_password(user: User, password: str) -> Verdict:
 
     rules = Rules.from_settings(settings.current(), current_app.config)
     device = devices.state_for(user)
-    matches = passwords.verify_password(password, user.password_hash)
+    # ``check``: the account's provider (the directory for ``sso`` accounts).
+    matches = (check(user, password) if check is not None
+               else passwords.verify_password(password, user.password_hash))
     wait = retry_after(device if device is not None else user)
     if wait is not None:
         return Verdict(False, wait)

@@ -1,4 +1,5 @@
-"""The background worker: housekeeping → resolve forgot-password requests → deliver mail.
+"""The background worker: housekeeping → directory sync → resolve forgot-password
+requests → deliver mail.
 
 ``passgate serve`` runs exactly one of it, however many HTTP worker processes there are:
 each process starts a ``Leader`` thread and the one that holds the lock file
@@ -16,6 +17,7 @@ import threading
 
 from . import housekeeping, mail
 from .db import database
+from .providers import sync
 from .recovery.service import process_pending
 from .wakeup import Listener, signal
 
@@ -29,8 +31,10 @@ LEADER_RETRY_SECONDS = 5.0
 
 
 def run_once() -> dict:
-    """One pass: housekeeping, pending recovery requests, due mail. Returns counts."""
+    """One pass: housekeeping, directory sync (when due), pending recovery requests, due
+    mail. Returns counts."""
     housekeeping.run()
+    sync.run_if_due()
     counts = {"requests": process_pending()}
     counts.update(mail.deliver_due())
     return counts

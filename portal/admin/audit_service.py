@@ -71,6 +71,9 @@ ACTION_LABELS = {
     "admin.bulk_download": _l("Bulk results downloaded"),
     "admin.export": _l("User report exported"),
     "admin.import": _l("Users imported"),
+    "directory.unavailable": _l("Directory unavailable"),
+    "directory.vanished": _l("Gone from the directory (disabled)"),
+    "directory.conflict": _l("Directory entry clashes with a Passgate account"),
 }
 
 OUTCOME_LABELS = {
@@ -84,6 +87,7 @@ OUTCOME_LABELS = {
     "disabled": _l("Account disabled"),
     "directory_account": _l("Directory account"),
     "rate_limited": _l("Too many requests"),
+    "unavailable": _l("Directory unavailable"),
 }
 
 

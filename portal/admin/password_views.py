@@ -7,7 +7,7 @@ from flask import abort, request
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from .. import accounts, htmx
+from .. import accounts, htmx, providers
 from ..models import OutboxMail, User
 from . import bp, service
 from .forms import EmptyForm, ResetForm, SetPasswordForm
@@ -43,7 +43,12 @@ def reset(user_id: int):
     if not form.validate_on_submit():
         return htmx.render("admin/user_reset_confirm.html", "admin/_reset_confirm.html", status=422,
                            user=user, form=form, in_dialog=htmx.is_htmx())
-    temp = service.reset_and_unlock(actor, user, form.reason.data or "")
+    try:
+        temp = service.reset_and_unlock(actor, user, form.reason.data or "")
+    except providers.PasswordRejected as exc:
+        form.reason.errors = [*form.reason.errors, exc.message]
+        return htmx.render("admin/user_reset_confirm.html", "admin/_reset_confirm.html", status=422,
+                           user=user, form=form, in_dialog=htmx.is_htmx())
     user = User.get_by_id(user.id)
     response = htmx.render("admin/user_reset_result.html", "admin/_reset_result.html", user=user,
                            temp=temp, form=EmptyForm(), in_dialog=htmx.is_htmx())
@@ -106,7 +111,11 @@ def set_password(user_id: int):
     if form.validate_on_submit():
         check = accounts.check_new_password(user, form.password.data, form.confirm.data)
         if check.ok:
-            service.set_password(actor, user, form.password.data, bool(form.must_change.data))
+            try:
+                service.set_password(actor, user, form.password.data, bool(form.must_change.data))
+            except providers.PasswordRejected as exc:
+                check.errors.append(exc.message)
+        if check.ok:
             if htmx.is_htmx():
                 response = htmx.render("admin/_user_password_set.html", "admin/_user_password_set.html",
                                        user=user, must_change=bool(form.must_change.data))

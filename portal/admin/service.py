@@ -7,6 +7,7 @@ Access is decided by ``portal.access``; these functions assume the caller checke
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,7 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from peewee import JOIN, SQL, IntegrityError
 
-from .. import access, accounts, audit, links, mail, passwords, sessions, throttle
+from .. import access, accounts, audit, links, mail, passwords, providers, sessions, throttle
 from ..db import is_sqlite, starts_with, write
 from ..models import OutboxMail, Role, Team, User, fold, utcnow
 
@@ -291,8 +292,14 @@ def update_user(actor: User, user: User, data: UserData) -> dict:
     """Apply an edit; returns {field: [old, new]} of what changed (audited, no secrets).
 
     Changing the email or disabling rotates the security stamp (outstanding links die);
-    disabling also ends every session of the user.
+    disabling also ends every session of the user. Fields the account's provider owns
+    (the directory's names, email, team) keep their current values.
     """
+    owned = providers.for_user(user).owned_fields()
+    if owned:
+        current = {"username": user.username, "email": user.email, "first_name": user.first_name,
+                   "last_name": user.last_name, "team_id": user.team_id}
+        data = dataclasses.replace(data, **{k: current[k] for k in owned})
     username = accounts.clean_username(data.username)
     email = accounts.clean_email(data.email)
     if username != user.username:  # existing names stay valid; a new one must be safe
@@ -352,13 +359,41 @@ def _apply_update(actor: User, user: User, fields: dict, changes: dict,
 
 
 def create_user(actor: User, data: UserData) -> tuple[User, str | None]:
-    """Create an account: invitation email when it has one, otherwise a temporary password."""
+    """Create an account: invitation email when it has one, otherwise a temporary password.
+
+    A directory account is not created but found: its row comes from the directory entry
+    (which keeps the names, email and password); the role, team and language are Passgate's.
+    """
     team = Team.get_or_none(Team.id == data.team_id) if data.team_id else None
+    source = providers.get(data.provider)
+    if source.remote:
+        return _add_from_directory(actor, source, data), None
     return accounts.create_user(
         data.username, role=data.role or "user", email=data.email,
         first_name=data.first_name, last_name=data.last_name,
         team=team.name if team else None, language=data.language or None, actor=actor,
         provider=data.provider or "identity", disabled=bool(data.disabled))
+
+
+def _add_from_directory(actor: User, source, data: UserData) -> User:
+    username = accounts.clean_username(data.username)
+    if accounts.find(username) is not None:
+        raise accounts.AccountError("username", _("A user with this username or email already exists."))
+    user = source.find_account(username)  # the directory, outside any transaction
+    if user is None:
+        raise accounts.AccountError("username", _("There is no account with this username in "
+                                                  "the organisation directory."))
+    fields = {"role": data.role or "user", "disabled": bool(data.disabled),
+              "language": data.language or None}
+    if "team_id" not in source.owned_fields():
+        fields["team"] = data.team_id
+    with write():
+        User.update(**fields).where(User.id == user.id).execute()
+        user = User.get_by_id(user.id)
+        audit.record("user.update", actor=actor, target=user,
+                     detail={"changed": {k: [None, v] for k, v in fields.items()},
+                             "source": "admin"})
+    return user
 
 
 # --- password actions ------------------------------------------------------------------
@@ -375,7 +410,10 @@ def _replace_password(actor: User, user: User, password: str, action: str,
                       detail: dict | None, *, temporary: bool = False,
                       must_change: bool = False) -> None:
     """An administrator's new password for ``user``: stored, sessions ended, owner told,
-    audited — bcrypt first, then one write transaction."""
+    audited — after the provider (the directory, for ``sso`` accounts) has accepted it;
+    bcrypt first, then one write transaction. Raises ``providers.PasswordRejected`` /
+    ``DirectoryUnavailable``."""
+    providers.for_user(user).set_password(user, password, must_change=temporary or must_change)
     fields = accounts.new_password(password, temporary=temporary, must_change=must_change)
     with write():
         accounts.store_password(user, fields)
@@ -416,6 +454,7 @@ def set_password(actor: User, user: User, password: str, must_change: bool) -> N
 
 
 def unlock(actor: User, user: User) -> None:
+    providers.for_user(user).unlock(user)
     with write():
         throttle.clear(user)
         audit.record("admin.unlock", actor=actor, target=user)

@@ -22,7 +22,7 @@ from flask import current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import audit, htmx, ratelimit, sessions, settings, throttle
+from .. import audit, htmx, providers, ratelimit, sessions, settings, throttle
 from . import bp
 
 FIELD = "reauth_password"
@@ -43,7 +43,8 @@ def check_password(password: str) -> bool:
     """
     ratelimit.check("reauth")
     user = current_user._get_current_object()
-    verdict = throttle.verify_password(user, password)
+    verdict = throttle.verify_password(user, password,
+                                       check=providers.for_user(user).check_current)
     if verdict.ok:
         sessions.mark_reauthenticated()
         audit.record("reauth", target=user)

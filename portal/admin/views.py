@@ -8,7 +8,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import access, accounts, htmx
+from .. import access, accounts, htmx, providers
 from ..models import User, fold
 from . import bp, service
 from .forms import EmptyForm, UserForm
@@ -78,7 +78,19 @@ def users():
 def user_detail(user_id: int):
     actor, user = load_target(user_id, "users.read")
     return render_template("admin/user_detail.html", user=user, labels=service,
-                           form=EmptyForm(), may_update=access.can(actor, "users.update", user))
+                           form=EmptyForm(), may_update=access.can(actor, "users.update", user),
+                           remote=_remote_state(user))
+
+
+def _remote_state(user: User) -> dict | None:
+    """The directory's view of a directory account (None for local accounts)."""
+    source = providers.for_user(user)
+    if not source.remote:
+        return None
+    try:
+        return {"state": source.state(user), "unavailable": False}
+    except providers.DirectoryUnavailable:
+        return {"state": None, "unavailable": True}
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -108,7 +120,7 @@ def user_new():
 
 def _created(user: User, temp: str | None):
     ctx = {"user": user, "temp": temp, "in_dialog": htmx.is_htmx(), "created": True,
-           "form": EmptyForm()}
+           "form": EmptyForm(), "from_directory": providers.for_user(user).remote}
     if temp:
         response = htmx.render("admin/user_reset_result.html", "admin/_reset_result.html", **ctx)
         response.headers["HX-Push-Url"] = "false"
@@ -123,7 +135,8 @@ def user_edit(user_id: int):
     actor, user = load_target(user_id)
     form = UserForm(obj=None if request.method == "POST" else _form_values(user))
     form.setup(actor, creating=False)
-    ctx = {"form": form, "user": user, "in_dialog": htmx.is_htmx()}
+    ctx = {"form": form, "user": user, "in_dialog": htmx.is_htmx(),
+           "owned": providers.for_user(user).owned_fields()}
     if request.method != "POST":
         return htmx.render("admin/user_form.html", "admin/_user_form.html", **ctx)
     if form.validate_on_submit():

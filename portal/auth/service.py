@@ -1,4 +1,4 @@
-"""Sign-in: one bcrypt verification on every path, one generic failure for every reason."""
+"""Sign-in: one password check on every path, one generic failure for every reason."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from .. import audit, devices, mail, passwords, settings, throttle
-from ..accounts import find
+from .. import audit, devices, mail, passwords, providers, settings, throttle
 from ..db import write
 from ..models import User, utcnow
+from ..providers.base import Verification
 
 
 @dataclass
@@ -24,36 +24,50 @@ class SignIn:
 
 
 def directory_enabled() -> bool:
-    return bool(current_app.config.get("LDAP_URL"))
+    return providers.directory_enabled()
 
 
 def authenticate(identifier: str, password: str, provider: str = "identity") -> SignIn:
-    """Check credentials and apply the per-account throttle.
+    """Check credentials and apply the throttles.
 
-    Unknown identifiers, wrong passwords, locked, disabled and directory accounts all
-    cost one bcrypt verification and update a throttle row, so neither the answer nor
-    its timing says whether the account exists.
+    Unknown identifiers, wrong passwords, locked, disabled and other-provider accounts all
+    cost one bcrypt verification (and, for the directory, one search and one bind) and
+    update a throttle row, so neither the answer nor its timing says whether the account
+    exists. The password check (bcrypt, directory) runs before any write, outside any
+    transaction; the decision and its bookkeeping are one short transaction afterwards.
+    Raises ``providers.DirectoryUnavailable`` when the directory cannot answer.
     """
-    # Reads and the bcrypt verification happen outside any transaction; the decision and
-    # its writes are one short transaction (never hold the SQLite write lock during bcrypt).
-    user = find(identifier)
-    matches = passwords.verify_password(password, user.password_hash if user else None)
+    source = providers.get(provider)
+    user = source.lookup(identifier)
+    if _throttled(identifier, user):
+        # Same cost, and the directory is not asked (its own lockout must not trip).
+        passwords.verify_password(password, None)
+        checked = Verification(user=user, matches=False, new_hash=None)
+    else:
+        checked = source.verify(identifier, password, user)
     rules = throttle.Rules.from_settings(settings.current(), current_app.config)
-    rehash = passwords.hash_password(password) if (
-        matches and user is not None and passwords.needs_rehash(user.password_hash)) else None
     with write():
-        if user is not None:
-            # Decide on the account as it is now: attempts run in parallel (threads,
-            # instances), and a password changed during the check no longer signs in.
-            fresh = User.get_by_id(user.id)
-            if fresh.password_hash != user.password_hash:
-                matches, rehash = False, None
-            user = fresh
-        return _decide(identifier, provider, user, matches, rules, rehash)
+        return _decide(source, checked, identifier, rules)
 
 
-def _decide(identifier: str, provider: str, user: User | None, matches: bool,
-            rules: throttle.Rules, rehash: str | None) -> SignIn:
+def _throttled(identifier: str, user: User | None) -> bool:
+    device = devices.state_for(user)
+    shown = device if device is not None else throttle.identifier_state(identifier)
+    return throttle.retry_after(shown) is not None or (
+        device is None and user is not None and throttle.retry_after(user) is not None)
+
+
+def _decide(source, checked: Verification, identifier: str, rules: throttle.Rules) -> SignIn:
+    user, matches, new_hash = checked.user, checked.matches, checked.new_hash
+    if matches:
+        user = source.adopt(checked)  # a directory account's local row, made or updated
+    if user is not None and user.id is not None and source.name == "identity":
+        # Decide on the account as it is now: attempts run in parallel (threads,
+        # instances), and a password changed during the check no longer signs in.
+        fresh = User.get_by_id(user.id)
+        if fresh.password_hash != user.password_hash:
+            matches, new_hash = False, None
+        user = fresh
     typed = throttle.identifier_state(identifier)
     device = devices.state_for(user)  # a browser that signed in as this account before
     # What the answer may show depends only on what was typed (issue 11, finding 3) -- or,
@@ -69,28 +83,15 @@ def _decide(identifier: str, provider: str, user: User | None, matches: bool,
     account_blocked = (device is None and user is not None
                        and throttle.retry_after(user) is not None)
     usable = (user is not None and matches and not user.disabled and not account_blocked
-              and (user.provider == provider or not directory_enabled())
-              and user.provider == "identity")
+              and user.provider == source.name)
     if not usable:
-        throttle.save_failure(shown, rules)
-        audit.record("login.failure", outcome="throttled" if account_blocked else "failure",
-                     target=user, target_name=None if user else identifier[:64],
-                     detail=None if account_blocked else {"reason": _reason(user, matches)})
-        if user is not None and not account_blocked:
-            fields = throttle.save_failure(user, rules)
-            if fields["failed_count"] in (rules.free, rules.hard_limit):
-                hard = fields["hard_locked"]
-                audit.record("account.lock", target=user,
-                             detail={"failures": fields["failed_count"], "hard": hard})
-                if hard and user.email:
-                    # One notice per hard lock (ASVS 6.3.5): the owner learns before anyone else.
-                    mail.queue("account_locked", user.email, user=user)
+        _failure(user, shown, account_blocked, matches, source.name, identifier, rules)
         return SignIn(retry_after=throttle.retry_after(shown))
     if user.must_change and user.temp_password_expires_at and user.temp_password_expires_at < utcnow():
         audit.record("login.failure", outcome="failure", target=user,
                      detail={"reason": "temporary_password_expired"})
         return SignIn(temp_expired=True)
-    _after_success(user, rehash)
+    _after_success(user, new_hash)
     if device is not None and device.failed_count:
         throttle.forget(device)
     throttle.clear_identifiers(user)
@@ -98,22 +99,40 @@ def _decide(identifier: str, provider: str, user: User | None, matches: bool,
     return SignIn(user=user)
 
 
-def _reason(user: User | None, matches: bool) -> str:
+def _failure(user, shown, account_blocked: bool, matches: bool, provider: str,
+             identifier: str, rules: throttle.Rules) -> None:
+    throttle.save_failure(shown, rules)
+    audit.record("login.failure", outcome="throttled" if account_blocked else "failure",
+                 target=user, target_name=None if user else identifier[:64],
+                 detail=None if account_blocked else {"reason": _reason(user, matches, provider)})
+    if user is None or account_blocked:
+        return
+    fields = throttle.save_failure(user, rules)
+    if fields["failed_count"] in (rules.free, rules.hard_limit):
+        hard = fields["hard_locked"]
+        audit.record("account.lock", target=user,
+                     detail={"failures": fields["failed_count"], "hard": hard})
+        if hard and user.email:
+            # One notice per hard lock (ASVS 6.3.5): the owner learns before anyone else.
+            mail.queue("account_locked", user.email, user=user)
+
+
+def _reason(user: User | None, matches: bool, provider: str) -> str:
     if user is None:
         return "unknown_identifier"
     if user.disabled:
         return "disabled"
-    if user.provider != "identity":
-        return "directory_account"
+    if user.provider != provider:
+        return "directory_account" if user.provider != "identity" else "local_account"
     return "bad_password" if user.password_hash else "no_password"
 
 
-def _after_success(user: User, rehash: str | None) -> None:
+def _after_success(user: User, new_hash: str | None) -> None:
     fields = {"last_login_at": utcnow()}
     if user.failed_count or user.locked_until or user.hard_locked:
         fields.update(throttle.CLEAR)
-    if rehash:  # the configured cost changed: computed before the transaction began
-        fields["password_hash"] = rehash
+    if new_hash:  # the configured cost changed: computed before the transaction began
+        fields["password_hash"] = new_hash
     User.update(**fields).where(User.id == user.id).execute()
     for key, value in fields.items():
         setattr(user, key, value)

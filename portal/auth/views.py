@@ -8,7 +8,7 @@ from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import access, accounts, audit, policy, ratelimit, sessions, throttle
+from .. import access, accounts, audit, policy, providers, ratelimit, sessions, throttle
 from ..db import database, write
 from ..models import ResetToken, User
 from . import bp
@@ -99,26 +99,42 @@ def change_password():
     ratelimit.check("password_change")
     if not form.validate_on_submit():
         return render_template("auth/change_password.html", form=form, policy=rules), 422
-    # The sign-in throttle guards this password check too (issue 11, finding 2).
-    verdict = throttle.verify_password(user, form.current_password.data)
+    # The sign-in throttle guards this password check too (issue 11, finding 2); the
+    # account's provider checks it (the directory for sso accounts).
+    source = providers.for_user(user)
+    verdict = throttle.verify_password(user, form.current_password.data,
+                                       check=source.check_current)
     if verdict.retry_after is not None:
         audit.record("password.change", outcome="throttled", target=user)
         form.current_password.errors.append(throttle.refusal_message(verdict.retry_after))
         return render_template("auth/change_password.html", form=form, policy=rules), 429
     if not verdict.ok:
-        audit.record("password.change", outcome="failure", target=user,
-                     detail={"reason": "bad_current_password"})
-        form.current_password.errors.append(_("Your current password is not correct."))
-        return render_template("auth/change_password.html", form=form, policy=rules), 422
+        return _bad_current(user, form, rules)
     check = accounts.check_new_password(user, form.password.data, form.confirm.data)
     if not check.ok:
         form.password.errors.extend(check.errors)
         return render_template("auth/change_password.html", form=form, policy=rules,
                                evaluation=check.evaluation), 422
+    try:  # the directory's own policy answers after Passgate's (outside any transaction)
+        source.change_password(user, form.current_password.data, form.password.data)
+    except providers.WrongPassword:
+        return _bad_current(user, form, rules)
+    except providers.PasswordRejected as exc:
+        audit.record("password.change", outcome="failure", target=user,
+                     detail={"reason": "directory_refused", "code": exc.code})
+        form.password.errors.append(exc.message)
+        return render_template("auth/change_password.html", form=form, policy=rules), 422
     accounts.change_own_password(user, form.password.data)
     flash(_("Your password has been changed. Your other sessions have been signed out."),
           "success")
     return redirect(url_for("auth.home"), 303)
+
+
+def _bad_current(user: User, form, rules):
+    audit.record("password.change", outcome="failure", target=user,
+                 detail={"reason": "bad_current_password"})
+    form.current_password.errors.append(_("Your current password is not correct."))
+    return render_template("auth/change_password.html", form=form, policy=rules), 422
 
 
 @bp.post("/password/check")

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from flask import current_app
 
-from .. import accounts, audit, links, mail, sessions
+from .. import accounts, audit, links, mail, providers, sessions
 from ..db import write
 from ..models import RecoveryRequest, ResetToken, User, utcnow
 
@@ -24,34 +24,41 @@ def request_recovery(identifier: str, provider: str, language: str, ip: str) -> 
 
 
 def process_pending(limit: int = 100) -> int:
-    """Resolve recorded requests (mail worker). Returns how many were handled."""
+    """Resolve recorded requests (background worker). Returns how many were handled."""
     handled = 0
-    pending = (RecoveryRequest.select(RecoveryRequest.id)
-               .where(RecoveryRequest.processed_at.is_null())
-               .order_by(RecoveryRequest.id).limit(limit))
-    for (req_id,) in list(pending.tuples()):  # ids first (see mail.deliver_due)
-        # Claim and resolve in one transaction (nothing slow happens inside: the mail is
-        # rendered when sent): a worker killed half-way leaves the request unclaimed, and
-        # two workers never both answer it.
+    pending = list(RecoveryRequest.select()
+                   .where(RecoveryRequest.processed_at.is_null())
+                   .order_by(RecoveryRequest.id).limit(limit))
+    for req in pending:
+        # The account is looked up first, outside any transaction (it may ask the
+        # directory, in the worker, never in the web request). Then one transaction claims
+        # the request and answers it (nothing slow inside: the mail is rendered when sent):
+        # a worker killed half-way leaves it unclaimed, and two workers never both answer.
+        try:
+            user, unavailable = providers.get(req.provider).find_account(req.identifier), False
+        except providers.DirectoryUnavailable:
+            user, unavailable = None, True
         with write():
             claimed = (RecoveryRequest.update(processed_at=utcnow())
-                       .where((RecoveryRequest.id == req_id)
+                       .where((RecoveryRequest.id == req.id)
                               & RecoveryRequest.processed_at.is_null())
                        .execute())
             if claimed:
-                _resolve(RecoveryRequest.get_by_id(req_id))
+                _answer(req, user, unavailable)
                 handled += 1
     return handled
 
 
-def _resolve(req: RecoveryRequest) -> None:
-    user = accounts.find(req.identifier)
+def _answer(req: RecoveryRequest, user: User | None, unavailable: bool) -> None:
+    if unavailable:
+        audit.record("recovery.request", outcome="unavailable", ip=req.ip,
+                     target_name=req.identifier[:64])
+        return
     outcome = _eligibility(user, req.provider)
-    with write():
-        if outcome == "sent":
-            links.issue(user, "reset" if user.password_hash else "invite", language=req.language)
-        audit.record("recovery.request", outcome=outcome, target=user, ip=req.ip,
-                     target_name=None if user else req.identifier[:64])
+    if outcome == "sent":
+        links.issue(user, "reset" if user.password_hash else "invite", language=req.language)
+    audit.record("recovery.request", outcome=outcome, target=user, ip=req.ip,
+                 target_name=None if user else req.identifier[:64])
 
 
 def _eligibility(user: User | None, provider: str) -> str:
@@ -80,14 +87,27 @@ lookup = links.lookup
 def complete(state: LinkState, password: str) -> bool:
     """Consume the link and set the password. False if another request used it first.
 
-    bcrypt runs first; then one write transaction consumes the link, stores the password,
-    ends the sessions and queues the notice: all of it happens, or none.
+    bcrypt runs first. A local account: one write transaction consumes the link, stores
+    the password, ends the sessions and queues the notice -- all of it, or none. A
+    directory account: the link is claimed, the directory takes the password (no
+    transaction open), then the same write; if the directory refuses or is down, the
+    claim is released and the link still works.
     """
     user = state.user
     fields = accounts.new_password(password)
     first = user.password_hash is None
+    source = providers.for_user(user)
+    if source.remote:
+        with write():
+            if not links.consume(state):
+                return False
+        try:  # it also lifts the directory's own lock
+            source.set_password(user, password, must_change=False)
+        except providers.ProviderError:
+            links.release(state)
+            raise
     with write():
-        if not links.consume(state):
+        if not source.remote and not links.consume(state):
             return False
         accounts.store_password(user, fields)
         User.update(last_reset_at=utcnow()).where(User.id == user.id).execute()

@@ -6,7 +6,7 @@ from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from .. import accounts, audit, ratelimit, tokens
+from .. import accounts, audit, providers, ratelimit, tokens
 from ..auth.service import directory_enabled
 from ..models import utcnow
 from . import bp, service
@@ -64,7 +64,12 @@ def reset():
     if not check.ok:
         form.password.errors.extend(check.errors)
         return render_template("recovery/reset.html", evaluation=check.evaluation, **context), 422
-    if not service.complete(state, form.password.data):
+    try:
+        completed = service.complete(state, form.password.data)
+    except providers.PasswordRejected as exc:  # the directory's own policy
+        form.password.errors.append(exc.message)
+        return render_template("recovery/reset.html", **context), 422
+    if not completed:
         return render_template("recovery/invalid.html"), 404
     session.pop("reset_token_hash", None)
     flash(_("Your password has been set. You can now sign in with it."), "success")

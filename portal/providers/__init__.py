@@ -1,0 +1,63 @@
+"""Where passwords live: Passgate itself (``identity``) or the directory (``sso``).
+
+``get(name)`` for a provider chosen on a form, ``for_user(user)`` for an existing
+account. ``init_app`` answers ``DirectoryUnavailable`` with a 503 page (audited).
+"""
+
+from __future__ import annotations
+
+from flask import current_app, request
+from flask_babel import lazy_gettext as _l
+
+from .. import audit
+from ..errors import render_error
+from .base import (
+    AccountState,
+    DirectoryUnavailable,
+    PasswordRejected,
+    Provider,
+    ProviderError,
+    Verification,
+    WrongPassword,
+)
+from .directory import DirectoryProvider
+from .local import LocalProvider
+
+__all__ = ["AccountState", "DirectoryUnavailable", "PasswordRejected", "Provider",
+           "ProviderError", "Verification", "WrongPassword", "directory_enabled", "for_user",
+           "get", "init_app"]
+
+UNAVAILABLE = _l("The organisation directory is unavailable at the moment, so this could "
+                 "not be done. Nothing was changed. Please try again in a few minutes.")
+RETRY_AFTER = 30
+
+
+def directory_enabled() -> bool:
+    return bool(current_app.config.get("LDAP_URL"))
+
+
+def get(name: str | None) -> Provider:
+    """The provider for a form's ``provider`` value (identity when no directory is set)."""
+    if name == "sso" and directory_enabled():
+        return DirectoryProvider.from_app()
+    return LocalProvider()
+
+
+def for_user(user) -> Provider:
+    return get(user.provider)
+
+
+def init_app(app) -> None:
+    @app.errorhandler(DirectoryUnavailable)
+    def directory_unavailable(exc: DirectoryUnavailable):
+        audit.record("directory.unavailable", outcome="failure",
+                     detail={"operation": exc.operation or request.endpoint or "",
+                             "reason": exc.reason[:120]})
+        body, code = render_error(503, UNAVAILABLE)
+        response = app.make_response((body, code))
+        response.headers["Retry-After"] = str(RETRY_AFTER)
+        if request.headers.get("HX-Request") == "true":
+            # Leave the open dialog and what was typed in it as they are; the page's
+            # request-error banner says to try again.
+            response.headers["HX-Reswap"] = "none"
+        return response
