@@ -56,6 +56,27 @@ def test_manager_scope(folks):
     assert names(service.search_users(folks["mgrA"], role="manager")) == []
 
 
+def test_prefix_searches_within_a_team_or_a_managers_reach(folks):
+    # Two letters or more read the prefix indexes first (team_id + 0 on SQLite), one letter
+    # the team's index: the same answers either way.
+    mgr, admin, alice, bob = folks["mgrA"], folks["admin"], folks["alice"], folks["bob"]
+    assert names(service.search_users(mgr, "ar")) == ["alice"]
+    assert names(service.search_users(mgr, "a")) == ["alice"]
+    assert names(service.search_users(mgr, "ba")) == []  # bob is in team B
+    assert names(service.search_users(admin, "ba", team_id=bob.team_id)) == ["bob"]
+    assert names(service.search_users(admin, "b", team_id=bob.team_id)) == ["bob"]
+    assert names(service.search_users(admin, "ba", team_id=alice.team_id)) == []
+    assert service.search_users(mgr, "ar").total == 1
+
+
+def test_one_teams_list_in_username_order(folks):
+    team_a = folks["alice"].team_id
+    assert names(service.search_users(folks["admin"], team_id=team_a)) == ["alice", "mgrA", "zoë"]
+    desc = service.search_users(folks["admin"], team_id=team_a, direction="desc")
+    assert names(desc) == ["zoë", "mgrA", "alice"]
+    assert names(service.search_users(folks["mgrA"], per_page=1, page=2)) == ["zoë"]
+
+
 def test_user_scope_is_empty(folks):
     assert service.search_users(folks["alice"]).total == 0
 
