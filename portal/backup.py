@@ -133,8 +133,32 @@ def _publish(temp: str, final: str, force: bool) -> None:
         _fsync(os.path.dirname(final) or ".")
 
 
+def _one_line(call, *args):
+    """Run ``call``; file-system and SQLite errors become a one-line BackupError."""
+    try:
+        return call(*args)
+    except sqlite3.Error as exc:
+        raise BackupError(f"database: {exc}") from None
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise BackupError(f"{where}{exc.strerror or exc}") from None
+
+
 def backup(url: str, destination: str, *, force: bool = False) -> Result:
     """Copy the SQLite database at ``url`` to ``destination`` while it stays in use."""
+    return _one_line(_backup, url, destination, force)
+
+
+def restore(url: str, backup_file: str) -> tuple[Result, str | None]:
+    """Replace the SQLite database at ``url`` with ``backup_file``.
+
+    Returns the result and the path where the previous database was kept (None if there
+    was none). Refuses while the database is open elsewhere.
+    """
+    return _one_line(_restore, url, backup_file)
+
+
+def _backup(url: str, destination: str, force: bool) -> Result:
     source = sqlite_path(url)
     if source is None:
         raise BackupError(pointer(url))
@@ -174,12 +198,7 @@ def backup(url: str, destination: str, *, force: bool = False) -> Result:
     return Result(source, destination, size, users)
 
 
-def restore(url: str, backup_file: str) -> tuple[Result, str | None]:
-    """Replace the SQLite database at ``url`` with ``backup_file``.
-
-    Returns the result and the path where the previous database was kept (None if there
-    was none). Refuses while the database is open elsewhere.
-    """
+def _restore(url: str, backup_file: str) -> tuple[Result, str | None]:
     target = sqlite_path(url)
     if target is None:
         raise BackupError(pointer(url, "restore"))

@@ -284,3 +284,31 @@ def test_restore_refuses_a_file_that_is_not_a_passgate_backup(tmp_path):
         assert result.exit_code != 0 and reason in result.output, result.output
     assert open(db_file, "rb").read() == before
     assert [n for n in os.listdir(tmp_path) if "restore" in n] == []
+
+
+def test_unwritable_destination_is_a_one_line_error(tmp_path):
+    db_file = str(tmp_path / "live.db")
+    sqlite_app(tmp_path, db_file)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    os.chmod(locked, 0o500)
+    try:
+        if os.access(locked, os.W_OK):  # root ignores permissions: use a missing folder
+            target = str(tmp_path / "missing" / "copy.db")
+        else:
+            target = str(locked / "copy.db")
+        result = run_cli(db_file, "backup", target)
+    finally:
+        os.chmod(locked, 0o700)
+    assert result.exit_code != 0
+    assert result.output.startswith("Error: ") and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_corrupt_database_is_reported_not_copied(tmp_path):
+    db_file = tmp_path / "live.db"
+    db_file.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    result = run_cli(str(db_file), "backup", str(tmp_path / "copy.db"))
+    assert result.exit_code != 0 and "Error: database:" in result.output
+    assert not os.path.exists(tmp_path / "copy.db")
+    assert [n for n in os.listdir(tmp_path) if n.startswith(".copy.db")] == []
