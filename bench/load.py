@@ -556,8 +556,17 @@ def main() -> None:
               f"{text.count('database is locked')} 'database is locked'; "
               f"exit status after SIGTERM: {server.returncode}")
         if "Traceback" in text:
-            first = text.index("Traceback")
-            print("first traceback:\n" + text[first:first + 1500])
+            lines = text.splitlines()
+            raised = Counter(line for line in lines
+                             if re.match(r"^[\w.]+(Error|Exception)(:|$)", line))
+            frames = Counter(line.strip() for line in lines
+                             if line.strip().startswith("File") and "/portal/" in line)
+            print("exceptions in the server log:")
+            for line, n in raised.most_common(5):
+                print(f"    {n:>5}  {line[:150]}")
+            print("Passgate frames in those tracebacks:")
+            for line, n in frames.most_common(6):
+                print(f"    {n:>5}  {line[:150]}")
 
 
 def run(host: str, port: int, args, weights: dict[str, int], pids: list[int],
