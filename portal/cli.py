@@ -109,7 +109,10 @@ def _serve(app, host: str, port: int, threads: int, worker: bool) -> None:
     if worker:
         start_background_worker(app)
     click.echo(f"Passgate on http://{host}:{port}/ (public URL {app.config['BASE_URL']})")
-    waitress_serve(app, host=host, port=port, threads=threads, ident="")
+    # Keep X-Forwarded-For/-Proto: waitress drops them by default, and then ProxyFix
+    # (PASSGATE_TRUSTED_PROXIES) sees every visitor as the proxy (one rate-limit bucket).
+    waitress_serve(app, host=host, port=port, threads=threads, ident="",
+                   clear_untrusted_proxy_headers=False)
 
 
 @main.command("mail-worker")

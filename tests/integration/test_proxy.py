@@ -86,3 +86,60 @@ def test_with_no_trusted_proxy_the_limit_counts_the_peer_whatever_the_header(app
     codes = _attempts(app, [CLIENT, OTHER_CLIENT, FORGED, f"{FORGED}, {CLIENT}"])
     assert codes == [401, 401, 401, 429]
     assert set(audited_ips(app)) == {PROXY}
+
+
+def test_a_real_server_behind_one_proxy_audits_and_limits_the_client_address(tmp_path, app,
+                                                                              make_user):
+    """Through ``passgate serve`` itself: its WSGI server must hand X-Forwarded-For to the
+    app (waitress removes it by default), or behind nginx every visitor would share the
+    proxy's address and one rate-limit bucket."""
+    import os
+    import re
+    import subprocess
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from ..conftest import PASSWORD, PG_URL
+    from .test_serve import cli, free_port, wait_for
+
+    make_user("alice")
+    port = free_port()
+    env = {**os.environ,
+           "PASSGATE_SECRET_KEY": "test-secret-key-not-for-production",
+           "PASSGATE_DATABASE_URL": PG_URL or f"sqlite:///{tmp_path}/passgate.db",
+           "PASSGATE_INSTANCE": str(tmp_path / "instance"),
+           "PASSGATE_BASE_URL": f"http://127.0.0.1:{port}",
+           "PASSGATE_BCRYPT_ROUNDS": "4",
+           "PASSGATE_TRUSTED_PROXIES": "1",
+           "PASSGATE_LIMIT_LOGIN": "2 per minute"}
+    proc = subprocess.Popen(cli("serve", "--port", str(port), "--no-mail-worker"), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz")
+
+        def sign_in(forwarded_for: str, password: str) -> int:
+            opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+            page = opener.open(urllib.request.Request(
+                f"http://127.0.0.1:{port}/login", headers={"X-Forwarded-For": forwarded_for}))
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page.read().decode()).group(1)
+            data = urllib.parse.urlencode({"identifier": "alice", "password": password,
+                                           "csrf_token": token}).encode()
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/login", data=data,
+                                             headers={"X-Forwarded-For": forwarded_for})
+            try:
+                return opener.open(request).status
+            except urllib.error.HTTPError as exc:
+                return exc.code
+
+        # The proxy appended CLIENT; the left-hand values are the client's own inventions.
+        codes = [sign_in(f"{forged}, {CLIENT}", "not the right password at all")
+                 for forged in (FORGED, "198.51.100.1", "198.51.100.2")]
+        assert codes == [401, 401, 429]
+        assert sign_in(f"{FORGED}, {OTHER_CLIENT}", PASSWORD) == 200  # own bucket; redirected home
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    ips = audited_ips(app)
+    assert ips and set(ips) == {CLIENT, OTHER_CLIENT}
+    assert ips.count(OTHER_CLIENT) >= 2  # its sign-in and its session
