@@ -312,3 +312,18 @@ def test_a_corrupt_database_is_reported_not_copied(tmp_path):
     assert result.exit_code != 0 and "Error: database:" in result.output
     assert not os.path.exists(tmp_path / "copy.db")
     assert [n for n in os.listdir(tmp_path) if n.startswith(".copy.db")] == []
+
+
+def test_restore_into_a_new_instance_folder(tmp_path):
+    db_file = str(tmp_path / "old" / "passgate.db")
+    os.makedirs(os.path.dirname(db_file))
+    app = sqlite_app(tmp_path, db_file)
+    add_user(app, "alice")
+    backup_file = str(tmp_path / "b.db")
+    assert run_cli(db_file, "backup", backup_file).exit_code == 0
+    new_db = str(tmp_path / "new" / "instance" / "passgate.db")
+    result = run_cli(new_db, "restore", backup_file)
+    assert result.exit_code == 0, result.output
+    assert "kept as" not in result.output
+    assert os.listdir(os.path.dirname(new_db)) == ["passgate.db"]
+    assert signs_in(sqlite_app(tmp_path, new_db), "alice")
