@@ -15,7 +15,7 @@ from flask import g, has_app_context
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from peewee import JOIN, SQL
+from peewee import JOIN, SQL, fn
 
 from .. import access, accounts, audit, mail, passwords, sessions, throttle
 from ..db import database, is_sqlite, starts_with
@@ -272,7 +272,8 @@ def run_search(actor: User, search: Search, per_page: int = PER_PAGE) -> Page:
     pages = max(math.ceil(total / per_page), 1)
     page = min(max(search.page, 1), pages)
     column = SORTS.get(search.sort, User.username_key)
-    if is_sqlite() and total <= SMALL_RESULT and not _one_team_by_username(actor, search):
+    if (is_sqlite() and total <= SMALL_RESULT
+            and not _username_order_is_cheaper(actor, search, total, page * per_page)):
         # Few matches: sort them, rather than walk the whole sort index looking for them
         # (SQLite would otherwise prefer the index that gives the order for free).
         column = column + 0 if search.sort == "id" else column.concat("")
@@ -284,16 +285,28 @@ def run_search(actor: User, search: Search, per_page: int = PER_PAGE) -> Page:
     return Page(items=items, total=total, page=page, pages=pages, per_page=per_page)
 
 
-def _one_team_by_username(actor: User | None, search: Search) -> bool:
-    """One team's accounts in username order: the (team_id, username_key) index already
-    holds them in that order, so SQLite reads the first page from it without sorting."""
+def _username_order_is_cheaper(actor: User | None, search: Search, total: int,
+                               rows: int) -> bool:
+    """Read the first ``rows`` matches in username order from an index, rather than sort
+    all ``total`` matches? (SQLite only: the caller otherwise hides the index.)
+
+    - One team, no text: the (team_id, username_key) index holds exactly them, in order.
+    - Invitations pending: so does the partial index ``user_invited_username``.
+    - A status, role or provider (no text: names and usernames go together, statuses do
+      not): the matches are spread evenly through the username order, so walking it
+      reads about ``rows × users / total`` accounts, against ``total`` read and sorted.
+      ``max(id)`` stands for the number of accounts (an upper bound, from the primary key).
+    """
     if search.sort != "username" or fold(search.q):
         return False
-    if search.team_id:
+    if search.team_id or search.status == "invited":
         return True
-    if actor is None or visible_roles(actor) is None:
-        return False  # every account in reach: all the teams
-    return len(access.team_ids(actor)) == 1
+    if actor is not None and visible_roles(actor) is not None and len(access.team_ids(actor)) == 1:
+        return True
+    if not total:
+        return False
+    accounts = User.select(fn.MAX(User.id)).scalar() or 0
+    return rows * accounts < total * total
 
 
 def matching_ids(actor: User, search: Search, limit: int) -> list[int]:
