@@ -63,6 +63,8 @@ def cases(manager_team: int, sample: dict) -> list[tuple[str, str, dict]]:
         ("numeric ID", "admin", {"q": str(sample["id"])}),
         ("status=locked", "admin", {"status": "locked"}),
         ("status=invited", "admin", {"status": "invited"}),
+        ("status=must_change", "admin", {"status": "must_change"}),
+        ("status=active", "admin", {"status": "active"}),
         ("role=manager", "admin", {"role": "manager"}),
         ("provider=sso", "admin", {"provider": "sso"}),
         ("team filter", "admin", {"team_id": manager_team}),
