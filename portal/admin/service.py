@@ -202,7 +202,7 @@ def status_condition(status: str, now: datetime | None = None):
         return enabled & not_locked & User.password_hash.is_null()
     if status == "must_change":
         return (enabled & not_locked & User.password_hash.is_null(False)
-                & (User.must_change == True))
+                & (User.must_change == SQL("TRUE")))  # literal: matches the partial index
     if status == "active":
         return (enabled & not_locked & User.password_hash.is_null(False)
                 & (User.must_change == False))
@@ -291,7 +291,8 @@ def _username_order_is_cheaper(actor: User | None, search: Search, total: int,
     all ``total`` matches? (SQLite only: the caller otherwise hides the index.)
 
     - One team, no text: the (team_id, username_key) index holds exactly them, in order.
-    - Invitations pending: so does the partial index ``user_invited_username``.
+    - Invitations pending, passwords to change: so do the partial indexes
+      ``user_invited_username`` and ``user_must_change_username``.
     - A status, role or provider (no text: names and usernames go together, statuses do
       not): the matches are spread evenly through the username order, so walking it
       reads about ``rows × users / total`` accounts, against ``total`` read and sorted.
@@ -299,7 +300,7 @@ def _username_order_is_cheaper(actor: User | None, search: Search, total: int,
     """
     if search.sort != "username" or fold(search.q):
         return False
-    if search.team_id or search.status == "invited":
+    if search.team_id or search.status in ("invited", "must_change"):
         return True
     if actor is not None and visible_roles(actor) is not None and len(access.team_ids(actor)) == 1:
         return True
