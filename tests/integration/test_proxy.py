@@ -17,6 +17,7 @@ PROXY = "10.0.0.2"  # the reverse proxy: the TCP peer Passgate sees
 CLIENT = "203.0.113.7"  # the real client, as the proxy appends it
 OTHER_CLIENT = "203.0.113.8"
 FORGED = "6.6.6.6"  # what a client types into its own X-Forwarded-For
+REDIS_URL = "redis://127.0.0.1:6379/13"
 
 
 def via_proxy(app, forwarded_for: str | None):
@@ -100,12 +101,18 @@ def test_a_real_server_behind_one_proxy_audits_and_limits_the_client_address(tmp
     import urllib.parse
     import urllib.request
 
+    import redis
+
     from ..conftest import PASSWORD, PG_URL
     from .test_serve import cli, free_port, wait_for
 
     make_user("alice")
+    # Counts shared through Redis, so the limit holds however many worker processes serve.
+    limits = redis.Redis.from_url(REDIS_URL)
+    limits.flushdb()
     port = free_port()
     env = {**os.environ,
+           "PASSGATE_REDIS_URL": REDIS_URL,
            "PASSGATE_SECRET_KEY": "test-secret-key-not-for-production",
            "PASSGATE_DATABASE_URL": PG_URL or f"sqlite:///{tmp_path}/passgate.db",
            "PASSGATE_INSTANCE": str(tmp_path / "instance"),
@@ -140,6 +147,7 @@ def test_a_real_server_behind_one_proxy_audits_and_limits_the_client_address(tmp
     finally:
         proc.terminate()
         proc.wait(10)
+        limits.flushdb()
     ips = audited_ips(app)
     assert ips and set(ips) == {CLIENT, OTHER_CLIENT}
     assert ips.count(OTHER_CLIENT) >= 2  # its sign-in and its session
