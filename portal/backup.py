@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -54,7 +55,7 @@ def sqlite_path(url: str) -> str | None:
     return os.path.abspath(path)
 
 
-def pointer(url: str, action: str = "backup") -> str:
+def pointer(url: str, action: str = "backup", file: str = "FILE") -> str:
     """One line telling how to back up (or restore) a PostgreSQL database: pg_dump.
 
     Host, port, user and database come from the URL; the password never appears.
@@ -71,9 +72,9 @@ def pointer(url: str, action: str = "backup") -> str:
     opts = " ".join(options) + (" " if options else "")
     if action == "restore":
         return (f"PostgreSQL: restore with pg_restore (stop Passgate first), e.g. "
-                f"`pg_restore {opts}--clean --if-exists -d {dbname} FILE`.")
+                f"`pg_restore {opts}--clean --if-exists -d {dbname} {shlex.quote(file)}`.")
     return (f"PostgreSQL: passgate backup copies SQLite only; use pg_dump, e.g. "
-            f"`pg_dump {opts}-Fc -f FILE {dbname}` (the password comes from ~/.pgpass or "
+            f"`pg_dump {opts}-Fc -f {shlex.quote(file)} {dbname}` (the password comes from ~/.pgpass or "
             f"PGPASSWORD, never from the command line).")
 
 
@@ -161,7 +162,7 @@ def restore(url: str, backup_file: str) -> tuple[Result, str | None]:
 def _backup(url: str, destination: str, force: bool) -> Result:
     source = sqlite_path(url)
     if source is None:
-        raise BackupError(pointer(url))
+        raise BackupError(pointer(url, "backup", destination))
     destination = os.path.abspath(destination)
     if not os.path.isfile(source):
         raise BackupError(f"no database at {source}")
@@ -201,7 +202,7 @@ def _backup(url: str, destination: str, force: bool) -> Result:
 def _restore(url: str, backup_file: str) -> tuple[Result, str | None]:
     target = sqlite_path(url)
     if target is None:
-        raise BackupError(pointer(url, "restore"))
+        raise BackupError(pointer(url, "restore", backup_file))
     backup_file = os.path.abspath(backup_file)
     if not os.path.isfile(backup_file):
         raise BackupError(f"no file {backup_file}")

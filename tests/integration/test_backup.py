@@ -212,6 +212,7 @@ def test_postgresql_gets_a_one_line_pointer_without_the_password(tmp_path, comma
     assert "passgate_prod" in result.output and "-U passgate" in result.output
     assert "-h db.example.test -p 5433" in result.output
     assert "s3cret" not in result.output
+    assert str(tmp_path / "dump.db") in result.output  # the file that was asked for
     assert (tmp_path / "dump.db").read_bytes() == b""
 
 
