@@ -104,8 +104,13 @@ def test_status_filter_matches_status_property(folks, status):
     User.update(must_change=True).where(User.id == folks["zoë"].id).execute()
     User.update(password_hash=None).where(User.id == folks["mgrA"].id).execute()
     expected = sorted(u.username for u in User.select() if u.status == status)
-    assert sorted(names(service.search_users(folks["admin"], status=status))) == expected
+    page = service.search_users(folks["admin"], status=status)
+    assert sorted(names(page)) == expected and page.total == len(expected)
     assert expected  # each status is represented
+    in_team = sorted(u.username for u in User.select() if u.status == status
+                     and u.team_id == folks["alice"].team_id)
+    assert service.search_users(folks["admin"], status=status,
+                                team_id=folks["alice"].team_id).total == len(in_team)
 
 
 def test_sort_and_pagination(folks):
