@@ -56,9 +56,10 @@ def lower_roles(actor: User) -> list[str]:
     return [r.name for r in Role.select(Role.name).where(Role.rank < rank)]
 
 
-def reach_condition(actor: User, user_model=User):
+def reach_condition(actor: User, user_model=User, team_expr=None):
     """SQL form of :func:`can` for a list of targets (``user_model`` may be an alias):
-    None = every account; otherwise the accounts of the actor's teams ranked below them."""
+    None = every account; otherwise the accounts of the actor's teams ranked below them.
+    ``team_expr`` replaces ``user_model.team`` (same values; a query planner hint)."""
     if not has_permission(actor, "users.read"):
         return user_model.id.is_null()
     _perms, scope, _rank = _role(actor.role)
@@ -68,5 +69,5 @@ def reach_condition(actor: User, user_model=User):
     roles = lower_roles(actor) if scope == "team" else []
     if not teams or not roles:
         return user_model.id.is_null()
-    return (user_model.team.in_(teams) & user_model.role.in_(roles)
-            & (user_model.id != actor.id))
+    team = user_model.team if team_expr is None else team_expr
+    return team.in_(teams) & user_model.role.in_(roles) & (user_model.id != actor.id)

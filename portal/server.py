@@ -162,7 +162,10 @@ def _waitress(app, host, port, threads, background_worker) -> None:
 
     leader = worker.Leader(app).start() if background_worker else None
     try:
-        waitress_serve(app, host=host, port=port, threads=threads, ident="")
+        # Keep X-Forwarded-For/-Proto: waitress drops them by default, and then ProxyFix
+        # (PASSGATE_TRUSTED_PROXIES) sees every visitor as the proxy (one rate-limit bucket).
+        waitress_serve(app, host=host, port=port, threads=threads, ident="",
+                       clear_untrusted_proxy_headers=False)
     finally:
         if leader is not None:
             leader.shutdown()

@@ -12,9 +12,11 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask import g, has_app_context
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from peewee import JOIN, SQL, IntegrityError
+from peewee import JOIN, SQL, IntegrityError, fn
 
 from .. import access, accounts, audit, links, mail, passwords, providers, sessions, throttle
 from ..db import is_sqlite, starts_with, write
@@ -48,16 +50,33 @@ SORTS = {
 }
 
 
+def _text(table: dict, name: str) -> str:
+    """The label of ``name`` in the request's language. A list page shows three labels per
+    row and Flask-Babel resolves the catalog anew for each (about 15 µs), so each label
+    is translated once per request and locale."""
+    value = table.get(name)
+    if value is None:
+        return name
+    if not has_app_context():
+        return str(value)
+    memo = g.setdefault("_passgate_labels", {})
+    key = (str(get_locale()), id(value))
+    text = memo.get(key)
+    if text is None:
+        text = memo[key] = str(value)
+    return text
+
+
 def role_label(name: str) -> str:
-    return str(ROLE_LABELS.get(name, name))
+    return _text(ROLE_LABELS, name)
 
 
 def status_label(name: str) -> str:
-    return str(STATUS_LABELS.get(name, name))
+    return _text(STATUS_LABELS, name)
 
 
 def provider_label(name: str) -> str:
-    return str(PROVIDER_LABELS.get(name, name))
+    return _text(PROVIDER_LABELS, name)
 
 
 @dataclass
@@ -118,8 +137,22 @@ class Search:
 
 
 def visible_roles(actor: User) -> list[str] | None:
-    """Roles the actor may see in lists (None = all): a team scope sees only lower ranks."""
-    role = Role.get_or_none(Role.name == actor.role)
+    """Roles the actor may see in lists (None = all): a team scope sees only lower ranks.
+
+    A list page asks several times (scope, filters, team choices); the answer is kept for
+    the request (roles are seeded by migrations; the app never changes them).
+    """
+    if not has_app_context():
+        return _visible_roles(actor.role)
+    memo = g.setdefault("_passgate_visible_roles", {})
+    if actor.role not in memo:
+        memo[actor.role] = _visible_roles(actor.role)
+    found = memo[actor.role]
+    return None if found is None else list(found)
+
+
+def _visible_roles(name: str) -> list[str] | None:
+    role = Role.get_or_none(Role.name == name)
     if role is None:
         return []
     if role.scope == "all":
@@ -127,14 +160,23 @@ def visible_roles(actor: User) -> list[str] | None:
     return [r.name for r in Role.select(Role.name).where(Role.rank < role.rank)]
 
 
-def scope_condition(actor: User | None):
+def scope_condition(actor: User | None, text_search: bool = False):
     """The WHERE clause limiting a query to the accounts within ``actor``'s reach.
 
     ``actor`` None means the command line (the server operator): every account.
+    ``text_search``: the query also has a selective name/email prefix (see ``_team``).
     """
     if actor is None:
         return None
-    return access.reach_condition(actor)
+    return access.reach_condition(actor, team_expr=_team(text_search))
+
+
+def _team(text_search: bool):
+    """``User.team`` for a WHERE clause. With a prefix search on SQLite, ``team_id + 0``:
+    the same values, but no index, so SQLite finds the few matches through the prefix
+    indexes instead of reading a whole team (5,000 rows at 100,000 users) row by row.
+    SQLite's statistics know a team's size but not how few rows a prefix range holds."""
+    return User.team + 0 if text_search and is_sqlite() else User.team
 
 
 def status_condition(status: str, now: datetime | None = None):
@@ -153,7 +195,7 @@ def status_condition(status: str, now: datetime | None = None):
         return enabled & not_locked & User.password_hash.is_null()
     if status == "must_change":
         return (enabled & not_locked & User.password_hash.is_null(False)
-                & (User.must_change == True))
+                & (User.must_change == SQL("TRUE")))  # literal: matches the partial index
     if status == "active":
         return (enabled & not_locked & User.password_hash.is_null(False)
                 & (User.must_change == False))
@@ -184,22 +226,24 @@ def text_condition(q: str):
 
 def conditions(actor: User | None, search: Search) -> list:
     """WHERE clauses: the actor's reach, the text search and the filters."""
-    conds = [scope_condition(actor), text_condition(search.q)]
+    text = text_condition(search.q)
+    selective = text is not None and len(fold(search.q)) >= 2  # 1 letter matches thousands
+    conds = [scope_condition(actor, selective), text]
     if search.role:
         conds.append(User.role == search.role)
     if search.status:
         conds.append(status_condition(search.status))
     if search.team_id:
-        conds.append(User.team == search.team_id)
+        conds.append(_team(selective) == search.team_id)
     if search.provider:
         conds.append(User.provider == search.provider)
     return [c for c in conds if c is not None]
 
 
-def filtered_query(actor: User | None, search: Search):
+def filtered_query(actor: User | None, search: Search, conds: list | None = None):
     """Users (with their team) matching the search and within reach; no order, no paging."""
     query = User.select(User, Team).join(Team, JOIN.LEFT_OUTER, on=(User.team == Team.id))
-    conds = conditions(actor, search)
+    conds = conditions(actor, search) if conds is None else conds
     return query.where(*conds) if conds else query
 
 
@@ -214,14 +258,15 @@ def search_users(actor: User, q: str = "", role: str | None = None, status: str 
 
 
 def run_search(actor: User, search: Search, per_page: int = PER_PAGE) -> Page:
-    query = filtered_query(actor, search)
     conds = conditions(actor, search)
+    query = filtered_query(actor, search, conds)
     # Count without the join: SQLite can then answer from an index alone.
     total = (User.select(User.id).where(*conds) if conds else User.select(User.id)).count()
     pages = max(math.ceil(total / per_page), 1)
     page = min(max(search.page, 1), pages)
     column = SORTS.get(search.sort, User.username_key)
-    if is_sqlite() and total <= SMALL_RESULT:
+    if (is_sqlite() and total <= SMALL_RESULT
+            and not _username_order_is_cheaper(actor, search, total, page * per_page)):
         # Few matches: sort them, rather than walk the whole sort index looking for them
         # (SQLite would otherwise prefer the index that gives the order for free).
         column = column + 0 if search.sort == "id" else column.concat("")
@@ -231,6 +276,31 @@ def run_search(actor: User, search: Search, per_page: int = PER_PAGE) -> Page:
     tiebreak = User.id.desc() if search.direction == "desc" else User.id.asc()
     items = list(query.order_by(order, tiebreak).paginate(page, per_page))
     return Page(items=items, total=total, page=page, pages=pages, per_page=per_page)
+
+
+def _username_order_is_cheaper(actor: User | None, search: Search, total: int,
+                               rows: int) -> bool:
+    """Read the first ``rows`` matches in username order from an index, rather than sort
+    all ``total`` matches? (SQLite only: the caller otherwise hides the index.)
+
+    - One team, no text: the (team_id, username_key) index holds exactly them, in order.
+    - Invitations pending, passwords to change: so do the partial indexes
+      ``user_invited_username`` and ``user_must_change_username``.
+    - A status, role or provider (no text: names and usernames go together, statuses do
+      not): the matches are spread evenly through the username order, so walking it
+      reads about ``rows × users / total`` accounts, against ``total`` read and sorted.
+      ``max(id)`` stands for the number of accounts (an upper bound, from the primary key).
+    """
+    if search.sort != "username" or fold(search.q):
+        return False
+    if search.team_id or search.status in ("invited", "must_change"):
+        return True
+    if actor is not None and visible_roles(actor) is not None and len(access.team_ids(actor)) == 1:
+        return True
+    if not total:
+        return False
+    accounts = User.select(fn.MAX(User.id)).scalar() or 0
+    return rows * accounts < total * total
 
 
 def matching_ids(actor: User, search: Search, limit: int) -> list[int]:

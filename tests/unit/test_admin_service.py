@@ -57,6 +57,42 @@ def test_manager_scope(folks):
     assert names(service.search_users(folks["mgrA"], role="manager")) == []
 
 
+def test_prefix_searches_within_a_team_or_a_managers_reach(folks):
+    # Two letters or more read the prefix indexes first (team_id + 0 on SQLite), one letter
+    # the team's index: the same answers either way.
+    mgr, admin, alice, bob = folks["mgrA"], folks["admin"], folks["alice"], folks["bob"]
+    assert names(service.search_users(mgr, "ar")) == ["alice"]
+    assert names(service.search_users(mgr, "a")) == ["alice"]
+    assert names(service.search_users(mgr, "ba")) == []  # bob is in team B
+    assert names(service.search_users(admin, "ba", team_id=bob.team_id)) == ["bob"]
+    assert names(service.search_users(admin, "b", team_id=bob.team_id)) == ["bob"]
+    assert names(service.search_users(admin, "ba", team_id=alice.team_id)) == []
+    assert service.search_users(mgr, "ar").total == 1
+
+
+def test_one_teams_list_in_username_order(folks):
+    team_a = folks["alice"].team_id
+    assert names(service.search_users(folks["admin"], team_id=team_a)) == ["alice", "mgrA", "zoë"]
+    desc = service.search_users(folks["admin"], team_id=team_a, direction="desc")
+    assert names(desc) == ["zoë", "mgrA", "alice"]
+    assert names(service.search_users(folks["mgrA"], per_page=1, page=2)) == ["zoë"]
+
+
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+def test_filtered_pages_in_username_order_whichever_plan(folks, direction):
+    # Most accounts active: small pages are read in index order, deep ones sorted; both
+    # must give the same order as sorting the matches.
+    admin = folks["admin"]
+    expected = sorted((u for u in User.select() if u.status == "active"),
+                      key=lambda u: u.username_key, reverse=direction == "desc")
+    got = []
+    for page in (1, 2, 3):
+        got += service.search_users(admin, status="active", direction=direction, per_page=2,
+                                    page=page).items
+    assert [u.username for u in got] == [u.username for u in expected]
+    assert len(got) == 5
+
+
 def test_user_scope_is_empty(folks):
     assert service.search_users(folks["alice"]).total == 0
 
@@ -69,8 +105,13 @@ def test_status_filter_matches_status_property(folks, status):
     User.update(must_change=True).where(User.id == folks["zoë"].id).execute()
     User.update(password_hash=None).where(User.id == folks["mgrA"].id).execute()
     expected = sorted(u.username for u in User.select() if u.status == status)
-    assert sorted(names(service.search_users(folks["admin"], status=status))) == expected
+    page = service.search_users(folks["admin"], status=status)
+    assert sorted(names(page)) == expected and page.total == len(expected)
     assert expected  # each status is represented
+    in_team = sorted(u.username for u in User.select() if u.status == status
+                     and u.team_id == folks["alice"].team_id)
+    assert service.search_users(folks["admin"], status=status,
+                                team_id=folks["alice"].team_id).total == len(in_team)
 
 
 def test_sort_and_pagination(folks):
