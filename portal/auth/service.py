@@ -63,10 +63,13 @@ def _decide(source, checked: Verification, identifier: str, rules: throttle.Rule
         user = source.adopt(checked)  # a directory account's local row, made or updated
     if user is not None and user.id is not None and source.name == "identity":
         # Decide on the account as it is now: attempts run in parallel (threads,
-        # instances), and a password changed during the check no longer signs in.
+        # instances). A password changed during the check (new security stamp) no longer
+        # signs in; a hash upgraded meanwhile by a parallel sign-in is kept, not overwritten.
         fresh = User.get_by_id(user.id)
+        if fresh.security_stamp != user.security_stamp:
+            matches = False
         if fresh.password_hash != user.password_hash:
-            matches, new_hash = False, None
+            new_hash = None
         user = fresh
     typed = throttle.identifier_state(identifier)
     device = devices.state_for(user)  # a browser that signed in as this account before
