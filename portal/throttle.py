@@ -101,15 +101,18 @@ def locked_state(state):
 
 
 def save_failure(state, rules: Rules) -> dict:
-    """Record a failure on a User or LoginThrottle row; returns the new fields."""
-    fields = failure_fields(state, rules)
-    if isinstance(state, User):
-        User.update(**fields).where(User.id == state.id).execute()
-    else:
-        (LoginThrottle.insert(key=state.key, **fields)
-         .on_conflict(conflict_target=[LoginThrottle.key],
-                      update={getattr(LoginThrottle, k): v for k, v in fields.items()})
-         .execute())
+    """Record one more failure on a User or LoginThrottle row; returns the new fields.
+
+    Counted from the row as it is under the write lock (a short transaction of its own,
+    or a savepoint of the caller's), so failures made in parallel all count."""
+    from .db import write
+
+    with write():
+        fields = failure_fields(locked_state(state), rules)
+        if isinstance(state, User):
+            User.update(**fields).where(User.id == state.id).execute()
+        else:  # locked_state created the row if it was missing
+            LoginThrottle.update(**fields).where(LoginThrottle.key == state.key).execute()
     for key, value in fields.items():
         setattr(state, key, value)
     return fields

@@ -48,8 +48,10 @@ def authenticate(identifier: str, password: str, provider: str = "identity") -> 
         # threads or instances), and deciding on it would lose failures.
         fresh = throttle.locked_state(state)
         if user is not None:
+            if fresh.security_stamp != user.security_stamp:
+                matches = False  # password (or email) changed during the check: try again
             if fresh.password_hash != user.password_hash:
-                matches, rehash = False, None  # the password changed during the check
+                rehash = None  # changed or already rehashed: never overwrite a newer hash
             user = fresh
         return _record(identifier, provider, user, fresh, matches, rules, rehash)
 
