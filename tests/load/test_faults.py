@@ -137,7 +137,7 @@ def test_mail_worker_killed_mid_batch_loses_nothing(app, tmp_path):
     # At least once: only the mail being sent at the kill may arrive twice, and only once more.
     assert duplicates <= in_flight and all(n <= 2 for n in received.values()), (received,
                                                                                in_flight)
-    assert len(in_flight) <= 1
+    assert len(duplicates) <= 1  # a crash repeats at most the one mail being sent
 
 
 # --- (c) kill -9 of the server during password resets -----------------------------------------
