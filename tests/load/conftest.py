@@ -14,7 +14,7 @@ from portal.db import database, truncate_all
 from portal.models import DEFAULT_ROLES, MODELS, AuditEvent, Role
 
 from ..conftest import PASSWORD, PG_URL, base_overrides
-from .server import base_env, stop_all
+from .server import all_logs, base_env, stop_all
 from .smtp import Sink
 
 # The several-instance tests always run on PostgreSQL + Redis, on the SQLite leg too.
@@ -25,9 +25,11 @@ REDIS_URL = os.environ.get("PASSGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/10
 
 @pytest.fixture(autouse=True)
 def _stop_processes():
-    """Whatever a test started is stopped when it ends, pass or fail."""
+    """Whatever a test started is stopped when it ends, pass or fail; the processes'
+    output is printed (pytest shows it when the test failed)."""
     yield
     stop_all()
+    print(all_logs()[-12000:])
 
 
 @contextmanager

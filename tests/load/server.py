@@ -191,14 +191,22 @@ def start_mail_worker(env: dict, *extra_args: str, name: str = "mail-worker") ->
     return proc
 
 
+_finished: list[Proc] = []
+
+
 def all_logs() -> str:
-    return "\n".join(f"--- {p.name} ---\n{p.log()}" for p in _started)
+    """The output of every process of the current test."""
+    return "\n".join(f"--- {p.name} ---\n{p.log()}" for p in _finished + _started)
 
 
 def stop_all() -> None:
-    """Stop every process started so far (the autouse fixture calls it after each test)."""
+    """Stop every process started so far (the autouse fixture calls it after each test);
+    their logs stay readable through ``all_logs()`` until the next test starts one."""
+    _finished.clear()
     while _started:
-        _started.pop().stop(timeout=5)
+        proc = _started.pop(0)
+        proc.stop(timeout=5)
+        _finished.append(proc)
 
 
 atexit.register(stop_all)  # pytest itself interrupted: leave nothing behind

@@ -327,9 +327,12 @@ BURST_ROUNDS = 8  # a real bcrypt cost: each verification takes tens of millisec
 
 
 def test_simultaneous_sign_ins_8_16_50(app, server_env):
-    """8, then 16, then 50 people press "Sign in" at the same moment: all succeed, no 5xx."""
+    """8, then 16, then 50 people press "Sign in" at the same moment: all succeed, no 5xx.
+    Then one person signs in on 16 devices at once just after the operator raised the
+    bcrypt cost (every attempt verifies the old hash; one rehash wins): all succeed too."""
     names = [f"w{i:02d}" for i in range(50)]
     ids = create_users(app, names)
+    same = create_users(app, ["everywhere"])["everywhere"]  # hashed at the old cost (4)
     with connected(app):
         rounds, app.config["BCRYPT_ROUNDS"] = app.config["BCRYPT_ROUNDS"], BURST_ROUNDS
         slow_hash = passwords.hash_password(PASSWORD)  # the same hash for every account
@@ -339,9 +342,10 @@ def test_simultaneous_sign_ins_8_16_50(app, server_env):
     server = start_server({**server_env, "PASSGATE_BCRYPT_ROUNDS": str(BURST_ROUNDS)})
     stats = Stats()
     total = 0
-    for size in (8, 16, 50):
+    for wave in (names[:8], names[:16], names, ["everywhere"] * 16):
+        size = len(wave)
         barrier = threading.Barrier(size)
-        outcomes: dict[str, tuple] = {}
+        outcomes: dict[int, tuple] = {}
 
         def sign_in(index: int, name: str) -> None:
             browser = Browser(server.port, source_address(index), stats=stats)
@@ -350,60 +354,98 @@ def test_simultaneous_sign_ins_8_16_50(app, server_env):
             r = browser.post("/login", {"identifier": name, "password": PASSWORD,
                                         "csrf_token": page.csrf()})
             home = browser.get("/") if r.status == 303 else None
-            outcomes[name] = (r.status, r.location, home.status if home else None)
+            outcomes[index] = (name, r.status, r.location, home.status if home else None)
 
         threads = [threading.Thread(target=sign_in, args=(i, n), daemon=True)
-                   for i, n in enumerate(names[:size])]
+                   for i, n in enumerate(wave)]
         wave_started = time.monotonic()
         for t in threads:
             t.start()
         for t in threads:
             t.join(60)
         assert len(outcomes) == size, f"{size}: only {len(outcomes)} clients finished"
-        bad = {n: o for n, o in outcomes.items() if o != (303, "/", 200)}
-        assert bad == {}, f"{size} simultaneous sign-ins: {bad}"
+        bad = [o for o in outcomes.values() if o[1:] != (303, "/", 200)]
+        assert bad == [], f"{size} simultaneous sign-ins: {bad}"
         total += size
-        print(f"\n{size} simultaneous sign-ins (bcrypt cost {BURST_ROUNDS}): all in "
-              f"{time.monotonic() - wave_started:.2f}s")
+        print(f"\n{size} simultaneous sign-ins of {len(set(wave))} account(s) (bcrypt cost "
+              f"{BURST_ROUNDS}): all in {time.monotonic() - wave_started:.2f}s")
     server.stop()
     assert not any(code >= 500 for code in stats.statuses), stats.server_errors[:3]
     assert_clean_log(server.log())
     assert audit_counts(app, audit_from) == Counter({"login.success": total})
+    with connected(app):
+        rehashed = User.get_by_id(same).password_hash
+        assert passwords.verify_password(PASSWORD, rehashed)
+    assert rehashed.startswith(f"$2b${BURST_ROUNDS:02d}$")
+
+
+def at_once(size: int, prepare, act) -> None:
+    """``size`` threads: ``prepare(index)`` each, then all ``act(index, prepared)`` at the
+    same moment (a barrier)."""
+    barrier = threading.Barrier(size)
+
+    def main(index: int) -> None:
+        prepared = prepare(index)
+        barrier.wait(60)
+        act(index, prepared)
+
+    threads = [threading.Thread(target=main, args=(i,)) for i in range(size)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
 
 
 def test_simultaneous_wrong_passwords_all_count(app, server_env):
-    """16 wrong passwords at the same moment, on an account and on an unknown identifier:
-    the per-account throttle counts every one (a lost update would let an attacker guess
-    more often by sending guesses in parallel)."""
+    """16 wrong passwords at the same moment, on an account, on an unknown identifier and
+    as the current password of 16 sessions of one account: the per-account throttle
+    counts every one (a lost update would let an attacker guess more often by sending
+    guesses in parallel)."""
     from portal.models import LoginThrottle
     from portal.throttle import anonymous_state
 
-    ids = create_users(app, ["victim"])
+    ids = create_users(app, ["victim", "insider"])
     size = 16
     server = start_server({**server_env, "PASSGATE_BCRYPT_ROUNDS": str(BURST_ROUNDS),
                            "PASSGATE_LOCKOUT_FREE_FAILURES": "1000",
                            "PASSGATE_LOCKOUT_HARD_LIMIT": "100000"})
     stats = Stats()
-    for identifier in ("victim", "nobody-here"):
-        barrier = threading.Barrier(size)
 
-        def wrong(index: int) -> None:
-            browser = Browser(server.port, source_address(index), stats=stats)
-            page = browser.get("/login")
-            barrier.wait(30)
-            r = browser.post("/login", {"identifier": identifier, "password": f"guess {index}",
-                                        "csrf_token": page.csrf()})
+    def browser(index: int) -> Browser:
+        return Browser(server.port, source_address(index), stats=stats)
+
+    for identifier in ("victim", "nobody-here"):
+        def sign_in_page(index: int):
+            b = browser(index)
+            return b, b.get("/login").csrf()
+
+        def wrong_sign_in(index: int, prepared) -> None:
+            b, csrf = prepared
+            r = b.post("/login", {"identifier": identifier, "password": f"guess {index}",
+                                  "csrf_token": csrf})
             assert r.status == 401
 
-        threads = [threading.Thread(target=wrong, args=(i,)) for i in range(size)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
+        at_once(size, sign_in_page, wrong_sign_in)
+
+    def change_page(index: int):
+        b = browser(index)
+        assert b.sign_in("insider", PASSWORD).location == "/"
+        return b, b.get("/password/change").csrf()
+
+    def wrong_current(index: int, prepared) -> None:
+        b, csrf = prepared
+        fresh = new_password()
+        r = b.post("/password/change", {"current_password": f"guess {index}",
+                                        "password": fresh, "confirm": fresh, "csrf_token": csrf})
+        assert r.status == 422 and "Your current password is not correct" in r.text
+
+    at_once(size, change_page, wrong_current)
     server.stop()
     assert not any(code >= 500 for code in stats.statuses), stats.server_errors[:3]
     assert_clean_log(server.log())
     with connected(app):
         victim = User.get_by_id(ids["victim"])
+        insider = User.get_by_id(ids["insider"])
         ghost = LoginThrottle.get_or_none(LoginThrottle.key == anonymous_state("nobody-here").key)
-    assert (victim.failed_count, ghost.failed_count if ghost else 0) == (size, size)
+    assert (victim.failed_count, ghost.failed_count if ghost else 0,
+            insider.failed_count) == (size, size, size)
