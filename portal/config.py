@@ -34,6 +34,7 @@ DEFAULTS: dict = {
     "MAIL_MAX_ATTEMPTS": 8,
     "MAIL_RETRY_BASE_SECONDS": 30,
     "MAIL_WORKER_INTERVAL": 2.0,
+    "MAIL_LEASE_SECONDS": 300,  # a mail claimed by a worker that died is retried after this
     # Passwords
     "BCRYPT_ROUNDS": 12,
     "PASSWORD_MIN_LENGTH": 15,  # (db)

@@ -137,14 +137,13 @@ def bodies(row: OutboxMail) -> tuple[str, str]:
         return "", ""
 
 
-LEASE = timedelta(minutes=5)  # a claimed row whose worker died is sent again after this
-
-
 def _claim(row_ids: list[int]) -> list[int]:
-    """Take rows for this worker; rows another worker got first are left out."""
+    """Take rows for this worker; rows another worker got first are left out. A claimed
+    row whose worker died is sent again after ``MAIL_LEASE_SECONDS``."""
     if not row_ids:
         return []
-    claimed = (OutboxMail.update(status="sending", next_attempt_at=utcnow() + LEASE)
+    lease = timedelta(seconds=current_app.config["MAIL_LEASE_SECONDS"])
+    claimed = (OutboxMail.update(status="sending", next_attempt_at=utcnow() + lease)
                .where(OutboxMail.id.in_(row_ids) & (OutboxMail.status == "queued"))
                .returning(OutboxMail.id).execute())
     return sorted(row.id for row in claimed)

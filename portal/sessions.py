@@ -87,7 +87,9 @@ def load_user(user_id: str) -> User | None:
     row = (UserSession.select(UserSession, User).join(User)
            .where(UserSession.id_hash == _hash(sid)).first())
     if row is None or str(row.user_id) != str(user_id):
-        session.clear()
+        # Unknown (ended) session: anonymous, but leave the cookie alone. A request that
+        # was in flight while the password changed would otherwise overwrite the new
+        # session's cookie with an empty one and sign the user out.
         return None
     now = utcnow()
     cfg = current_app.config
