@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, g, has_request_context, request, session
-from flask_babel import Babel
+from flask_babel import Babel, get_translations
 from flask_login import current_user
 
 babel = Babel()
@@ -41,7 +41,37 @@ def remember_choice():
     return
 
 
+def _translations():
+    """The catalog for the current locale, looked up once per app context and locale.
+
+    A page calls ``_()`` a dozen times or more; Flask-Babel's own template callables redo
+    the whole lookup (g, domain, locale, ``str(locale)``, cache) on every call. The result
+    is kept beside Flask-Babel's per-context state and reused only while the locale object
+    is the same one (``force_locale`` and ``refresh`` replace or remove it).
+    """
+    ctx = g.get("_flask_babel")
+    if ctx is not None:
+        cached = getattr(ctx, "passgate_translations", None)
+        locale = getattr(ctx, "babel_locale", None)
+        if cached is not None and locale is not None and cached[0] is locale:
+            return cached[1]
+    translations = get_translations()
+    ctx = g.get("_flask_babel")
+    locale = getattr(ctx, "babel_locale", None) if ctx is not None else None
+    if locale is not None:
+        ctx.passgate_translations = (locale, translations)
+    return translations
+
+
 def init_app(app, translations_dir: str) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = translations_dir
     babel.init_app(app, locale_selector=select_locale)
+    # Same callables as Flask-Babel installs, with the catalog lookup done once a page.
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: _translations().ugettext(s),
+        ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
+        pgettext=lambda c, s: _translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
+        newstyle=True,
+    )
     app.before_request(remember_choice)

@@ -16,8 +16,8 @@ import hashlib
 import hmac
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app, g, has_request_context, render_template
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
@@ -26,6 +26,9 @@ from flask_mail import Mail, Message
 from . import audit, wakeup
 from .models import OutboxMail, User, utcnow
 from .settings import current as current_settings
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 log = logging.getLogger("passgate.mail")
 mail = Mail()
@@ -41,6 +44,10 @@ SUBJECTS = {
 SECRET_KINDS = {"reset", "invite", "temp_password"}
 
 def _fernet() -> Fernet:
+    # Imported here, not at the top: ``cryptography`` adds about 8 MB to every process
+    # (OpenSSL bindings) and only mail carrying a secret needs it. No import cycle.
+    from cryptography.fernet import Fernet
+
     key = current_app.config["SECRET_KEY"]
     key = key.encode() if isinstance(key, str) else key
     derived = hmac.new(key, b"passgate outbox encryption v1", hashlib.sha256).digest()
@@ -75,6 +82,8 @@ def bodies(row: OutboxMail) -> tuple[str, str]:
     """Plain bodies of a queued row (decrypted when needed)."""
     if not row.encrypted or not row.body_text:
         return row.body_text, row.body_html
+    from cryptography.fernet import InvalidToken  # lazy: see _fernet()
+
     f = _fernet()
     try:
         return f.decrypt(row.body_text.encode()).decode(), f.decrypt(row.body_html.encode()).decode()

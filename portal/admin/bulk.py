@@ -21,8 +21,8 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
 
 from .. import access, audit, mail
@@ -30,6 +30,9 @@ from ..db import database, write
 from ..models import BulkJob, ResetToken, User, utcnow
 from ..recovery.service import issue_link
 from . import service
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 log = logging.getLogger("passgate.bulk")
 
@@ -105,6 +108,10 @@ def eligibility(users: list[User]) -> Eligibility:
 # --- running -------------------------------------------------------------------------------
 
 def _fernet() -> Fernet:
+    # Imported here, not at the top: ``cryptography`` adds about 8 MB to every server
+    # process and only a bulk Reset & Unlock needs it (see portal/mail.py). No import cycle.
+    from cryptography.fernet import Fernet
+
     key = current_app.config["SECRET_KEY"]
     key = key.encode() if isinstance(key, str) else key
     derived = hmac.new(key, b"passgate bulk results v1", hashlib.sha256).digest()
@@ -211,6 +218,8 @@ def summary(job: BulkJob) -> dict:
 
 
 def _decrypt(token: str) -> list[dict]:
+    from cryptography.fernet import InvalidToken  # lazy: see _fernet()
+
     try:
         return json.loads(_fernet().decrypt(token.encode()))
     except (InvalidToken, ValueError):
