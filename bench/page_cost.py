@@ -191,10 +191,15 @@ def fmt(values: list[float]) -> str:
 
 # --- measurements -----------------------------------------------------------------------
 
-def idle_rate(pids: list[int], seconds: float = 2.0) -> float:
-    c0, t0 = total_cpu(pids), time.perf_counter()
-    time.sleep(seconds)
-    return (total_cpu(pids) - c0) / (time.perf_counter() - t0)
+def idle_rate(pids: list[int], windows: int = 4, seconds: float = 1.0) -> float:
+    """CPU seconds per second of the idle server: the least of a few windows (the
+    background worker's first pass right after start-up is not idleness)."""
+    rates = []
+    for _ in range(windows):
+        c0, t0 = total_cpu(pids), time.perf_counter()
+        time.sleep(seconds)
+        rates.append((total_cpu(pids) - c0) / (time.perf_counter() - t0))
+    return min(rates)
 
 
 def page_cpu(port: int, pids: list[int], path: str, n: int, repeat: int,

@@ -30,6 +30,7 @@ def warm_up(app) -> None:
     from . import passwords, policy
 
     policy.common_passwords()  # the 47,763-word blocklist
+    policy._word_index()  # and its prefix index (1 MB), else built in each worker
     for name in app.jinja_env.list_templates():
         if name.endswith((".html", ".txt")):
             app.jinja_env.get_template(name)
