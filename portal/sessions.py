@@ -54,7 +54,7 @@ TOUCH_EVERY = timedelta(seconds=60)
 
 
 class _KeyCachingSigner(TimestampSigner):
-    """itsdangerous' timestamp signer (Flask's), remembering derived keys (same keys, same algorithm).
+    """itsdangerous' timestamp signer (Flask's), remembering its derived keys.
 
     The stock signer re-derives its HMAC key from the secret key on every sign and
     verify; the result depends only on the arguments, so it is computed once.
