@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, has_request_context, request, session
+from flask import current_app, g, has_app_context, has_request_context, request, session
 from flask_babel import Babel, get_translations
 from flask_login import current_user
 
@@ -49,6 +49,8 @@ def _translations():
     is kept beside Flask-Babel's per-context state and reused only while the locale object
     is the same one (``force_locale`` and ``refresh`` replace or remove it).
     """
+    if not has_app_context():  # as Flask-Babel: its null catalog
+        return get_translations()
     ctx = g.get("_flask_babel")
     if ctx is not None:
         cached = getattr(ctx, "passgate_translations", None)

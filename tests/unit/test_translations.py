@@ -148,6 +148,7 @@ def test_templates_follow_a_locale_switch_within_one_request(app):
     from flask_babel import force_locale, refresh
 
     page = "{{ _('Sign in') }}"
+    assert app.jinja_env.from_string(page).render() == "Sign in"  # no app context at all
     with app.test_request_context(headers={"Accept-Language": "en"}):
         assert render_template_string(page) == "Sign in"
         with force_locale("fr"):
