@@ -1,7 +1,7 @@
 """Server CPU per page and memory of a real ``passgate serve`` (gunicorn) on SQLite.
 
     .venv/bin/python bench/page_cost.py [--workers 2] [--threads 4] [-n 2000] [--repeat 5]
-                                        [--signins 20] [--wrk 5] [--in-process]
+                                        [--signins 20] [--rounds 12] [--wrk 5] [--in-process]
                                         [--compare DIR] [--no-psycopg2] [--env NAME=VALUE]
 
 Before/after a change: ``git archive <commit> portal | tar -x -C /tmp/before`` and pass
@@ -10,7 +10,7 @@ between them, so the machine's load weighs on both alike (on a shared machine, C
 per request itself rises with the load: compare only figures from the same run).
 
 Seeds a temporary SQLite instance (an administrator and 50 users, bcrypt cost 12, the
-production default), starts ``passgate serve --workers N`` on a free port in 18600-18699
+production default, or ``--rounds``), starts ``passgate serve --workers N`` on a free port in 18600-18699
 and measures from outside:
 
 * **CPU per page**: utime+stime of every server process (master + workers, from
@@ -21,13 +21,15 @@ and measures from outside:
 * **Sign-in CPU beyond bcrypt**: full sign-ins (GET /login for the token, POST /login →
   303), server CPU per sign-in minus the GET /login cost minus one ``bcrypt.checkpw`` at
   the same cost measured in this process (CPU time; ``--rounds 4`` for a precise figure).
-* **req/s** of GET /login with wrk (8 connections) — NOISY on a shared machine.
+* **req/s** of each page with wrk (8 connections) — NOISY on a shared machine.
 * **Memory**: RSS and PSS (``/proc/<pid>/smaps_rollup``) of each process and the total.
 
 ``--in-process`` also measures GET /login through the Flask test client with
 ``time.process_time`` (no server, no sockets), the figure cProfile works on.
 
-Wall-clock figures depend on the machine's load; CPU time and memory do not (much).
+Wall-clock figures depend on the machine's load; memory does not, CPU time much less
+(but it still rises by 10-20 % on a busy 2-core machine). ``--no-psycopg2`` measures a
+SQLite-only install (psycopg2 is an optional extra that peewee imports when present).
 Prints, never asserts.
 """
 
