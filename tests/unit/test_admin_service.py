@@ -18,7 +18,8 @@ def folks(ctx, make_user):
         "mgrA": make_user("mgrA", role="manager", team="A"),
         "alice": make_user("alice", team="A", first_name="Alice", last_name="Archer"),
         "bob": make_user("bob", team="B", first_name="Bob", last_name="Baker"),
-        "zoë": make_user("zoë", team="A", first_name="Zoë", last_name="Ångström"),
+        "zoë": make_user("zoë", email="zoe@example.test", team="A", first_name="Zoë",
+                         last_name="Ångström"),
     }
     database.connect(reuse_if_open=True)  # make_user closed the connection of this thread
     return {k: User.get_by_id(v.id) for k, v in made.items()}
