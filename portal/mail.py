@@ -18,8 +18,8 @@ import hmac
 import json
 import logging
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app, g, has_request_context, render_template
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
@@ -30,6 +30,9 @@ from . import audit, wakeup
 from .db import write
 from .models import OutboxMail, User, utcnow
 from .settings import current as current_settings
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 log = logging.getLogger("passgate.mail")
 mail = Mail()
@@ -46,6 +49,10 @@ SUBJECTS = {
 SECRET_KINDS = {"reset", "invite", "temp_password"}
 
 def _fernet() -> Fernet:
+    # Imported here, not at the top: ``cryptography`` adds about 8 MB to every process
+    # (OpenSSL bindings) and only mail carrying a secret needs it. No import cycle.
+    from cryptography.fernet import Fernet
+
     key = current_app.config["SECRET_KEY"]
     key = key.encode() if isinstance(key, str) else key
     derived = hmac.new(key, b"passgate outbox encryption v1", hashlib.sha256).digest()
@@ -110,6 +117,8 @@ def render(row: OutboxMail) -> tuple[str, str, str]:
         return (row.subject, *bodies(row))
     payload = row.context
     if row.encrypted:
+        from cryptography.fernet import InvalidToken  # lazy: see _fernet()
+
         try:
             payload = _fernet().decrypt(payload.encode()).decode()
         except InvalidToken:
@@ -129,6 +138,8 @@ def bodies(row: OutboxMail) -> tuple[str, str]:
     """Plain bodies of a row queued before migration 0007 (decrypted when needed)."""
     if not row.encrypted or not row.body_text:
         return row.body_text, row.body_html
+    from cryptography.fernet import InvalidToken  # lazy: see _fernet()
+
     f = _fernet()
     try:
         return f.decrypt(row.body_text.encode()).decode(), f.decrypt(row.body_html.encode()).decode()

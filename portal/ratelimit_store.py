@@ -1,8 +1,8 @@
 """Per-IP rate-limit counts shared by every process of one server, without Redis.
 
-``passgate serve`` runs several worker processes; ``limits``' memory storage would give
-each its own counts (an attacker would get N times the limit). This ``limits`` storage
-keeps the moving-window entries in a small SQLite file of their own in the instance
+``passgate serve`` runs several worker processes; a memory storage would give each its own
+counts (an attacker would get N times the limit). This storage (the interface of a
+``limits`` storage, without importing ``limits``: see ``portal/ratelimit.py``) keeps the moving-window entries in a small SQLite file of their own in the instance
 folder (never the main database, so a burst of refusals never competes with sign-ins for
 its write lock). Several servers on different machines share counts through Redis
 (``PASSGATE_REDIS_URL``) instead.
@@ -15,8 +15,7 @@ import sqlite3
 import threading
 import time
 
-from limits.storage import MovingWindowSupport, Storage
-
+SCHEME = "passgate+sqlite"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS hit (key TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS hit_key_at ON hit (key, at);
@@ -27,18 +26,11 @@ PURGE_EVERY = 300.0  # seconds; entries older than a day (the longest window) go
 LONGEST_WINDOW = 86400
 
 
-class SQLiteStorage(Storage, MovingWindowSupport):
-    STORAGE_SCHEME = ["passgate+sqlite"]
-
-    def __init__(self, uri: str, wrap_exceptions: bool = False, **options):
-        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+class SQLiteStorage:
+    def __init__(self, uri: str):
         self.path = uri.split("://", 1)[1]
         self._local = threading.local()
         self._last_purge = 0.0
-
-    @property
-    def base_exceptions(self):
-        return sqlite3.Error
 
     def _db(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

@@ -38,6 +38,7 @@ def default_workers() -> int:
 def warm_up(app) -> None:
     """Work every process would repeat: do it once, before forking."""
     policy.common_passwords()  # the 47,763-word blocklist
+    policy._word_index()  # and its prefix index (1 MB), else built in each worker
     for name in app.jinja_env.list_templates():
         if name.endswith((".html", ".txt")):
             app.jinja_env.get_template(name)

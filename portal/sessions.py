@@ -13,8 +13,10 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app, g, request, session
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, login_user, logout_user
+from itsdangerous import TimestampSigner
 
 from .models import User, UserSession, utcnow
 
@@ -49,6 +51,51 @@ def unauthorized():
 
 
 TOUCH_EVERY = timedelta(seconds=60)
+
+
+class _KeyCachingSigner(TimestampSigner):
+    """itsdangerous' timestamp signer (Flask's), remembering its derived keys.
+
+    The stock signer re-derives its HMAC key from the secret key on every sign and
+    verify; the result depends only on the arguments, so it is computed once.
+    """
+
+    _derived: dict[tuple, bytes] = {}
+
+    def derive_key(self, secret_key=None) -> bytes:
+        secret = self.secret_keys[-1] if secret_key is None else secret_key
+        cache_key = (secret, self.salt, self.key_derivation, self.digest_method)
+        key = self._derived.get(cache_key)
+        if key is None:
+            key = super().derive_key(secret_key)
+            if len(self._derived) >= 64:
+                self._derived.clear()
+            self._derived[cache_key] = key
+        return key
+
+
+class SignedCookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie session with the serializer built once per secret key.
+
+    Flask builds a new serializer (and its signer derives the key again) when it opens
+    and again when it saves the session, on every request. The cookie format, salt,
+    algorithm and key rotation (``SECRET_KEY_FALLBACKS``) are Flask's own.
+    """
+
+    def __init__(self):
+        self._serializer = None
+
+    def get_signing_serializer(self, app):
+        if not app.secret_key:
+            return None
+        identity = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        cached = self._serializer
+        if cached is None or cached[0] != identity:
+            serializer = super().get_signing_serializer(app)
+            if serializer.signer is TimestampSigner:  # otherwise keep Flask's choice
+                serializer.signer = _KeyCachingSigner
+            cached = self._serializer = (identity, serializer)
+        return cached[1]
 
 
 def _hash(sid: str) -> str:

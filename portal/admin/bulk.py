@@ -21,14 +21,17 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
 
 from .. import access, audit, links, mail
 from ..db import database
 from ..models import BulkJob, ResetToken, User, utcnow
 from . import service
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 log = logging.getLogger("passgate.bulk")
 
@@ -104,6 +107,10 @@ def eligibility(users: list[User]) -> Eligibility:
 # --- running -------------------------------------------------------------------------------
 
 def _fernet() -> Fernet:
+    # Imported here, not at the top: ``cryptography`` adds about 8 MB to every server
+    # process and only a bulk Reset & Unlock needs it (see portal/mail.py). No import cycle.
+    from cryptography.fernet import Fernet
+
     key = current_app.config["SECRET_KEY"]
     key = key.encode() if isinstance(key, str) else key
     derived = hmac.new(key, b"passgate bulk results v1", hashlib.sha256).digest()
@@ -236,6 +243,8 @@ def summary(job: BulkJob) -> dict:
 
 
 def _decrypt(token: str) -> list[dict]:
+    from cryptography.fernet import InvalidToken  # lazy: see _fernet()
+
     try:
         return json.loads(_fernet().decrypt(token.encode()))
     except (InvalidToken, ValueError):

@@ -95,10 +95,12 @@ def test_mail_worker_once_delivers_the_queue(server_env, smtp_server, app):
 def test_rate_limits_are_shared_through_redis(make_app):
     import redis
 
-    client = redis.Redis.from_url("redis://127.0.0.1:6379/15")
+    # Its own Redis database: PASSGATE_TEST_REDIS_URL when several suites share one Redis.
+    url = os.environ.get("PASSGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    client = redis.Redis.from_url(url)
     client.ping()  # Redis must be running (it is in CI); a failure here is a real failure
     client.flushdb()
-    overrides = {"REDIS_URL": "redis://127.0.0.1:6379/15", "LIMIT_FORGOT": "3 per minute"}
+    overrides = {"REDIS_URL": url, "LIMIT_FORGOT": "3 per minute"}
     first, second = make_app(**overrides), make_app(**overrides)
     _prepare_database(first)
     from ..conftest import post_form

@@ -563,6 +563,23 @@ def test_bundled_list_size_and_format():
     assert policy.common_passwords() == frozenset(entries)
 
 
+def test_blocklist_membership_is_exact():
+    words = policy.common_passwords()
+    entries = (ROOT / "portal" / "data" / "common-passwords.txt").read_text("utf-8").split()
+    assert len(words) == len(set(entries))
+    for entry in ("password", "dragon", entries[0], entries[-1], max(entries, key=len)):
+        assert entry in words
+        # neighbours in the file, prefixes, extensions and joined lines are not entries
+        for other in (entry[:-1], entry + "x", entry + "\n", "\n" + entry, entry.upper()):
+            assert (other in words) == (other in set(entries)), other
+    assert "\n".join(entries[:2]) not in words
+    assert "" not in words and None not in words and b"password" not in words
+    small = policy.Blocklist("zeta\nalpha\n\nbeta\nalpha\n".encode())
+    assert sorted(small) == ["alpha", "beta", "zeta"] and len(small) == 3
+    assert "alph" not in small and "alpha" in small and small == {"alpha", "beta", "zeta"}
+    assert small & {"beta", "gamma"} == {"beta"}
+
+
 def test_bundled_list_is_loaded_once():
     assert policy.common_passwords() is policy.common_passwords()
 

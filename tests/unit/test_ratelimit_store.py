@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import multiprocessing
 
-from limits import parse
-from limits.strategies import MovingWindowRateLimiter
-
-from portal.ratelimit_store import SQLiteStorage
+from portal.ratelimit import _SQLiteWindows, parse_many
+from portal.ratelimit_store import SCHEME, SQLiteStorage
 
 
-def _limiter(path) -> MovingWindowRateLimiter:
-    return MovingWindowRateLimiter(SQLiteStorage(f"passgate+sqlite://{path}"))
+def parse(spec: str):
+    (item,) = parse_many(spec)
+    return item
+
+
+def _limiter(path) -> _SQLiteWindows:
+    return _SQLiteWindows(f"{SCHEME}://{path}")
 
 
 def test_moving_window_counts_and_reports_the_window(tmp_path):
@@ -19,9 +22,8 @@ def test_moving_window_counts_and_reports_the_window(tmp_path):
     item = parse("3 per minute")
     assert [limiter.hit(item, "login", "1.2.3.4") for _ in range(4)] == [True, True, True, False]
     assert limiter.hit(item, "login", "5.6.7.8")  # another address has its own count
-    reset_at, remaining = limiter.get_window_stats(item, "login", "1.2.3.4")
-    assert remaining == 0 and reset_at > 0
-    limiter.clear(item, "login", "1.2.3.4")
+    assert limiter.reset_at(item, "login", "1.2.3.4") > 0
+    limiter.storage.clear(item.key_for("login", "1.2.3.4"))
     assert limiter.hit(item, "login", "1.2.3.4")
 
 
@@ -45,7 +47,7 @@ def test_processes_share_one_count(tmp_path):
 
 
 def test_fixed_window_counters(tmp_path):
-    storage = SQLiteStorage(f"passgate+sqlite://{tmp_path / 'rl.db'}")
+    storage = SQLiteStorage(f"{SCHEME}://{tmp_path / 'rl.db'}")
     assert storage.incr("k", 60) == 1 and storage.incr("k", 60, amount=2) == 3
     assert storage.get("k") == 3 and storage.get_expiry("k") > 0
     assert storage.check()

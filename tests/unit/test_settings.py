@@ -41,6 +41,20 @@ def test_saved_settings_are_seen_by_another_request(app, ctx):
         assert settings.current()["ORG_NAME"] == "Acme"
 
 
+def test_a_change_written_elsewhere_is_seen_by_the_next_request(app, ctx):
+    """Another process or instance writes the row (not through this process's save()):
+    the next request sees it, and a value set back is seen too (no stale decoded copy)."""
+    assert settings.current()["ORG_NAME"] == "Passgate"
+    for name in ("Acme", "Globex", "Acme"):
+        database.execute_sql('DELETE FROM "setting" WHERE "key" = \'ORG_NAME\'')
+        Setting.insert(key="ORG_NAME", value=f'"{name}"', updated_at=datetime(2026, 1, 1)).execute()
+        with app.app_context(), app.test_request_context():  # a fresh g: a new request
+            assert settings.current()["ORG_NAME"] == name
+    database.execute_sql('DELETE FROM "setting"')
+    with app.app_context(), app.test_request_context():
+        assert settings.current()["ORG_NAME"] == "Passgate"
+
+
 def test_save_refuses_unknown_keys(ctx):
     with pytest.raises(KeyError):
         settings.save({"SECRET_KEY": "x"})

@@ -142,6 +142,26 @@ def test_french_plural_forms_apply(app):
         assert ngettext("%(num)d event", "%(num)d events", 3) == "3 événements"
 
 
+def test_templates_follow_a_locale_switch_within_one_request(app):
+    """Template ``_()`` reuses the page's catalog, but never across force_locale/refresh."""
+    from flask import render_template_string
+    from flask_babel import force_locale, refresh
+
+    page = "{{ _('Sign in') }}"
+    assert app.jinja_env.from_string(page).render() == "Sign in"  # no app context at all
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert render_template_string(page) == "Sign in"
+        with force_locale("fr"):
+            assert render_template_string(page) == "Se connecter"
+            assert render_template_string("{{ ngettext('%(num)d event', '%(num)d events', "
+                                          "3) }}") == "3 événements"
+        assert render_template_string(page) == "Sign in"
+        with force_locale("fr"):
+            refresh()
+            assert render_template_string(page) == "Se connecter"
+        assert render_template_string(page) == "Sign in"
+
+
 def test_email_is_rendered_in_the_users_language(app, make_user):
     from portal import mail
     from portal.models import OutboxMail, User
