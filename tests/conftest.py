@@ -220,7 +220,7 @@ class SlowCallInTransaction(AssertionError):
 @pytest.fixture(autouse=True)
 def no_slow_call_inside_a_transaction(monkeypatch):
     """Every test doubles as a check of the write discipline: a transaction that spans a
-    bcrypt hash/verify or an SMTP delivery holds SQLite's one write lock for hundreds of
+    bcrypt hash/verify, an SMTP delivery or an LDAP operation holds SQLite's one write lock for hundreds of
     milliseconds (HTTP 500/503 under load), so each such call fails the test."""
     import bcrypt as real_bcrypt
 
@@ -241,3 +241,8 @@ def no_slow_call_inside_a_transaction(monkeypatch):
 
     monkeypatch.setattr(passwords, "bcrypt", GuardedBcrypt)
     monkeypatch.setattr(mail, "_send", guarded("mail._send", mail._send))
+    import ldap3
+
+    for name in ("bind", "search", "modify", "extended"):  # the directory's calls
+        monkeypatch.setattr(ldap3.Connection, name,
+                            guarded(f"ldap3.Connection.{name}", getattr(ldap3.Connection, name)))
