@@ -27,6 +27,7 @@ ROLE_LABELS = {"admin": _l("Administrator"), "manager": _l("Manager"), "user": _
 STATUS_LABELS = {
     "active": _l("Active"),
     "locked": _l("Locked"),
+    "waiting": _l("Waiting (too many attempts)"),
     "disabled": _l("Disabled"),
     "must_change": _l("Must change password"),
     "invited": _l("Invitation pending"),
@@ -53,6 +54,15 @@ def role_label(name: str) -> str:
 
 def status_label(name: str) -> str:
     return str(STATUS_LABELS.get(name, name))
+
+
+def user_status(user: User) -> str:
+    """The list's status: ``User.status``, with a short self-clearing sign-in wait told
+    apart from a lock only an administrator or a password reset lifts."""
+    status = user.status
+    if status == "locked" and not user.hard_locked:
+        return "waiting"
+    return status
 
 
 def provider_label(name: str) -> str:
@@ -153,9 +163,9 @@ def status_condition(status: str, now: datetime | None = None):
     if status == "disabled":
         return User.disabled == SQL("TRUE")  # literal: matches the partial index
     if status == "locked":
-        # Distributed over the OR so SQLite answers from the two small indexes.
-        return (((User.hard_locked == SQL("TRUE")) & enabled)
-                | ((User.locked_until > now) & enabled))
+        return (User.hard_locked == SQL("TRUE")) & enabled
+    if status == "waiting":
+        return (User.locked_until > now) & (User.hard_locked == False) & enabled
     if status == "invited":
         return enabled & not_locked & User.password_hash.is_null()
     if status == "must_change":

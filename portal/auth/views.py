@@ -61,6 +61,10 @@ def login():
         if result.temp_expired:
             error = _("Your temporary password has expired. Ask your administrator for a new "
                       "one, or use “Forgotten your password?” below to get a link by email.")
+        elif result.retry_after is not None:
+            # A wait is running: the password was not what stopped this attempt, so do not
+            # call it incorrect; say to wait (the same for every identifier).
+            error = _("Sign-in is paused after too many attempts.")
         else:
             error = _("Your username, email or password was incorrect.")
         return render_template("auth/login.html", form=form, error=error,

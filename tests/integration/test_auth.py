@@ -53,10 +53,11 @@ def test_one_generic_failure_for_every_reason(app, client, make_user):
         assert response.status_code == 401
         body = normalize(response.get_data(as_text=True)).replace(
             f'value="{identifier}"', 'value="ID"')
-        assert GENERIC in body
+        # A blocked identifier is told to wait or reset, not that its password is wrong.
+        assert (GENERIC in body) == (identifier != "lockie")
         bodies.add(body)
     # Identical for the unknown, wrong-password and disabled cases. The hard-locked account
-    # adds the lock note, exactly like any identifier (known or not) that reached the limit.
+    # gets the lock note instead, exactly like any identifier (known or not) at the limit.
     assert len(bodies) == 2
     assert len({b for b in bodies if "Sign-in is blocked" not in b}) == 1
 
@@ -411,3 +412,23 @@ def test_anonymous_htmx_and_post_get_401_not_a_login_page(client):
     assert post.status_code == 401
     plain = client.get("/admin/users?q=alice")
     assert plain.status_code == 302 and plain.headers["Location"].startswith("/login?next=")
+
+
+def test_a_running_wait_says_wait_not_incorrect(app, client, make_user):
+    """Issue 8: during a sign-in wait even the right password is refused; the page says to
+    wait instead of calling the password incorrect."""
+    from datetime import timedelta
+
+    from portal.models import utcnow
+
+    user = make_user("waiter")
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        User.update(locked_until=utcnow() + timedelta(seconds=90), failed_count=5,
+                    last_failed_at=utcnow()).where(User.id == user.id).execute()
+    response = login(client, "waiter", PASSWORD)
+    assert response.status_code == 401
+    body = response.get_data(as_text=True)
+    assert GENERIC not in body
+    assert "Sign-in is paused after too many attempts." in body
+    assert "wait 2 minutes" in body
