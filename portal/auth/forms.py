@@ -3,7 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import InputRequired, Length
 
-from ..forms import MAX_INPUT, confirm_field, new_password_field, no_control_chars
+from ..forms import KEEP_VALUE, MAX_INPUT, confirm_field, new_password_field, no_control_chars
 
 PROVIDERS = [("identity", _l("Passgate account")), ("sso", _l("Organisation directory (SSO)"))]
 
@@ -21,7 +21,7 @@ class LoginForm(FlaskForm):
 class ChangePasswordForm(FlaskForm):
     current_password = PasswordField(_l("Current password"), validators=[
         InputRequired(message=_l("Enter your current password.")), Length(max=MAX_INPUT)],
-        render_kw={"autocomplete": "current-password"})
+        widget=KEEP_VALUE, render_kw={"autocomplete": "current-password"})
     password = new_password_field(_l("New password"))
     confirm = confirm_field(_l("Confirm new password"))
 

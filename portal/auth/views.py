@@ -8,8 +8,9 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import access, accounts, audit, passwords, policy, ratelimit, sessions, settings, throttle
+from .. import access, accounts, audit, passwords, ratelimit, sessions, settings, throttle
 from ..db import database
+from ..forms import attach_password_errors, password_checklist
 from ..models import ResetToken, User
 from . import bp
 from .forms import ChangePasswordForm, LoginForm, LogoutForm
@@ -99,19 +100,25 @@ def change_password():
     rules = accounts.current_policy()
     if request.method != "POST":
         return render_template("auth/change_password.html", form=form, policy=rules)
+
+    def again():
+        """The form back with its errors, what was typed and a checklist that matches it."""
+        return render_template("auth/change_password.html", form=form, policy=rules,
+                               evaluation=password_checklist(user, form.password.data,
+                                                             form.confirm.data)), 422
+
     if not form.validate_on_submit():
-        return render_template("auth/change_password.html", form=form, policy=rules), 422
+        return again()
     if not passwords.verify_password(form.current_password.data, user.password_hash):
         throttle.save_failure(user, throttle.Rules.from_settings(settings.current(), current_app.config))
         audit.record("password.change", outcome="failure", target=user,
                      detail={"reason": "bad_current_password"})
         form.current_password.errors.append(_("Your current password is not correct."))
-        return render_template("auth/change_password.html", form=form, policy=rules), 422
+        return again()
     check = accounts.check_new_password(user, form.password.data, form.confirm.data)
     if not check.ok:
-        form.password.errors.extend(check.errors)
-        return render_template("auth/change_password.html", form=form, policy=rules,
-                               evaluation=check.evaluation), 422
+        attach_password_errors(form, check.errors)
+        return again()
     accounts.change_own_password(user, form.password.data)
     flash(_("Your password has been changed. Your other sessions have been signed out."),
           "success")
@@ -123,10 +130,8 @@ def policy_check():
     """Live checklist as the user types (htmx); the same validator as on submit."""
     ratelimit.check("policy_check")
     user = _subject()
-    password = request.form.get("password", "")
-    confirm = request.form.get("confirm")
-    evaluation = policy.evaluate(password, accounts.current_policy(),
-                          context_words=accounts.context_words(user), confirm=confirm or None)
+    evaluation = password_checklist(user, request.form.get("password", ""),
+                                    request.form.get("confirm"))
     return render_template("_policy.html", evaluation=evaluation, live=True)
 
 
