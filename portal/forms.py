@@ -10,6 +10,17 @@ from wtforms.widgets import PasswordInput
 MAX_INPUT = 1024  # far above any policy maximum; bounds the work done on garbage
 
 
+class MaxLength(Length):
+    """``Length(max=…)`` that never renders ``maxlength``: a browser silently cuts pasted
+    text at that length (a 500-character name became 64 characters and was saved), so
+    the server says what is too long instead (422, nothing typed lost)."""
+
+    def __init__(self, max: int, message=None):
+        super().__init__(max=max, message=message or _l(
+            "Use at most %(max)d characters (this has %(length)d)."))
+        self.field_flags = {}
+
+
 def no_control_chars(form, field):
     """Identifiers and names: refuse CR/LF and other control characters (header injection)."""
     if field.data and any(not ch.isprintable() for ch in field.data):
@@ -24,13 +35,13 @@ KEEP_VALUE = PasswordInput(hide_value=False)
 
 def new_password_field(label):
     return PasswordField(label, validators=[InputRequired(message=_l("Enter a password.")),
-                                            Length(max=MAX_INPUT)], widget=KEEP_VALUE,
+                                            MaxLength(MAX_INPUT)], widget=KEEP_VALUE,
                          render_kw={"autocomplete": "new-password"})
 
 
 def confirm_field(label):
     return PasswordField(label, validators=[InputRequired(message=_l("Enter the password again.")),
-                                            Length(max=MAX_INPUT)], widget=KEEP_VALUE,
+                                            MaxLength(MAX_INPUT)], widget=KEEP_VALUE,
                          render_kw={"autocomplete": "new-password"})
 
 

@@ -81,7 +81,12 @@ def bulk_run(action: str):
         return htmx.render("admin/bulk_confirm.html", "admin/_bulk_confirm.html", status=422,
                            **_ctx(action, users, search, all_matching, preview=preview,
                                   confirm_error=_("Type the number of recipients to confirm.")))
-    reason = (request.form.get("reason") or "")[:500]
+    reason = request.form.get("reason") or ""
+    if len(reason) > 500:  # said, never cut
+        return htmx.render("admin/bulk_confirm.html", "admin/_bulk_confirm.html", status=422,
+                           **_ctx(action, users, search, all_matching, preview=preview,
+                                  reason_error=_("Use at most %(max)d characters (this has "
+                                                 "%(length)d).", max=500, length=len(reason))))
     job = bulk.start(actor, action, users, reason=reason, ip=audit.client_ip())
     return _job_response(job, status=202 if job.status == "running" else 200)
 

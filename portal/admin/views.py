@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from .. import access, accounts, htmx
@@ -218,8 +219,9 @@ def user_enable(user_id: int):
 def user_end_sessions(user_id: int):
     def act(actor, user):
         count = service.end_sessions(actor, user)
-        return done(_("Ended %(num)d session(s) of %(name)s.", num=count, name=user.display_name),
-                    user)
+        return done(ngettext("Ended %(num)d session of %(name)s.",
+                             "Ended %(num)d sessions of %(name)s.", count,
+                             name=user.display_name), user)
     return _row_action(user_id, act)
 
 
