@@ -27,7 +27,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 
 
 def serve(port: int = 0):
-    """A seeded Passgate on 127.0.0.1:``port`` in a thread: (base URL, stop function)."""
+    """A seeded Passgate on 127.0.0.1:``port`` in a thread: (base URL, stop function, app)."""
     from werkzeug.serving import make_server
 
     from portal import create_app
@@ -53,7 +53,7 @@ def serve(port: int = 0):
     seed(app)
     holder["app"] = app
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return base, server.shutdown
+    return base, server.shutdown, app
 
 
 def main() -> int:
@@ -73,7 +73,7 @@ def main() -> int:
 
     from tests.e2e.tour import tour
 
-    base, stop = serve(args.port)
+    base, stop, _app = serve(args.port)
     written = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)

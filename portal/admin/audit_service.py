@@ -241,21 +241,33 @@ DETAIL_KEYS = {
     "failed": _l("Failed"),
     "created": _l("Created"),
     "count": _l("Count"),
+    "total": _l("Total"),
 }
 DETAIL_VALUES = {
-    "bad_password": _l("wrong password"),
-    "unknown_identifier": _l("unknown username or email"),
-    "disabled": _l("account disabled"),
-    "directory_account": _l("directory account"),
-    "no_password": _l("no password set yet"),
-    "temporary_password_expired": _l("temporary password expired"),
-    "bad_current_password": _l("wrong current password"),
-    "reset": _l("recovery link"),
-    "invite": _l("invitation"),
-    "password_changed": _l("password changed notice"),
-    "account_locked": _l("account locked notice"),
-    "temp_password": _l("temporary password"),
-    "test": _l("test message"),
+    "reason": {
+        "bad_password": _l("wrong password"),
+        "unknown_identifier": _l("unknown username or email"),
+        "disabled": _l("account disabled"),
+        "directory_account": _l("directory account"),
+        "no_password": _l("no password set yet"),
+        "temporary_password_expired": _l("temporary password expired"),
+        "bad_current_password": _l("wrong current password"),
+    },
+    "kind": {
+        "reset": _l("recovery link"),
+        "invite": _l("invitation"),
+        "password_changed": _l("password changed notice"),
+        "account_locked": _l("account locked notice"),
+        "temp_password": _l("temporary password"),
+        "test": _l("test message"),
+    },
+    "action": {
+        "recovery": _l("Send recovery links"),
+        "reset": _l("Reset & Unlock"),
+        "unlock": _l("Unlock"),
+        "disable": _l("Disable"),
+        "enable": _l("Enable"),
+    },
 }
 CHANGED_FIELDS = {
     "username": _l("Username"), "email": _l("Email"), "first_name": _l("First name"),
@@ -264,7 +276,7 @@ CHANGED_FIELDS = {
 }
 
 
-def _value_text(value) -> str:
+def _value_text(value, key: str = "") -> str:
     if value is True:
         return str(_l("yes"))
     if value is False:
@@ -272,7 +284,7 @@ def _value_text(value) -> str:
     if value is None or value == "":
         return "—"
     if isinstance(value, str):
-        label = DETAIL_VALUES.get(value)
+        label = DETAIL_VALUES.get(key, {}).get(value)
         return str(label) if label is not None else value
     if isinstance(value, (int, float)):
         return str(value)
@@ -302,7 +314,8 @@ def detail_text(event: AuditEvent) -> str:
             parts.append(str(_l("Changed: %(fields)s", fields=", ".join(changes))))
             continue
         label = DETAIL_KEYS.get(key)
-        parts.append(f"{label if label is not None else key}: {_value_text(value)}")
+        parts.append(str(_l("%(label)s: %(value)s", label=label if label is not None else key,
+                            value=_value_text(value, key))))
     return "; ".join(parts)
 
 
