@@ -56,6 +56,19 @@ def serve(port: int = 0):
     return base, server.shutdown, app
 
 
+def make_stale(app) -> None:
+    """Every session last saw a password 3 hours ago (the step-up dialog then shows)."""
+    from datetime import timedelta
+
+    from portal.db import database
+    from portal.models import UserSession, utcnow
+
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        UserSession.update(authenticated_at=utcnow() - timedelta(hours=3)).execute()
+        database.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="screenshots", help="output folder")
@@ -90,7 +103,7 @@ def main() -> int:
                 page.screenshot(path=str(path), full_page=args.full_page)
                 written.append(path)
 
-            tour(page, base, lang, visit)
+            tour(page, base, lang, visit, stale=lambda: make_stale(_app))
             context.close()
         browser.close()
     stop()

@@ -103,10 +103,19 @@ def _row(page, username: str):
     return page.locator("table tbody tr").filter(has=page.get_by_text(username, exact=True))
 
 
-def tour(page, base: str, lang: str, visit) -> None:
-    """Walk every screen and dialog in ``lang``; ``visit(name)`` is called on each."""
+def tour(page, base: str, lang: str, visit, stale=None) -> None:
+    """Walk every screen and dialog in ``lang``; ``visit(name)`` is called on each.
+
+    ``stale()``, if given, makes the signed-in session old enough to need a password
+    again (so the step-up dialog is visited too).
+    """
     page.goto(f"{base}/login?lang={lang}")
     visit("login")
+    page.locator("input[name=identifier]").fill("nobody-" + lang)
+    page.locator("input[name=password]").fill("not the password")
+    page.locator("form button[type=submit]").first.click()
+    page.locator(".flash-error").wait_for()
+    visit("login-error")
     page.goto(f"{base}/password/forgot")
     visit("forgot")
 
@@ -160,8 +169,12 @@ def tour(page, base: str, lang: str, visit) -> None:
     for username in ("a.martin", "i.haddad", "e.rossi"):
         _row(page, username).locator("input[name=ids]").check()
     page.locator("button[formaction$='/bulk/recovery/confirm']").click()
-    _dialog(page)
+    dialog = _dialog(page)
     visit("dialog-bulk-recovery")
+    dialog.locator("input[name=confirm_count]").fill("99")
+    dialog.locator("button[type=submit]").click()
+    page.locator("#confirm-error").wait_for()
+    visit("dialog-bulk-recovery-error")
     _close_dialogs(page)
 
     page.goto(f"{base}/admin/users")
@@ -173,7 +186,20 @@ def tour(page, base: str, lang: str, visit) -> None:
     count = dialog.locator("input[name=confirm_count]")
     if count.count():
         count.fill("3")
+    if stale is not None:
+        stale()
     dialog.locator("button[type=submit]").click()
+    if stale is not None:
+        reauth = page.locator("dialog.reauth-dialog")
+        reauth.wait_for()
+        page.wait_for_timeout(150)
+        visit("dialog-reauth")
+        reauth.locator("input[name=reauth_password]").fill("not my password")
+        reauth.locator("button[type=submit]").click()
+        page.locator("#reauth-error").wait_for()
+        visit("dialog-reauth-error")
+        page.locator("dialog.reauth-dialog input[name=reauth_password]").fill(PASSWORD)
+        page.locator("dialog.reauth-dialog button[type=submit]").click()
     page.locator("table.bulk-results").wait_for()
     page.wait_for_timeout(150)
     visit("dialog-bulk-reset-results")
