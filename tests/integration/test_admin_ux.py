@@ -1,0 +1,134 @@
+"""Issue 8, server side: nothing cut silently, Waiting told apart from Locked, the audit log
+and the CSV files in words people read, the navigation marks where you are."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import timedelta
+
+from portal.db import database
+from portal.models import AuditEvent, User, utcnow
+
+from ..conftest import login
+from .test_admin_users import HX, body, people, post
+
+
+def _set(app, user_id, **fields):
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        User.update(**fields).where(User.id == user_id).execute()
+
+
+def test_over_long_input_is_refused_with_a_message_never_cut(app, client, make_user):
+    p = people(make_user)
+    login(client, "admin")
+    form = client.get("/admin/users/new").get_data(as_text=True)
+    assert "maxlength" not in form  # a browser would cut a paste silently
+    long_name = "N" * 500
+    long_email = "e" * 250 + "@example.test"
+    r = post(client, "/admin/users/new", {"username": "newbie", "first_name": long_name,
+                                          "email": long_email, "team": ""}, htmx=True)
+    assert r.status_code == 422
+    text = body(r)
+    assert "Use at most 64 characters (this has 500)." in text
+    assert "Use at most 254 characters (this has 263)." in text
+    assert long_name in text and long_email in text  # kept, whole
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        assert User.get_or_none(User.username == "newbie") is None
+    # The same on edit.
+    r = post(client, f"/admin/users/{p['alice'].id}/edit",
+             {"username": "alice", "last_name": "L" * 65, "team": str(p["alice"].team_id)},
+             htmx=True)
+    assert r.status_code == 422 and "(this has 65)" in body(r)
+
+
+def test_bulk_reason_too_long_is_refused(app, client, make_user):
+    p = people(make_user)
+    login(client, "admin")
+    reason = "r" * 501
+    r = post(client, "/admin/users/bulk/reset", {"ids": str(p["alice"].id), "reason": reason,
+                                                 "confirm_count": "1"}, htmx=True)
+    assert r.status_code == 422
+    assert "(this has 501)" in body(r) and reason in body(r)
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        assert not User.get_by_id(p["alice"].id).must_change
+
+
+def test_list_tells_waiting_from_locked(app, client, make_user):
+    p = people(make_user)
+    _set(app, p["alice"].id, locked_until=utcnow() + timedelta(minutes=1), failed_count=5)
+    _set(app, p["carol"].id, hard_locked=True, failed_count=50)
+    login(client, "admin")
+    text = body(client.get("/admin/users", headers=HX))
+    alice = text[text.index('id="user-row-%d"' % p["alice"].id):]
+    alice = alice[:alice.index("</tr>")]
+    carol = text[text.index('id="user-row-%d"' % p["carol"].id):]
+    carol = carol[:carol.index("</tr>")]
+    assert "Waiting (too many attempts)" in alice and "until " in alice and ">Locked<" not in alice
+    assert ">Locked<" in carol and "Waiting" not in carol
+    # Each is its own filter.
+    waiting = body(client.get("/admin/users?status=waiting", headers=HX))
+    assert ">alice</a>" in waiting and ">carol</a>" not in waiting
+    locked = body(client.get("/admin/users?status=locked", headers=HX))
+    assert ">carol</a>" in locked and ">alice</a>" not in locked
+
+
+def test_nav_marks_the_current_page_and_sign_out_is_a_nav_item(client, make_user):
+    people(make_user)
+    login(client, "admin")
+    text = body(client.get("/admin/users"))
+    current = re.findall(r'<a href="([^"]+)" aria-current="page">', text)
+    assert current == ["/admin/users"]
+    assert 'class="nav-button">Sign out<' in text
+    assert 'class="skip-link" href="#main"' in text
+    home = body(client.get("/"))
+    assert re.findall(r'<a href="([^"]+)" aria-current="page">', home) == ["/"]
+    assert '<dl class="facts">' in home
+
+
+def test_audit_detail_in_words_and_one_time_column(app, client, make_user):
+    p = people(make_user)
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        AuditEvent.create(action="mail.sent", target=p["alice"].id, target_name="alice",
+                          detail=json.dumps({"kind": "password_changed", "mail_id": 32}))
+        AuditEvent.create(action="login.failure", outcome="failure", target=p["bob"].id,
+                          target_name="bob", detail=json.dumps({"reason": "bad_password"}))
+        AuditEvent.create(action="user.update", target=p["carol"].id, target_name="carol",
+                          detail=json.dumps({"changed": {"role": ["user", "manager"]}}))
+    login(client, "admin")
+    text = body(client.get("/admin/audit"))
+    assert "kind: password_changed" not in text and "mail_id" not in text
+    assert "Email: password changed notice; Email no.: 32" in text
+    assert "Reason: wrong password" in text
+    assert "Changed: Role (user → manager)" in text
+    french = body(client.get("/admin/audit?lang=fr"))
+    assert "Motif : mot de passe incorrect" in french
+    csv_text = client.get("/admin/audit/export.csv?lang=en").get_data(as_text=True).lstrip("\ufeff")
+    header = next(csv.reader(io.StringIO(csv_text)))
+    assert header.count("Time (UTC)") == 1, header
+    assert len(header) == len(set(header)), header
+
+
+def test_user_csv_has_labels_and_iso_dates(app, client, make_user):
+    p = people(make_user)
+    when = utcnow().replace(microsecond=0) - timedelta(days=2)
+    _set(app, p["alice"].id, last_login_at=when, must_change=True)
+    login(client, "admin")
+    text = client.get("/admin/users/export.csv").get_data(as_text=True).lstrip("\ufeff")
+    assert "\u202f" not in text
+    rows = list(csv.reader(io.StringIO(text)))
+    header, data = rows[0], rows[1:]
+    alice = next(r for r in data if r[1] == "alice")
+    assert alice[header.index("provider")] == "Passgate"
+    assert alice[header.index("role")] == "User"
+    assert alice[header.index("status")] == "Must change password"
+    assert alice[header.index("last_sign_in")] == when.strftime("%Y-%m-%d %H:%M")
+    assert not any(r[header.index("provider")] == "identity" for r in data)
+    french = client.get("/admin/users/export.csv?lang=fr").get_data(as_text=True)
+    assert "Utilisateur" in french and "must_change" not in french
