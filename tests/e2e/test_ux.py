@@ -258,3 +258,16 @@ def test_bulk_reset_download_once_keeps_the_page(live, new_page):
     # Still on the page, the passwords still on screen.
     assert page.url == f"{live.url}/admin/users"
     assert results.locator("code").all_inner_texts() == shown
+
+
+def test_long_countdowns_read_in_days_and_hours(live, page):
+    """An invitation lasting 72 h reads "2 d 23 h", not "71:59:55"."""
+    page.goto(f"{live.url}/login")
+    got = page.evaluate("""() => {
+      const el = document.createElement('span');
+      el.setAttribute('data-days-format', '{d} d {h} h');
+      el.setAttribute('data-hours-format', '{h} h {m} min');
+      const f = window.Passgate.formatDuration;
+      return [f(71 * 3600 + 59 * 60 + 55, el), f(5 * 3600 + 7 * 60, el), f(29 * 60 + 5, el)];
+    }""")
+    assert got == ["2 d 23 h", "5 h 7 min", "29:05"]

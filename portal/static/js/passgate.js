@@ -157,11 +157,18 @@
   const countdowns = new Map(); // element -> deadline (ms since epoch)
   let ticker = null;
 
-  function formatDuration(totalSeconds) {
+  /* M:SS under an hour; with data-hours-format / data-days-format ("{h} h {m} min",
+   * "{d} d {h} h", translated by the page) longer lifetimes read in hours or days. */
+  function formatDuration(totalSeconds, el) {
     const s = Math.max(0, Math.floor(totalSeconds));
+    const d = Math.floor(s / 86400);
     const h = Math.floor(s / 3600);
     const m = Math.floor((s % 3600) / 60);
     const sec = String(s % 60).padStart(2, "0");
+    const daysFormat = el && el.getAttribute("data-days-format");
+    const hoursFormat = el && el.getAttribute("data-hours-format");
+    if (d > 0 && daysFormat) return daysFormat.replace("{d}", d).replace("{h}", h % 24);
+    if (h > 0 && hoursFormat) return hoursFormat.replace("{h}", h).replace("{m}", m);
     return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
   }
 
@@ -186,7 +193,7 @@
     if (remaining <= 0) {
       expireCountdown(el);
     } else {
-      el.textContent = formatDuration(remaining);
+      el.textContent = formatDuration(remaining, el);
     }
   }
 
