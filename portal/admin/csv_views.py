@@ -40,6 +40,25 @@ def users_export():
     return response
 
 
+SAMPLE_ROWS = [
+    ["j.martin", "jeanne.martin@example.org", "Jeanne", "Martin", "user", "Front Desk", "fr"],
+    ["p.okafor", "", "Peter", "Okafor", "user", "Warehouse", "en"],
+    ["s.leroy", "sophie.leroy@example.org", "Sophie", "Leroy", "manager", "Front Desk", ""],
+]
+
+
+@bp.get("/users/import/sample.csv")
+@login_required
+def users_import_sample():
+    """A file to start from: the columns the import reads and three example lines."""
+    actor_with("users.create")
+    body = "\ufeff" + "".join(csvio.csv_line(row) for row in
+                              [csvio.IMPORT_COLUMNS, *SAMPLE_ROWS])
+    response = Response(body, mimetype="text/csv")
+    response.headers["Content-Disposition"] = 'attachment; filename="passgate-import-sample.csv"'
+    return response
+
+
 @bp.route("/users/import", methods=["GET", "POST"])
 @login_required
 def users_import():

@@ -132,3 +132,21 @@ def test_user_csv_has_labels_and_iso_dates(app, client, make_user):
     assert not any(r[header.index("provider")] == "identity" for r in data)
     french = client.get("/admin/users/export.csv?lang=fr").get_data(as_text=True)
     assert "Utilisateur" in french and "must_change" not in french
+
+
+def test_import_page_offers_a_sample_csv_that_imports(app, client, make_user):
+    people(make_user)
+    login(client, "admin")
+    page = body(client.get("/admin/users/import"))
+    assert 'href="/admin/users/import/sample.csv"' in page
+    sample = client.get("/admin/users/import/sample.csv")
+    assert sample.status_code == 200 and sample.mimetype == "text/csv"
+    text = sample.get_data(as_text=True)
+    assert text.startswith("\ufeffusername,email,first_name,last_name,role,team,language")
+    from .test_admin_csv import upload
+
+    imported = upload(client, text.lstrip("\ufeff"))
+    assert imported.status_code == 200 and "3 users imported" in body(imported)
+    other = app.test_client()
+    login(other, "alice")
+    assert other.get("/admin/users/import/sample.csv").status_code == 403
