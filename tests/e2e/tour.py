@@ -169,12 +169,8 @@ def tour(page, base: str, lang: str, visit, stale=None) -> None:
     for username in ("a.martin", "i.haddad", "e.rossi"):
         _row(page, username).locator("input[name=ids]").check()
     page.locator("button[formaction$='/bulk/recovery/confirm']").click()
-    dialog = _dialog(page)
+    _dialog(page)
     visit("dialog-bulk-recovery")
-    dialog.locator("input[name=confirm_count]").fill("99")
-    dialog.locator("button[type=submit]").click()
-    page.locator("#confirm-error").wait_for()
-    visit("dialog-bulk-recovery-error")
     _close_dialogs(page)
 
     page.goto(f"{base}/admin/users")
@@ -183,9 +179,12 @@ def tour(page, base: str, lang: str, visit, stale=None) -> None:
     page.locator("button[formaction$='/bulk/reset/confirm']").click()
     dialog = _dialog(page)
     visit("dialog-bulk-reset-confirm")
-    count = dialog.locator("input[name=confirm_count]")
-    if count.count():
-        count.fill("3")
+    dialog.locator("input[name=confirm_count]").fill("99")
+    dialog.locator("button[type=submit]").click()
+    page.locator("#confirm-error").wait_for()
+    visit("dialog-bulk-reset-error")
+    dialog = page.locator("dialog[open]").last
+    dialog.locator("input[name=confirm_count]").fill("3")
     if stale is not None:
         stale()
     dialog.locator("button[type=submit]").click()
