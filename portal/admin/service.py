@@ -32,6 +32,8 @@ STATUS_LABELS = {
     "must_change": _l("Must change password"),
     "invited": _l("Invitation pending"),
 }
+# The list's status filter: every status, plus accounts nobody has signed in with yet.
+FILTER_LABELS = {**STATUS_LABELS, "never": _l("Never signed in")}
 PROVIDER_LABELS = {"identity": _l("Passgate"), "sso": _l("Directory (SSO)")}
 
 # Sortable columns: a whitelist of user-facing names to indexed columns.
@@ -108,7 +110,7 @@ class Search:
         return cls(
             q=one("q")[:MAX_QUERY],
             role=role if role in ROLE_LABELS else None,
-            status=status if status in STATUS_LABELS else None,
+            status=status if status in FILTER_LABELS else None,
             team_id=integer("team"),
             provider=provider if provider in PROVIDER_LABELS else None,
             sort=sort if sort in SORTS else "username",
@@ -166,6 +168,8 @@ def status_condition(status: str, now: datetime | None = None):
         return (User.hard_locked == SQL("TRUE")) & enabled
     if status == "waiting":
         return (User.locked_until > now) & (User.hard_locked == False) & enabled
+    if status == "never":
+        return User.last_login_at.is_null()
     if status == "invited":
         return enabled & not_locked & User.password_hash.is_null()
     if status == "must_change":

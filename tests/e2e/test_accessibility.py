@@ -39,7 +39,7 @@ def test_every_screen_and_dialog_passes_axe(live, new_page, lang):
 
     tour(page, live.url, lang, visit, stale=_stale(live))
     # The tour really went everywhere (a shortened walk would pass trivially).
-    for name in ("login-error", "change-password-errors", "users-one-row-menu", "dialog-edit-user",
+    for name in ("login-error", "overview", "overview-numbers", "change-password-errors", "users-one-row-menu", "dialog-edit-user",
                  "dialog-reset-result", "dialog-bulk-reset-error", "dialog-reauth-error",
                  "dialog-bulk-reset-results", "import", "audit", "settings"):
         assert name in visited, visited

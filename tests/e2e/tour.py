@@ -75,6 +75,24 @@ def seed(app) -> None:
                     User.update(**fields).where(User.id == user.id).execute()
             User.update(last_login_at=now - timedelta(minutes=5)).where(
                 User.id == admin.id).execute()
+            # 30 days of activity for the overview, and one email that bounced.
+            from portal.models import AuditEvent, OutboxMail
+
+            events = []
+            for day in range(30):
+                at = now - timedelta(days=day, hours=2)
+                for action, n in (("login.success", 6 + (day * 7) % 11),
+                                  ("login.failure", (day * 5) % 4),
+                                  ("account.lock", 1 if day % 9 == 3 else 0),
+                                  ("recovery.request", day % 3),
+                                  ("password.reset", 1 if day % 4 == 1 else 0)):
+                    events += [{"created_at": at, "action": action, "actor_name": "",
+                                "target_name": "a.martin", "detail": ""}] * n
+            AuditEvent.insert_many(events).execute()
+            rossi = User.get(User.username == "e.rossi")
+            OutboxMail.create(kind="invite", user=rossi, recipient=rossi.email,
+                              subject="Invitation", status="failed",
+                              last_error="550 5.1.1 mailbox unavailable")
         finally:
             database.close()
 
@@ -130,6 +148,10 @@ def tour(page, base: str, lang: str, visit, stale=None) -> None:
     page.locator(".field-error").first.wait_for()
     visit("change-password-errors")
 
+    page.goto(f"{base}/admin/overview")
+    visit("overview")
+    page.locator("details.numbers summary").click()
+    visit("overview-numbers")
     page.goto(f"{base}/admin/users")
     visit("users")
     row = _row(page, "h.larochefoucauld")

@@ -150,3 +150,49 @@ def test_import_page_offers_a_sample_csv_that_imports(app, client, make_user):
     other = app.test_client()
     login(other, "alice")
     assert other.get("/admin/users/import/sample.csv").status_code == 403
+
+
+def test_overview_counts_links_and_picture_within_scope(app, client, make_user):
+    from portal.models import OutboxMail
+
+    p = people(make_user)
+    _set(app, p["alice"].id, hard_locked=True)
+    _set(app, p["bob"].id, hard_locked=True)  # team B: outside mgrA's reach
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        now = utcnow()
+        for days_ago, target in ((0, p["alice"]), (0, p["alice"]), (3, p["bob"]), (40, p["alice"])):
+            AuditEvent.create(action="login.failure", outcome="failure", target=target.id,
+                              target_name=target.username, team_id=target.team_id,
+                              created_at=now - timedelta(days=days_ago))
+        OutboxMail.create(kind="reset", user=p["carol"].id, recipient="carol@example.test",
+                          subject="x", status="failed", last_error="550 no such user")
+        OutboxMail.create(kind="reset", user=p["bob"].id, recipient="bob@example.test",
+                          subject="x", status="failed", last_error="550 no such user")
+    login(client, "admin")
+    text = body(client.get("/admin/overview"))
+    assert 'aria-current="page"' in text and ">Overview<" in text
+    locked = re.search(r'href="/admin/users\?status=locked"><span class="stat-number">(\d+)<', text)
+    assert locked and locked.group(1) == "2"
+    assert 'href="/admin/users?status=never"' in text
+    # The picture: SVG drawn on the server, no style attribute, numbers as text too.
+    assert "<svg" in text and "style=" not in text and "<script" not in text.split("</head>")[1]
+    assert "3 in 30 days" in text  # failures: the 40-day-old one is left out
+    assert "/admin/audit?action=login.failure&amp;date_from=" in text
+    assert "2 emails could not be delivered in the last 30 days." in text
+    assert "<th scope=\"row\">" in text  # numbers by day, as a table
+    # A manager sees their team only: one lock, one failed mail, two failures.
+    other = app.test_client()
+    login(other, "mgrA")
+    text = body(other.get("/admin/overview"))
+    locked = re.search(r'href="/admin/users\?status=locked"><span class="stat-number">(\d+)<', text)
+    assert locked and locked.group(1) == "1"
+    assert "1 email could not be delivered" in text and "bob@example.test" not in text
+    assert "2 in 30 days" in text
+    # The never-signed-in filter the overview links to.
+    never = body(other.get("/admin/users?status=never", headers=HX))
+    assert ">alice</a>" in never
+    # A plain user has no overview.
+    plain = app.test_client()
+    login(plain, "carol")
+    assert plain.get("/admin/overview").status_code == 403
