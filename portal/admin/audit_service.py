@@ -59,6 +59,7 @@ ACTION_LABELS = {
     "admin.disable": _l("User disabled"),
     "admin.enable": _l("User enabled"),
     "admin.end_sessions": _l("Sessions ended"),
+    "admin.resend": _l("Link sent again"),
     "admin.bulk": _l("Bulk action (summary)"),
     "admin.bulk_recovery": _l("Recovery link sent (bulk)"),
     "admin.bulk_reset": _l("Reset & Unlock (bulk)"),
@@ -242,6 +243,7 @@ DETAIL_KEYS = {
     "created": _l("Created"),
     "count": _l("Count"),
     "total": _l("Total"),
+    "voided": _l("Previous link voided"),
 }
 DETAIL_VALUES = {
     "reason": {

@@ -451,5 +451,32 @@ def end_sessions(actor: User, user: User) -> int:
     return count
 
 
+def resend_purpose(user: User) -> str | None:
+    """What a re-send would send: an invitation (no password yet), a recovery link, or
+    None when the account cannot receive one."""
+    if user.disabled or not user.email or user.provider != "identity":
+        return None
+    return "invite" if user.password_hash is None else "reset"
+
+
+def has_pending_link(user: User) -> bool:
+    return ResetToken.select().where(
+        (ResetToken.user == user.id) & ResetToken.used_at.is_null()
+        & (ResetToken.expires_at > utcnow()) & (ResetToken.stamp == user.security_stamp)
+    ).exists()
+
+
+def resend_link(actor: User, user: User, purpose: str) -> None:
+    """Send a new invitation or recovery link; the pending one is voided (issue_link)."""
+    from ..recovery.service import issue_link
+
+    with database.atomic():
+        voided = has_pending_link(user)
+        issue_link(user, purpose, language=user.language)
+        audit.record("admin.resend", actor=actor, target=user,
+                     detail={"kind": purpose, "voided": voided})
+    mail.wake()
+
+
 def mail_status(row_id: int) -> OutboxMail | None:
     return OutboxMail.get_or_none(OutboxMail.id == row_id)

@@ -225,4 +225,26 @@ def user_end_sessions(user_id: int):
     return _row_action(user_id, act)
 
 
+@bp.post("/users/<int:user_id>/resend")
+@login_required
+def user_resend(user_id: int):
+    """A new invitation (no password yet) or recovery link; the pending one stops working."""
+    def act(actor, user):
+        purpose = service.resend_purpose(user)
+        if purpose is None:
+            if htmx.is_htmx():
+                flash(_("%(name)s cannot receive a link (no email, disabled or a directory "
+                        "account).", name=user.display_name), "error")
+                response = Response(render_template("admin/_user_done.html"), status=422)
+                return htmx.trigger(response, "users-changed", CHANGED)
+            abort(422)
+        service.resend_link(actor, user, purpose)
+        message = (_("A new invitation has been sent to %(email)s; the previous one no longer "
+                     "works.", email=user.email) if purpose == "invite" else
+                   _("A new recovery link has been sent to %(email)s; any previous one no "
+                     "longer works.", email=user.email))
+        return done(message, user)
+    return _row_action(user_id, act)
+
+
 from . import bulk_views, csv_views, password_views  # noqa: F401

@@ -196,3 +196,60 @@ def test_overview_counts_links_and_picture_within_scope(app, client, make_user):
     plain = app.test_client()
     login(plain, "carol")
     assert plain.get("/admin/overview").status_code == 403
+
+
+def test_resend_invitation_voids_the_pending_one(app, client, make_user, outbox):
+    from portal.models import ResetToken
+
+    p = people(make_user)
+    with app.test_request_context():
+        database.connect(reuse_if_open=True)
+        from portal.accounts import create_user
+
+        invited, _ = create_user("ivy", email="ivy@example.test", team="A")
+    outbox.deliver()
+    before = len(outbox)
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        first = ResetToken.get(ResetToken.user == invited.id)
+        assert first.purpose == "invite" and first.used_at is None
+    login(client, "admin")
+    listing = body(client.get("/admin/users", headers=HX))
+    assert f"/admin/users/{invited.id}/resend" in listing and "Re-send invitation" in listing
+    assert f"/admin/users/{p['alice'].id}/resend" in listing  # has an email and a password
+    r = post(client, f"/admin/users/{invited.id}/resend", htmx=True)
+    assert r.status_code == 200 and "users-changed" in r.headers["HX-Trigger"]
+    outbox.deliver()
+    assert len(outbox) == before + 1 and outbox[-1].recipients == ["ivy@example.test"]
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        assert ResetToken.get_by_id(first.id).used_at is not None  # the old link is void
+        fresh = ResetToken.select().where((ResetToken.user == invited.id)
+                                          & ResetToken.used_at.is_null()).get()
+        assert fresh.purpose == "invite"
+        event = AuditEvent.get(AuditEvent.action == "admin.resend")
+        assert json.loads(event.detail) == {"kind": "invite", "voided": True}
+    assert "A new invitation has been sent to ivy@example.test" in body(
+        client.get("/admin/users", headers=HX))
+    # With a password: a recovery link. From the detail page, without JavaScript.
+    detail = body(client.get(f"/admin/users/{p['alice'].id}"))
+    assert "Send a recovery link" in detail
+    r = post(client, f"/admin/users/{p['alice'].id}/resend")
+    assert r.status_code == 303
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        assert ResetToken.get(ResetToken.user == p["alice"].id).purpose == "reset"
+
+
+def test_resend_refused_without_email_or_out_of_reach(app, client, make_user):
+    p = people(make_user)
+    nomail = make_user("nomail", email="", team="A")
+    login(client, "admin")
+    listing = body(client.get("/admin/users", headers=HX))
+    assert f"/admin/users/{nomail.id}/resend" not in listing
+    assert post(client, f"/admin/users/{nomail.id}/resend").status_code == 422
+    manager = client.application.test_client()
+    login(manager, "mgrA")
+    assert post(manager, f"/admin/users/{p['bob'].id}/resend",
+                csrf=re.search(r'name="csrf_token" value="([^"]+)"',
+                               body(manager.get("/admin/users"))).group(1)).status_code == 403
