@@ -7,5 +7,6 @@ from . import (  # noqa: F401
     audit_views,
     overview,
     settings_views,
+    teams,
     views,
 )

@@ -60,6 +60,10 @@ ACTION_LABELS = {
     "admin.enable": _l("User enabled"),
     "admin.end_sessions": _l("Sessions ended"),
     "admin.resend": _l("Link sent again"),
+    "team.create": _l("Team created"),
+    "team.rename": _l("Team renamed"),
+    "team.delete": _l("Team deleted"),
+    "team.managers": _l("Team managers changed"),
     "admin.bulk": _l("Bulk action (summary)"),
     "admin.bulk_recovery": _l("Recovery link sent (bulk)"),
     "admin.bulk_reset": _l("Reset & Unlock (bulk)"),
@@ -244,6 +248,12 @@ DETAIL_KEYS = {
     "count": _l("Count"),
     "total": _l("Total"),
     "voided": _l("Previous link voided"),
+    "team": _l("Team"),
+    "from": _l("From"),
+    "to": _l("To"),
+    "managed": _l("Manages the team"),
+    "members": _l("Members"),
+    "managers": _l("Managers"),
 }
 DETAIL_VALUES = {
     "reason": {

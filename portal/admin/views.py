@@ -46,6 +46,8 @@ def list_context(actor: User, search: service.Search) -> dict:
         {r: service.ROLE_LABELS[r] for r in service.visible_roles(actor) if r in service.ROLE_LABELS},
         "labels": service,
         "may_create": access.has_permission(actor, "users.create"),
+        "may_manage_teams": service.visible_roles(actor) is None
+        and access.has_permission(actor, "users.update"),
     }
 
 
