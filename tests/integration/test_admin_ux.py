@@ -253,3 +253,41 @@ def test_resend_refused_without_email_or_out_of_reach(app, client, make_user):
     assert post(manager, f"/admin/users/{p['bob'].id}/resend",
                 csrf=re.search(r'name="csrf_token" value="([^"]+)"',
                                body(manager.get("/admin/users"))).group(1)).status_code == 403
+
+
+def test_admin_set_password_keeps_what_was_typed(app, client, make_user):
+    p = people(make_user)
+    login(client, "admin")
+    typed = "quiet meadow copper 4471 kite"
+    r = post(client, f"/admin/users/{p['alice'].id}/password",
+             {"password": typed, "confirm": typed + "x", "must_change": "y"}, htmx=True)
+    assert r.status_code == 422
+    text = body(r)
+    # Both fields come back filled; the mismatch is under Confirm, not under the password.
+    assert text.count(f'value="{typed}"') == 1 and f'value="{typed}x"' in text
+    assert 'id="confirm-error"' in text and "The passwords do not match." in text
+    assert 'id="password-error"' not in text
+    # The checklist describes what is in the fields now.
+    assert re.search(r'class="ok" data-rule="min_length"', text)
+    assert re.search(r'class="bad" data-rule="match"', text)
+    assert "The two passwords do not match yet" in text
+
+
+def test_live_checklist_match_line_reads_true_in_every_state(client, make_user):
+    people(make_user)
+    login(client, "alice")
+    page = client.get("/password/change")
+    token = re.search(r'name="csrf-token" content="([^"]+)"', body(page)).group(1)
+
+    def check(password, confirm):
+        return body(client.post("/password/check", data={"password": password,
+                                                          "confirm": confirm},
+                                headers={**HX, "X-CSRFToken": token}))
+    assert "Typed the same way in both fields" in body(page)  # listed before typing
+    pending = check("quiet meadow copper 4471 kite", "")
+    assert re.search(r'class="todo" data-rule="match"', pending)
+    bad = check("quiet meadow copper 4471 kite", "quiet")
+    assert "The two passwords do not match yet" in bad and "The two passwords match" not in bad
+    good = check("quiet meadow copper 4471 kite", "quiet meadow copper 4471 kite")
+    assert re.search(r'class="ok" data-rule="match"', good)
+    assert "The two passwords match" in good
