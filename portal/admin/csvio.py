@@ -179,5 +179,16 @@ def import_users(text: str, actor: User | None = None) -> ImportResult:
     return result
 
 
+def new_teams(rows: list[tuple[int, dict]]) -> list[str]:
+    """Team names in the rows that no team has yet (as they will be created)."""
+    existing = {t.name_key for t in Team.select(Team.name_key)}
+    names: dict[str, str] = {}
+    for _line, values in rows:
+        name = (values.get("team") or "").strip()
+        if name and fold(name) not in existing:
+            names.setdefault(fold(name), name)
+    return sorted(names.values(), key=str.casefold)
+
+
 def team_names() -> list[str]:
     return [t.name for t in Team.select().order_by(Team.name_key)]

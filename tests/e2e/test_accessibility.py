@@ -41,7 +41,7 @@ def test_every_screen_and_dialog_passes_axe(live, new_page, lang):
     # The tour really went everywhere (a shortened walk would pass trivially).
     for name in ("login-error", "overview", "overview-numbers", "change-password-errors", "users-one-row-menu", "dialog-edit-user",
                  "dialog-reset-result", "dialog-bulk-reset-error", "dialog-reauth-error",
-                 "dialog-bulk-reset-results", "import", "teams-error", "team-edit", "team-delete",
+                 "dialog-bulk-reset-results", "import", "import-new-teams", "import-done", "teams-error", "team-edit", "team-delete",
                  "audit", "settings"):
         assert name in visited, visited
     assert not found, f"axe-core {AXE_VERSION} ({lang}): " + "\n".join(

@@ -233,6 +233,17 @@ def tour(page, base: str, lang: str, visit, stale=None) -> None:
     visit("user-detail")
     page.goto(f"{base}/admin/users/import")
     visit("import")
+    sample = ("username,email,first_name,last_name,role,team,language\r\n"
+              "n.girard,nadia.girard@cabinet-exemple.fr,Nadia,Girard,user,Front Desk,fr\r\n"
+              "o.weber,,Otto,Weber,user,Archives — Sud,en\r\n")
+    page.locator("input[type=file]").set_input_files(
+        files=[{"name": "users.csv", "mimeType": "text/csv", "buffer": sample.encode()}])
+    page.locator("form[enctype] button[type=submit]").click()
+    page.locator("ul.new-teams").wait_for()
+    visit("import-new-teams")
+    page.locator("input[name=teams_ok] ~ button[type=submit]").click()
+    page.locator("code").first.wait_for()
+    visit("import-done")
     page.goto(f"{base}/admin/teams")
     visit("teams")
     page.locator("input[name=name]").fill("Front Desk")

@@ -16,6 +16,17 @@ from ..conftest import login
 from .test_admin_users import HX, body, people, post
 
 
+def confirm_import(client, preview):
+    """Accept the listed new teams: post back the form of the preview page."""
+    import html
+
+    page = body(preview)
+    return client.post("/admin/users/import", data={
+        "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page).group(1),
+        "teams_ok": "1",
+        "csv_text": html.unescape(re.search(r'name="csv_text" value="([^"]*)"', page).group(1))})
+
+
 def _set(app, user_id, **fields):
     with app.app_context():
         database.connect(reuse_if_open=True)
@@ -145,7 +156,9 @@ def test_import_page_offers_a_sample_csv_that_imports(app, client, make_user):
     assert text.startswith("\ufeffusername,email,first_name,last_name,role,team,language")
     from .test_admin_csv import upload
 
-    imported = upload(client, text.lstrip("\ufeff"))
+    preview = upload(client, text.lstrip("\ufeff"))
+    assert "2 teams that do not exist yet" in body(preview)  # Front Desk, Warehouse
+    imported = confirm_import(client, preview)
     assert imported.status_code == 200 and "3 users imported" in body(imported)
     other = app.test_client()
     login(other, "alice")
@@ -291,3 +304,31 @@ def test_live_checklist_match_line_reads_true_in_every_state(client, make_user):
     good = check("quiet meadow copper 4471 kite", "quiet meadow copper 4471 kite")
     assert re.search(r'class="ok" data-rule="match"', good)
     assert "The two passwords match" in good
+
+
+def test_import_lists_new_teams_before_creating_them(app, client, make_user):
+    from portal.models import Team
+
+    from .test_admin_csv import upload
+
+    people(make_user)
+    login(client, "admin")
+    text = ("username,email,team\n"
+            "nora,nora@example.test,A\n"
+            "otto,otto@example.test,Warehouse\n"
+            "pia,,warehouse\n"
+            "quin,,Accounts\n")
+    r = upload(client, text)
+    page = body(r)
+    assert r.status_code == 200 and "This file names 2 teams that do not exist yet." in page
+    assert "<li>Accounts</li>" in page and "<li>Warehouse</li>" in page and "<li>A</li>" not in page
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        assert Team.get_or_none(Team.name == "Warehouse") is None  # nothing created yet
+        assert User.get_or_none(User.username == "nora") is None
+    r = confirm_import(client, r)
+    assert r.status_code == 200 and "4 users imported" in body(r)
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        assert Team.get(Team.name == "Warehouse")
+        assert User.get(User.username == "pia").team.name == "Warehouse"
