@@ -27,7 +27,7 @@ ROLE_LABELS = {"admin": _l("Administrator"), "manager": _l("Manager"), "user": _
 STATUS_LABELS = {
     "active": _l("Active"),
     "locked": _l("Locked"),
-    "waiting": _l("Waiting (too many attempts)"),
+    "waiting": _l("Sign-in paused"),
     "disabled": _l("Disabled"),
     "must_change": _l("Must change password"),
     "invited": _l("Invitation pending"),

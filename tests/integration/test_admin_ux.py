@@ -80,8 +80,8 @@ def test_list_tells_waiting_from_locked(app, client, make_user):
     alice = alice[:alice.index("</tr>")]
     carol = text[text.index('id="user-row-%d"' % p["carol"].id):]
     carol = carol[:carol.index("</tr>")]
-    assert "Waiting (too many attempts)" in alice and "until " in alice and ">Locked<" not in alice
-    assert ">Locked<" in carol and "Waiting" not in carol
+    assert "Sign-in paused" in alice and "until " in alice and ">Locked<" not in alice
+    assert ">Locked<" in carol and "Sign-in paused" not in carol
     # Each is its own filter.
     waiting = body(client.get("/admin/users?status=waiting", headers=HX))
     assert ">alice</a>" in waiting and ">carol</a>" not in waiting
