@@ -108,3 +108,11 @@ def test_teams_are_for_administrators_only(app, client, make_user):
     # Without a CSRF token nothing changes.
     assert client.post("/admin/teams", data={"name": "Sneaky"}).status_code == 400
     assert not re.search(r">Sneaky<", body(client.get("/admin/teams")))
+
+
+def test_teams_page_marks_users_in_the_nav(client, make_user):
+    people(make_user)
+    login(client, "admin")
+    page = body(client.get("/admin/teams"))
+    assert re.findall(r'<a href="([^"]+)" aria-current="page">', page) == ["/admin/users"]
+    assert 'aria-label="2 members of B: see them in the user list"' in page
