@@ -269,3 +269,63 @@ def test_long_countdowns_read_in_days_and_hours(live, page):
       return [f(71 * 3600 + 59 * 60 + 55, el), f(5 * 3600 + 7 * 60, el), f(29 * 60 + 5, el)];
     }""")
     assert got == ["2 d 23 h", "5 h 7 min", "29:05"]
+
+
+def test_overview_counts_lead_to_the_filtered_list(live, new_page):
+    live.make_user("root", role="admin", email="root@example.test")
+    stuck = live.make_user("stuck", email="stuck@example.test", team="Front Desk")
+    live.make_user("fine", email="fine@example.test", team="Front Desk")
+    from portal.models import User
+
+    with live.db():
+        User.update(hard_locked=True).where(User.id == stuck.id).execute()
+    page = new_page(viewport=SCREEN)
+    sign_in(page, live.url, "root")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Overview").click()
+    page.get_by_role("heading", name="Overview", level=1).wait_for()
+    # Sign-ins are drawn (an image with a text alternative) and listed as numbers.
+    chart = page.locator("svg.spark-signins")
+    assert chart.get_attribute("role") == "img"
+    assert "in 30 days" in page.locator("#series-signins-desc").text_content()
+    page.get_by_text("Numbers by day", exact=True).click()
+    today = page.locator("details.numbers tbody tr").first
+    assert today.locator("td").first.inner_text().strip() == "1"  # root's sign-in today
+    # The Locked count opens the list filtered on that status.
+    locked = page.locator(".stat-locked a")
+    assert locked.locator(".stat-number").inner_text() == "1"
+    locked.click()
+    page.wait_for_url(re.compile(r"/admin/users\?status=locked"))
+    assert [t.strip() for t in rows(page).locator("td:nth-child(2) a").all_inner_texts()] == ["stuck"]
+
+
+def test_teams_management_and_a_manager_with_two_teams(live, new_page):
+    live.make_user("root", role="admin", email="root@example.test")
+    live.make_user("mia", role="manager", email="mia@example.test", team="Front Desk",
+                   first_name="Mia", last_name="Manager")
+    live.make_user("wes", email="wes@example.test", team="Warehouse")
+    page = new_page(viewport=SCREEN)
+    sign_in(page, live.url, "root")
+    page.goto(f"{live.url}/admin/users")
+    page.get_by_role("link", name="Teams").click()
+    page.get_by_label("New team").fill("Archives")
+    page.get_by_role("button", name="Create team").click()
+    page.get_by_text("Team Archives created.").wait_for()
+    page.goto(f"{live.url}/admin/teams")
+    page.get_by_role("link", name="Edit Warehouse").click()
+    page.get_by_label(re.compile(r"Mia Manager \(mia\)")).check()
+    page.get_by_role("button", name="Save team").click()
+    page.get_by_text("Team Warehouse saved.").wait_for()
+    row = page.locator("table tbody tr").filter(has=page.get_by_text("Warehouse", exact=True))
+    assert "Mia Manager" in row.inner_text()
+
+    manager = new_page(viewport=SCREEN)
+    sign_in(manager, live.url, "mia")
+    manager.goto(f"{live.url}/admin/users")
+    assert row_of(manager, "wes").count() == 1  # her second team
+
+    page.get_by_role("link", name="Delete Warehouse").click()
+    page.get_by_text("Its 1 member keeps their account and will have no team.").wait_for()
+    page.get_by_role("button", name="Delete team").click()
+    page.get_by_text(re.compile("Team Warehouse deleted")).wait_for()
+    manager.goto(f"{live.url}/admin/users")
+    assert row_of(manager, "wes").count() == 0
