@@ -39,7 +39,7 @@ def test_every_screen_and_dialog_passes_axe(live, new_page, lang):
 
     tour(page, live.url, lang, visit, stale=_stale(live))
     # The tour really went everywhere (a shortened walk would pass trivially).
-    for name in ("login-error", "overview", "overview-numbers", "change-password-errors", "users-one-row-menu", "dialog-edit-user",
+    for name in ("login-error", "forgot-sent", "overview", "overview-numbers", "change-password-errors", "users-one-row-menu", "dialog-edit-user",
                  "dialog-reset-result", "dialog-bulk-reset-error", "dialog-reauth-error",
                  "dialog-bulk-reset-results", "import", "import-new-teams", "import-done", "teams-error", "team-edit", "team-delete",
                  "audit", "settings"):
@@ -64,3 +64,28 @@ def test_the_axe_check_can_fail(live, page):
     }""")
     assert {v["id"] for v in axe_violations(page)} == {
         "aria-valid-attr-value", "scrollable-region-focusable"}
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_recovery_link_pages_pass_axe(live, new_page, lang):
+    """The page a recovery link opens, before and after an error (reached through mail)."""
+    import uuid
+
+    address = f"rita-{uuid.uuid4().hex[:8]}@example.test"
+    live.make_user("rita", email=address, first_name="Rita", last_name="Recovery")
+    page = new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{live.url}/password/forgot?lang={lang}")
+    page.locator("input[name=identifier]").fill("rita")
+    with page.expect_navigation():
+        page.locator("form button[type=submit]").first.click()
+    page.goto(live.link(address))
+    page.locator("[data-countdown]").wait_for()
+    found = {"reset": axe_violations(page)}
+    page.locator("input[name=password]").fill("amber cobble lighthouse 3190 fern")
+    page.locator("input[name=confirm]").fill("amber cobble lighthouse 3190 fen")
+    page.locator("#reset-form button[type=submit]").click()
+    page.locator("#confirm-error").wait_for()
+    # What was typed is still there after the error.
+    assert page.locator("input[name=password]").input_value() == "amber cobble lighthouse 3190 fern"
+    found["reset-error"] = axe_violations(page)
+    assert found == {"reset": [], "reset-error": []}, found
