@@ -329,3 +329,23 @@ def test_teams_management_and_a_manager_with_two_teams(live, new_page):
     page.get_by_text(re.compile("Team Warehouse deleted")).wait_for()
     manager.goto(f"{live.url}/admin/users")
     assert row_of(manager, "wes").count() == 0
+
+
+def test_keyboard_row_menu_action_keeps_focus_on_the_row(live, new_page):
+    live.make_user("root", role="admin", email="root@example.test")
+    live.make_user("kai", email="kai@example.test", first_name="Kai", last_name="Keys")
+    page = new_page(viewport=SCREEN)
+    sign_in(page, live.url, "root")
+    page.goto(f"{live.url}/admin/users?q=kai")
+    more = row_of(page, "kai").get_by_role("button", name=re.compile("^More"))
+    more.focus()
+    page.keyboard.press("Enter")
+    menu_id = more.get_attribute("popovertarget")
+    page.locator(f"#{menu_id}").wait_for(state="visible")
+    end = page.locator(f"#{menu_id}").get_by_role("button", name="End sessions")
+    end.focus()
+    page.keyboard.press("Enter")
+    page.get_by_text("Ended 0 sessions of Kai Keys.").wait_for()
+    page.wait_for_function(
+        "id => document.activeElement && document.activeElement.getAttribute('popovertarget') === id",
+        arg=menu_id)

@@ -477,6 +477,25 @@
       if (first) first.focus();
     }
   }, true);
+  // A menu action refreshes the list, which replaces the row: afterwards, put focus back
+  // on that row's menu button (found again by row id) instead of losing it to <body>.
+  let menuReturn = null;
+  doc.addEventListener("click", (evt) => {
+    const item = evt.target instanceof Element ? evt.target.closest(".menu[popover] button") : null;
+    const menu = item && item.closest(".menu[popover]");
+    const row = menu && menu.closest("[id]:not([popover])");
+    menuReturn = row ? { rowId: row.id, menuId: menu.id } : null;
+  }, true);
+  doc.addEventListener("htmx:after:swap", () => {
+    if (!menuReturn || doc.querySelector("dialog[open]")) return;
+    const row = doc.getElementById(menuReturn.rowId);
+    const button = row && row.querySelector(`[popovertarget=${cssString(menuReturn.menuId)}]`);
+    const active = doc.activeElement;
+    if (button && button !== active && (!active || active === doc.body || !active.isConnected)) {
+      menuReturn = null;
+      button.focus();
+    }
+  });
   window.addEventListener("resize", () => openMenus().forEach(placeMenu));
   window.addEventListener("scroll", () => openMenus().forEach(placeMenu), true);
 
