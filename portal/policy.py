@@ -162,8 +162,18 @@ def _rule_text(key: str, policy: Policy) -> str:
     if key == "not_personal":
         return _("Not based on your name, username, email address or the organisation's name")
     if key == "match":
-        return _("The two passwords match.")
+        return _("Typed the same way in both fields")
     raise KeyError(key)
+
+
+def _match_text(ok: bool | None) -> str:
+    """The "match" line reads true in every state (a cross next to "The two passwords
+    match." read as its opposite)."""
+    if ok is False:
+        return _("The two passwords do not match yet")
+    if ok:
+        return _("The two passwords match")
+    return _("Typed the same way in both fields")
 
 
 def _error_text(key: str, policy: Policy) -> str:
@@ -270,7 +280,21 @@ def evaluate(password: str, policy: Policy, *, context_words: Iterable[str | Non
     if has_control_characters(pw):
         errors.append(_("Passwords cannot contain control characters."))
     errors += [_error_text(k, policy) for k in keys if results[k] is False]
-    return Evaluation([RuleResult(k, _rule_text(k, policy), results[k]) for k in keys], errors)
+    return Evaluation([RuleResult(k, _match_text(results[k]) if k == "match" else
+                                  _rule_text(k, policy), results[k]) for k in keys], errors)
+
+
+def mismatch_message() -> str:
+    """The error shown when the confirmation differs (placed under the Confirm field)."""
+    return _error_text("match", None)
+
+
+def with_pending_match(evaluation: Evaluation) -> Evaluation:
+    """Add a not-yet-evaluated "match" line (the confirmation field is still empty)."""
+    if any(r.key == "match" for r in evaluation.rules):
+        return evaluation
+    return Evaluation([*evaluation.rules, RuleResult("match", _match_text(None), None)],
+                      evaluation.errors)
 
 
 def is_common(password: str) -> bool:

@@ -53,7 +53,7 @@ def init_app(app) -> None:
 def _policy_rules(policy):
     from .policy import rules
 
-    return rules(policy)
+    return rules(policy, confirm=True)  # every form showing the rules has a Confirm field
 
 
 def _has(perm: str) -> bool:

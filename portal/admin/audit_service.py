@@ -55,13 +55,18 @@ ACTION_LABELS = {
     "access.denied": _l("Access denied"),
     "settings.update": _l("Settings changed"),
     "audit.export": _l("Audit log exported"),
-    "admin.reset": _l("Reset & Unlock by an administrator"),
+    "admin.reset": _l("Reset & Unlock"),
     "admin.temp_password_mail": _l("Temporary password emailed"),
-    "admin.unlock": _l("Unlocked by an administrator"),
-    "admin.set_password": _l("Password set by an administrator"),
+    "admin.unlock": _l("Account unlocked"),
+    "admin.set_password": _l("Password set for the user"),
     "admin.disable": _l("User disabled"),
     "admin.enable": _l("User enabled"),
-    "admin.end_sessions": _l("Sessions ended by an administrator"),
+    "admin.end_sessions": _l("Sessions ended"),
+    "admin.resend": _l("Link sent again"),
+    "team.create": _l("Team created"),
+    "team.rename": _l("Team renamed"),
+    "team.delete": _l("Team deleted"),
+    "team.managers": _l("Team managers changed"),
     "admin.bulk": _l("Bulk action (summary)"),
     "admin.bulk_recovery": _l("Recovery link sent (bulk)"),
     "admin.bulk_reset": _l("Reset & Unlock (bulk)"),
@@ -244,8 +249,86 @@ def choices(actor: User) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
             [(o, outcome_label(o)) for o in sorted(outcomes, key=lambda o: outcome_label(o).casefold())])
 
 
+# The detail of an event, for people: translated names for the keys the application
+# records and for their coded values; anything else is shown as recorded.
+DETAIL_KEYS = {
+    "reason": _l("Reason"),
+    "kind": _l("Email"),
+    "mail_id": _l("Email no."),
+    "role": _l("Role"),
+    "invited": _l("Invitation sent"),
+    "failures": _l("Failed attempts"),
+    "hard": _l("Locked until unlocked"),
+    "sessions": _l("Sessions ended"),
+    "must_change": _l("Must change at next sign-in"),
+    "job": _l("Bulk run no."),
+    "rows": _l("Rows"),
+    "path": _l("Page"),
+    "action": _l("Action"),
+    "users": _l("Users"),
+    "succeeded": _l("Succeeded"),
+    "failed": _l("Failed"),
+    "created": _l("Created"),
+    "count": _l("Count"),
+    "total": _l("Total"),
+    "voided": _l("Previous link voided"),
+    "team": _l("Team"),
+    "from": _l("From"),
+    "to": _l("To"),
+    "managed": _l("Manages the team"),
+    "members": _l("Members"),
+    "managers": _l("Managers"),
+}
+DETAIL_VALUES = {
+    "reason": {
+        "bad_password": _l("wrong password"),
+        "unknown_identifier": _l("unknown username or email"),
+        "disabled": _l("account disabled"),
+        "directory_account": _l("directory account"),
+        "no_password": _l("no password set yet"),
+        "temporary_password_expired": _l("temporary password expired"),
+        "bad_current_password": _l("wrong current password"),
+    },
+    "kind": {
+        "reset": _l("recovery link"),
+        "invite": _l("invitation"),
+        "password_changed": _l("password changed notice"),
+        "account_locked": _l("account locked notice"),
+        "temp_password": _l("temporary password"),
+        "test": _l("test message"),
+    },
+    "action": {
+        "recovery": _l("Send recovery links"),
+        "reset": _l("Reset & Unlock"),
+        "unlock": _l("Unlock"),
+        "disable": _l("Disable"),
+        "enable": _l("Enable"),
+    },
+}
+CHANGED_FIELDS = {
+    "username": _l("Username"), "email": _l("Email"), "first_name": _l("First name"),
+    "last_name": _l("Last name"), "team": _l("Team"), "provider": _l("Provider"),
+    "disabled": _l("Disabled"), "role": _l("Role"), "language": _l("Language"),
+}
+
+
+def _value_text(value, key: str = "") -> str:
+    if value is True:
+        return str(_l("yes"))
+    if value is False:
+        return str(_l("no"))
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        label = DETAIL_VALUES.get(key, {}).get(value)
+        return str(label) if label is not None else value
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
 def detail_text(event: AuditEvent) -> str:
-    """The detail as short ``key: value`` text (it never holds a password or a token)."""
+    """The detail as short, translated text (it never holds a password or a token)."""
     repeats = getattr(event, "repeats", 1) or 1
     prefix = (str(_l("%(num)d times in this minute", num=repeats)) + "; ") if repeats > 1 else ""
     if not event.detail:
@@ -258,9 +341,19 @@ def detail_text(event: AuditEvent) -> str:
         return prefix + event.detail
     parts = [prefix.rstrip("; ")] if prefix else []
     for key, value in data.items():
-        if not isinstance(value, str):
-            value = json.dumps(value, ensure_ascii=False)
-        parts.append(f"{key}: {value}")
+        if key == "changed" and isinstance(value, dict):
+            changes = []
+            for name, pair in value.items():
+                label = str(CHANGED_FIELDS.get(name, name))
+                if isinstance(pair, (list, tuple)) and len(pair) == 2:
+                    changes.append(f"{label} ({_value_text(pair[0])} → {_value_text(pair[1])})")
+                else:
+                    changes.append(label)
+            parts.append(str(_l("Changed: %(fields)s", fields=", ".join(changes))))
+            continue
+        label = DETAIL_KEYS.get(key)
+        parts.append(str(_l("%(label)s: %(value)s", label=label if label is not None else key,
+                            value=_value_text(value, key))))
     return "; ".join(parts)
 
 
@@ -295,15 +388,19 @@ def _export_chunks(query, tz) -> Iterator[str]:
         buffer.truncate()
         return text
 
-    writer.writerow([str(_l("Time (UTC)")), str(_l("Time (%(zone)s)", zone=tz.key)),
+    # One time column when the organisation's zone is UTC (it used to say "Time (UTC)" twice).
+    local_column = tz.key not in ("UTC", "Etc/UTC")
+    writer.writerow([str(_l("Time (UTC)")),
+                     *([str(_l("Time (%(zone)s)", zone=tz.key))] if local_column else []),
                      str(_l("Actor")), str(_l("Target")), str(_l("Action")),
                      str(_l("Action code")), str(_l("Outcome")), str(_l("IP address")),
                      str(_l("Detail"))])
     yield "\ufeff" + flush()
     for n, event in enumerate(query.iterator(), 1):
         at = event.created_at.replace(tzinfo=utc)
+        local = [at.astimezone(tz).isoformat(timespec="seconds")] if local_column else []
         writer.writerow([csv_cell(v) for v in (
-            at.strftime("%Y-%m-%dT%H:%M:%SZ"), at.astimezone(tz).isoformat(timespec="seconds"),
+            at.strftime("%Y-%m-%dT%H:%M:%SZ"), *local,
             event.actor_name, event.target_name, action_label(event.action), event.action,
             outcome_label(event.outcome), event.ip, detail_text(event))])
         if n % 500 == 0:

@@ -15,6 +15,8 @@ from .forms import EmptyForm
 from .stepup import challenge
 from .views import CHANGED, actor_with
 
+TYPED_CONFIRM = ("reset", "disable")
+
 
 def _selection(actor: User) -> tuple[list[User] | None, service.Search, bool]:
     """The selected users (ids, or every user matching the sent search), all within reach.
@@ -46,7 +48,8 @@ def _ctx(action: str, users, search, all_matching, **extra) -> dict:
     return {"action": action, "users": users or [], "search": search,
             "all_matching": all_matching, "too_many": users is None, "max_users": bulk.MAX_USERS,
             "labels": service, "in_dialog": htmx.is_htmx(), "form": EmptyForm(),
-            "skipped_self": g.get("bulk_skipped_self", False), **extra}
+            "skipped_self": g.get("bulk_skipped_self", False),
+            "typed_confirm": action in TYPED_CONFIRM, **extra}
 
 
 @bp.post("/users/bulk/<action>/confirm")
@@ -78,12 +81,19 @@ def bulk_run(action: str):
     if not users or (preview is not None and not preview.eligible):
         return htmx.render("admin/bulk_confirm.html", "admin/_bulk_confirm.html", status=422,
                            **_ctx(action, users, search, all_matching, preview=preview))
-    if preview is not None and request.form.get("confirm_count", "").strip() != str(
-            len(preview.eligible)):
+    # Confirmations proportionate to the harm: typing the count is for the actions that
+    # take something away (passwords, access), not for sending links.
+    if action in TYPED_CONFIRM and request.form.get("confirm_count", "").strip() != str(
+            len(users)):
         return htmx.render("admin/bulk_confirm.html", "admin/_bulk_confirm.html", status=422,
                            **_ctx(action, users, search, all_matching, preview=preview,
-                                  confirm_error=_("Type the number of recipients to confirm.")))
-    reason = (request.form.get("reason") or "")[:500]
+                                  confirm_error=_("Type the number of users to confirm.")))
+    reason = request.form.get("reason") or ""
+    if len(reason) > 500:  # said, never cut
+        return htmx.render("admin/bulk_confirm.html", "admin/_bulk_confirm.html", status=422,
+                           **_ctx(action, users, search, all_matching, preview=preview,
+                                  reason_error=_("Use at most %(max)d characters (this has "
+                                                 "%(length)d).", max=500, length=len(reason))))
     job = bulk.start(actor, action, users, reason=reason, ip=audit.client_ip())
     return _job_response(job, status=202 if job.status == "running" else 200)
 

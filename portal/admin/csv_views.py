@@ -9,16 +9,17 @@ from flask_login import login_required
 from .. import audit
 from ..models import utcnow
 from . import bp, csvio, service, stepup
-from .forms import ImportForm
+from .forms import EmptyForm, ImportForm
 from .views import actor_with
 
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 
 
-def _page(form, result, status=200, reauth_error=None):
+def _page(form, result, status=200, reauth_error=None, preview=None):
     """The import page; bigger files than the request limit go through the command line."""
     limit = current_app.config.get("MAX_CONTENT_LENGTH") or MAX_IMPORT_BYTES
     response = Response(render_template("admin/import.html", form=form, result=result,
+                                        preview=preview,
                                         columns=csvio.IMPORT_COLUMNS,
                                         max_kb=min(limit, MAX_IMPORT_BYTES) // 1024,
                                         ask_password=not stepup.is_fresh(),
@@ -42,6 +43,25 @@ def users_export():
     return response
 
 
+SAMPLE_ROWS = [
+    ["j.martin", "jeanne.martin@example.org", "Jeanne", "Martin", "user", "Front Desk", "fr"],
+    ["p.okafor", "", "Peter", "Okafor", "user", "Warehouse", "en"],
+    ["s.leroy", "sophie.leroy@example.org", "Sophie", "Leroy", "manager", "Front Desk", ""],
+]
+
+
+@bp.get("/users/import/sample.csv")
+@login_required
+def users_import_sample():
+    """A file to start from: the columns the import reads and three example lines."""
+    actor_with("users.create")
+    body = "\ufeff" + "".join(csvio.csv_line(row) for row in
+                              [csvio.IMPORT_COLUMNS, *SAMPLE_ROWS])
+    response = Response(body, mimetype="text/csv")
+    response.headers["Content-Disposition"] = 'attachment; filename="passgate-import-sample.csv"'
+    return response
+
+
 @bp.route("/users/import", methods=["GET", "POST"])
 @login_required
 def users_import():
@@ -50,6 +70,10 @@ def users_import():
     if request.method != "POST":
         return _page(form, None)
     result = None
+    if request.form.get("teams_ok") == "1" and "csv_text" in request.form:
+        # Second step: the new teams were listed and accepted; the file comes back as text.
+        EmptyForm().validate_on_submit()  # CSRFProtect has already refused a bad token
+        return _import(actor, form, request.form["csv_text"][:MAX_IMPORT_BYTES], confirmed=True)
     if form.validate_on_submit():
         raw = form.file.data.read(MAX_IMPORT_BYTES + 1)
         if len(raw) > MAX_IMPORT_BYTES:
@@ -60,14 +84,27 @@ def users_import():
             except UnicodeDecodeError:
                 form.file.errors = [_("Save the file as CSV in UTF-8 and try again.")]
             else:
-                refusal = _step_up_for_admins(text)
-                if refusal is not None:
-                    return _page(form, None, 401, refusal)
-                result = csvio.import_users(text, actor=actor)
-                if result.ok:
-                    audit.record("admin.import", actor=actor,
-                                 detail={"created": len(result.created)})
-                    return _page(ImportForm(formdata=None), result)
+                return _import(actor, form, text)
+    return _page(form, result, 422)
+
+
+def _import(actor, form, text: str, confirmed: bool = False):
+    """Import ``text``; teams that do not exist yet are listed first and created only
+    after the administrator agrees (a typo would otherwise make a new team). Rows that
+    create administrators need a fresh password first, at either step (finding 1)."""
+    refusal = _step_up_for_admins(text)
+    if refusal is not None:
+        return _page(form, None, 401, reauth_error=refusal)
+    if not confirmed:
+        checked, rows = csvio.validate(text)
+        new_teams = csvio.new_teams(rows) if checked.ok else []
+        if new_teams:
+            return _page(form, None, 200, preview={"teams": new_teams, "users": len(rows),
+                                                   "text": text})
+    result = csvio.import_users(text, actor=actor)
+    if result.ok:
+        audit.record("admin.import", actor=actor, detail={"created": len(result.created)})
+        return _page(ImportForm(formdata=None), result)
     return _page(form, result, 422)
 
 

@@ -6,13 +6,14 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
-from .. import accounts, mail
+from .. import accounts, mail, settings
 from ..db import write
 from ..models import Team, User, fold, utcnow
-from ..templating import local_datetime
 from . import service
 
 EXPORT_COLUMNS = ["id", "username", "first_name", "last_name", "email", "email_present", "role",
@@ -43,8 +44,16 @@ def temp_password_state(user: User) -> str:
     return "expired" if user.temp_password_expires_at <= utcnow() else "pending"
 
 
+TEMP_PASSWORD_LABELS = {"none": _l("none"), "pending": _l("pending"), "expired": _l("expired")}
+
+
 def _when(value) -> str:
-    return local_datetime(value, "short") if value else ""
+    """ISO date and time in the organisation's zone (``2026-03-31 14:05``): spreadsheets
+    read it in every language (a locale format had a narrow no-break space, U+202F)."""
+    if not value:
+        return ""
+    local = value.replace(tzinfo=ZoneInfo("UTC")).astimezone(settings.timezone())
+    return local.strftime("%Y-%m-%d %H:%M")
 
 
 def report_rows(actor: User | None, search: service.Search) -> Iterator[list]:
@@ -52,8 +61,10 @@ def report_rows(actor: User | None, search: service.Search) -> Iterator[list]:
     query = service.filtered_query(actor, search).order_by(User.username_key)
     for user in query.iterator():
         yield [user.id, user.username, user.first_name, user.last_name, user.email or "",
-               "yes" if user.email else "no", user.role, user.team.name if user.team_id else "",
-               user.provider, user.status, temp_password_state(user), _when(user.last_login_at),
+               _("yes") if user.email else _("no"), service.role_label(user.role),
+               user.team.name if user.team_id else "", service.provider_label(user.provider),
+               service.status_label(service.user_status(user)),
+               str(TEMP_PASSWORD_LABELS[temp_password_state(user)]), _when(user.last_login_at),
                _when(user.last_reset_at), _when(user.created_at)]
 
 
@@ -179,6 +190,17 @@ def import_users(text: str, actor: User | None = None) -> ImportResult:
         return result
     mail.wake()
     return result
+
+
+def new_teams(rows: list[tuple[int, dict]]) -> list[str]:
+    """Team names in the rows that no team has yet (as they will be created)."""
+    existing = {t.name_key for t in Team.select(Team.name_key)}
+    names: dict[str, str] = {}
+    for _line, values in rows:
+        name = (values.get("team") or "").strip()
+        if name and fold(name) not in existing:
+            names.setdefault(fold(name), name)
+    return sorted(names.values(), key=str.casefold)
 
 
 def team_names() -> list[str]:

@@ -7,9 +7,9 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Optional
 
-from ..forms import confirm_field, new_password_field, no_control_chars
+from ..forms import MaxLength, confirm_field, new_password_field, no_control_chars
 from . import service
 
 
@@ -22,12 +22,12 @@ def _team_coerce(value):
 
 class UserForm(FlaskForm):
     username = StringField(_l("Username"), validators=[
-        InputRequired(message=_l("Enter a username.")), Length(max=64), no_control_chars],
+        InputRequired(message=_l("Enter a username.")), MaxLength(64), no_control_chars],
         render_kw={"autocomplete": "off", "spellcheck": "false"})
-    email = StringField(_l("Email"), validators=[Optional(), Length(max=254), no_control_chars],
+    email = StringField(_l("Email"), validators=[Optional(), MaxLength(254), no_control_chars],
                         render_kw={"autocomplete": "off", "type": "email"})
-    first_name = StringField(_l("First name"), validators=[Length(max=64), no_control_chars])
-    last_name = StringField(_l("Last name"), validators=[Length(max=64), no_control_chars])
+    first_name = StringField(_l("First name"), validators=[MaxLength(64), no_control_chars])
+    last_name = StringField(_l("Last name"), validators=[MaxLength(64), no_control_chars])
     role = SelectField(_l("Role"), default="user")
     team = SelectField(_l("Team"), coerce=_team_coerce)
     provider = SelectField(_l("Provider"), default="identity")
@@ -58,8 +58,8 @@ class UserForm(FlaskForm):
 
 class ResetForm(FlaskForm):
     reason = TextAreaField(_l("Reason (optional, kept in the audit log)"),
-                           validators=[Length(max=500), Optional()],
-                           render_kw={"rows": 2, "maxlength": 500})
+                           validators=[MaxLength(500), Optional()],
+                           render_kw={"rows": 2})
 
 
 class SetPasswordForm(FlaskForm):

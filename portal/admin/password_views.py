@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_login import login_required
 
 from .. import accounts, htmx, providers
+from ..forms import attach_password_errors, password_checklist
 from ..models import OutboxMail, User
 from . import bp, service
 from .forms import EmptyForm, ResetForm, SetPasswordForm
@@ -121,7 +122,7 @@ def set_password(user_id: int):
                                        user=user, must_change=bool(form.must_change.data))
                 return _no_history(htmx.trigger(response, "users-changed", CHANGED))
             return done(_("The password of %(name)s has been set.", name=user.display_name), user)
-        form.password.errors = [*form.password.errors, *check.errors]
-        ctx["evaluation"] = check.evaluation
+        attach_password_errors(form, check.errors)
+    ctx["evaluation"] = password_checklist(user, form.password.data, form.confirm.data)
     return _no_history(htmx.render("admin/user_password.html", "admin/_user_password.html",
                                    status=422, **ctx))

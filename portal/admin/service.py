@@ -20,7 +20,7 @@ from peewee import JOIN, SQL, IntegrityError, fn
 
 from .. import access, accounts, audit, links, mail, passwords, providers, sessions, throttle
 from ..db import is_sqlite, starts_with, write
-from ..models import OutboxMail, Role, Team, User, fold, utcnow
+from ..models import OutboxMail, ResetToken, Role, Team, User, fold, utcnow
 
 PER_PAGE = 50
 SMALL_RESULT = 5000
@@ -30,10 +30,13 @@ ROLE_LABELS = {"admin": _l("Administrator"), "manager": _l("Manager"), "user": _
 STATUS_LABELS = {
     "active": _l("Active"),
     "locked": _l("Locked"),
+    "waiting": _l("Sign-in paused"),
     "disabled": _l("Disabled"),
     "must_change": _l("Must change password"),
     "invited": _l("Invitation pending"),
 }
+# The list's status filter: every status, plus accounts nobody has signed in with yet.
+FILTER_LABELS = {**STATUS_LABELS, "never": _l("Never signed in")}
 PROVIDER_LABELS = {"identity": _l("Passgate"), "sso": _l("Directory (SSO)")}
 
 # Sortable columns: a whitelist of user-facing names to indexed columns.
@@ -73,6 +76,15 @@ def role_label(name: str) -> str:
 
 def status_label(name: str) -> str:
     return _text(STATUS_LABELS, name)
+
+
+def user_status(user: User) -> str:
+    """The list's status: ``User.status``, with a short self-clearing sign-in wait told
+    apart from a lock only an administrator or a password reset lifts."""
+    status = user.status
+    if status == "locked" and not user.hard_locked:
+        return "waiting"
+    return status
 
 
 def provider_label(name: str) -> str:
@@ -118,7 +130,7 @@ class Search:
         return cls(
             q=one("q")[:MAX_QUERY],
             role=role if role in ROLE_LABELS else None,
-            status=status if status in STATUS_LABELS else None,
+            status=status if status in FILTER_LABELS else None,
             team_id=integer("team"),
             provider=provider if provider in PROVIDER_LABELS else None,
             sort=sort if sort in SORTS else "username",
@@ -188,9 +200,11 @@ def status_condition(status: str, now: datetime | None = None):
     if status == "disabled":
         return User.disabled == SQL("TRUE")  # literal: matches the partial index
     if status == "locked":
-        # Distributed over the OR so SQLite answers from the two small indexes.
-        return (((User.hard_locked == SQL("TRUE")) & enabled)
-                | ((User.locked_until > now) & enabled))
+        return (User.hard_locked == SQL("TRUE")) & enabled
+    if status == "waiting":
+        return (User.locked_until > now) & (User.hard_locked == False) & enabled
+    if status == "never":
+        return User.last_login_at.is_null()
     if status == "invited":
         return enabled & not_locked & User.password_hash.is_null()
     if status == "must_change":
@@ -547,6 +561,31 @@ def end_sessions(actor: User, user: User) -> int:
         count = sessions.end_all(user)
         audit.record("admin.end_sessions", actor=actor, target=user, detail={"sessions": count})
     return count
+
+
+def resend_purpose(user: User) -> str | None:
+    """What a re-send would send: an invitation (no password yet), a recovery link, or
+    None when the account cannot receive one."""
+    if user.disabled or not user.email or user.provider != "identity":
+        return None
+    return "invite" if user.password_hash is None else "reset"
+
+
+def has_pending_link(user: User) -> bool:
+    return ResetToken.select().where(
+        (ResetToken.user == user.id) & ResetToken.used_at.is_null()
+        & (ResetToken.expires_at > utcnow()) & (ResetToken.stamp == user.security_stamp)
+    ).exists()
+
+
+def resend_link(actor: User, user: User, purpose: str) -> None:
+    """Send a new invitation or recovery link; the pending one is voided (links.issue)."""
+    with write():
+        voided = has_pending_link(user)
+        links.issue(user, purpose, language=user.language)
+        audit.record("admin.resend", actor=actor, target=user,
+                     detail={"kind": purpose, "voided": voided})
+    mail.wake()
 
 
 def mail_status(row_id: int) -> OutboxMail | None:

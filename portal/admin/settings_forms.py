@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo, available_timezones
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, RadioField, SelectField, StringField
-from wtforms.validators import InputRequired, Length, StopValidation, ValidationError
+from wtforms.validators import InputRequired, StopValidation, ValidationError
 from wtforms.widgets import TextInput
 
-from ..forms import no_control_chars
+from ..forms import MaxLength, no_control_chars
 
 END_OF_DAY = "end-of-day"
 
@@ -88,10 +88,10 @@ def between(low: int, high: int):
 
 class SettingsForm(FlaskForm):
     org_name = StringField(_l("Organisation name"), validators=[
-        InputRequired(message=_l("Enter the organisation's name.")), Length(max=64),
+        InputRequired(message=_l("Enter the organisation's name.")), MaxLength(64),
         no_control_chars])
     timezone = StringField(_l("Time zone"), validators=[
-        InputRequired(message=_l("Enter a time zone.")), Length(max=64)],
+        InputRequired(message=_l("Enter a time zone.")), MaxLength(64)],
         render_kw={"list": "timezones", "autocomplete": "off", "spellcheck": "false"})
     default_language = SelectField(_l("Default language"),
                                    choices=[("en", "English"), ("fr", "Français")])

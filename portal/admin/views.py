@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from .. import access, accounts, htmx, providers
@@ -45,6 +46,8 @@ def list_context(actor: User, search: service.Search) -> dict:
         {r: service.ROLE_LABELS[r] for r in service.visible_roles(actor) if r in service.ROLE_LABELS},
         "labels": service,
         "may_create": access.has_permission(actor, "users.create"),
+        "may_manage_teams": service.visible_roles(actor) is None
+        and access.has_permission(actor, "users.update"),
     }
 
 
@@ -242,8 +245,31 @@ def user_enable(user_id: int):
 def user_end_sessions(user_id: int):
     def act(actor, user):
         count = service.end_sessions(actor, user)
-        return done(_("Ended %(num)d session(s) of %(name)s.", num=count, name=user.display_name),
-                    user)
+        return done(ngettext("Ended %(num)d session of %(name)s.",
+                             "Ended %(num)d sessions of %(name)s.", count,
+                             name=user.display_name), user)
+    return _row_action(user_id, act)
+
+
+@bp.post("/users/<int:user_id>/resend")
+@login_required
+def user_resend(user_id: int):
+    """A new invitation (no password yet) or recovery link; the pending one stops working."""
+    def act(actor, user):
+        purpose = service.resend_purpose(user)
+        if purpose is None:
+            if htmx.is_htmx():
+                flash(_("%(name)s cannot receive a link (no email, disabled or a directory "
+                        "account).", name=user.display_name), "error")
+                response = Response(render_template("admin/_user_done.html"), status=422)
+                return htmx.trigger(response, "users-changed", CHANGED)
+            abort(422)
+        service.resend_link(actor, user, purpose)
+        message = (_("A new invitation has been sent to %(email)s; the previous one no longer "
+                     "works.", email=user.email) if purpose == "invite" else
+                   _("A new recovery link has been sent to %(email)s; any previous one no "
+                     "longer works.", email=user.email))
+        return done(message, user)
     return _row_action(user_id, act)
 
 

@@ -8,8 +8,9 @@ from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import access, accounts, audit, policy, providers, ratelimit, sessions, throttle
+from .. import access, accounts, audit, providers, ratelimit, sessions, throttle
 from ..db import database, write
+from ..forms import attach_password_errors, password_checklist
 from ..models import ResetToken, User
 from . import bp
 from .forms import ChangePasswordForm, LoginForm, LogoutForm
@@ -62,6 +63,10 @@ def login():
         if result.temp_expired:
             error = _("Your temporary password has expired. Ask your administrator for a new "
                       "one, or use “Forgotten your password?” below to get a link by email.")
+        elif result.retry_after is not None:
+            # A wait is running: the password was not what stopped this attempt, so do not
+            # call it incorrect; say to wait (the same for every identifier).
+            error = _("Sign-in is paused after too many attempts.")
         else:
             error = _("Your username, email or password was incorrect.")
         return render_template("auth/login.html", form=form, error=error,
@@ -97,8 +102,15 @@ def change_password():
     if request.method != "POST":
         return render_template("auth/change_password.html", form=form, policy=rules)
     ratelimit.check("password_change")
+
+    def again(status=422):
+        """The form back with its errors, what was typed and a checklist that matches it."""
+        return render_template("auth/change_password.html", form=form, policy=rules,
+                               evaluation=password_checklist(user, form.password.data,
+                                                             form.confirm.data)), status
+
     if not form.validate_on_submit():
-        return render_template("auth/change_password.html", form=form, policy=rules), 422
+        return again()
     # The sign-in throttle guards this password check too (issue 11, finding 2); the
     # account's provider checks it (the directory for sso accounts).
     source = providers.for_user(user)
@@ -107,34 +119,33 @@ def change_password():
     if verdict.retry_after is not None:
         audit.record("password.change", outcome="throttled", target=user)
         form.current_password.errors.append(throttle.refusal_message(verdict.retry_after))
-        return render_template("auth/change_password.html", form=form, policy=rules), 429
+        return again(429)
     if not verdict.ok:
-        return _bad_current(user, form, rules)
+        return _bad_current(user, form, again)
     check = accounts.check_new_password(user, form.password.data, form.confirm.data)
     if not check.ok:
-        form.password.errors.extend(check.errors)
-        return render_template("auth/change_password.html", form=form, policy=rules,
-                               evaluation=check.evaluation), 422
+        attach_password_errors(form, check.errors)
+        return again()
     try:  # the directory's own policy answers after Passgate's (outside any transaction)
         source.change_password(user, form.current_password.data, form.password.data)
     except providers.WrongPassword:
-        return _bad_current(user, form, rules)
+        return _bad_current(user, form, again)
     except providers.PasswordRejected as exc:
         audit.record("password.change", outcome="failure", target=user,
                      detail={"reason": "directory_refused", "code": exc.code})
         form.password.errors.append(exc.message)
-        return render_template("auth/change_password.html", form=form, policy=rules), 422
+        return again()
     accounts.change_own_password(user, form.password.data)
     flash(_("Your password has been changed. Your other sessions have been signed out."),
           "success")
     return redirect(url_for("auth.home"), 303)
 
 
-def _bad_current(user: User, form, rules):
+def _bad_current(user: User, form, again):
     audit.record("password.change", outcome="failure", target=user,
                  detail={"reason": "bad_current_password"})
     form.current_password.errors.append(_("Your current password is not correct."))
-    return render_template("auth/change_password.html", form=form, policy=rules), 422
+    return again()
 
 
 @bp.post("/password/check")
@@ -142,10 +153,8 @@ def policy_check():
     """Live checklist as the user types (htmx); the same validator as on submit."""
     ratelimit.check("policy_check")
     user = _subject()
-    password = request.form.get("password", "")
-    confirm = request.form.get("confirm")
-    evaluation = policy.evaluate(password, accounts.current_policy(),
-                          context_words=accounts.context_words(user), confirm=confirm or None)
+    evaluation = password_checklist(user, request.form.get("password", ""),
+                                    request.form.get("confirm"))
     return render_template("_policy.html", evaluation=evaluation, live=True)
 
 

@@ -1,15 +1,15 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import InputRequired
 
 from ..auth.forms import PROVIDERS
-from ..forms import confirm_field, new_password_field, no_control_chars
+from ..forms import MaxLength, confirm_field, new_password_field, no_control_chars
 
 
 class ForgotForm(FlaskForm):
     identifier = StringField(_l("Username or email"), validators=[
-        InputRequired(message=_l("Enter your username or email.")), Length(max=254),
+        InputRequired(message=_l("Enter your username or email.")), MaxLength(254),
         no_control_chars], render_kw={"autocomplete": "username", "autofocus": True})
     provider = SelectField(_l("Account type"), choices=PROVIDERS, default="identity")
 

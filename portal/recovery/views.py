@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 
 from .. import accounts, audit, providers, ratelimit, tokens
 from ..auth.service import directory_enabled
+from ..forms import attach_password_errors, password_checklist
 from ..models import utcnow
 from . import bp, service
 from .forms import ForgotForm, ResetForm
@@ -58,17 +59,21 @@ def reset():
                "seconds_left": int((state.token.expires_at - utcnow()).total_seconds())}
     if request.method != "POST":
         return render_template("recovery/reset.html", **context)
+    def again():
+        evaluation = password_checklist(state.user, form.password.data, form.confirm.data)
+        return render_template("recovery/reset.html", evaluation=evaluation, **context), 422
+
     if not form.validate_on_submit():
-        return render_template("recovery/reset.html", **context), 422
+        return again()
     check = accounts.check_new_password(state.user, form.password.data, form.confirm.data)
     if not check.ok:
-        form.password.errors.extend(check.errors)
-        return render_template("recovery/reset.html", evaluation=check.evaluation, **context), 422
+        attach_password_errors(form, check.errors)
+        return again()
     try:
         completed = service.complete(state, form.password.data)
     except providers.PasswordRejected as exc:  # the directory's own policy
         form.password.errors.append(exc.message)
-        return render_template("recovery/reset.html", **context), 422
+        return again()
     if not completed:
         return render_template("recovery/invalid.html"), 404
     session.pop("reset_token_hash", None)

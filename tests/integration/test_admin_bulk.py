@@ -41,14 +41,9 @@ def test_recovery_preview_counts_and_typed_confirmation(app, client, make_user, 
     assert re.search(r'data-count="no_email">1<', text) and "Nina Noemail (nina)" in text
     assert re.search(r'data-count="excluded">1<', text)
     assert re.search(r'data-count="pending">1<', text)
-    # Without the typed number of recipients nothing is sent.
+    # Sending links harms nobody: no number to type (issue 8), the button says what it does.
+    assert "confirm_count" not in text and "Send 2 recovery links" in text
     r = post(client, "/admin/users/bulk/recovery", {"ids": selected}, htmx=True)
-    assert r.status_code == 422 and "Type the number of recipients" in body(r)
-    r = post(client, "/admin/users/bulk/recovery", {"ids": selected, "confirm_count": "5"},
-             htmx=True)
-    assert r.status_code == 422
-    r = post(client, "/admin/users/bulk/recovery", {"ids": selected, "confirm_count": "2"},
-             htmx=True)
     assert r.status_code == 200 and "2 of 2 done" in body(r)
     outbox.deliver()
     assert sorted(m.recipients[0] for m in outbox[already:]) == ["alice@example.test",
@@ -81,7 +76,7 @@ def test_manager_bulk_with_other_team_is_refused_whole(app, client, make_user, o
     assert post(client, "/admin/users/bulk/recovery/confirm", {"ids": selected}).status_code == 403
     r = post(client, "/admin/users/bulk/recovery", {"ids": selected, "confirm_count": "1"})
     assert r.status_code == 403
-    r = post(client, "/admin/users/bulk/disable", {"ids": selected})
+    r = post(client, "/admin/users/bulk/disable", {"ids": selected, "confirm_count": "2"})
     assert r.status_code == 403
     assert not db_get(app, User, User.id == p["alice"].id).disabled
     with app.app_context():
@@ -91,7 +86,8 @@ def test_manager_bulk_with_other_team_is_refused_whole(app, client, make_user, o
     assert outbox.deliver() == []
     assert audit_actions(app, "access.denied")
     # Within the team it works.
-    r = post(client, "/admin/users/bulk/disable", {"ids": ids_of(p["alice"], p["carol"])})
+    r = post(client, "/admin/users/bulk/disable", {"ids": ids_of(p["alice"], p["carol"]),
+                                                   "confirm_count": "2"})
     assert r.status_code == 200
     assert db_get(app, User, User.id == p["carol"].id).disabled
 
@@ -109,8 +105,13 @@ def test_bulk_reset_results_shown_once_and_downloadable_once(app, client, make_u
     p = people(make_user)
     login(client, "admin")
     selected = ids_of(p["alice"], p["bob"])
+    # Taking passwords away is confirmed by typing the number of users.
     r = post(client, "/admin/users/bulk/reset", {"ids": selected, "reason": "new term"},
              htmx=True)
+    assert r.status_code == 422 and "Type the number of users to confirm." in body(r)
+    assert "new term" in body(r)
+    r = post(client, "/admin/users/bulk/reset", {"ids": selected, "reason": "new term",
+                                                 "confirm_count": "2"}, htmx=True)
     text = body(r)
     assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
     shown = re.findall(r'<code class="temp-password-cell">([^<]+)</code>', text)
@@ -143,7 +144,8 @@ def test_other_admin_cannot_read_job(app, client, make_user):
     p = people(make_user)
     make_user("admin2", role="admin")
     login(client, "admin")
-    r = post(client, "/admin/users/bulk/reset", {"ids": ids_of(p["alice"])}, htmx=True)
+    r = post(client, "/admin/users/bulk/reset", {"ids": ids_of(p["alice"]), "confirm_count": "1"},
+             htmx=True)
     public_id = re.search(r"/admin/users/bulk/jobs/([A-Za-z0-9_-]+)/download", body(r)).group(1)
     other = app.test_client()
     login(other, "admin2")
@@ -159,7 +161,8 @@ def test_select_all_matching_search(app, client, make_user):
     r = post(client, "/admin/users/bulk/disable/confirm", {"all_matching": "1", "q": "temp"},
              htmx=True)
     assert r.status_code == 200 and "these 3 users" in body(r)
-    r = post(client, "/admin/users/bulk/disable", {"all_matching": "1", "q": "temp"}, htmx=True)
+    r = post(client, "/admin/users/bulk/disable", {"all_matching": "1", "q": "temp",
+                                                   "confirm_count": "3"}, htmx=True)
     assert r.status_code == 200
     with app.app_context():
         database.connect(reuse_if_open=True)
@@ -214,7 +217,8 @@ def test_own_account_is_left_out(app, client, make_user):
     preview = post(client, "/admin/users/bulk/disable/confirm", {"ids": selected}, htmx=True)
     assert "Your own account is not included" in body(preview) and "these 1 users" not in body(
         preview)
-    r = post(client, "/admin/users/bulk/disable", {"ids": selected}, htmx=True)
+    r = post(client, "/admin/users/bulk/disable", {"ids": selected, "confirm_count": "1"},
+             htmx=True)
     assert r.status_code == 200
     assert not db_get(app, User, User.id == p["admin"].id).disabled
     assert db_get(app, User, User.id == p["alice"].id).disabled

@@ -332,7 +332,10 @@ def test_reset_confirm_dialog(app, client, make_user):
     assert r.status_code == 200 and text.lstrip().startswith("<dialog data-modal")
     assert ("Are you sure you want to reset the password and unlock the account for "
             "Alice Archer?") in text
-    assert 'name="reason"' in text and ">OK<" in text and "Cancel" in text
+    # The button names its action (issue 8), and looks destructive.
+    assert 'name="reason"' in text and ">OK<" not in text and "Cancel" in text
+    assert re.search(r'<button type="submit" class="btn btn-danger">Reset (&amp;|&) Unlock</button>',
+                     text)
     assert "<html" in body(client.get(f"/admin/users/{p['alice'].id}/reset"))
 
 

@@ -415,3 +415,29 @@ def test_anonymous_htmx_and_post_get_401_not_a_login_page(client):
     assert post.status_code == 401
     plain = client.get("/admin/users?q=alice")
     assert plain.status_code == 302 and plain.headers["Location"].startswith("/login?next=")
+
+
+def test_a_running_wait_says_wait_not_incorrect(app, client, make_user):
+    """Issue 8: during a sign-in wait even the right password is refused; the page says to
+    wait instead of calling the password incorrect."""
+    from datetime import timedelta
+
+    from portal.models import utcnow
+
+    from portal import throttle
+    from portal.models import LoginThrottle
+
+    make_user("waiter")
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        # What the page may say follows the typed identifier's own failures (issue 11,
+        # finding 3): "waiter" was tried five times.
+        LoginThrottle.create(key=throttle.key_of("waiter"), failed_count=5,
+                             last_failed_at=utcnow(),
+                             locked_until=utcnow() + timedelta(seconds=90))
+    response = login(client, "waiter", PASSWORD)
+    assert response.status_code == 401
+    body = response.get_data(as_text=True)
+    assert GENERIC not in body
+    assert "Sign-in is paused after too many attempts." in body
+    assert "wait 2 minutes" in body

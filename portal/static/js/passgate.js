@@ -157,11 +157,18 @@
   const countdowns = new Map(); // element -> deadline (ms since epoch)
   let ticker = null;
 
-  function formatDuration(totalSeconds) {
+  /* M:SS under an hour; with data-hours-format / data-days-format ("{h} h {m} min",
+   * "{d} d {h} h", translated by the page) longer lifetimes read in hours or days. */
+  function formatDuration(totalSeconds, el) {
     const s = Math.max(0, Math.floor(totalSeconds));
+    const d = Math.floor(s / 86400);
     const h = Math.floor(s / 3600);
     const m = Math.floor((s % 3600) / 60);
     const sec = String(s % 60).padStart(2, "0");
+    const daysFormat = el && el.getAttribute("data-days-format");
+    const hoursFormat = el && el.getAttribute("data-hours-format");
+    if (d > 0 && daysFormat) return daysFormat.replace("{d}", d).replace("{h}", h % 24);
+    if (h > 0 && hoursFormat) return hoursFormat.replace("{h}", h).replace("{m}", m);
     return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
   }
 
@@ -186,7 +193,7 @@
     if (remaining <= 0) {
       expireCountdown(el);
     } else {
-      el.textContent = formatDuration(remaining);
+      el.textContent = formatDuration(remaining, el);
     }
   }
 
@@ -314,19 +321,95 @@
   /* ------------------------------------------------------------------ */
 
   const dialogOpeners = new WeakMap();
+  let lastTrigger = null; // the last control clicked outside any dialog
+
+  /** Where focus goes back to: the control that opened the first dialog of a chain. */
+  function describe(el) {
+    if (!el || el === doc.body) return null;
+    const holder = el.closest("[id]");
+    const attr = ["href", "formaction", "popovertarget", "hx-get", "hx-post"]
+      .find((a) => el.hasAttribute(a));
+    return { el, holderId: holder ? holder.id : null, attr, value: attr ? el.getAttribute(attr) : null };
+  }
+
+  function usable(el) {
+    return el && el.isConnected && typeof el.focus === "function" && el.getClientRects().length > 0;
+  }
+
+  function restoreFocus(info) {
+    let el = info && info.el;
+    if (el && !el.isConnected && info.holderId) {
+      // The list refreshed after the action: the same control in the new row.
+      const holder = doc.getElementById(info.holderId);
+      if (holder) {
+        el = info.attr ? [...holder.querySelectorAll(`[${info.attr}]`)]
+          .find((c) => c.getAttribute(info.attr) === info.value) || null : holder;
+      }
+    }
+    const popover = el && el.closest("[popover]");
+    if (popover && !popover.matches(":popover-open") && popover.id) {
+      el = doc.querySelector(`[popovertarget=${cssString(popover.id)}]`);
+    }
+    if (!usable(el)) {
+      el = doc.querySelector("main h1") || doc.querySelector("main");
+      if (el && !el.hasAttribute("tabindex")) el.setAttribute("tabindex", "-1");
+    }
+    if (el) el.focus();
+  }
 
   function initDialogs(root) {
     for (const dialog of findAllIn(root, "dialog[data-modal]")) {
       if (dialog.open || !dialog.isConnected || typeof dialog.showModal !== "function") continue;
       const active = doc.activeElement;
-      if (active && active !== doc.body) dialogOpeners.set(dialog, active);
+      const inDialog = active && active !== dialog && active.closest && active.closest("dialog");
+      const previous = inDialog ? dialogOpeners.get(inDialog) : null;
+      // A dialog that replaces another (confirm -> result) returns focus to the control
+      // that opened the first one, not to a button that no longer exists.
+      dialogOpeners.set(dialog, previous || describe(inDialog ? lastTrigger :
+        (active && active !== doc.body ? active : lastTrigger)));
       try {
         dialog.showModal();
       } catch (_) {
         /* already open elsewhere or not connected */
       }
+      const first = dialog.querySelector("[autofocus]") ||
+        dialog.querySelector("input:not([type=hidden]):not([disabled]), select, textarea") ||
+        dialog.querySelector("h1, h2");
+      if (first && first.matches("h1, h2") && !first.hasAttribute("tabindex")) {
+        first.setAttribute("tabindex", "-1");
+      }
+      if (first && !dialog.contains(doc.activeElement)) first.focus();
     }
   }
+
+  doc.addEventListener("click", (evt) => {
+    const el = evt.target instanceof Element ? evt.target.closest("a, button, input, summary") : null;
+    if (el && !el.closest("dialog")) lastTrigger = el;
+  }, true);
+
+  /* A dialog holding a one-time secret (a temporary password) asks before it closes,
+   * unless the secret was copied or downloaded. */
+  function mayClose(dialog) {
+    if (!dialog.hasAttribute("data-secret") || dialog.hasAttribute("data-secret-kept")) return true;
+    return window.confirm(dialog.getAttribute("data-secret") ||
+      "This is shown only once. Close anyway?");
+  }
+
+  doc.addEventListener("keydown", (evt) => {
+    if (evt.key !== "Escape") return;
+    const dialog = [...doc.querySelectorAll("dialog[open][data-secret]")].pop();
+    if (!dialog) return;
+    evt.preventDefault();
+    if (mayClose(dialog)) dialog.close();
+  }, true);
+  doc.addEventListener("cancel", (evt) => {
+    const dialog = evt.target;
+    if (dialog instanceof HTMLDialogElement && dialog.hasAttribute("data-secret") &&
+        !dialog.hasAttribute("data-secret-kept")) {
+      evt.preventDefault();
+      if (mayClose(dialog)) dialog.close();
+    }
+  }, true);
 
   // `close` does not bubble: listen in the capture phase. Fires for
   // dialog.close(), <form method="dialog"> and the native Escape key.
@@ -335,8 +418,86 @@
     if (!(dialog instanceof HTMLDialogElement) || !dialog.hasAttribute("data-modal")) return;
     const opener = dialogOpeners.get(dialog);
     dialog.remove();
-    if (opener && opener.isConnected && typeof opener.focus === "function") opener.focus();
+    if (!doc.querySelector("dialog[open]")) restoreFocus(opener);
   }, true);
+
+  /* A one-time download: after the first submit the button is disabled and says so, and
+   * the page stays (the server answers a second attempt with 410). */
+  doc.addEventListener("submit", (evt) => {
+    const form = evt.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-download-once")) return;
+    if (form.hasAttribute("data-downloaded")) {
+      evt.preventDefault();
+      return;
+    }
+    form.setAttribute("data-downloaded", "");
+    const dialog = form.closest("[data-secret]");
+    if (dialog) dialog.setAttribute("data-secret-kept", "");
+    setTimeout(() => {
+      for (const button of form.querySelectorAll("button")) button.disabled = true;
+      const done = find(form.getAttribute("data-download-once"));
+      if (done) done.hidden = false;
+    }, 0);
+  }, true);
+
+  /* ------------------------------------------------------------------ */
+  /* Popover menus (row "More" menu)                                     */
+  /* ------------------------------------------------------------------ */
+
+  // A [popover] menu lives in the top layer, so a scrolling table cannot clip it; put it
+  // under the button that opened it (right edges aligned), or above when there is no room
+  // below (the last rows, a one-row search result). CSSOM writes are allowed by the CSP.
+  function placeMenu(menu) {
+    const button = doc.querySelector(`[popovertarget=${cssString(menu.id)}]`);
+    if (!button) return;
+    const b = button.getBoundingClientRect();
+    const m = menu.getBoundingClientRect();
+    const gap = 4;
+    let top = b.bottom + gap;
+    if (top + m.height > window.innerHeight - gap && b.top - gap - m.height >= gap) {
+      top = b.top - gap - m.height;
+    }
+    top = Math.max(gap, Math.min(top, window.innerHeight - m.height - gap));
+    let left = b.right - m.width;
+    left = Math.max(gap, Math.min(left, window.innerWidth - m.width - gap));
+    menu.style.top = `${Math.round(top)}px`;
+    menu.style.left = `${Math.round(left)}px`;
+  }
+
+  function openMenus() {
+    return [...doc.querySelectorAll(".menu[popover]")].filter((m) => m.matches(":popover-open"));
+  }
+
+  doc.addEventListener("toggle", (evt) => {
+    const menu = evt.target;
+    if (!(menu instanceof HTMLElement) || !menu.matches(".menu[popover]")) return;
+    if (evt.newState === "open") {
+      placeMenu(menu);
+      const first = menu.querySelector("a[href], button:not([disabled])");
+      if (first) first.focus();
+    }
+  }, true);
+  // A menu action refreshes the list, which replaces the row: afterwards, put focus back
+  // on that row's menu button (found again by row id) instead of losing it to <body>.
+  let menuReturn = null;
+  doc.addEventListener("click", (evt) => {
+    const item = evt.target instanceof Element ? evt.target.closest(".menu[popover] button") : null;
+    const menu = item && item.closest(".menu[popover]");
+    const row = menu && menu.closest("[id]:not([popover])");
+    menuReturn = row ? { rowId: row.id, menuId: menu.id } : null;
+  }, true);
+  doc.addEventListener("htmx:after:swap", () => {
+    if (!menuReturn || doc.querySelector("dialog[open]")) return;
+    const row = doc.getElementById(menuReturn.rowId);
+    const button = row && row.querySelector(`[popovertarget=${cssString(menuReturn.menuId)}]`);
+    const active = doc.activeElement;
+    if (button && button !== active && (!active || active === doc.body || !active.isConnected)) {
+      menuReturn = null;
+      button.focus();
+    }
+  });
+  window.addEventListener("resize", () => openMenus().forEach(placeMenu));
+  window.addEventListener("scroll", () => openMenus().forEach(placeMenu), true);
 
   /* ------------------------------------------------------------------ */
   /* Bulk-select checkboxes                                              */
@@ -388,6 +549,8 @@
     const copyBtn = el.closest("[data-copy-target]");
     if (copyBtn) {
       evt.preventDefault();
+      const holder = copyBtn.closest("[data-secret]");
+      if (holder) holder.setAttribute("data-secret-kept", "");
       copyFrom(copyBtn);
       return;
     }
@@ -404,7 +567,7 @@
       const dialog = closeBtn.closest("dialog");
       if (dialog) {
         evt.preventDefault();
-        dialog.close(closeBtn.value || "");
+        if (mayClose(dialog)) dialog.close(closeBtn.value || "");
       }
     }
   });
