@@ -422,10 +422,8 @@ def test_a_running_wait_says_wait_not_incorrect(app, client, make_user):
     wait instead of calling the password incorrect."""
     from datetime import timedelta
 
-    from portal.models import utcnow
-
     from portal import throttle
-    from portal.models import LoginThrottle
+    from portal.models import LoginThrottle, utcnow
 
     make_user("waiter")
     with app.app_context():
