@@ -205,7 +205,7 @@ def admin_client(run: Run, index: int, name: str, targets: dict[str, int]) -> No
             run.expect("admin.bulk")
         elif step == "disable":
             chosen = rng.sample(ids, 2)
-            if not check(run, name, "bulk disable", bulk("disable", chosen), 200):
+            if not check(run, name, "bulk disable", bulk("disable", chosen, confirm_count=str(len(chosen))), 200):
                 return
             run.expect("admin.disable", len(chosen))
             run.expect("admin.bulk")
@@ -228,7 +228,7 @@ def admin_client(run: Run, index: int, name: str, targets: dict[str, int]) -> No
                 run.expect("admin.bulk")
         else:
             chosen = rng.sample(ids, 2)
-            r = bulk("reset", chosen)
+            r = bulk("reset", chosen, confirm_count=str(len(chosen)))
             if not check(run, name, "bulk reset", r, 200):
                 return
             run.expect("admin.reset", len(chosen), mail="password_changed")
