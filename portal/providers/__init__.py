@@ -20,7 +20,6 @@ from .base import (
     Verification,
     WrongPassword,
 )
-from .directory import DirectoryProvider
 from .local import LocalProvider
 
 __all__ = ["AccountState", "DirectoryUnavailable", "PasswordRejected", "Provider",
@@ -39,6 +38,10 @@ def directory_enabled() -> bool:
 def get(name: str | None) -> Provider:
     """The provider for a form's ``provider`` value (identity when no directory is set)."""
     if name == "sso" and directory_enabled():
+        # Imported only when a directory is configured: ldap3 and its ASN.1 and TLS modules
+        # cost every server process about 13 MB (measured), for nothing on the default setup.
+        from .directory import DirectoryProvider
+
         return DirectoryProvider.from_app()
     return LocalProvider()
 

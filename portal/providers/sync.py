@@ -16,7 +16,6 @@ from ..db import database
 from ..models import User, fold
 from . import directory_enabled, get
 from .base import DirectoryUnavailable
-from .directory import upsert
 
 log = logging.getLogger("passgate")
 
@@ -26,13 +25,15 @@ _last_run = time.monotonic()  # the first periodic run comes one interval after 
 
 def sync(actor: User | None = None) -> dict:
     """One full pass. Raises DirectoryUnavailable (nothing changed locally then)."""
+    from . import directory  # loaded only with a directory configured (see get())
+
     provider = get("sso")
     entries = provider.directory.all_entries("sync")  # network first, no transaction open
     counts = {"created": 0, "updated": 0, "unchanged": 0, "disabled": 0, "conflicts": 0}
     seen = set()
     for entry in entries:
         with database.atomic():
-            user = upsert(entry.profile, entry.state, actor=actor, counts=counts)
+            user = directory.upsert(entry.profile, entry.state, actor=actor, counts=counts)
         if user is not None:
             seen.add(user.username_key)
         elif entry.profile.username:

@@ -54,7 +54,7 @@ def test_moving_window_on_the_sqlite_storage(tmp_path, monkeypatch):
 
 
 def test_a_server_process_does_not_import_what_the_default_setup_does_not_use(tmp_path):
-    """Memory: ``limits`` (asyncio through limits.aio) and ``cryptography`` cost every
+    """Memory: ``limits`` (asyncio through limits.aio) , ``cryptography`` and ``ldap3`` cost every
     server process about 11 MB; on the default SQLite setup nothing imports them until
     a mail carrying a secret (or a bulk job) needs cryptography."""
     code = textwrap.dedent(f"""
@@ -64,7 +64,7 @@ def test_a_server_process_does_not_import_what_the_default_setup_does_not_use(tm
         app = create_app({{"SECRET_KEY": "x" * 32, "DATABASE_URL": "sqlite:///{tmp_path}/db.db",
                            "DATABASE_POOL": True}}, instance_path="{tmp_path}")
         warm_up(app)
-        loaded = sorted(m for m in ("limits", "cryptography", "asyncio") if m in sys.modules)
+        loaded = sorted(m for m in ("limits", "cryptography", "asyncio", "ldap3") if m in sys.modules)
         print(",".join(loaded))
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
