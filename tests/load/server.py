@@ -87,6 +87,8 @@ def base_env(tmp_path: Path, database_url: str, smtp_port: int, **extra: str) ->
         "PASSGATE_LIMIT_FORGOT": HIGH_LIMIT,
         "PASSGATE_LIMIT_RESET_TOKEN": HIGH_LIMIT,
         "PASSGATE_LIMIT_POLICY_CHECK": HIGH_LIMIT,
+        "PASSGATE_LIMIT_PASSWORD_CHANGE": HIGH_LIMIT,
+        "PASSGATE_LIMIT_REAUTH": HIGH_LIMIT,
         "PASSGATE_RESET_MAILS_PER_WINDOW": "100000",
         "PYTHONUNBUFFERED": "1",
     }
