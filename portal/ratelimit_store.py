@@ -11,6 +11,7 @@ its write lock). Several servers on different machines share counts through Redi
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
 import threading
 import time
@@ -38,11 +39,24 @@ class SQLiteStorage:
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=5, isolation_level=None,
                                    check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=OFF")  # counts are disposable
-            conn.executescript(SCHEMA)
+            self._set_up(conn)
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn
+
+    @staticmethod
+    def _set_up(conn: sqlite3.Connection) -> None:
+        """WAL and the tables. Several processes opening a new file at once race for the
+        journal-mode switch, which SQLite answers "locked" without waiting: try again."""
+        for attempt in range(200):
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=OFF")  # counts are disposable
+                conn.executescript(SCHEMA)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 199:
+                    raise
+                time.sleep(0.01 + 0.02 * random.random())
 
     def _write(self, fn):
         db = self._db()
