@@ -17,8 +17,14 @@ def _role(name: str) -> tuple[frozenset, str, int]:
     return role.permission_set(), role.scope, role.rank
 
 
+@lru_cache(maxsize=64)
+def _ranked_below(rank: int) -> tuple[str, ...]:
+    return tuple(r.name for r in Role.select(Role.name).where(Role.rank < rank))
+
+
 def clear_cache() -> None:
     _role.cache_clear()
+    _ranked_below.cache_clear()
 
 
 def has_permission(actor: User, permission: str) -> bool:
@@ -52,8 +58,14 @@ def can(actor: User, permission: str, target: User | None = None) -> bool:
 
 def lower_roles(actor: User) -> list[str]:
     """Names of the roles ranked below the actor's (a team-scoped actor's reach)."""
-    rank = _role(actor.role)[2]
-    return [r.name for r in Role.select(Role.name).where(Role.rank < rank)]
+    return list(_ranked_below(_role(actor.role)[2]))
+
+
+def visible_roles(actor: User) -> list[str] | None:
+    """Roles the actor may see in lists: None = all (an "all" scope), else lower ranks."""
+    if _role(actor.role)[1] == "all":
+        return None
+    return lower_roles(actor)
 
 
 def reach_condition(actor: User, user_model=User, team_expr=None):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import os
 import random
+import sqlite3
 import time
 
 from peewee import (
@@ -102,7 +103,10 @@ def in_transaction() -> bool:
 # SQLite still busy after busy_timeout, PostgreSQL down, restarting or unreachable, a
 # serialization failure or deadlock (rolled back), the connection pool exhausted.
 def is_unavailable(exc: BaseException) -> bool:
-    return isinstance(exc, (OperationalError, InterfaceError, MaxConnectionsExceeded))
+    # sqlite3.OperationalError: the per-IP limits' own SQLite file, still locked after its
+    # timeout (the main database's errors arrive wrapped by peewee).
+    return isinstance(exc, (OperationalError, InterfaceError, MaxConnectionsExceeded,
+                            sqlite3.OperationalError))
 
 
 # PostgreSQL rolled the transaction back because of a concurrent one: trying again is safe.

@@ -12,13 +12,9 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import logging
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from flask import current_app, g, has_request_context, render_template
 from flask_babel import force_locale
@@ -26,13 +22,10 @@ from flask_babel import lazy_gettext as _l
 from flask_mail import Mail, Message
 from peewee import JOIN
 
-from . import audit, wakeup
+from . import audit, crypto, wakeup
 from .db import write
 from .models import OutboxMail, User, utcnow
 from .settings import current as current_settings
-
-if TYPE_CHECKING:
-    from cryptography.fernet import Fernet
 
 log = logging.getLogger("passgate.mail")
 mail = Mail()
@@ -48,15 +41,8 @@ SUBJECTS = {
 }
 SECRET_KINDS = {"reset", "invite", "temp_password"}
 
-def _fernet() -> Fernet:
-    # Imported here, not at the top: ``cryptography`` adds about 8 MB to every process
-    # (OpenSSL bindings) and only mail carrying a secret needs it. No import cycle.
-    from cryptography.fernet import Fernet
-
-    key = current_app.config["SECRET_KEY"]
-    key = key.encode() if isinstance(key, str) else key
-    derived = hmac.new(key, b"passgate outbox encryption v1", hashlib.sha256).digest()
-    return Fernet(base64.urlsafe_b64encode(derived))
+def _fernet():
+    return crypto.fernet(b'passgate outbox encryption v1')
 
 
 def recipient_language(user: User | None, language: str | None) -> str:
@@ -171,15 +157,14 @@ def _send(row: OutboxMail, subject: str, text: str, html: str, connection=None) 
 
 
 def deliver_due(limit: int = 200) -> dict:
-    """Deliver due mail: claim a batch, send it over one SMTP connection, record the
-    outcomes in a few short transactions. Returns counts."""
+    """Deliver due mail: claim a few rows at a time, send them over one SMTP connection,
+    record each outcome in a short transaction of its own. Returns counts."""
     counts = {"sent": 0, "failed": 0, "retry": 0}
     now = utcnow()
     # Rows left in "sending" by a worker that died become due again after their lease.
     (OutboxMail.update(status="queued")
      .where((OutboxMail.status == "sending") & (OutboxMail.next_attempt_at <= now)).execute())
     batch = _Batch()
-    outcomes: list[tuple[OutboxMail, Exception | None, bool]] = []
     try:
         for row in _claimed_rows(limit):
             text = ""
@@ -188,21 +173,18 @@ def deliver_due(limit: int = 200) -> dict:
                 if not text:
                     raise RuntimeError("message body unavailable")
                 _send(row, subject, text, html, batch.get())
-                outcomes.append((row, None, True))
+                error = None
             except Exception as exc:  # noqa: BLE001 — SMTP errors, refused, timeouts…
                 batch.close()  # the server may have dropped the connection
-                outcomes.append((row, exc, bool(text)))
-            if len(outcomes) >= RECORD_EVERY:
-                _record(outcomes, counts)
+                error = exc
+            # Written at once: a worker killed mid-batch re-sends (after the lease) only
+            # the one message it was sending; the rest of its batch was never sent.
+            _record(row, error, bool(text), counts)
     finally:
         batch.close()
-        _record(outcomes, counts)
     return counts
 
 
-# Outcomes are written after every message: a worker killed mid-batch re-sends (after the
-# lease) only the one message it was sending; the rest of its batch was never sent.
-RECORD_EVERY = 1
 CLAIM = 20  # rows claimed at a time: several workers share a queue; a dead one strands few
 
 
@@ -224,37 +206,33 @@ def _claimed_rows(limit: int):
                             .where(OutboxMail.id.in_(claimed)).order_by(OutboxMail.id))
 
 
-def _record(outcomes: list, counts: dict) -> None:
-    """Write the outcome of sent/failed rows (one transaction) and clear the list."""
-    if not outcomes:
-        return
+def _record(row: OutboxMail, error: Exception | None, retryable: bool, counts: dict) -> None:
+    """Write the outcome of one sent or failed row (one short transaction)."""
     cfg = current_app.config
     now = utcnow()
     with write():
-        for row, error, retryable in outcomes:
-            if error is None:
-                cleared = {"context": "", "body_text": "", "body_html": ""} if row.encrypted else {}
-                (OutboxMail.update(status="sent", sent_at=now, attempts=row.attempts + 1,
-                                   last_error="", **cleared)
-                 .where(OutboxMail.id == row.id).execute())
-                audit.record("mail.sent", target=row.user, ip="",
-                             detail={"kind": row.kind, "mail_id": row.id})
-                counts["sent"] += 1
-                continue
-            attempts = row.attempts + 1
-            final = attempts >= cfg["MAIL_MAX_ATTEMPTS"] or not retryable
-            delay = cfg["MAIL_RETRY_BASE_SECONDS"] * 2 ** (attempts - 1)
-            (OutboxMail.update(status="failed" if final else "queued", attempts=attempts,
-                               last_error=f"{type(error).__name__}: {error}"[:255],
-                               next_attempt_at=now + timedelta(seconds=min(delay, 3600)))
+        if error is None:
+            cleared = {"context": "", "body_text": "", "body_html": ""} if row.encrypted else {}
+            (OutboxMail.update(status="sent", sent_at=now, attempts=row.attempts + 1,
+                               last_error="", **cleared)
              .where(OutboxMail.id == row.id).execute())
-            log.warning("mail %s to user %s failed (attempt %s): %s", row.id, row.user_id,
-                        attempts, type(error).__name__)
-            if final:
-                audit.record("mail.failed", outcome="failure", target=row.user, ip="",
-                             detail={"kind": row.kind, "mail_id": row.id})
-            counts["failed" if final else "retry"] += 1
-    outcomes.clear()
+            audit.record("mail.sent", target=row.user, ip="",
+                         detail={"kind": row.kind, "mail_id": row.id})
+            counts["sent"] += 1
+            return
+        attempts = row.attempts + 1
+        final = attempts >= cfg["MAIL_MAX_ATTEMPTS"] or not retryable
+        delay = cfg["MAIL_RETRY_BASE_SECONDS"] * 2 ** (attempts - 1)
+        (OutboxMail.update(status="failed" if final else "queued", attempts=attempts,
+                           last_error=f"{type(error).__name__}: {error}"[:255],
+                           next_attempt_at=now + timedelta(seconds=min(delay, 3600)))
+         .where(OutboxMail.id == row.id).execute())
+        log.warning("mail %s to user %s failed (attempt %s): %s", row.id, row.user_id,
+                    attempts, type(error).__name__)
+        if final:
+            audit.record("mail.failed", outcome="failure", target=row.user, ip="",
+                         detail={"kind": row.kind, "mail_id": row.id})
+        counts["failed" if final else "retry"] += 1
 
 
 class _Batch:

@@ -12,26 +12,19 @@ disable, enable.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import logging
 import secrets
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from flask import current_app
 
-from .. import access, audit, links, mail
+from .. import access, audit, crypto, links, mail
 from ..db import database
 from ..models import BulkJob, ResetToken, User, utcnow
 from . import service
-
-if TYPE_CHECKING:
-    from cryptography.fernet import Fernet
 
 log = logging.getLogger("passgate.bulk")
 
@@ -106,15 +99,8 @@ def eligibility(users: list[User]) -> Eligibility:
 
 # --- running -------------------------------------------------------------------------------
 
-def _fernet() -> Fernet:
-    # Imported here, not at the top: ``cryptography`` adds about 8 MB to every server
-    # process and only a bulk Reset & Unlock needs it (see portal/mail.py). No import cycle.
-    from cryptography.fernet import Fernet
-
-    key = current_app.config["SECRET_KEY"]
-    key = key.encode() if isinstance(key, str) else key
-    derived = hmac.new(key, b"passgate bulk results v1", hashlib.sha256).digest()
-    return Fernet(base64.urlsafe_b64encode(derived))
+def _fernet():
+    return crypto.fernet(b'passgate bulk results v1')
 
 
 def start(actor: User, action: str, users: list[User], *, reason: str = "",

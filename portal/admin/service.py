@@ -20,7 +20,7 @@ from peewee import JOIN, SQL, IntegrityError, fn
 
 from .. import access, accounts, audit, links, mail, passwords, providers, sessions, throttle
 from ..db import is_sqlite, starts_with, write
-from ..models import OutboxMail, ResetToken, Role, Team, User, fold, utcnow
+from ..models import OutboxMail, ResetToken, Team, User, fold, utcnow
 
 PER_PAGE = 50
 SMALL_RESULT = 5000
@@ -148,28 +148,7 @@ class Search:
         return {k: v for k, v in values.items() if v not in (None, "") and defaults.get(k) != v}
 
 
-def visible_roles(actor: User) -> list[str] | None:
-    """Roles the actor may see in lists (None = all): a team scope sees only lower ranks.
-
-    A list page asks several times (scope, filters, team choices); the answer is kept for
-    the request (roles are seeded by migrations; the app never changes them).
-    """
-    if not has_app_context():
-        return _visible_roles(actor.role)
-    memo = g.setdefault("_passgate_visible_roles", {})
-    if actor.role not in memo:
-        memo[actor.role] = _visible_roles(actor.role)
-    found = memo[actor.role]
-    return None if found is None else list(found)
-
-
-def _visible_roles(name: str) -> list[str] | None:
-    role = Role.get_or_none(Role.name == name)
-    if role is None:
-        return []
-    if role.scope == "all":
-        return None
-    return [r.name for r in Role.select(Role.name).where(Role.rank < role.rank)]
+visible_roles = access.visible_roles  # lists, filters and team choices ask several times
 
 
 def scope_condition(actor: User | None, text_search: bool = False):

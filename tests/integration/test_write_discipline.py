@@ -220,3 +220,16 @@ def test_a_worker_dying_while_it_answers_a_request_leaves_the_request_for_the_ne
         assert process_pending() == 1
         assert OutboxMail.select().where(OutboxMail.kind == "reset").count() == 1
         database.close()
+
+
+def test_a_locked_rate_limit_file_is_a_503_too(app, client, monkeypatch):
+    import sqlite3
+
+    from portal import ratelimit_store
+
+    def locked(self, key, limit, expiry, amount=1):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(ratelimit_store.SQLiteStorage, "acquire_entry", locked)
+    response = post_form(client, "/password/forgot", {"identifier": "someone"})
+    assert response.status_code == 503 and response.headers["Retry-After"]
