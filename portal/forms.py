@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
 from wtforms import PasswordField
 from wtforms.validators import InputRequired, Length, ValidationError
 from wtforms.widgets import PasswordInput
@@ -64,3 +65,7 @@ def attach_password_errors(form, errors: list[str]) -> None:
     form.password.errors = [*form.password.errors, *[e for e in errors if e != mismatch]]
     if mismatch in errors:
         form.confirm.errors = [*form.confirm.errors, mismatch]
+
+
+class EmptyForm(FlaskForm):
+    """CSRF only (row actions, plain POST buttons)."""
