@@ -21,7 +21,7 @@ from datetime import timedelta
 
 from flask import current_app
 
-from .. import access, audit, crypto, links, mail
+from .. import access, audit, crypto, links, mail, settings
 from ..csvtext import csv_line
 from ..db import database
 from ..models import BulkJob, ResetToken, User, utcnow
@@ -86,7 +86,7 @@ def eligibility(users: list[User]) -> Eligibility:
                                   & (ResetToken.expires_at > now)).tuples())
         pending_ids = {uid for uid, stamp, current in rows if stamp == current}
     result = Eligibility()
-    directory = bool(current_app.config.get("LDAP_URL"))
+    directory = bool(settings.get("LDAP_URL", None))
     for user in users:
         if user.disabled or (user.provider != "identity" and not directory):
             result.excluded.append(user)

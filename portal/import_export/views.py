@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, render_template, request, stream_with_context
+from flask import Response, render_template, request, stream_with_context
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from .. import access, audit
+from .. import access, audit, settings
 from ..admin import bp
 from ..csvtext import csv_line
 from ..forms import EmptyForm
@@ -21,7 +21,7 @@ MAX_IMPORT_BYTES = 2 * 1024 * 1024
 
 def _page(form, result, status=200, reauth_error=None, preview=None):
     """The import page; bigger files than the request limit go through the command line."""
-    limit = current_app.config.get("MAX_CONTENT_LENGTH") or MAX_IMPORT_BYTES
+    limit = settings.get("MAX_CONTENT_LENGTH", None) or MAX_IMPORT_BYTES
     response = Response(render_template("admin/import.html", form=form, result=result,
                                         preview=preview,
                                         columns=csvio.IMPORT_COLUMNS,

@@ -32,11 +32,10 @@ def _render(form: SettingsForm, status: int = 200):
         "admin/settings.html", "admin/_settings_form.html", status=status, form=form,
         zones=COMMON_ZONES,
         warnings=service.warnings(form.password_min_length.data, form.password_max_length.data))
-    if htmx.is_htmx() and request.method == "POST":
+    if request.method == "POST":
         # The POST may come from the step-up dialog (which targets <body>): put the form back
         # in its place whatever the source was.
-        response.headers["HX-Retarget"] = "#settings-form"
-        response.headers["HX-Reswap"] = "outerHTML"
+        htmx.retarget(response, "#settings-form", "outerHTML")
     return response
 
 

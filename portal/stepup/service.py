@@ -60,7 +60,7 @@ throttled_message = throttle.refusal_message
 
 def is_fresh() -> bool:
     """Has this session seen a password entry within ``REAUTH_MINUTES``?"""
-    return sessions.recently_authenticated(int(settings.current()["REAUTH_MINUTES"]))
+    return sessions.recently_authenticated(int(settings.get("REAUTH_MINUTES")))
 
 
 def challenge():
@@ -85,11 +85,7 @@ def challenge():
     template = "admin/_reauth.html" if htmx.is_htmx() else "admin/reauth.html"
     response = current_app.make_response((render_template(
         template, fields=fields, action=request.path, error=error), status))
-    if htmx.is_htmx():
-        response.headers["HX-Retarget"] = "body"
-        response.headers["HX-Reswap"] = "beforeend"
-        response.headers["HX-Reauth"] = "true"  # passgate.js remembers what to replay
-    return response
+    return htmx.ask_reauth(response)
 
 
 def fresh_required(view):

@@ -7,6 +7,7 @@ from flask import current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import login_required
 
+from .. import htmx
 from ..admin import bp
 from .service import FIELD, Throttled, check_password, throttled_message
 
@@ -21,8 +22,6 @@ def reauth():
         return render_template("admin/_reauth.html", fields=[], action=request.path,
                                error=throttled_message(exc.retry_after)), 429
     if ok:
-        response = current_app.make_response(("", 200))
-        response.headers["HX-Reauthenticated"] = "true"
-        return response
+        return htmx.reauthenticated(current_app.make_response(("", 200)))
     return render_template("admin/_reauth.html", fields=[], action=request.path,
                            error=_("That password is not correct.")), 422

@@ -22,8 +22,7 @@ FINAL_MAIL = ("sent", "failed")
 def _no_history(response):
     """Secrets on screen: never stored, never pushed into the browser history."""
     response.headers["Cache-Control"] = "no-store"
-    response.headers["HX-Push-Url"] = "false"
-    return response
+    return htmx.no_push(response)
 
 
 @bp.get("/users/<int:user_id>/reset")

@@ -46,7 +46,7 @@ def _created(user: User, temp: str | None):
            "form": EmptyForm(), "from_directory": providers.for_user(user).remote}
     if temp:
         response = htmx.render("admin/user_reset_result.html", "admin/_reset_result.html", **ctx)
-        response.headers["HX-Push-Url"] = "false"
+        htmx.no_push(response)
     else:
         response = htmx.render("admin/user_created.html", "admin/_user_created.html", **ctx)
     return list_changed(response)

@@ -18,7 +18,7 @@ def done(message: str, user: User | None = None):
     flash(message, "success")  # htmx: shown by the list when it refreshes
     if htmx.is_htmx():
         response = Response(render_template("admin/_user_done.html"), status=200)
-        response.headers["Vary"] = "HX-Request"
+        htmx.vary(response)
         return list_changed(response)
     return redirect(url_for("admin.user_detail", user_id=user.id) if user else
                     url_for("admin.users"), 303)
