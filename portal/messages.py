@@ -88,6 +88,10 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     # Settings
     "SETTINGS_SAVED": N_("Settings saved. They apply from now on."),
     "SETTINGS_UNCHANGED": N_("Nothing was changed."),
+    "WEAK_MIN_LENGTH": N_("NIST SP 800-63B requires at least 15 characters for passwords used "
+                          "without a second factor."),
+    "WEAK_MAX_LENGTH": N_("Allow at least 64 characters so that long passphrases and password "
+                          "managers work."),
 }
 
 
