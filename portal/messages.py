@@ -34,6 +34,10 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     "PASSWORD_REQUIRED": N_("Enter your password."),
     "CURRENT_PASSWORD_WRONG": N_("Your current password is not correct."),
     "WRONG_PASSWORD": N_("That password is not correct."),
+    "PASSWORD_REUSED": N_("You have used this password recently. Choose a different one."),
+    "DIRECTORY_UNAVAILABLE": N_("The organisation directory is unavailable at the moment, so "
+                                "this could not be done. Nothing was changed. Please try again "
+                                "in a few minutes."),
     "PASSWORDS_DIFFER": N_("The passwords do not match."),
     "THROTTLE_LOCKED": N_("Too many attempts: this account is locked. Reset your password or "
                           "ask an administrator to unlock it."),
@@ -44,6 +48,8 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     "CONTROL_CHARS": N_("Remove the control characters from this field."),
     "EMAIL_INVALID": N_("Enter a valid email address."),
     "USER_EXISTS": N_("A user with this username or email already exists."),
+    "USERNAME_CONFUSABLE": N_("This username looks too much like an existing one. Choose one "
+                              "that is clearly different."),
     "NOT_IN_DIRECTORY": N_("There is no account with this username in the organisation "
                            "directory."),
     "TEAM_NOT_ALLOWED": N_("Choose a team from the list."),
