@@ -55,6 +55,16 @@ def check_edit(actor: User, user: User | None, data: UserData) -> None:
         raise accounts.AccountError(refusal[0], text(refusal[1]))
 
 
+def needs_fresh_password(user: User, data: UserData) -> bool:
+    """Edits that need a recent password entry (step-up): a role change (privilege), an email
+    change (the recovery channel, one's own included) and disabling or enabling."""
+    if data.role is not None and data.role != user.role:
+        return True
+    if (fold((data.email or "").strip()) or None) != (user.email_key or None):
+        return True
+    return bool(data.disabled) != bool(user.disabled)
+
+
 def update_user(actor: User, user: User, data: UserData) -> dict:
     """Apply an edit; returns {field: [old, new]} of what changed (audited, no secrets).
 
