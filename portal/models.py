@@ -263,7 +263,7 @@ MODELS = [
 
 DEFAULT_ROLES = [
     ("admin", "users.read users.create users.update audit.read settings.update", "all", 100),
-    ("manager", "users.read users.update audit.read", "team", 50),
+    ("manager", "users.read users.create users.update audit.read", "team", 50),
     ("user", "", "self", 0),
 ]
 

@@ -92,11 +92,11 @@ def _import(actor, form, text: str, confirmed: bool = False):
     """Import ``text``; teams that do not exist yet are listed first and created only
     after the administrator agrees (a typo would otherwise make a new team). Rows that
     create administrators need a fresh password first, at either step (finding 1)."""
-    refusal = _step_up_for_admins(text)
+    refusal = _step_up_for_admins(text, actor)
     if refusal is not None:
         return _page(form, None, 401, reauth_error=refusal)
     if not confirmed:
-        checked, rows = csvio.validate(text)
+        checked, rows = csvio.validate(text, actor)
         new_teams = csvio.new_teams(rows) if checked.ok else []
         if new_teams:
             return _page(form, None, 200, preview={"teams": new_teams, "users": len(rows),
@@ -108,10 +108,10 @@ def _import(actor, form, text: str, confirmed: bool = False):
     return _page(form, result, 422)
 
 
-def _step_up_for_admins(text: str) -> str | None:
+def _step_up_for_admins(text: str, actor) -> str | None:
     """Rows that create administrators need a recent password entry (step-up), typed on the
     import form itself; returns the message to show, or None to go ahead."""
-    checked, rows = csvio.validate(text)
+    checked, rows = csvio.validate(text, actor)
     if not checked.ok or not any(values.get("role") == "admin" for _line, values in rows):
         return None
     if stepup.is_fresh():

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from .. import accounts, mail, settings
+from .. import access, accounts, mail, settings
 from ..db import write
 from ..models import Team, User, fold, utcnow
 from . import service
@@ -112,8 +112,10 @@ def _parse(text: str, result: ImportResult) -> list[tuple[int, dict]]:
     return rows
 
 
-def validate(text: str) -> tuple[ImportResult, list[tuple[int, dict]]]:
-    """Check every row (and duplicates within the file) before anything is written."""
+def validate(text: str, actor: User | None = None) -> tuple[ImportResult, list[tuple[int, dict]]]:
+    """Check every row (and duplicates within the file) before anything is written; with
+    ``actor``, also that each row is an account they may create (a manager: their teams,
+    roles below their own)."""
     result = ImportResult()
     rows = _parse(text, result)
     seen: dict[str, int] = {}
@@ -139,9 +141,11 @@ def validate(text: str) -> tuple[ImportResult, list[tuple[int, dict]]]:
             value = values.get(column, "")
             if len(value) > 64 or any(not ch.isprintable() for ch in value):
                 error(column, _("Use at most 64 printable characters."))
-        role = (values.get("role") or "user").lower()
+        role = (values.get("role") or access.default_role()).lower()
         if role not in service.ROLE_LABELS:
             error("role", _("Unknown role “%(role)s”.", role=role))
+        elif actor is not None:
+            _check_reach(actor, values, role, error)
         values["role"] = role
         language = (values.get("language") or "").lower()
         if language not in LANGUAGES:
@@ -161,9 +165,22 @@ def validate(text: str) -> tuple[ImportResult, list[tuple[int, dict]]]:
     return result, rows
 
 
+def _check_reach(actor: User, values: dict, role: str, error) -> None:
+    if access.visible_roles(actor) is None:  # every account in reach: any role and team
+        return
+    name = (values.get("team") or "").strip()
+    team = Team.get_or_none(Team.name_key == fold(name)) if name else None
+    if role not in access.lower_roles(actor):
+        error("role", _("You cannot create accounts with the role “%(role)s”.",
+                        role=service.role_label(role)))
+    elif not access.may_create(actor, role, team.id if team else None):
+        error("team", _("Use one of your teams: %(teams)s.",
+                        teams=", ".join(t.name for t in service.teams_for(actor))))
+
+
 def import_users(text: str, actor: User | None = None) -> ImportResult:
     """Validate every row, then create them all in one transaction (or none)."""
-    result, rows = validate(text)
+    result, rows = validate(text, actor)
     if not result.ok:
         return result
     prepared = []

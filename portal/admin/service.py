@@ -427,12 +427,16 @@ def create_user(actor: User, data: UserData) -> tuple[User, str | None]:
     A directory account is not created but found: its row comes from the directory entry
     (which keeps the names, email and password); the role, team and language are Passgate's.
     """
+    role = data.role or access.default_role()
+    if not access.may_create(actor, role, data.team_id):
+        raise accounts.AccountError("team", _("Choose one of your teams."))
+    data = dataclasses.replace(data, role=role)
     team = Team.get_or_none(Team.id == data.team_id) if data.team_id else None
     source = providers.get(data.provider)
     if source.remote:
         return _add_from_directory(actor, source, data), None
     return accounts.create_user(
-        data.username, role=data.role or "user", email=data.email,
+        data.username, role=data.role, email=data.email,
         first_name=data.first_name, last_name=data.last_name,
         team=team.name if team else None, language=data.language or None, actor=actor,
         provider=data.provider or "identity", disabled=bool(data.disabled))
@@ -446,7 +450,7 @@ def _add_from_directory(actor: User, source, data: UserData) -> User:
     if user is None:
         raise accounts.AccountError("username", _("There is no account with this username in "
                                                   "the organisation directory."))
-    fields = {"role": data.role or "user", "disabled": bool(data.disabled),
+    fields = {"role": data.role, "disabled": bool(data.disabled),
               "language": data.language or None}
     if "team_id" not in source.owned_fields():
         fields["team"] = data.team_id
