@@ -126,6 +126,16 @@ def may_create(actor: User, role: str, team_id: int | None) -> bool:
     return role in _ranked_below(rank) and team_id in team_ids(actor)
 
 
+def create_refusal(actor: User, role: str, team_id: int | None) -> str | None:
+    """Why ``actor`` may not create an account with ``role`` in team ``team_id``: "role"
+    (not ranked below theirs), "team" (not one of their teams), or None (they may)."""
+    if sees_everyone(actor):
+        return None
+    if role not in lower_roles(actor):
+        return "role"
+    return None if may_create(actor, role, team_id) else "team"
+
+
 def lower_roles(actor: User) -> list[str]:
     """Names of the roles ranked below the actor's (a team-scoped actor's reach)."""
     return list(_ranked_below(_role(actor.role)[2]))

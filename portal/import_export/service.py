@@ -158,15 +158,14 @@ def validate(text: str, actor: User | None = None) -> tuple[ImportResult, list[t
 
 
 def _check_reach(actor: User, values: dict, role: str, error) -> None:
-    """A row the actor may not create (``access.may_create``): a role at or above their own,
-    or a team that is not one of theirs (a team-scoped actor never creates a team)."""
-    if access.sees_everyone(actor):  # every account in reach: any role and team
-        return
+    """A row the actor may not create (``access.create_refusal``): a role at or above their
+    own, or a team that is not one of theirs (a team-scoped actor never creates a team)."""
     name = (values.get("team") or "").strip()
     team = Team.get_or_none(Team.name_key == fold(name)) if name else None
-    if role not in access.lower_roles(actor):
+    refusal = access.create_refusal(actor, role, team.id if team else None)
+    if refusal == "role":
         error("role", text("IMPORT_ROLE_NOT_ALLOWED", role=labels.role_label(role)))
-    elif not access.may_create(actor, role, team.id if team else None):
+    elif refusal == "team":
         error("team", text("IMPORT_TEAM_NOT_YOURS",
                            teams=", ".join(t.name for t in teams_for(actor))))
 
