@@ -138,9 +138,13 @@ def _trim_history(user: User) -> None:
 
 
 def notify_password_changed(user: User, how: str) -> None:
-    """The "your password was changed" notice (never contains the password)."""
-    if user.email:
-        mail.queue("password_changed", user.email, user=user, how=how)
+    """The "your password was changed" notice to each recovery address (never contains
+    the password), with a "this wasn't me" link (inside the caller's transaction)."""
+    addresses = links.recipients(user)
+    if addresses:
+        context = links.not_me_notice(user)
+        for address in addresses:
+            mail.queue("password_changed", address, user=user, how=how, **context)
 
 
 def change_own_password(user: User, password: str) -> None:

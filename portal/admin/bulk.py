@@ -81,6 +81,7 @@ def eligibility(users: list[User]) -> Eligibility:
     if ids:
         rows = (ResetToken.select(ResetToken.user, ResetToken.stamp, User.security_stamp)
                 .join(User).where(ResetToken.user.in_(ids) & ResetToken.used_at.is_null()
+                                  & ResetToken.purpose.in_(links.PASSWORD_KINDS)
                                   & (ResetToken.expires_at > now)).tuples())
         pending_ids = {uid for uid, stamp, current in rows if stamp == current}
     result = Eligibility()

@@ -553,6 +553,7 @@ def resend_purpose(user: User) -> str | None:
 def has_pending_link(user: User) -> bool:
     return ResetToken.select().where(
         (ResetToken.user == user.id) & ResetToken.used_at.is_null()
+        & ResetToken.purpose.in_(links.PASSWORD_KINDS)
         & (ResetToken.expires_at > utcnow()) & (ResetToken.stamp == user.security_stamp)
     ).exists()
 

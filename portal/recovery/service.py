@@ -11,16 +11,29 @@ from datetime import timedelta
 
 from flask import current_app
 
-from .. import accounts, audit, links, mail, providers, sessions
+from .. import accounts, audit, links, mail, origin, providers, sessions
 from ..db import write
-from ..models import RecoveryRequest, ResetToken, User, utcnow
+from ..models import RecoveryRequest, ResetToken, User, fold, utcnow
 
 
-def request_recovery(identifier: str, provider: str, language: str, ip: str) -> None:
+def request_recovery(identifier: str, provider: str, language: str, ip: str,
+                     user_agent: str = "") -> None:
     """Record a request; identical for every identifier."""
     RecoveryRequest.create(identifier=identifier[:254], provider=provider, language=language,
-                           ip=ip[:64])
+                           ip=ip[:64], user_agent=(user_agent or "")[:255])
     mail.wake()
+
+
+def find_account(identifier: str, provider: str) -> User | None:
+    """The account a recovery request names: by username or email (the provider's own
+    lookup), else by a confirmed backup address (Passgate's own column; the account's
+    provider is then judged like any other match). Outside any transaction (it may ask
+    the directory)."""
+    user = providers.get(provider).find_account(identifier)
+    key = fold(identifier)
+    if user is None and key:
+        user = User.get_or_none(User.backup_email_key == key)
+    return user
 
 
 def process_pending(limit: int = 100) -> int:
@@ -35,7 +48,7 @@ def process_pending(limit: int = 100) -> int:
         # the request and answers it (nothing slow inside: the mail is rendered when sent):
         # a worker killed half-way leaves it unclaimed, and two workers never both answer.
         try:
-            user, unavailable = providers.get(req.provider).find_account(req.identifier), False
+            user, unavailable = find_account(req.identifier, req.provider), False
         except providers.DirectoryUnavailable:
             user, unavailable = None, True
         with write():
@@ -56,7 +69,8 @@ def _answer(req: RecoveryRequest, user: User | None, unavailable: bool) -> None:
         return
     outcome = _eligibility(user, req.provider)
     if outcome == "sent":
-        links.issue(user, "reset" if user.password_hash else "invite", language=req.language)
+        links.issue(user, "reset" if user.password_hash else "invite", language=req.language,
+                    requested=origin.of_request(req.ip, req.user_agent, req.created_at))
     audit.record("recovery.request", outcome=outcome, target=user, ip=req.ip,
                  target_name=None if user else req.identifier[:64])
 
@@ -66,14 +80,15 @@ def _eligibility(user: User | None, provider: str) -> str:
         return "no_match"
     if user.disabled:
         return "disabled"
-    if not user.email:
+    if not links.recipients(user):
         return "no_email"
     if user.provider != "identity" and not current_app.config.get("LDAP_URL"):
         return "directory_account"
     cfg = current_app.config
     window = utcnow() - timedelta(minutes=cfg["RESET_MAIL_WINDOW_MINUTES"])
     recent = ResetToken.select().where((ResetToken.user == user.id)
-                                       & (ResetToken.created_at >= window)).count()
+                                       & (ResetToken.created_at >= window)
+                                       & ResetToken.purpose.in_(links.PASSWORD_KINDS)).count()
     if recent >= cfg["RESET_MAILS_PER_WINDOW"]:
         return "rate_limited"
     return "sent"
