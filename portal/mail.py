@@ -43,6 +43,7 @@ SUBJECTS = {
     "backup_confirm": _l("Confirm the recovery address of your %(org)s account"),
     "email_change_requested": _l("A new email address was requested for your %(org)s account"),
     "backup_changed": _l("The recovery address of your %(org)s account was changed"),
+    "admin_alert": _l("%(org)s security alert for administrators"),
 }
 # Kinds whose context holds a link or a password (a "this wasn't me" link included:
 # it can lock the account): encrypted at rest, cleared once sent.
