@@ -31,6 +31,7 @@ def env(make_app, smtp_server):
         settings.save({"TIMEZONE": "Europe/Paris"})
         create_user("alice", email="alice@work.test", first_name="Alice", password=PASSWORD)
         create_user("bob", email="bob@work.test", password=PASSWORD)
+        create_user("root", email="root@work.test", password=PASSWORD, role="admin")
         database.close()
     return Env(app, smtp_server)
 
@@ -161,8 +162,13 @@ def change_password(client, current=PASSWORD, new=NEW_PASSWORD):
 
 def test_not_me_in_a_change_notice_locks_ends_sessions_and_alerts(env, monkeypatch):
     alerted = []
-    monkeypatch.setattr(alerts, "notify_admins",
-                        lambda event, subject, **kw: alerted.append((event, subject.id, kw)) or 1)
+    real = alerts.notify_admins
+
+    def spy(event, subject, **kw):
+        alerted.append((event, subject.id, kw))
+        return real(event, subject, **kw)
+
+    monkeypatch.setattr(alerts, "notify_admins", spy)
     owner = env.client()
     login(owner, "alice")
     assert change_password(owner).status_code == 303
@@ -186,6 +192,9 @@ def test_not_me_in_a_change_notice_locks_ends_sessions_and_alerts(env, monkeypat
     assert login(intruder, "alice", NEW_PASSWORD).status_code == 401
     assert [(event, uid) for event, uid, _kw in alerted] == [("not_me_lock", alice.id)]
     assert alerted[0][2]["ip"] == "127.0.0.1" and alerted[0][2]["when"] is not None
+    env.deliver()
+    (alert,) = env.mails("root@work.test", "security alert")
+    assert "alice" in alert and "127.0.0.1" in alert
     assert audited(env, "account.not_me_lock") == ["success"]
     assert follow(env.client(), not_me).status_code == 404  # works once
 
@@ -401,8 +410,7 @@ def test_change_email_confirmed_by_the_new_address(env):
     assert audited(env, "email.change") == ["success"]
 
 
-def test_not_me_on_an_email_change_request_cancels_it_and_locks(env, monkeypatch):
-    monkeypatch.setattr(alerts, "notify_admins", lambda *a, **kw: 1)
+def test_not_me_on_an_email_change_request_cancels_it_and_locks(env):
     client = env.client()
     login(client, "alice")
     change_email(client)
@@ -415,6 +423,8 @@ def test_not_me_on_an_email_change_request_cancels_it_and_locks(env, monkeypatch
     assert follow(env.client(), confirm).status_code == 404
     alice = env.user()
     assert alice.email == "alice@work.test" and alice.disabled
+    env.deliver()
+    assert env.mails("root@work.test", "security alert")
 
 
 def test_new_email_taken_meanwhile_is_a_form_error(env):
