@@ -20,7 +20,7 @@ from peewee import IntegrityError
 
 from .. import accounts, audit, links, mail, providers, ratelimit, sessions, throttle
 from ..db import write
-from ..models import User, fold, utcnow
+from ..models import ResetToken, User, fold, utcnow
 
 
 class AddressTaken(Exception):
@@ -40,6 +40,15 @@ def check_current_password(user: User, password: str) -> tuple[str | None, int]:
     if verdict.retry_after is not None:
         return throttle.refusal_message(verdict.retry_after), 429
     return _("Your current password is not correct."), 422
+
+
+def pending(user: User, kind: str) -> ResetToken | None:
+    """The address waiting for confirmation (``kind``), if its link still works."""
+    return (ResetToken.select().where(
+        (ResetToken.user == user.id) & (ResetToken.purpose == kind)
+        & ResetToken.used_at.is_null() & (ResetToken.expires_at > utcnow())
+        & (ResetToken.stamp == user.security_stamp))
+        .order_by(ResetToken.id.desc()).first())
 
 
 def confirm_expiry(now=None):

@@ -7,18 +7,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from .. import accounts, audit, providers
-from ..models import ResetToken, User, fold, utcnow
+from ..models import User, fold
 from . import bp, service
 from .forms import BackupForm, EmailChangeForm, RemoveBackupForm
-
-
-def pending(user: User, kind: str) -> ResetToken | None:
-    """The address waiting for confirmation, if its link still works."""
-    return (ResetToken.select().where(
-        (ResetToken.user == user.id) & (ResetToken.purpose == kind)
-        & ResetToken.used_at.is_null() & (ResetToken.expires_at > utcnow())
-        & (ResetToken.stamp == user.security_stamp))
-        .order_by(ResetToken.id.desc()).first())
+from .service import pending
 
 
 def _submit(user: User, form, field, action: str) -> tuple[str | None, int]:
