@@ -55,7 +55,7 @@ def confirm():
                      detail={"reason": "address_taken", "kind": state.token.purpose})
         error = _("This address is already used by another account, so it cannot be added "
                   "to this one.")
-        return render_template("account/confirm.html", error=error, **context), 409
+        return render_template("account/confirm.html", error=error, **context), 422
     if done is None:
         return _invalid(CONFIRM_KEY)
     session.pop(CONFIRM_KEY, None)

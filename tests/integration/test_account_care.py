@@ -335,7 +335,7 @@ def test_backup_taken_by_another_account_is_a_form_error_at_confirmation(env):
     reader = env.client()
     follow(reader, confirm)
     taken = press(reader, "/account/confirm")
-    assert taken.status_code == 409
+    assert taken.status_code == 422
     assert "already used by another account" in taken.get_data(as_text=True)
     assert env.user().backup_email is None
 
@@ -356,7 +356,7 @@ def test_a_race_on_the_unique_index_is_a_form_error(env, monkeypatch):
     monkeypatch.setattr(service, "_taken", lambda user, key: False)  # the check raced
     two = env.client()
     follow(two, second)
-    assert press(two, "/account/confirm").status_code == 409
+    assert press(two, "/account/confirm").status_code == 422
     assert env.user("bob").backup_email is None
 
 
@@ -435,7 +435,7 @@ def test_new_email_taken_meanwhile_is_a_form_error(env):
     (confirm,) = env.links(env.mails("bob@work.test", "Confirm")[0], "account/confirm")
     reader = env.client()
     follow(reader, confirm)
-    assert press(reader, "/account/confirm").status_code == 409
+    assert press(reader, "/account/confirm").status_code == 422
     assert env.user().email == "alice@work.test"
 
 
