@@ -124,6 +124,10 @@ def test_not_me_in_a_recovery_mail_revokes_the_link_once(env):
     page = follow(scanner, not_me)  # a mail scanner opening it changes nothing
     assert page.status_code == 200 and "Cancel the recovery link" in page.get_data(as_text=True)
     assert follow(env.client(), reset).status_code == 200  # still usable
+    with env.db():  # it expires with the recovery link it revokes
+        link, sibling = (ResetToken.get(ResetToken.purpose == kind)
+                         for kind in ("reset", "not_me_reset"))
+        assert sibling.expires_at == link.expires_at
     assert post_form(scanner, "/account/not-me", {}, page_url="/account/not-me").status_code == 303
     assert scanner.get("/account/not-me/done").status_code == 200
     assert follow(env.client(), reset).status_code == 404  # revoked
