@@ -1,4 +1,4 @@
-"""Mailed single-use links: issue, look up, consume, void.
+"""Mailed single-use links: who may get one, issue, look up, consume, release, void.
 
 Kinds (``ResetToken.purpose``):
 
@@ -21,8 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import current_app
-
 from . import mail, origin, settings, tokens
 from .db import insert_rows, write
 from .models import AuditEvent, OutboxMail, ResetToken, User, utcnow
@@ -37,7 +35,7 @@ PATHS = {"reset": "/password/reset/", "invite": "/password/reset/",
 
 def url_of(purpose: str, raw: str) -> str:
     """The mailed URL of a link (built from BASE_URL, never from the request's Host)."""
-    return current_app.config["BASE_URL"].rstrip("/") + PATHS[purpose] + raw
+    return settings.get("BASE_URL").rstrip("/") + PATHS[purpose] + raw
 
 
 def create(user: User, purpose: str, expires_at, *, data: str = "", now=None) -> str:
@@ -53,7 +51,7 @@ def not_me_notice(user: User, *, now=None) -> dict:
     """The mail context of a change notice: where the change came from and a "this wasn't
     me" link that locks the account (valid NOT_ME_LINK_DAYS; inside a write transaction)."""
     now = now or utcnow()
-    expires = now + timedelta(days=int(current_app.config["NOT_ME_LINK_DAYS"]))
+    expires = now + timedelta(days=int(settings.get("NOT_ME_LINK_DAYS")))
     return {**origin.of_request(), "not_me": create(user, "not_me_lock", expires, now=now),
             "not_me_expires_at": expires}
 
@@ -61,6 +59,42 @@ def not_me_notice(user: User, *, now=None) -> dict:
 def recipients(user: User) -> list[str]:
     """Where recovery mail goes: the account's address and its confirmed backup address."""
     return [address for address in (user.email, user.backup_email) if address]
+
+
+def refusal(user: User | None) -> str | None:
+    """Who may get a link (recovery, invitation): None when ``user`` may, otherwise why
+    not: "no_match", "disabled", "no_email", or "directory_account" (a directory account
+    while no directory is configured)."""
+    if user is None:
+        return "no_match"
+    if user.disabled:
+        return "disabled"
+    if not recipients(user):
+        return "no_email"
+    if user.provider != "identity" and not settings.get("LDAP_URL", None):
+        return "directory_account"
+    return None
+
+
+def pending_ids(user_ids: list[int]) -> set[int]:
+    """Which of these accounts hold a password link that still works (unused, unexpired,
+    issued under the account's current security stamp)."""
+    if not user_ids:
+        return set()
+    rows = (ResetToken.select(ResetToken.user, ResetToken.stamp, User.security_stamp)
+            .join(User).where(ResetToken.user.in_(user_ids) & ResetToken.used_at.is_null()
+                              & ResetToken.purpose.in_(PASSWORD_KINDS)
+                              & (ResetToken.expires_at > utcnow())).tuples())
+    return {uid for uid, stamp, current in rows if stamp == current}
+
+
+def has_pending(user: User) -> bool:
+    return user.id in pending_ids([user.id])
+
+
+def purpose_for(user: User) -> str:
+    """An invitation for an account that never had a password, a recovery link otherwise."""
+    return "reset" if user.password_hash else "invite"
 
 
 def issue(user: User, purpose: str, *, language: str | None = None,
@@ -111,7 +145,7 @@ def issue_many(users: list[User], audit_rows: list[dict]) -> None:
         return url_of(purpose, raw)
 
     for user in users:
-        purpose = "reset" if user.password_hash else "invite"
+        purpose = purpose_for(user)
         context = {"link": token_row(user, purpose), "expires_at": expiry[purpose]}
         if purpose == "reset":
             context.update(requested, not_me=token_row(user, "not_me_reset"))
@@ -124,9 +158,7 @@ def issue_many(users: list[User], audit_rows: list[dict]) -> None:
                               "next_attempt_at": now})
     ids = [user.id for user in users]
     with write():
-        (ResetToken.update(used_at=now)
-         .where(ResetToken.user.in_(ids) & ResetToken.used_at.is_null()
-                & ResetToken.purpose.in_(PASSWORD_KINDS)).execute())
+        void_all(ids, now)
         insert_rows(ResetToken, token_rows)
         insert_rows(OutboxMail, mail_rows)
         insert_rows(AuditEvent, audit_rows)
@@ -142,8 +174,14 @@ def release(state: LinkState) -> None:
 def void(user: User, now=None, kinds: tuple[str, ...] = PASSWORD_KINDS) -> int:
     """Every unused link of ``user`` of these kinds stops working (call inside a write
     transaction). "This wasn't me" links are voided only when named."""
+    return void_all([user.id], now, kinds)
+
+
+def void_all(user_ids: list[int], now=None, kinds: tuple[str, ...] = PASSWORD_KINDS) -> int:
+    """``void`` for many accounts: links are marked used, never deleted (the per-account
+    mail limit counts them until housekeeping removes them a day after they expire)."""
     return (ResetToken.update(used_at=now or utcnow())
-            .where((ResetToken.user == user.id) & ResetToken.used_at.is_null()
+            .where(ResetToken.user.in_(user_ids) & ResetToken.used_at.is_null()
                    & ResetToken.purpose.in_(kinds)).execute())
 
 

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app
 from flask_babel import gettext as _
 from peewee import IntegrityError
 
-from .. import accounts, audit, links, mail, providers, ratelimit, sessions, throttle
+from .. import accounts, audit, links, mail, providers, ratelimit, sessions, settings, throttle
 from ..db import write
 from ..models import ResetToken, User, fold, utcnow
 
@@ -52,7 +51,7 @@ def pending(user: User, kind: str) -> ResetToken | None:
 
 
 def confirm_expiry(now=None):
-    return (now or utcnow()) + timedelta(minutes=int(current_app.config["CONFIRM_LINK_MINUTES"]))
+    return (now or utcnow()) + timedelta(minutes=int(settings.get("CONFIRM_LINK_MINUTES")))
 
 
 def request_email_change(user: User, address: str) -> None:

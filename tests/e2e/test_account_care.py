@@ -9,11 +9,18 @@ import uuid
 import pytest
 
 from tests.e2e.axe import axe_violations
-from tests.e2e.conftest import PASSWORD, sign_in, text_of
+from tests.e2e.helpers import sign_in
+from tests.helpers import PASSWORD
 
 pytestmark = pytest.mark.e2e
 
 NEW_PASSWORD = "quiet meadow lantern 2041 river"
+
+
+def text_of(message) -> str:
+    """The text/plain part of a delivered message."""
+    part = next(p for p in message.walk() if p.get_content_type() == "text/plain")
+    return part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
 
 
 def unique_email(name: str) -> str:

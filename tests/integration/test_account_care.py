@@ -12,7 +12,7 @@ from portal import alerts, settings
 from portal.db import database
 from portal.models import AuditEvent, RecoveryRequest, ResetToken, User, UserSession, utcnow
 
-from ..conftest import PASSWORD, _prepare_database, csrf_of, login, normalize, post_form
+from ..helpers import PASSWORD, csrf_of, login, normalize, post_form, prepare_database
 
 FIREFOX_WINDOWS = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 "
                    "Firefox/128.0")
@@ -23,7 +23,7 @@ NEW_PASSWORD = "ocean breeze kettle 2042"
 @pytest.fixture
 def env(make_app, smtp_server):
     app = make_app(MAIL_PORT=smtp_server.port, MAIL_SUPPRESS_SEND=False)
-    _prepare_database(app)
+    prepare_database(app)
     from portal.accounts import create_user
 
     with app.test_request_context():

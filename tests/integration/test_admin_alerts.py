@@ -10,16 +10,15 @@ from portal import alerts, settings
 from portal.db import database, write
 from portal.models import AuditEvent, Role, User, utcnow
 
-from ..conftest import PASSWORD, _prepare_database, login
+from ..helpers import PASSWORD, login, post, prepare_database
 from .test_admin_settings import _submit
-from .test_admin_users import post
 
 NEW_PASSWORD = "quiet meadow copper 4471 kite"
 
 
 def smtp_app(make_app, smtp_server):
     app = make_app(MAIL_PORT=smtp_server.port, MAIL_SUPPRESS_SEND=False)
-    _prepare_database(app)
+    prepare_database(app)
     return app
 
 
