@@ -3,6 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired
 
+from .. import messages
 from ..forms import KEEP_VALUE, MAX_INPUT, MaxLength, no_control_chars
 
 
@@ -14,7 +15,7 @@ def current_password_field():
 
 def address_field(label):
     return StringField(label, validators=[
-        InputRequired(message=_l("Enter an email address.")), MaxLength(254),
+        InputRequired(message=messages.lazy("ADDRESS_REQUIRED")), MaxLength(254),
         no_control_chars], render_kw={"autocomplete": "email", "type": "email",
                                       "spellcheck": "false", "autocapitalize": "off"})
 

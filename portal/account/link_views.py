@@ -8,10 +8,9 @@ with a CSRF token) does the work.
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import audit, links, ratelimit, tokens
+from .. import audit, links, messages, ratelimit, tokens
 from . import bp, notme, service
 from .forms import ActionForm
 
@@ -53,15 +52,13 @@ def confirm():
     except service.AddressTaken:
         audit.record("account.confirm", outcome="failure", target=state.user,
                      detail={"reason": "address_taken", "kind": state.token.purpose})
-        error = _("This address is already used by another account, so it cannot be added "
-                  "to this one.")
-        return render_template("account/confirm.html", error=error, **context), 422
+        return render_template("account/confirm.html", error=messages.text("ADDRESS_TAKEN"),
+                               **context), 422
     if done is None:
         return _invalid(CONFIRM_KEY)
     session.pop(CONFIRM_KEY, None)
-    flash(_("Your email address is now %(address)s.", address=state.token.data)
-          if done == "confirm_email" else
-          _("%(address)s is now your recovery address.", address=state.token.data), "success")
+    flash(messages.text("EMAIL_CHANGED" if done == "confirm_email" else "BACKUP_ADDED",
+                        address=state.token.data), "success")
     signed_in = current_user.is_authenticated and current_user.id == state.user.id
     target = ("account.email" if done == "confirm_email" else "account.recovery")
     return redirect(url_for(target if signed_in else "auth.login"), 303)

@@ -14,10 +14,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask_babel import gettext as _
 from peewee import IntegrityError
 
-from .. import accounts, audit, links, mail, providers, ratelimit, sessions, settings, throttle
+from .. import (
+    accounts,
+    audit,
+    links,
+    mail,
+    messages,
+    providers,
+    ratelimit,
+    sessions,
+    settings,
+    throttle,
+)
 from ..db import write
 from ..models import ResetToken, User, fold, utcnow
 
@@ -38,7 +48,7 @@ def check_current_password(user: User, password: str) -> tuple[str | None, int]:
         return None, 200
     if verdict.retry_after is not None:
         return throttle.refusal_message(verdict.retry_after), 429
-    return _("Your current password is not correct."), 422
+    return messages.text("CURRENT_PASSWORD_WRONG"), 422
 
 
 def pending(user: User, kind: str) -> ResetToken | None:

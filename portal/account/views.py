@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import accounts, audit, providers
+from .. import accounts, audit, messages, providers
 from ..models import User, fold
 from . import bp, service
 from .forms import BackupForm, EmailChangeForm, RemoveBackupForm
@@ -24,7 +23,7 @@ def _submit(user: User, form, field, action: str) -> tuple[str | None, int]:
         field.errors.append(str(exc))
         return None, 422
     if fold(address) in (user.email_key, user.backup_email_key):
-        field.errors.append(_("This address is already on your account."))
+        field.errors.append(messages.text("ADDRESS_ALREADY_YOURS"))
         return None, 422
     error, status = service.check_current_password(user, form.current_password.data)
     if error:
@@ -55,8 +54,7 @@ def email():
     if address is None:
         return page(status)
     service.request_email_change(user, address)
-    flash(_("We sent a confirmation link to %(address)s. Your email address changes when "
-            "you open it.", address=address), "success")
+    flash(messages.text("EMAIL_CONFIRMATION_SENT", address=address), "success")
     return redirect(url_for("account.email"), 303)
 
 
@@ -76,8 +74,7 @@ def recovery():
     if address is None:
         return page(status)
     service.request_backup(user, address)
-    flash(_("We sent a confirmation link to %(address)s. It becomes your recovery address "
-            "when you open it.", address=address), "success")
+    flash(messages.text("BACKUP_CONFIRMATION_SENT", address=address), "success")
     return redirect(url_for("account.recovery"), 303)
 
 
@@ -92,7 +89,7 @@ def remove_backup():
         error, status = service.check_current_password(user, remove.current_password.data)
         if error is None:
             service.remove_backup(user)
-            flash(_("Your recovery address was removed."), "success")
+            flash(messages.text("BACKUP_REMOVED"), "success")
             return redirect(url_for("account.recovery"), 303)
         audit.record("backup_email.remove", outcome="failure", target=user,
                      detail={"reason": "bad_current_password"})

@@ -12,7 +12,15 @@ from portal import alerts, settings
 from portal.db import database
 from portal.models import AuditEvent, RecoveryRequest, ResetToken, User, UserSession, utcnow
 
-from ..helpers import PASSWORD, csrf_of, login, normalize, post_form, prepare_database
+from ..helpers import (
+    PASSWORD,
+    csrf_of,
+    login,
+    normalize,
+    post_form,
+    prepare_database,
+    says,
+)
 
 FIREFOX_WINDOWS = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 "
                    "Firefox/128.0")
@@ -258,7 +266,7 @@ def test_backup_address_needs_the_password_and_a_confirmation(env):
     refused = add_backup(client, password="not my password at all")
     assert refused.status_code == 422
     body = refused.get_data(as_text=True)
-    assert "alice@home.test" in body and "current password is not correct" in body
+    assert "alice@home.test" in body and says(body, "CURRENT_PASSWORD_WRONG")
     assert add_backup(client).status_code == 303
     assert env.user().backup_email is None  # not used before it is confirmed
     post_form(env.client(), "/password/forgot", {"identifier": "alice@home.test"})
@@ -340,7 +348,7 @@ def test_backup_taken_by_another_account_is_a_form_error_at_confirmation(env):
     follow(reader, confirm)
     taken = press(reader, "/account/confirm")
     assert taken.status_code == 422
-    assert "already used by another account" in taken.get_data(as_text=True)
+    assert says(taken.get_data(as_text=True), "ADDRESS_TAKEN")
     assert env.user().backup_email is None
 
 
