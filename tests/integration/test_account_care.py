@@ -463,3 +463,18 @@ def test_french_mail_and_pages(env):
     (not_me,) = env.links(text, "account/not-me")
     page = follow(client, not_me)
     assert "Annuler le lien" in page.get_data(as_text=True)
+
+
+def test_an_account_cannot_be_given_another_accounts_recovery_address(env):
+    from portal import accounts
+
+    client = env.client()
+    login(client, "alice")
+    add_backup(client)
+    confirm_backup(env)
+    with env.app.test_request_context():
+        database.connect(reuse_if_open=True)
+        with pytest.raises(accounts.AccountError) as refused:
+            accounts.create_user("carol", email="Alice@Home.test", password=PASSWORD)
+        database.close()
+    assert refused.value.field == "email"
