@@ -478,3 +478,13 @@ def test_an_account_cannot_be_given_another_accounts_recovery_address(env):
             accounts.create_user("carol", email="Alice@Home.test", password=PASSWORD)
         database.close()
     assert refused.value.field == "email"
+
+
+def test_the_audit_log_names_every_account_care_event(env):
+    from portal.audit_log.labels import action_label
+
+    actions = ("recovery.not_me", "account.not_me_lock", "email.change_request",
+               "email.change", "backup_email.request", "backup_email.add",
+               "backup_email.remove", "account.confirm", "account.link_invalid")
+    with env.app.test_request_context("/?lang=fr"):
+        assert all(action_label(action) != action for action in actions)
