@@ -14,13 +14,28 @@ from .models import utcnow
 
 # Checked in order: the first match wins (Edge and Opera also say "Chrome", Chrome also
 # says "Safari", every Android browser says "Linux").
-BROWSERS = (("Edg/", "Edge"), ("EdgA/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"),
-            ("FxiOS/", "Firefox"), ("SamsungBrowser/", "Samsung Internet"),
-            ("Chromium/", "Chromium"), ("CriOS/", "Chrome"), ("Chrome/", "Chrome"),
-            ("Safari/", "Safari"))
-SYSTEMS = (("Windows", "Windows"), ("iPhone", "iOS"), ("iPad", "iPadOS"),
-           ("Android", "Android"), ("CrOS", "ChromeOS"), ("Mac OS X", "macOS"),
-           ("Macintosh", "macOS"), ("Linux", "Linux"))
+BROWSERS = (
+    ("Edg/", "Edge"),
+    ("EdgA/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("FxiOS/", "Firefox"),
+    ("SamsungBrowser/", "Samsung Internet"),
+    ("Chromium/", "Chromium"),
+    ("CriOS/", "Chrome"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+)
+SYSTEMS = (
+    ("Windows", "Windows"),
+    ("iPhone", "iOS"),
+    ("iPad", "iPadOS"),
+    ("Android", "Android"),
+    ("CrOS", "ChromeOS"),
+    ("Mac OS X", "macOS"),
+    ("Macintosh", "macOS"),
+    ("Linux", "Linux"),
+)
 
 
 def describe(user_agent: str | None) -> tuple[str, str]:
@@ -38,5 +53,9 @@ def of_request(ip: str | None = None, user_agent: str | None = None, at=None) ->
         ip = request.remote_addr if ip is None else ip
         user_agent = request.user_agent.string if user_agent is None else user_agent
     browser, system = describe(user_agent)
-    return {"origin_at": at or utcnow(), "origin_ip": (ip or "")[:64], "origin_browser": browser,
-            "origin_system": system}
+    return {
+        "origin_at": at or utcnow(),
+        "origin_ip": (ip or "")[:64],
+        "origin_browser": browser,
+        "origin_system": system,
+    }

@@ -8,16 +8,32 @@ from ..forms import KEEP_VALUE, MAX_INPUT, MaxLength, no_control_chars
 
 
 def current_password_field():
-    return PasswordField(_l("Current password"), validators=[
-        InputRequired(message=_l("Enter your current password.")), MaxLength(MAX_INPUT)],
-        widget=KEEP_VALUE, render_kw={"autocomplete": "current-password"})
+    return PasswordField(
+        _l("Current password"),
+        validators=[
+            InputRequired(message=_l("Enter your current password.")),
+            MaxLength(MAX_INPUT),
+        ],
+        widget=KEEP_VALUE,
+        render_kw={"autocomplete": "current-password"},
+    )
 
 
 def address_field(label):
-    return StringField(label, validators=[
-        InputRequired(message=messages.lazy("ADDRESS_REQUIRED")), MaxLength(254),
-        no_control_chars], render_kw={"autocomplete": "email", "type": "email",
-                                      "spellcheck": "false", "autocapitalize": "off"})
+    return StringField(
+        label,
+        validators=[
+            InputRequired(message=messages.lazy("ADDRESS_REQUIRED")),
+            MaxLength(254),
+            no_control_chars,
+        ],
+        render_kw={
+            "autocomplete": "email",
+            "type": "email",
+            "spellcheck": "false",
+            "autocapitalize": "off",
+        },
+    )
 
 
 class EmailChangeForm(FlaskForm):

@@ -50,17 +50,26 @@ def confirm():
     try:
         done = service.confirm(state)
     except service.AddressTaken:
-        audit.record("account.confirm", outcome="failure", target=state.user,
-                     detail={"reason": "address_taken", "kind": state.token.purpose})
-        return render_template("account/confirm.html", error=messages.text("ADDRESS_TAKEN"),
-                               **context), 422
+        audit.record(
+            "account.confirm",
+            outcome="failure",
+            target=state.user,
+            detail={"reason": "address_taken", "kind": state.token.purpose},
+        )
+        return render_template(
+            "account/confirm.html", error=messages.text("ADDRESS_TAKEN"), **context
+        ), 422
     if done is None:
         return _invalid(CONFIRM_KEY)
     session.pop(CONFIRM_KEY, None)
-    flash(messages.text("EMAIL_CHANGED" if done == "confirm_email" else "BACKUP_ADDED",
-                        address=state.token.data), "success")
+    flash(
+        messages.text(
+            "EMAIL_CHANGED" if done == "confirm_email" else "BACKUP_ADDED", address=state.token.data
+        ),
+        "success",
+    )
     signed_in = current_user.is_authenticated and current_user.id == state.user.id
-    target = ("account.email" if done == "confirm_email" else "account.recovery")
+    target = "account.email" if done == "confirm_email" else "account.recovery"
     return redirect(url_for(target if signed_in else "auth.login"), 303)
 
 

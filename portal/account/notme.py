@@ -1,4 +1,4 @@
-""""This wasn't me": what the link in a recovery mail or a change notice does.
+""" "This wasn't me": what the link in a recovery mail or a change notice does.
 
 - In a recovery mail (``not_me_reset``): the pending password link stops working.
 - In a change notice (``not_me_lock``: password changed, email change asked or done,
@@ -28,15 +28,17 @@ def act(state: links.LinkState, ip: str) -> str | None:
             return None
         if purpose == "not_me_reset":
             voided = links.void(user, now)
-            audit.record("recovery.not_me", actor=user, target=user, ip=ip,
-                         detail={"revoked": voided})
+            audit.record(
+                "recovery.not_me", actor=user, target=user, ip=ip, detail={"revoked": voided}
+            )
             return purpose
-        User.update(hard_locked=True, disabled=True, security_stamp=accounts.new_stamp()
-                    ).where(User.id == user.id).execute()
+        User.update(hard_locked=True, disabled=True, security_stamp=accounts.new_stamp()).where(
+            User.id == user.id
+        ).execute()
         ended = sessions.end_all(user)
         links.void(user, now, kinds=links.PASSWORD_KINDS + links.CONFIRM_KINDS)
-        audit.record("account.not_me_lock", actor=user, target=user, ip=ip,
-                     detail={"sessions_ended": ended})
-        alerts.notify_admins("not_me_lock", User.get_by_id(user.id), actor=user, ip=ip,
-                             when=now)
+        audit.record(
+            "account.not_me_lock", actor=user, target=user, ip=ip, detail={"sessions_ended": ended}
+        )
+        alerts.notify_admins("not_me_lock", User.get_by_id(user.id), actor=user, ip=ip, when=now)
     return purpose

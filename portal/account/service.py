@@ -41,8 +41,7 @@ def check_current_password(user: User, password: str) -> tuple[str | None, int]:
 
     Counts toward the sign-in throttle like every re-entry of a password."""
     ratelimit.check("reauth")
-    verdict = throttle.verify_password(user, password,
-                                       check=providers.for_user(user).check_current)
+    verdict = throttle.verify_password(user, password, check=providers.for_user(user).check_current)
     if verdict.ok:
         sessions.mark_reauthenticated()
         return None, 200
@@ -53,11 +52,18 @@ def check_current_password(user: User, password: str) -> tuple[str | None, int]:
 
 def pending(user: User, kind: str) -> ResetToken | None:
     """The address waiting for confirmation (``kind``), if its link still works."""
-    return (ResetToken.select().where(
-        (ResetToken.user == user.id) & (ResetToken.purpose == kind)
-        & ResetToken.used_at.is_null() & (ResetToken.expires_at > utcnow())
-        & (ResetToken.stamp == user.security_stamp))
-        .order_by(ResetToken.id.desc()).first())
+    return (
+        ResetToken.select()
+        .where(
+            (ResetToken.user == user.id)
+            & (ResetToken.purpose == kind)
+            & ResetToken.used_at.is_null()
+            & (ResetToken.expires_at > utcnow())
+            & (ResetToken.stamp == user.security_stamp)
+        )
+        .order_by(ResetToken.id.desc())
+        .first()
+    )
 
 
 def confirm_expiry(now=None):
@@ -72,11 +78,17 @@ def request_email_change(user: User, address: str) -> None:
     with write():
         links.void(user, now, kinds=("confirm_email",))  # one pending change at a time
         link = links.create(user, "confirm_email", expires, data=address, now=now)
-        mail.queue("email_confirm", address, user=user, link=link, expires_at=expires,
-                   new_email=address)
+        mail.queue(
+            "email_confirm", address, user=user, link=link, expires_at=expires, new_email=address
+        )
         if user.email:
-            mail.queue("email_change_requested", user.email, user=user, new_email=address,
-                       **links.not_me_notice(user, now=now))
+            mail.queue(
+                "email_change_requested",
+                user.email,
+                user=user,
+                new_email=address,
+                **links.not_me_notice(user, now=now),
+            )
         audit.record("email.change_request", actor=user, target=user)
 
 
@@ -87,17 +99,25 @@ def request_backup(user: User, address: str) -> None:
     with write():
         links.void(user, now, kinds=("confirm_backup",))
         link = links.create(user, "confirm_backup", expires, data=address, now=now)
-        mail.queue("backup_confirm", address, user=user, link=link, expires_at=expires,
-                   backup_email=address)
+        mail.queue(
+            "backup_confirm",
+            address,
+            user=user,
+            link=link,
+            expires_at=expires,
+            backup_email=address,
+        )
         audit.record("backup_email.request", actor=user, target=user)
 
 
 def _taken(user: User, key: str) -> bool:
     """Is ``key`` another account's email or backup address? (A backup address that is
     someone's sign-in email would make recovery by that address ambiguous.)"""
-    return User.select(User.id).where(
-        ((User.email_key == key) | (User.backup_email_key == key)) & (User.id != user.id)
-    ).exists()
+    return (
+        User.select(User.id)
+        .where(((User.email_key == key) | (User.backup_email_key == key)) & (User.id != user.id))
+        .exists()
+    )
 
 
 def confirm(state: links.LinkState) -> str | None:
@@ -130,10 +150,14 @@ def _apply_email(user: User, address: str, key: str) -> None:
     links.void(user, kinds=links.PASSWORD_KINDS + links.CONFIRM_KINDS)
     fresh = User.get_by_id(user.id)
     if old:
-        mail.queue("email_changed", old, user=fresh, by_admin=False,
-                   **links.not_me_notice(fresh))
-    audit.record("email.change", actor=user, target=user, ip=None,
-                 detail={"changed": {"email": [old, address]}})
+        mail.queue("email_changed", old, user=fresh, by_admin=False, **links.not_me_notice(fresh))
+    audit.record(
+        "email.change",
+        actor=user,
+        target=user,
+        ip=None,
+        detail={"changed": {"email": [old, address]}},
+    )
 
 
 def _apply_backup(user: User, address: str, key: str) -> None:
@@ -156,5 +180,11 @@ def remove_backup(user: User) -> None:
 def _notify_backup_change(user: User, change: str, address: str) -> None:
     """The account's main address hears of any change of its recovery channel."""
     if user.email:
-        mail.queue("backup_changed", user.email, user=user, change=change,
-                   backup_email=address, **links.not_me_notice(user))
+        mail.queue(
+            "backup_changed",
+            user.email,
+            user=user,
+            change=change,
+            backup_email=address,
+            **links.not_me_notice(user),
+        )

@@ -27,8 +27,12 @@ def _submit(user: User, form, field, action: str) -> tuple[str | None, int]:
         return None, 422
     error, status = service.check_current_password(user, form.current_password.data)
     if error:
-        audit.record(action, outcome="throttled" if status == 429 else "failure", target=user,
-                     detail={"reason": "bad_current_password"})
+        audit.record(
+            action,
+            outcome="throttled" if status == 429 else "failure",
+            target=user,
+            detail={"reason": "bad_current_password"},
+        )
         form.current_password.errors.append(error)
         return None, status
     return address, 200
@@ -43,8 +47,9 @@ def email():
     managed = providers.for_user(user).remote
 
     def page(status=200):
-        return render_template("account/email.html", form=form, managed=managed,
-                               pending=pending(user, "confirm_email")), status
+        return render_template(
+            "account/email.html", form=form, managed=managed, pending=pending(user, "confirm_email")
+        ), status
 
     if request.method != "POST":
         return page()
@@ -65,8 +70,12 @@ def recovery():
     form, remove = BackupForm(), RemoveBackupForm(prefix="remove")
 
     def page(status=200):
-        return render_template("account/recovery.html", form=form, remove=remove,
-                               pending=pending(user, "confirm_backup")), status
+        return render_template(
+            "account/recovery.html",
+            form=form,
+            remove=remove,
+            pending=pending(user, "confirm_backup"),
+        ), status
 
     if request.method != "POST":
         return page()
@@ -91,8 +100,13 @@ def remove_backup():
             service.remove_backup(user)
             flash(messages.text("BACKUP_REMOVED"), "success")
             return redirect(url_for("account.recovery"), 303)
-        audit.record("backup_email.remove", outcome="failure", target=user,
-                     detail={"reason": "bad_current_password"})
+        audit.record(
+            "backup_email.remove",
+            outcome="failure",
+            target=user,
+            detail={"reason": "bad_current_password"},
+        )
         remove.current_password.errors.append(error)
-    return render_template("account/recovery.html", form=form, remove=remove,
-                           pending=pending(user, "confirm_backup")), status
+    return render_template(
+        "account/recovery.html", form=form, remove=remove, pending=pending(user, "confirm_backup")
+    ), status

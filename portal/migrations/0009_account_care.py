@@ -14,12 +14,12 @@ from peewee import CharField
 def up(migrator, db):
     migrator.migrate(
         migrator.add_column("user", "backup_email", CharField(max_length=254, null=True)),
-        migrator.add_column("user", "backup_email_key",
-                            CharField(max_length=254, null=True)),
+        migrator.add_column("user", "backup_email_key", CharField(max_length=254, null=True)),
         migrator.add_index("user", ("backup_email_key",), True),
         migrator.add_column("reset_token", "data", CharField(max_length=254, default="")),
-        migrator.add_column("recovery_request", "user_agent",
-                            CharField(max_length=255, default="")),
+        migrator.add_column(
+            "recovery_request", "user_agent", CharField(max_length=255, default="")
+        ),
     )
 
 

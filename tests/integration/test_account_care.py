@@ -22,8 +22,7 @@ from ..helpers import (
     says,
 )
 
-FIREFOX_WINDOWS = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 "
-                   "Firefox/128.0")
+FIREFOX_WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
 LINK_RE = r"http://localhost(/(?:password/reset|account/not-me|account/confirm)/[A-Za-z0-9_\-]+)"
 NEW_PASSWORD = "ocean breeze kettle 2042"
 
@@ -62,8 +61,11 @@ class Env:
             database.close()
 
     def mails(self, address, subject_part=""):
-        return [self.smtp.text_of(m) for rcpts, m in self.smtp.messages
-                if address in rcpts and subject_part in m["Subject"]]
+        return [
+            self.smtp.text_of(m)
+            for rcpts, m in self.smtp.messages
+            if address in rcpts and subject_part in m["Subject"]
+        ]
 
     def links(self, text, kind):
         return [p for p in re.findall(LINK_RE, text) if f"/{kind}/" in p]
@@ -92,8 +94,11 @@ class _Db:
 def follow(client, path):
     """Open a mailed link: it only moves to a token-free page, which shows a button."""
     landing = client.get(path)
-    assert landing.status_code == 302 and "/account/" in landing.headers["Location"] or \
-        "/password/" in landing.headers["Location"]
+    assert (
+        landing.status_code == 302
+        and "/account/" in landing.headers["Location"]
+        or "/password/" in landing.headers["Location"]
+    )
     assert landing.headers["Referrer-Policy"] == "no-referrer"
     return client.get(landing.headers["Location"])
 
@@ -133,8 +138,9 @@ def test_not_me_in_a_recovery_mail_revokes_the_link_once(env):
     assert page.status_code == 200 and "Cancel the recovery link" in page.get_data(as_text=True)
     assert follow(env.client(), reset).status_code == 200  # still usable
     with env.db():  # it expires with the recovery link it revokes
-        link, sibling = (ResetToken.get(ResetToken.purpose == kind)
-                         for kind in ("reset", "not_me_reset"))
+        link, sibling = (
+            ResetToken.get(ResetToken.purpose == kind) for kind in ("reset", "not_me_reset")
+        )
         assert sibling.expires_at == link.expires_at
     assert post_form(scanner, "/account/not-me", {}, page_url="/account/not-me").status_code == 303
     assert scanner.get("/account/not-me/done").status_code == 200
@@ -168,8 +174,9 @@ def test_links_of_one_kind_never_work_as_another(env):
 
 
 def change_password(client, current=PASSWORD, new=NEW_PASSWORD):
-    return post_form(client, "/password/change",
-                     {"current_password": current, "password": new, "confirm": new})
+    return post_form(
+        client, "/password/change", {"current_password": current, "password": new, "confirm": new}
+    )
 
 
 def test_not_me_in_a_change_notice_locks_ends_sessions_and_alerts(env, monkeypatch):
@@ -216,14 +223,14 @@ def test_not_me_link_expires_with_the_notice(env):
     login(owner, "alice")
     change_password(owner)
     env.deliver()
-    (not_me,) = env.links(env.mails("alice@work.test", "password was changed")[0],
-                          "account/not-me")
+    (not_me,) = env.links(env.mails("alice@work.test", "password was changed")[0], "account/not-me")
     with env.db():
         token = ResetToken.get(ResetToken.purpose == "not_me_lock")
         # a bounded lifetime: NOT_ME_LINK_DAYS (7 days by default)
         assert timedelta(days=6) < token.expires_at - token.created_at <= timedelta(days=7)
         ResetToken.update(expires_at=utcnow() - timedelta(seconds=1)).where(
-            ResetToken.id == token.id).execute()
+            ResetToken.id == token.id
+        ).execute()
     assert follow(env.client(), not_me).status_code == 404
     assert not env.user().disabled
 
@@ -246,8 +253,9 @@ def test_not_me_survives_a_later_password_change(env):
 
 
 def add_backup(client, address="alice@home.test", password=PASSWORD):
-    return post_form(client, "/account/recovery",
-                     {"backup_email": address, "current_password": password})
+    return post_form(
+        client, "/account/recovery", {"backup_email": address, "current_password": password}
+    )
 
 
 def confirm_backup(env, address="alice@home.test"):
@@ -296,8 +304,12 @@ def test_recovery_by_any_identifier_mails_both_addresses(env):
     (reset,) = env.links(home[0], "password/reset")
     reader = env.client()
     follow(reader, reset)
-    assert post_form(reader, "/password/reset",
-                     {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}).status_code == 303
+    assert (
+        post_form(
+            reader, "/password/reset", {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+        ).status_code
+        == 303
+    )
 
 
 def test_backup_address_is_not_a_sign_in_identifier(env):
@@ -315,8 +327,7 @@ def test_forgot_answers_alike_for_every_identifier(env):
     add_backup(client)
     confirm_backup(env)
     answers = set()
-    for identifier in ("alice", "alice@work.test", "alice@home.test", "ghost",
-                       "ghost@home.test"):
+    for identifier in ("alice", "alice@work.test", "alice@home.test", "ghost", "ghost@home.test"):
         response = post_form(env.client(), "/password/forgot", {"identifier": identifier})
         assert response.status_code == 303
         answers.add((response.headers["Location"], normalize(response.get_data(as_text=True))))
@@ -330,11 +341,19 @@ def test_remove_backup_needs_the_password(env):
     login(client, "alice")
     add_backup(client)
     confirm_backup(env)
-    bad = post_form(client, "/account/recovery/remove",
-                    {"remove-current_password": "wrong wrong wrong 1"}, "/account/recovery")
+    bad = post_form(
+        client,
+        "/account/recovery/remove",
+        {"remove-current_password": "wrong wrong wrong 1"},
+        "/account/recovery",
+    )
     assert bad.status_code == 422 and env.user().backup_email == "alice@home.test"
-    ok = post_form(client, "/account/recovery/remove", {"remove-current_password": PASSWORD},
-                   "/account/recovery")
+    ok = post_form(
+        client,
+        "/account/recovery/remove",
+        {"remove-current_password": PASSWORD},
+        "/account/recovery",
+    )
     assert ok.status_code == 303 and env.user().backup_email is None
 
 
@@ -360,8 +379,10 @@ def test_a_race_on_the_unique_index_is_a_form_error(env, monkeypatch):
         login(client, name)
         add_backup(client, "shared@home.test")
     env.deliver()
-    first, second = (env.links(t, "account/confirm")[0]
-                     for t in env.mails("shared@home.test", "recovery address"))
+    first, second = (
+        env.links(t, "account/confirm")[0]
+        for t in env.mails("shared@home.test", "recovery address")
+    )
     one = env.client()
     follow(one, first)
     assert press(one, "/account/confirm").status_code == 303
@@ -483,8 +504,16 @@ def test_an_account_cannot_be_given_another_accounts_recovery_address(env):
 def test_the_audit_log_names_every_account_care_event(env):
     from portal.audit_log.labels import action_label
 
-    actions = ("recovery.not_me", "account.not_me_lock", "email.change_request",
-               "email.change", "backup_email.request", "backup_email.add",
-               "backup_email.remove", "account.confirm", "account.link_invalid")
+    actions = (
+        "recovery.not_me",
+        "account.not_me_lock",
+        "email.change_request",
+        "email.change",
+        "backup_email.request",
+        "backup_email.add",
+        "backup_email.remove",
+        "account.confirm",
+        "account.link_invalid",
+    )
     with env.app.test_request_context("/?lang=fr"):
         assert all(action_label(action) != action for action in actions)
