@@ -517,3 +517,29 @@ def test_the_audit_log_names_every_account_care_event(env):
     )
     with env.app.test_request_context("/?lang=fr"):
         assert all(action_label(action) != action for action in actions)
+
+
+def test_an_email_changed_by_an_administrator_can_be_reported_too(env):
+    from portal.users import service as users
+
+    with env.app.test_request_context():
+        database.connect(reuse_if_open=True)
+        root, alice = (User.get(User.username == name) for name in ("root", "alice"))
+        data = users.UserData(
+            username="alice",
+            email="alice@elsewhere.test",
+            first_name="Alice",
+            last_name="",
+            team_id=None,
+            provider="identity",
+            disabled=False,
+        )
+        assert "email" in users.update_user(root, alice, data)
+        database.close()
+    env.deliver()
+    (notice,) = env.mails("alice@work.test", "email address of your")
+    (not_me,) = env.links(notice, "account/not-me")
+    client = env.client()
+    follow(client, not_me)
+    assert press(client, "/account/not-me").status_code == 303
+    assert env.user().disabled
