@@ -42,6 +42,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
 
     # Each /admin feature package adds its views to the admin blueprint when imported.
     from . import (  # noqa: F401
+        account,
         admin,
         audit_log,
         bulk,
@@ -59,6 +60,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     app.register_blueprint(auth_bp)
     app.register_blueprint(recovery_bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(account.bp)
     for endpoint, view in list(app.view_functions.items()):
         if endpoint != "static":
             app.view_functions[endpoint] = db.retry_conflicts(view)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from flask_babel import gettext as _
 from peewee import IntegrityError
 
-from . import access, audit, links, mail, passwords, policy, sessions, settings, throttle
+from . import access, alerts, audit, links, mail, passwords, policy, sessions, settings, throttle
 from .db import database, write
 from .identities import (  # noqa: F401  (accounts.X stays the way callers name them)
     AccountError,
@@ -137,9 +137,13 @@ def _trim_history(user: User) -> None:
 
 
 def notify_password_changed(user: User, how: str) -> None:
-    """The "your password was changed" notice (never contains the password)."""
-    if user.email:
-        mail.queue("password_changed", user.email, user=user, how=how)
+    """The "your password was changed" notice to each recovery address (never contains
+    the password), with a "this wasn't me" link (inside the caller's transaction)."""
+    addresses = links.recipients(user)
+    if addresses:
+        context = links.not_me_notice(user)
+        for address in addresses:
+            mail.queue("password_changed", address, user=user, how=how, **context)
 
 
 def replace_password(user: User, password: str, *, how: str, action: str,
@@ -164,6 +168,9 @@ def replace_password(user: User, password: str, *, how: str, action: str,
             sessions.end_all(user)
         notify_password_changed(user, how)
         audit.record(action, actor=actor or user, target=user, detail=detail)
+        if how == "admin":  # care's administrator alerts (issue 10, item 5)
+            alerts.notify_admins("admin_password_reset" if temporary else "admin_password_set",
+                                 user, actor=actor)
     if own_change:
         sessions.renew_after_password_change(user)
     mail.wake()

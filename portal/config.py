@@ -49,6 +49,9 @@ DEFAULTS: dict = {
     # Links: minutes, or "end-of-day" (midnight in the organisation's time zone)
     "RESET_LINK_TTL": "30",  # (db)
     "INVITE_LINK_TTL": "4320",  # (db) 72 h
+    # "This wasn't me" links in change notices (days); address confirmations (minutes)
+    "NOT_ME_LINK_DAYS": 7,
+    "CONFIRM_LINK_MINUTES": 1440,
     "RESET_MAILS_PER_WINDOW": 3,
     "RESET_MAIL_WINDOW_MINUTES": 15,
     # Sign-in throttling (per account, unknown identifiers included)
@@ -69,6 +72,8 @@ DEFAULTS: dict = {
     "SESSION_IDLE_MINUTES": 30,
     "SESSION_ABSOLUTE_HOURS": 12,
     "REAUTH_MINUTES": 10,  # (db)
+    # Mail every other administrator when an administrator is reset/set/locked (issue 10)
+    "ADMIN_ALERTS": True,  # (db)
     # Organisation
     "ORG_NAME": "Passgate",  # (db)
     "TIMEZONE": "UTC",  # (db)
@@ -186,6 +191,11 @@ def _derive(app) -> None:
             raise SystemExit(f"PASSGATE_{key} must be a number of minutes from {low} to {high} "
                              f"(at most {words}) or {END_OF_DAY}, not {value[:20]!r}")
         cfg[key] = value
+    if not 1 <= int(cfg["NOT_ME_LINK_DAYS"]) <= 30:
+        raise SystemExit("PASSGATE_NOT_ME_LINK_DAYS must be a number of days from 1 to 30")
+    if not 5 <= int(cfg["CONFIRM_LINK_MINUTES"]) <= 10080:
+        raise SystemExit("PASSGATE_CONFIRM_LINK_MINUTES must be a number of minutes from 5 "
+                         "to 10080 (7 days)")
     if cfg["LDAP_FLAVOUR"] not in ("openldap", "ad"):
         raise SystemExit("PASSGATE_LDAP_FLAVOUR must be openldap or ad")
     if cfg["LDAP_URL"]:

@@ -99,11 +99,16 @@ def check_unique(username: str, email: str | None, exclude_id: int | None = None
     """Refuse a username or email that another account already answers to (as its
     username or its email, any case). The unique indexes still decide a race."""
     keys = [fold(username)] + ([fold(email)] if email else [])
-    query = User.select(User.id, User.email_key).where(
-        User.username_key.in_(keys) | User.email_key.in_(keys))
+    # Another account's recovery address counts too: recovery by that address must name
+    # one account (portal/account/).
+    query = User.select(User.id, User.email_key, User.backup_email_key).where(
+        User.username_key.in_(keys) | User.email_key.in_(keys)
+        | User.backup_email_key.in_(keys))
     if exclude_id is not None:
         query = query.where(User.id != exclude_id)
     clash = query.first()
     if clash is not None:
-        field_name = "email" if email and clash.email_key == fold(email) else "username"
+        field_name = ("email" if email and fold(email) in (clash.email_key,
+                                                           clash.backup_email_key)
+                      else "username")
         raise AccountError(field_name, text("USER_EXISTS"))

@@ -37,8 +37,17 @@ SUBJECTS = {
     "account_locked": _l("Your %(org)s account was locked"),
     "email_changed": _l("The email address of your %(org)s account was changed"),
     "test": _l("%(org)s test email"),
+    # Account care (portal/account/): confirmations, and notices with a "this wasn't me" link
+    "email_confirm": _l("Confirm the new email address of your %(org)s account"),
+    "backup_confirm": _l("Confirm the recovery address of your %(org)s account"),
+    "email_change_requested": _l("A new email address was requested for your %(org)s account"),
+    "backup_changed": _l("The recovery address of your %(org)s account was changed"),
+    "admin_alert": _l("%(org)s security alert for administrators"),
 }
-SECRET_KINDS = {"reset", "invite", "temp_password"}
+# Kinds whose context holds a link or a password (a "this wasn't me" link included:
+# it can lock the account): encrypted at rest, cleared once sent.
+SECRET_KINDS = {"reset", "invite", "temp_password", "password_changed", "email_changed",
+                "email_confirm", "backup_confirm", "email_change_requested", "backup_changed"}
 
 PURPOSE = b"passgate outbox encryption v1"  # the key of queued secrets (crypto.fernet)
 

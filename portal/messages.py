@@ -93,6 +93,18 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     "TEMP_PASSWORD_GONE": N_(
         "This temporary password is no longer valid. Reset the password again."
     ),
+    # Account care (portal/account/)
+    "ADDRESS_REQUIRED": N_("Enter an email address."),
+    "ADDRESS_ALREADY_YOURS": N_("This address is already on your account."),
+    "ADDRESS_TAKEN": N_("This address is already used by another account, so it cannot be "
+                        "added to this one."),
+    "EMAIL_CONFIRMATION_SENT": N_("We sent a confirmation link to %(address)s. Your email "
+                                  "address changes when you open it."),
+    "BACKUP_CONFIRMATION_SENT": N_("We sent a confirmation link to %(address)s. It becomes "
+                                   "your recovery address when you open it."),
+    "EMAIL_CHANGED": N_("Your email address is now %(address)s."),
+    "BACKUP_ADDED": N_("%(address)s is now your recovery address."),
+    "BACKUP_REMOVED": N_("Your recovery address was removed."),
     # Bulk actions
     "BULK_CONFIRM_COUNT": N_("Type the number of users to confirm."),
     "BULK_SKIPPED_SELF": N_("Your own account is not included."),

@@ -74,6 +74,10 @@ class User(BaseModel):
     username_skeleton = CharField(max_length=128, null=True, index=True)
     email = CharField(max_length=254, null=True)
     email_key = CharField(max_length=254, null=True, unique=True)
+    # A personal recovery address (issue 10): set only once confirmed by a mailed link;
+    # recovery mail goes to both addresses. Never a sign-in identifier.
+    backup_email = CharField(max_length=254, null=True)
+    backup_email_key = CharField(max_length=254, null=True, unique=True)
     first_name = CharField(max_length=64, default="")
     last_name = CharField(max_length=64, default="")
     first_name_key = CharField(max_length=64, default="", index=True)
@@ -152,11 +156,14 @@ class ResetToken(BaseModel):
     id = AutoField()
     user = ForeignKeyField(User, backref="tokens", on_delete="CASCADE")
     token_hash = CharField(max_length=64, unique=True)
-    purpose = CharField(max_length=16, default="reset")  # reset | invite
+    # reset | invite (password links), confirm_email | confirm_backup (an address to
+    # confirm, in ``data``), not_me_reset | not_me_lock ("this wasn't me", portal/links.py)
+    purpose = CharField(max_length=16, default="reset")
     stamp = CharField(max_length=32)
     created_at = DateTimeField(default=utcnow, index=True)
     expires_at = DateTimeField()
     used_at = DateTimeField(null=True)
+    data = CharField(max_length=254, default="")
 
 
 class RecoveryRequest(BaseModel):
@@ -171,6 +178,7 @@ class RecoveryRequest(BaseModel):
     provider = CharField(max_length=16, default="identity")
     language = CharField(max_length=8, default="en")
     ip = CharField(max_length=64, default="")
+    user_agent = CharField(max_length=255, default="")
     created_at = DateTimeField(default=utcnow)
     processed_at = DateTimeField(null=True, index=True)
 

@@ -18,7 +18,9 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self';
 
 # Reachable while a temporary password must be replaced (everything else redirects).
 FORCED_CHANGE_ALLOWED = {"auth.change_password", "auth.logout", "auth.policy_check",
-                         "auth.healthz", "static"}
+                         "auth.healthz", "static",
+                         # "this wasn't me" must work whoever is signed in in this browser
+                         "account.not_me_landing", "account.not_me", "account.not_me_done"}
 
 
 def init_app(app) -> None:

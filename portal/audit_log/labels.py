@@ -53,6 +53,16 @@ ACTION_LABELS = {
     "directory.unavailable": _l("Directory unavailable"),
     "directory.vanished": _l("Gone from the directory (disabled)"),
     "directory.conflict": _l("Directory entry clashes with a Passgate account"),
+    # Account care (portal/account/)
+    "recovery.not_me": _l("Recovery link cancelled (“this wasn’t me”)"),
+    "account.not_me_lock": _l("Account locked (“this wasn’t me”)"),
+    "email.change_request": _l("New email address requested"),
+    "email.change": _l("Email address changed (confirmed)"),
+    "backup_email.request": _l("Recovery address requested"),
+    "backup_email.add": _l("Recovery address added (confirmed)"),
+    "backup_email.remove": _l("Recovery address removed"),
+    "account.confirm": _l("Address confirmation"),
+    "account.link_invalid": _l("Invalid or expired account link"),
 }
 
 OUTCOME_LABELS = {
@@ -110,6 +120,8 @@ DETAIL_KEYS = {
     "managed": _l("Manages the team"),
     "members": _l("Members"),
     "managers": _l("Managers"),
+    "revoked": _l("Links cancelled"),
+    "sessions_ended": _l("Sessions ended"),
 }
 DETAIL_VALUES = {
     "reason": {
@@ -120,6 +132,7 @@ DETAIL_VALUES = {
         "no_password": _l("no password set yet"),
         "temporary_password_expired": _l("temporary password expired"),
         "bad_current_password": _l("wrong current password"),
+        "address_taken": _l("address used by another account"),
     },
     "kind": {
         "reset": _l("recovery link"),
@@ -128,6 +141,13 @@ DETAIL_VALUES = {
         "account_locked": _l("account locked notice"),
         "temp_password": _l("temporary password"),
         "test": _l("test message"),
+        "email_confirm": _l("new email address confirmation"),
+        "backup_confirm": _l("recovery address confirmation"),
+        "email_change_requested": _l("email change notice"),
+        "email_changed": _l("email changed notice"),
+        "backup_changed": _l("recovery address notice"),
+        "confirm_email": _l("new email address"),
+        "confirm_backup": _l("recovery address"),
     },
     "action": {
         "recovery": _l("Send recovery links"),

@@ -9,16 +9,29 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from .. import accounts, audit, links, mail, providers, settings
+from .. import accounts, audit, links, mail, origin, providers, settings
 from ..db import write
-from ..models import RecoveryRequest, ResetToken, User, utcnow
+from ..models import RecoveryRequest, ResetToken, User, fold, utcnow
 
 
-def request_recovery(identifier: str, provider: str, language: str, ip: str) -> None:
+def request_recovery(identifier: str, provider: str, language: str, ip: str,
+                     user_agent: str = "") -> None:
     """Record a request; identical for every identifier."""
     RecoveryRequest.create(identifier=identifier[:254], provider=provider, language=language,
-                           ip=ip[:64])
+                           ip=ip[:64], user_agent=(user_agent or "")[:255])
     mail.wake()
+
+
+def find_account(identifier: str, provider: str) -> User | None:
+    """The account a recovery request names: by username or email (the provider's own
+    lookup), else by a confirmed backup address (Passgate's own column; the account's
+    provider is then judged like any other match). Outside any transaction (it may ask
+    the directory)."""
+    user = providers.get(provider).find_account(identifier)
+    key = fold(identifier)
+    if user is None and key:
+        user = User.get_or_none(User.backup_email_key == key)
+    return user
 
 
 def process_pending(limit: int = 100) -> int:
@@ -33,7 +46,7 @@ def process_pending(limit: int = 100) -> int:
         # the request and answers it (nothing slow inside: the mail is rendered when sent):
         # a worker killed half-way leaves it unclaimed, and two workers never both answer.
         try:
-            user, unavailable = providers.get(req.provider).find_account(req.identifier), False
+            user, unavailable = find_account(req.identifier, req.provider), False
         except providers.DirectoryUnavailable:
             user, unavailable = None, True
         with write():
@@ -54,7 +67,8 @@ def _answer(req: RecoveryRequest, user: User | None, unavailable: bool) -> None:
         return
     outcome = _eligibility(user)
     if outcome == "sent":
-        links.issue(user, links.purpose_for(user), language=req.language)
+        links.issue(user, links.purpose_for(user), language=req.language,
+                    requested=origin.of_request(req.ip, req.user_agent, req.created_at))
     audit.record("recovery.request", outcome=outcome, target=user, ip=req.ip,
                  target_name=None if user else req.identifier[:64])
 
@@ -66,7 +80,8 @@ def _eligibility(user: User | None) -> str:
         return reason
     window = utcnow() - timedelta(minutes=settings.get("RESET_MAIL_WINDOW_MINUTES"))
     recent = ResetToken.select().where((ResetToken.user == user.id)
-                                       & (ResetToken.created_at >= window)).count()
+                                       & (ResetToken.created_at >= window)
+                                       & ResetToken.purpose.in_(links.PASSWORD_KINDS)).count()
     if recent >= settings.get("RESET_MAILS_PER_WINDOW"):
         return "rate_limited"
     return "sent"

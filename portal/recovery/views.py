@@ -28,7 +28,8 @@ def forgot():
         return render_template("recovery/forgot.html", form=form), 422
     service.request_recovery(form.identifier.data.strip(),
                              form.provider.data if "provider" in form else "identity",
-                             str(get_locale() or "en"), request.remote_addr or "")
+                             str(get_locale() or "en"), request.remote_addr or "",
+                             request.user_agent.string or "")
     return redirect(url_for("recovery.sent"), 303)
 
 

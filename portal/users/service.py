@@ -133,7 +133,8 @@ def _apply_update(actor: User, user: User, fields: dict, changes: dict,
     user = User.get_by_id(user.id)
     if "email" in changes and old_email:
         # The recovery channel moved: the previous address hears of it (never the new one).
-        mail.queue("email_changed", old_email, user=user, by_admin=actor.id != user.id)
+        mail.queue("email_changed", old_email, user=user, by_admin=actor.id != user.id,
+                   **links.not_me_notice(user))  # "this wasn't me" locks (issue 10)
     audit.record("user.update", actor=actor, target=user, detail={"changed": changes})
 
 

@@ -203,7 +203,7 @@ def test_server_killed_during_resets_leaves_no_half_done_reset(app, sink, server
             OutboxMail.kind == "password_changed"))
         for name, uid in ids.items():
             user = User.get_by_id(uid)
-            token = ResetToken.get(ResetToken.user == uid)
+            token = ResetToken.get((ResetToken.user == uid) & (ResetToken.purpose == "reset"))
             history = PasswordHistory.select().where(PasswordHistory.user == uid).count()
             if token.used_at is None:
                 # Not done at all: old password, no trace of a reset.
