@@ -69,6 +69,8 @@ DEFAULTS: dict = {
     "SESSION_IDLE_MINUTES": 30,
     "SESSION_ABSOLUTE_HOURS": 12,
     "REAUTH_MINUTES": 10,  # (db)
+    # Mail every other administrator when an administrator is reset/set/locked (issue 10)
+    "ADMIN_ALERTS": True,  # (db)
     # Organisation
     "ORG_NAME": "Passgate",  # (db)
     "TIMEZONE": "UTC",  # (db)

@@ -38,6 +38,7 @@ SUBJECTS = {
     "account_locked": _l("Your %(org)s account was locked"),
     "email_changed": _l("The email address of your %(org)s account was changed"),
     "test": _l("%(org)s test email"),
+    "admin_alert": _l("%(org)s security alert for administrators"),
 }
 SECRET_KINDS = {"reset", "invite", "temp_password"}
 

@@ -19,6 +19,7 @@ from flask_babel import lazy_gettext as _l
 from peewee import JOIN, SQL, IntegrityError, fn
 
 from .. import access, accounts, audit, links, mail, passwords, providers, sessions, throttle
+from ..alerts import notify_admins
 from ..db import is_sqlite, starts_with, write
 from ..models import OutboxMail, ResetToken, Team, User, fold, utcnow
 
@@ -486,6 +487,8 @@ def _replace_password(actor: User, user: User, password: str, action: str,
         sessions.end_all(user)
         accounts.notify_password_changed(user, "admin")
         audit.record(action, actor=actor, target=user, detail=detail)
+        notify_admins("admin_password_reset" if temporary else "admin_password_set", user,
+                      actor=actor)
     mail.wake()
 
 

@@ -128,6 +128,8 @@ class SettingsForm(FlaskForm):
                                           validators=[between(5, 100)])
     reauth_minutes = WholeNumberField(_l("Re-enter password for sensitive actions after (minutes)"),
                                       validators=[between(0, 60)])
+    admin_alerts = BooleanField(_l("Email the other administrators when an administrator's "
+                                   "password is reset or set, or their account is locked"))
 
     def validate_timezone(self, field):
         if field.data and not is_time_zone(field.data.strip()):

@@ -34,9 +34,10 @@ FIELDS = {
     "lockout_max_seconds": "LOCKOUT_MAX_SECONDS",
     "lockout_hard_limit": "LOCKOUT_HARD_LIMIT",
     "reauth_minutes": "REAUTH_MINUTES",
+    "admin_alerts": "ADMIN_ALERTS",
 }
 LINKS = {"reset_link": "RESET_LINK_TTL", "invite_link": "INVITE_LINK_TTL"}
-BOOLEAN_KEYS = {k for k in FIELDS.values() if "REQUIRE" in k}
+BOOLEAN_KEYS = {k for k in FIELDS.values() if "REQUIRE" in k} | {"ADMIN_ALERTS"}
 TEXT_KEYS = {"ORG_NAME", "TIMEZONE", "DEFAULT_LANGUAGE", "RESET_LINK_TTL", "INVITE_LINK_TTL"}
 DEFAULT_LINK_MINUTES = {"reset_link": 30, "invite_link": 4320}
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from .. import audit, devices, mail, passwords, providers, settings, throttle
+from .. import alerts, audit, devices, mail, passwords, providers, settings, throttle
 from ..db import write
 from ..models import User, utcnow
 from ..providers.base import Verification
@@ -118,6 +118,8 @@ def _failure(user, shown, account_blocked: bool, matches: bool, provider: str,
         if hard and user.email:
             # One notice per hard lock (ASVS 6.3.5): the owner learns before anyone else.
             mail.queue("account_locked", user.email, user=user)
+        if hard:
+            alerts.notify_admins("admin_locked", user)  # the others, if ``user`` is one
 
 
 def _reason(user: User | None, matches: bool, provider: str) -> str:
