@@ -40,6 +40,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     errors.init_app(app)
     providers.init_app(app)
 
+    from .account_sessions import bp as account_sessions_bp
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp
     from .recovery import bp as recovery_bp
@@ -47,6 +48,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     app.register_blueprint(auth_bp)
     app.register_blueprint(recovery_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(account_sessions_bp)
     for endpoint, view in list(app.view_functions.items()):
         if endpoint != "static":
             app.view_functions[endpoint] = db.retry_conflicts(view)

@@ -1,0 +1,89 @@
+"""Routes: the user's own sessions (/account/sessions) and, for administrators and managers
+within reach, the sessions of a user (ended from the user's detail page)."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user, login_required
+
+from .. import access, htmx
+from ..admin.stepup import challenge
+from ..admin.views import load_target
+from ..models import User
+from . import bp, service
+
+HX_VARY = {"Vary": "HX-Request"}
+
+
+@bp.app_template_global("sessions_of")
+def sessions_of(user: User) -> list[service.SessionView]:
+    """For the admin user page (its view has already checked the reach)."""
+    return service.list_for(user)
+
+
+def _me() -> User:
+    return current_user._get_current_object()
+
+
+def _own(message: str | None = None, kind: str = "success", status: int = 200):
+    """The page (or, for htmx, the list region) with an optional message."""
+    me = _me()
+    if not htmx.is_htmx() and message and status < 400:
+        flash(message, kind)  # no JavaScript: back to the page (POST-redirect-GET)
+        return redirect(url_for("account_sessions.page"), 303)
+    return htmx.render("account_sessions/page.html", "account_sessions/_list.html", status,
+                       owner=me, rows=service.list_for(me), admin_view=False,
+                       message=message, kind=kind)
+
+
+@bp.get("/account/sessions")
+@login_required
+def page():
+    return _own()
+
+
+@bp.post("/account/sessions/<handle>/end")
+@login_required
+def end(handle: str):
+    me = _me()
+    ended = service.end_one(me, me, handle)
+    if ended is None:
+        return _own(_("That session had already ended."), "error", 404)
+    if ended is False:
+        return _own(_("This is the session you are using: use Sign out to end it."), "error", 400)
+    return _own(_("The session has been ended."))
+
+
+@bp.post("/account/sessions/end-others")
+@login_required
+def end_others():
+    count = service.end_others(_me())
+    return _own(ngettext("%(num)d other session has been ended.",
+                         "%(num)d other sessions have been ended.", count)
+                if count else _("There were no other sessions."))
+
+
+@bp.post("/admin/users/<int:user_id>/sessions/<handle>/end")
+@login_required
+def admin_end(user_id: int, handle: str):
+    """End one session of a user (users.update within reach; a fresh password entry)."""
+    actor, user = load_target(user_id)
+    refusal = challenge()
+    if refusal is not None:
+        return refusal
+    ended = service.end_one(actor, user, handle)
+    if ended is False:
+        abort(400)  # the actor's own browser: that is signing out
+    message, kind, status = (_("The session has been ended."), "success", 200) if ended else (
+        _("That session had already ended."), "error", 404)
+    if not htmx.is_htmx():
+        if status == 404:
+            abort(404)
+        flash(message, kind)
+        return redirect(url_for("admin.user_detail", user_id=user.id), 303)
+    body = render_template("account_sessions/_list.html", owner=user, admin_view=True,
+                           rows=service.list_for(user), message=message, kind=kind,
+                           may_update=access.can(actor, "users.update", user))
+    return body, status, HX_VARY
