@@ -28,6 +28,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)
 
     from . import db, errors, i18n, mail, providers, ratelimit, security, sessions, templating
+    from .invitations import init_app as init_invitations
 
     db.init_app(app)
     app.session_interface = sessions.SignedCookieSessions()
@@ -37,6 +38,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     ratelimit.init_app(app)
     mail.init_app(app)
     templating.init_app(app)
+    init_invitations(app)
     errors.init_app(app)
     providers.init_app(app)
 

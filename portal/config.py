@@ -49,6 +49,7 @@ DEFAULTS: dict = {
     # Links: minutes, or "end-of-day" (midnight in the organisation's time zone)
     "RESET_LINK_TTL": "30",  # (db)
     "INVITE_LINK_TTL": "4320",  # (db) 72 h
+    "INVITE_REMINDER_HOURS": 24,  # (db) one reminder this long before expiry; 0 = none
     "RESET_MAILS_PER_WINDOW": 3,
     "RESET_MAIL_WINDOW_MINUTES": 15,
     # Sign-in throttling (per account, unknown identifiers included)

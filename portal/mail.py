@@ -39,8 +39,9 @@ SUBJECTS = {
     "email_changed": _l("The email address of your %(org)s account was changed"),
     "test": _l("%(org)s test email"),
     "admin_alert": _l("%(org)s security alert for administrators"),
+    "invite_reminder": _l("Reminder: set your first %(org)s password"),
 }
-SECRET_KINDS = {"reset", "invite", "temp_password"}
+SECRET_KINDS = {"reset", "invite", "temp_password", "invite_reminder"}
 
 def _fernet():
     return crypto.fernet(b'passgate outbox encryption v1')

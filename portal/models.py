@@ -156,6 +156,7 @@ class ResetToken(BaseModel):
     created_at = DateTimeField(default=utcnow, index=True)
     expires_at = DateTimeField()
     used_at = DateTimeField(null=True)
+    reminded_at = DateTimeField(null=True)  # invitation reminder sent (migration 0010)
 
 
 class RecoveryRequest(BaseModel):

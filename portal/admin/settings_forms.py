@@ -115,6 +115,9 @@ class SettingsForm(FlaskForm):
         ("minutes", _l("A number of minutes")),
         (END_OF_DAY, _l("Until midnight of the day it was sent"))])
     invite_link_minutes = WholeNumberField(_l("Minutes (invitation link)"))
+    invite_reminder_hours = WholeNumberField(
+        _l("Invitation reminder (hours before it expires, 0 = none)"),
+        validators=[between(0, 168)])
     temp_password_ttl_hours = WholeNumberField(_l("Temporary password lifetime (hours)"),
                                                validators=[between(1, 168)])
 
