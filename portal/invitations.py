@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
 
@@ -71,7 +70,7 @@ def note(invitation: Invitation) -> str:
 # --- reminders (background worker) ------------------------------------------------------
 
 def lead() -> timedelta | None:
-    hours = int(settings.current()["INVITE_REMINDER_HOURS"])
+    hours = int(settings.get("INVITE_REMINDER_HOURS"))
     return timedelta(hours=hours) if hours > 0 else None
 
 
@@ -113,7 +112,7 @@ def remind(token_id: int, now: datetime | None = None) -> bool:
         token = ResetToken.create(user=user, token_hash=digest, purpose="invite",
                                   stamp=old.stamp, created_at=now, expires_at=old.expires_at,
                                   reminded_at=now)
-        link = current_app.config["BASE_URL"].rstrip("/") + f"/password/reset/{raw}"
+        link = settings.get("BASE_URL").rstrip("/") + f"/password/reset/{raw}"
         mail.queue("invite_reminder", user.email, user=user, link=link,
                    expires_at=token.expires_at)
         audit.record("invite.reminder", target=user, ip="",

@@ -2,8 +2,4 @@
 any or all of the others; administrators (and managers within reach) see and end them on
 a user's detail page. Sessions are the server-side ``user_session`` rows (portal/sessions.py)."""
 
-from flask import Blueprint
-
-bp = Blueprint("account_sessions", __name__)
-
-from . import views  # noqa: E402, F401
+from .views import bp  # noqa: F401

@@ -12,9 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
-
-from .. import audit, sessions
+from .. import audit, sessions, settings
 from ..db import write
 from ..models import User, UserSession, utcnow
 
@@ -58,12 +56,12 @@ class SessionView:
 
 def _live(user: User):
     """The user's sessions still within the idle and absolute limits."""
-    cfg = current_app.config
     now = utcnow()
+    idle = timedelta(minutes=settings.get("SESSION_IDLE_MINUTES"))
+    absolute = timedelta(hours=settings.get("SESSION_ABSOLUTE_HOURS"))
     return (UserSession.select().where(
-        (UserSession.user == user.id)
-        & (UserSession.last_seen_at >= now - timedelta(minutes=cfg["SESSION_IDLE_MINUTES"]))
-        & (UserSession.created_at >= now - timedelta(hours=cfg["SESSION_ABSOLUTE_HOURS"]))))
+        (UserSession.user == user.id) & (UserSession.last_seen_at >= now - idle)
+        & (UserSession.created_at >= now - absolute)))
 
 
 def _current_hash() -> str | None:

@@ -3,17 +3,17 @@ within reach, the sessions of a user (ended from the user's detail page)."""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from .. import access, htmx
-from ..admin.stepup import challenge
-from ..admin.views import load_target
 from ..models import User
-from . import bp, service
+from ..stepup.service import challenge
+from . import service
 
+bp = Blueprint("account_sessions", __name__)
 HX_VARY = {"Vary": "HX-Request"}
 
 
@@ -69,7 +69,7 @@ def end_others():
 @login_required
 def admin_end(user_id: int, handle: str):
     """End one session of a user (users.update within reach; a fresh password entry)."""
-    actor, user = load_target(user_id)
+    actor, user = access.require_target(user_id)
     refusal = challenge()
     if refusal is not None:
         return refusal
