@@ -53,6 +53,11 @@ ACTION_LABELS = {
     "directory.unavailable": _l("Directory unavailable"),
     "directory.vanished": _l("Gone from the directory (disabled)"),
     "directory.conflict": _l("Directory entry clashes with a Passgate account"),
+    "session.end": _l("Session ended by its owner"),
+    "session.end_others": _l("Other sessions ended by their owner"),
+    "admin.end_session": _l("Session of the user ended"),
+    "admin.alert": _l("Administrators alerted"),
+    "invite.reminder": _l("Invitation reminder sent"),
 }
 
 OUTCOME_LABELS = {
@@ -92,6 +97,12 @@ DETAIL_KEYS = {
     "failures": _l("Failed attempts"),
     "hard": _l("Locked until unlocked"),
     "sessions": _l("Sessions ended"),
+    "event": _l("Event"),
+    "recipients": _l("Recipients"),
+    "session_ip": _l("Session IP address"),
+    "browser": _l("Browser"),
+    "system": _l("System"),
+    "expires_at": _l("Expires"),
     "must_change": _l("Must change at next sign-in"),
     "job": _l("Bulk run no."),
     "rows": _l("Rows"),
@@ -128,6 +139,14 @@ DETAIL_VALUES = {
         "account_locked": _l("account locked notice"),
         "temp_password": _l("temporary password"),
         "test": _l("test message"),
+        "admin_alert": _l("administrator alert"),
+        "invite_reminder": _l("invitation reminder"),
+    },
+    "event": {
+        "admin_password_reset": _l("administrator's password reset"),
+        "admin_password_set": _l("administrator's password set"),
+        "admin_locked": _l("administrator locked out"),
+        "not_me_lock": _l("locked after “this wasn't me”"),
     },
     "action": {
         "recovery": _l("Send recovery links"),

@@ -81,6 +81,9 @@ def test_reset_of_an_admin_alerts_the_other_admins_only(make_app, smtp_server):
         event = AuditEvent.get(AuditEvent.action == "admin.alert")
         assert event.target_id == p["bea"].id and event.actor_id == p["ada"].id
         assert '"admin_password_reset"' in event.detail and '"recipients": 1' in event.detail
+    # The audit log says it in words.
+    log = client.get("/admin/audit").get_data(as_text=True)
+    assert "Administrators alerted" in log and "Recipients: 1" in log
 
 
 def test_set_password_of_an_admin_alerts_in_english(make_app, smtp_server):
