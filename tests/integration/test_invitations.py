@@ -85,12 +85,19 @@ def test_expired_invitation_is_resent_in_one_click(make_app, smtp_server):
     assert "Invitation expired 3 hours ago" in row
     button = re.search(r'<button[^>]*data-resend-expired[^>]*>', row).group(0)
     assert f'hx-post="/admin/users/{ivy.id}/resend"' in button
-    assert "Invitation expired 3 hours ago" in body(client.get(f"/admin/users/{ivy.id}"))
+    detail = body(client.get(f"/admin/users/{ivy.id}"))
+    assert "Invitation expired 3 hours ago" in detail
+    assert f'formaction="/admin/users/{ivy.id}/resend"' in detail  # the page's one click too
     # One click (htmx) on the row's button.
     r = post(client, f"/admin/users/{ivy.id}/resend", htmx=True)
     assert r.status_code == 200 and "users-changed" in r.headers["HX-Trigger"]
     assert "expires in 3 days" in body(client.get("/admin/users"))
     assert "data-resend-expired" not in body(client.get("/admin/users"))
+    # Without JavaScript, from the user's page: back to it, the invitation pending again.
+    age_invitation(app, ivy, sent_ago=timedelta(days=4), expires_in=-timedelta(hours=1))
+    r = post(client, f"/admin/users/{ivy.id}/resend")
+    assert r.status_code == 303 and r.headers["Location"].endswith(f"/admin/users/{ivy.id}")
+    assert "expires in 3 days" in body(client.get(f"/admin/users/{ivy.id}"))
     from portal.worker import run_once
 
     with app.app_context():
