@@ -1,16 +1,17 @@
-"""Routes: the user's own sessions (/account/sessions) and, for administrators and managers
-within reach, the sessions of a user (ended from the user's detail page)."""
+"""Routes: the user's own sessions (/account/sessions, blueprint ``account_sessions``) and,
+on the admin blueprint, ending one session of a user (administrators, and managers within
+reach) from the user's page."""
 
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from .. import access, htmx
+from ..access.guard import requires
+from ..admin import bp as admin_bp
+from ..messages import text
 from ..models import User
-from ..stepup.service import challenge
 from . import service
 
 bp = Blueprint("account_sessions", __name__)
@@ -50,34 +51,28 @@ def end(handle: str):
     me = _me()
     ended = service.end_one(me, me, handle)
     if ended is None:
-        return _own(_("That session had already ended."), "error", 404)
+        return _own(text("SESSION_GONE"), "error", 404)
     if ended is False:
-        return _own(_("This is the session you are using: use Sign out to end it."), "error", 400)
-    return _own(_("The session has been ended."))
+        return _own(text("SESSION_IS_CURRENT"), "error", 400)
+    return _own(text("SESSION_ENDED"))
 
 
 @bp.post("/account/sessions/end-others")
 @login_required
 def end_others():
     count = service.end_others(_me())
-    return _own(ngettext("%(num)d other session has been ended.",
-                         "%(num)d other sessions have been ended.", count)
-                if count else _("There were no other sessions."))
+    return _own(text("OTHER_SESSIONS_ENDED", num=count) if count else text("NO_OTHER_SESSIONS"))
 
 
-@bp.post("/admin/users/<int:user_id>/sessions/<handle>/end")
-@login_required
-def admin_end(user_id: int, handle: str):
-    """End one session of a user (users.update within reach; a fresh password entry)."""
-    actor, user = access.require_target(user_id)
-    refusal = challenge()
-    if refusal is not None:
-        return refusal
+@admin_bp.post("/users/<int:user_id>/sessions/<handle>/end")
+@requires("users.update", fresh=True)
+def user_session_end(actor: User, user: User, handle: str):
+    """End one session of a user (users.update within reach; a recent password entry)."""
     ended = service.end_one(actor, user, handle)
     if ended is False:
         abort(400)  # the actor's own browser: that is signing out
-    message, kind, status = (_("The session has been ended."), "success", 200) if ended else (
-        _("That session had already ended."), "error", 404)
+    message, kind, status = (text("SESSION_ENDED"), "success", 200) if ended else (
+        text("SESSION_GONE"), "error", 404)
     if not htmx.is_htmx():
         if status == 404:
             abort(404)

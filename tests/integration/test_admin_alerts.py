@@ -10,16 +10,15 @@ from portal import alerts, settings
 from portal.db import database, write
 from portal.models import AuditEvent, Role, User, utcnow
 
-from ..conftest import PASSWORD, _prepare_database, login
-from .test_admin_settings import _submit
-from .test_admin_users import post
+from ..helpers import PASSWORD, login, post, prepare_database
+from ..settings_form import submit_settings
 
 NEW_PASSWORD = "quiet meadow copper 4471 kite"
 
 
 def smtp_app(make_app, smtp_server):
     app = make_app(MAIL_PORT=smtp_server.port, MAIL_SUPPRESS_SEND=False)
-    _prepare_database(app)
+    prepare_database(app)
     return app
 
 
@@ -170,7 +169,7 @@ def test_settings_page_turns_alerts_off(make_app, smtp_server):
     page = client.get("/admin/settings")
     text = page.get_data(as_text=True)
     assert re.search(r'<input checked[^>]*name="admin_alerts"', text)  # on by default
-    r = _submit(client, {"admin_alerts": None})  # unticked
+    r = submit_settings(client, {"admin_alerts": None})  # unticked
     assert r.status_code == 303
     with app.app_context():
         database.connect(reuse_if_open=True)

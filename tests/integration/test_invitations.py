@@ -13,9 +13,8 @@ from portal import invitations, settings
 from portal.db import database, write
 from portal.models import AuditEvent, OutboxMail, ResetToken, User, utcnow
 
-from ..conftest import PASSWORD, _prepare_database, login, post_form
-from .test_admin_settings import _submit
-from .test_admin_users import HX, body, post
+from ..helpers import HX, PASSWORD, body, login, post, post_form, prepare_database
+from ..settings_form import submit_settings
 
 LINK_RE = re.compile(r"http://localhost(/password/reset/[A-Za-z0-9_\-]+)")
 
@@ -68,7 +67,7 @@ def test_list_and_detail_show_age_and_expiry(app, client, make_user):
 
 def test_expired_invitation_is_resent_in_one_click(make_app, smtp_server):
     app = make_app(MAIL_PORT=smtp_server.port, MAIL_SUPPRESS_SEND=False)
-    _prepare_database(app)
+    prepare_database(app)
     from portal.accounts import create_user
 
     with app.test_request_context():
@@ -116,7 +115,7 @@ def test_expired_invitation_is_resent_in_one_click(make_app, smtp_server):
 
 def test_one_reminder_before_expiry_through_real_smtp(make_app, smtp_server, monkeypatch):
     app = make_app(MAIL_PORT=smtp_server.port, MAIL_SUPPRESS_SEND=False)
-    _prepare_database(app)
+    prepare_database(app)
     from portal.accounts import create_user
 
     with app.test_request_context():
@@ -199,9 +198,9 @@ def test_reminder_setting_on_the_settings_page(app, client, make_user):
     login(client, "admin")
     page = body(client.get("/admin/settings"))
     assert re.search(r'name="invite_reminder_hours"[^>]*value="24"|value="24"[^>]*name="invite_reminder_hours"', page)
-    r = _submit(client, {"invite_reminder_hours": "200"}, headers=HX)
+    r = submit_settings(client, {"invite_reminder_hours": "200"}, headers=HX)
     assert r.status_code == 422 and "from 0 to 168" in body(r) and 'value="200"' in body(r)
-    assert _submit(client, {"invite_reminder_hours": "0"}).status_code == 303
+    assert submit_settings(client, {"invite_reminder_hours": "0"}).status_code == 303
     with app.test_request_context():
         database.connect(reuse_if_open=True)
         assert settings.current()["INVITE_REMINDER_HOURS"] == 0

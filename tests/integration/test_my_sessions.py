@@ -10,8 +10,7 @@ from portal.account_sessions.service import describe
 from portal.db import database
 from portal.models import AuditEvent, UserSession, utcnow
 
-from ..conftest import csrf_of, login
-from .test_admin_users import HX, age_session, audit_actions, body, people
+from ..helpers import HX, PASSWORD, age_session, audit_actions, body, csrf_of, login, people
 
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
 SAFARI = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
@@ -165,7 +164,7 @@ def test_admin_and_manager_see_and_end_a_users_sessions(app, make_user):
                    data={"csrf_token": csrf_of(page)}, headers=HX)
     assert r.status_code == 401 and phone.get("/").status_code == 200
     r = admin.post(f"/admin/users/{p['alice'].id}/sessions/{handle}/end",
-                   data={"csrf_token": csrf_of(page), "reauth_password": "violet lantern harbour 1987"})
+                   data={"csrf_token": csrf_of(page), "reauth_password": PASSWORD})
     assert r.status_code == 303 and r.headers["Location"].endswith(f"/admin/users/{p['alice'].id}")
     assert phone.get("/").status_code == 302
     event = audit_actions(app, "admin.end_session")[-1]
