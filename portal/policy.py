@@ -31,6 +31,7 @@ from flask_babel import ngettext as _babel_ngettext
 
 from .blocklist import common_passwords  # noqa: F401  (part of this module's API)
 from .guessability import check as _check
+from .messages import text
 
 __all__ = [
     "Evaluation", "Policy", "RuleResult", "common_passwords", "context_tokens", "evaluate",
@@ -193,7 +194,7 @@ def _error_text(key: str, policy: Policy) -> str:
     if key == "not_personal":
         return _("Do not use your name, username, email address or the organisation's name.")
     if key == "match":
-        return _("The passwords do not match.")
+        return text("PASSWORDS_DIFFER")
     raise KeyError(key)
 
 
