@@ -472,7 +472,7 @@ def test_all_messages_are_extractable_literals():
     portal/messages.py), with %(num)d placeholders."""
     from babel.messages.extract import extract_from_file
 
-    found = [m for name in ("policy.py", "messages.py")
+    found = [m for name in ("policy.py", "policy_texts.py", "messages.py")
              for m in extract_from_file("python", str(ROOT / "portal" / name))]
     ids = {m[1] if isinstance(m[1], str) else m[1][0] for m in found}
     for text in [MSG_CONTROL, MSG_PERSONAL, MSG_MISMATCH, MSG_EMPTY, common_message(),
