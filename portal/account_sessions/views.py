@@ -36,7 +36,7 @@ def _own(message: str | None = None, kind: str = "success", status: int = 200):
         return redirect(url_for("account_sessions.page"), 303)
     return htmx.render("account_sessions/page.html", "account_sessions/_list.html", status,
                        owner=me, rows=service.list_for(me), admin_view=False,
-                       message=message, kind=kind)
+                       notice=message, kind=kind)
 
 
 @bp.get("/account/sessions")
@@ -79,6 +79,6 @@ def user_session_end(actor: User, user: User, handle: str):
         flash(message, kind)
         return redirect(url_for("admin.user_detail", user_id=user.id), 303)
     body = render_template("account_sessions/_list.html", owner=user, admin_view=True,
-                           rows=service.list_for(user), message=message, kind=kind,
+                           rows=service.list_for(user), notice=message, kind=kind,
                            may_update=access.can(actor, "users.update", user))
     return body, status, HX_VARY
