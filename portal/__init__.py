@@ -28,6 +28,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)
 
     from . import db, errors, i18n, mail, providers, ratelimit, security, sessions, templating
+    from .invitations import init_app as init_invitations
 
     db.init_app(app)
     app.session_interface = sessions.SignedCookieSessions()
@@ -37,6 +38,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     ratelimit.init_app(app)
     mail.init_app(app)
     templating.init_app(app)
+    init_invitations(app)
     errors.init_app(app)
     providers.init_app(app)
 
@@ -54,6 +56,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
         user_passwords,
         users,
     )
+    from .account_sessions import bp as account_sessions_bp
     from .auth import bp as auth_bp
     from .recovery import bp as recovery_bp
 
@@ -61,6 +64,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     app.register_blueprint(recovery_bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(account_sessions_bp)
     for endpoint, view in list(app.view_functions.items()):
         if endpoint != "static":
             app.view_functions[endpoint] = db.retry_conflicts(view)

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from flask_babel import gettext as _
 from peewee import IntegrityError
 
-from . import access, alerts, audit, links, mail, passwords, policy, sessions, settings, throttle
+from . import access, audit, links, mail, passwords, policy, sessions, settings, throttle
+from .alerts import notify_admins
 from .db import database, write
 from .identities import (  # noqa: F401  (accounts.X stays the way callers name them)
     AccountError,
@@ -168,9 +169,9 @@ def replace_password(user: User, password: str, *, how: str, action: str,
             sessions.end_all(user)
         notify_password_changed(user, how)
         audit.record(action, actor=actor or user, target=user, detail=detail)
-        if how == "admin":  # care's administrator alerts (issue 10, item 5)
-            alerts.notify_admins("admin_password_reset" if temporary else "admin_password_set",
-                                 user, actor=actor)
+        if how == "admin":  # the other administrators hear of it (when ``user`` is one)
+            notify_admins("admin_password_reset" if temporary else "admin_password_set", user,
+                          actor=actor)
     if own_change:
         sessions.renew_after_password_change(user)
     mail.wake()

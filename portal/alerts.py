@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from . import audit, mail
+from . import audit, mail, settings
 from .models import Role, User, utcnow
-from .settings import current as current_settings
 
 # event -> what it concerns. "admin_*" events concern administrator accounts only (a
 # subject who is not an administrator alerts nobody); "not_me_lock" concerns anyone.
@@ -52,7 +51,7 @@ def notify_admins(event: str, subject: User, *, actor: User | None = None,
     how many mails were queued (0 when the ``ADMIN_ALERTS`` setting is off)."""
     if event not in EVENTS:
         raise ValueError(f"unknown alert event {event!r}")
-    if not current_settings()["ADMIN_ALERTS"]:
+    if not settings.get("ADMIN_ALERTS"):
         return 0
     if event in ADMIN_ONLY and not is_admin(subject):
         return 0

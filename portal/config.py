@@ -52,6 +52,7 @@ DEFAULTS: dict = {
     # "This wasn't me" links in change notices (days); address confirmations (minutes)
     "NOT_ME_LINK_DAYS": 7,
     "CONFIRM_LINK_MINUTES": 1440,
+    "INVITE_REMINDER_HOURS": 24,  # (db) one reminder this long before expiry; 0 = none
     "RESET_MAILS_PER_WINDOW": 3,
     "RESET_MAIL_WINDOW_MINUTES": 15,
     # Sign-in throttling (per account, unknown identifiers included)

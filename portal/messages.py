@@ -134,6 +134,14 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     "IMPORT_NEEDS_PASSWORD": N_(
         "This file creates administrators: enter your password and choose the file again."
     ),
+    # My sessions (and a user's sessions, for administrators)
+    "SESSION_ENDED": N_("The session has been ended."),
+    "SESSION_GONE": N_("That session had already ended."),
+    "SESSION_IS_CURRENT": N_("This is the session you are using: use Sign out to end it."),
+    "OTHER_SESSIONS_ENDED": N_plural(
+        "%(num)d other session has been ended.", "%(num)d other sessions have been ended."
+    ),
+    "NO_OTHER_SESSIONS": N_("There were no other sessions."),
     # Audit log
     "AUDIT_NO_MATCH": N_("No events match these filters."),
     # Settings

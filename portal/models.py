@@ -164,6 +164,7 @@ class ResetToken(BaseModel):
     expires_at = DateTimeField()
     used_at = DateTimeField(null=True)
     data = CharField(max_length=254, default="")
+    reminded_at = DateTimeField(null=True)  # invitation reminder sent (migration 0010)
 
 
 class RecoveryRequest(BaseModel):

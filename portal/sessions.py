@@ -138,7 +138,10 @@ def load_user(user_id: str) -> User | None:
         session.clear()
         return None
     if now - row.last_seen_at > TOUCH_EVERY:
-        UserSession.update(last_seen_at=now).where(UserSession.id_hash == row.id_hash).execute()
+        # At most one write a minute per session (not one per page view); the address
+        # is refreshed with it for "My sessions".
+        UserSession.update(last_seen_at=now, ip=_ip()).where(
+            UserSession.id_hash == row.id_hash).execute()
     g.user_session = row
     return row.user
 

@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 
-from . import housekeeping, mail
+from . import housekeeping, invitations, mail
 from .db import database
 from .providers import sync
 from .recovery.service import process_pending
@@ -31,11 +31,11 @@ LEADER_RETRY_SECONDS = 5.0
 
 
 def run_once() -> dict:
-    """One pass: housekeeping, directory sync (when due), pending recovery requests, due
-    mail. Returns counts."""
+    """One pass: housekeeping, directory sync (when due), pending recovery requests,
+    invitation reminders (when due), due mail. Returns counts."""
     housekeeping.run()
     sync.run_if_due()
-    counts = {"requests": process_pending()}
+    counts = {"requests": process_pending(), "reminders": invitations.send_reminders()}
     counts.update(mail.deliver_due())
     return counts
 

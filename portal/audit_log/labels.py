@@ -63,6 +63,11 @@ ACTION_LABELS = {
     "backup_email.remove": _l("Recovery address removed"),
     "account.confirm": _l("Address confirmation"),
     "account.link_invalid": _l("Invalid or expired account link"),
+    "session.end": _l("Session ended by its owner"),
+    "session.end_others": _l("Other sessions ended by their owner"),
+    "admin.end_session": _l("Session of the user ended"),
+    "admin.alert": _l("Administrators alerted"),
+    "invite.reminder": _l("Invitation reminder sent"),
 }
 
 OUTCOME_LABELS = {
@@ -102,6 +107,12 @@ DETAIL_KEYS = {
     "failures": _l("Failed attempts"),
     "hard": _l("Locked until unlocked"),
     "sessions": _l("Sessions ended"),
+    "event": _l("Event"),
+    "recipients": _l("Recipients"),
+    "session_ip": _l("Session IP address"),
+    "browser": _l("Browser"),
+    "system": _l("System"),
+    "expires_at": _l("Expires"),
     "must_change": _l("Must change at next sign-in"),
     "job": _l("Bulk run no."),
     "rows": _l("Rows"),
@@ -148,6 +159,14 @@ DETAIL_VALUES = {
         "backup_changed": _l("recovery address notice"),
         "confirm_email": _l("new email address"),
         "confirm_backup": _l("recovery address"),
+        "admin_alert": _l("administrator alert"),
+        "invite_reminder": _l("invitation reminder"),
+    },
+    "event": {
+        "admin_password_reset": _l("administrator's password reset"),
+        "admin_password_set": _l("administrator's password set"),
+        "admin_locked": _l("administrator locked out"),
+        "not_me_lock": _l("locked after “this wasn't me”"),
     },
     "action": {
         "recovery": _l("Send recovery links"),

@@ -118,6 +118,9 @@ class SettingsForm(FlaskForm):
     reset_link_minutes = WholeNumberField(_l("Minutes (recovery link)"))
     invite_link_mode = lifetime_field(_l("Invitation link lifetime"))
     invite_link_minutes = WholeNumberField(_l("Minutes (invitation link)"))
+    invite_reminder_hours = WholeNumberField(
+        _l("Invitation reminder (hours before it expires, 0 = none)"),
+        validators=[between(0, 168)])
     temp_password_ttl_hours = WholeNumberField(_l("Temporary password lifetime (hours)"),
                                                validators=[between(1, 168)])
 

@@ -34,6 +34,7 @@ FIELDS = {
     "lockout_hard_limit": "LOCKOUT_HARD_LIMIT",
     "reauth_minutes": "REAUTH_MINUTES",
     "admin_alerts": "ADMIN_ALERTS",
+    "invite_reminder_hours": "INVITE_REMINDER_HOURS",
 }
 LINKS = {"reset_link": "RESET_LINK_TTL", "invite_link": "INVITE_LINK_TTL"}
 BOOLEAN_KEYS = {k for k in FIELDS.values() if "REQUIRE" in k} | {"ADMIN_ALERTS"}

@@ -11,7 +11,7 @@ from portal.db import database, write
 from portal.models import AuditEvent, Role, User, utcnow
 
 from ..helpers import PASSWORD, login, post, prepare_database
-from .test_admin_settings import _submit
+from ..settings_form import submit_settings
 
 NEW_PASSWORD = "quiet meadow copper 4471 kite"
 
@@ -80,6 +80,9 @@ def test_reset_of_an_admin_alerts_the_other_admins_only(make_app, smtp_server):
         event = AuditEvent.get(AuditEvent.action == "admin.alert")
         assert event.target_id == p["bea"].id and event.actor_id == p["ada"].id
         assert '"admin_password_reset"' in event.detail and '"recipients": 1' in event.detail
+    # The audit log says it in words.
+    log = client.get("/admin/audit").get_data(as_text=True)
+    assert "Administrators alerted" in log and "Recipients: 1" in log
 
 
 def test_set_password_of_an_admin_alerts_in_english(make_app, smtp_server):
@@ -166,7 +169,7 @@ def test_settings_page_turns_alerts_off(make_app, smtp_server):
     page = client.get("/admin/settings")
     text = page.get_data(as_text=True)
     assert re.search(r'<input checked[^>]*name="admin_alerts"', text)  # on by default
-    r = _submit(client, {"admin_alerts": None})  # unticked
+    r = submit_settings(client, {"admin_alerts": None})  # unticked
     assert r.status_code == 303
     with app.app_context():
         database.connect(reuse_if_open=True)
