@@ -6,7 +6,7 @@ Two servers share one database (SQLite file, or the leg's PostgreSQL):
 
 * ``main``: bcrypt cost 4, per-IP limits raised (the tests are about other things), the
   background worker delivering mail to the sink, sign-in waits of 2 s (test profile);
-* ``strict``: the default per-IP limits (B5, C11, C12, H1's 429), bcrypt cost 10 (B2's
+* ``strict``: the default per-IP limits (B5, C11, C12, H1's 429), bcrypt cost 8 (B2's
   timing), no mail worker.
 
 Both run with ``PASSGATE_BASE_URL=https://…``: the deployment behind a TLS-terminating
@@ -24,6 +24,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from html import unescape
 from http.cookies import SimpleCookie
 from urllib.parse import urlencode, urlsplit
 
@@ -86,6 +87,7 @@ class Client:
         self.port = port
         self.ip = ip or next_ip()
         self.cookies: dict[str, str] = {}
+        self.csrf_token: str | None = None
 
     def request(self, method: str, path: str, data=None, headers: dict | None = None, *,
                 body: bytes | None = None, target: str | None = None) -> Response:
@@ -178,8 +180,15 @@ class Live:
     sink: Sink
     app: object
     env: dict
+    tmp: object = None
     names: itertools.count = field(default_factory=lambda: itertools.count(1))
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def app8(self):
+        """A seeding app hashing at cost 8, like the strict server (B2's timing)."""
+        if not hasattr(self, "_app8"):
+            self._app8 = seeding_app(self.tmp, self.env["PASSGATE_DATABASE_URL"], rounds=8)
+        return self._app8
 
     def client(self, ip: str | None = None, *, strict: bool = False) -> Client:
         return Client((self.strict if strict else self.main).port, ip)
@@ -287,7 +296,7 @@ def seeding_app(tmp_path, database_url: str, rounds: int = 4):
     return create_app({"SECRET_KEY": procs.SECRET_KEY, "DATABASE_URL": database_url,
                        "BASE_URL": "https://127.0.0.1:5000", "BCRYPT_ROUNDS": rounds,
                        "RATELIMIT_ENABLED": False},
-                      instance_path=str(tmp_path / "seed-instance"))
+                      instance_path=str(tmp_path / f"seed-instance-{rounds}"))
 
 
 def prepare_database(app, postgres: bool) -> None:
@@ -324,14 +333,14 @@ def start(tmp_path, database_url: str, postgres: bool) -> Live:
     strict_env = {key: value for key, value in env.items()
                   if not key.startswith("PASSGATE_LIMIT_")}
     strict_env.update(PASSGATE_INSTANCE=str(tmp_path / "strict" / "instance"),
-                      PASSGATE_BCRYPT_ROUNDS="10", PASSGATE_LOCKOUT_FREE_FAILURES="1000",
+                      PASSGATE_BCRYPT_ROUNDS="8", PASSGATE_LOCKOUT_FREE_FAILURES="1000",
                       PASSGATE_BASE_URL=f"https://127.0.0.1:{strict_port}")
     strict = procs.start_server(strict_env, strict_port,
                                 ("--workers", "1", "--threads", "4", "--no-mail-worker"),
                                 wait=False)
     main.wait_ready()
     strict.wait_ready()
-    return Live(main, strict, sink, app, env)
+    return Live(main, strict, sink, app, env, tmp_path)
 
 
 def stop(live: Live) -> None:
@@ -394,3 +403,48 @@ def signs_in(live: Live, identifier: str, password: str) -> bool:
     """Does a fresh browser sign in with this password (303 away from /login)?"""
     response = live.client().login(identifier, password)
     return response.status == 303
+
+
+def form_values(page: str, action: str | None = None) -> dict:
+    """The values a browser would submit from the first form (or the one posting to
+    ``action``): inputs, checked boxes, selected options, text areas."""
+    forms = re.findall(r"<form\b[^>]*>.*?</form>", page, re.S)
+    if action:
+        forms = [f for f in forms if f'action="{action}"' in f]
+    assert forms, "no such form"
+    html = forms[0]
+    values: dict = {}
+    for tag in re.findall(r"<input\b[^>]*>", html):
+        name = re.search(r'name="([^"]+)"', tag)
+        if not name:
+            continue
+        kind = (re.search(r'type="([^"]+)"', tag) or [None, "text"])[1]
+        value = (re.search(r'value="([^"]*)"', tag) or [None, ""])[1]
+        if kind in ("checkbox", "radio"):
+            if "checked" in tag:
+                values[name.group(1)] = value or "y"
+        elif kind not in ("submit", "button"):
+            values[name.group(1)] = unescape(value)
+    for name, body in re.findall(r'<select\b[^>]*name="([^"]+)"[^>]*>(.*?)</select>', html, re.S):
+        chosen = re.search(r'<option[^>]*value="([^"]*)"[^>]*selected', body) \
+            or re.search(r'<option[^>]*value="([^"]*)"', body)
+        values[name] = unescape(chosen.group(1)) if chosen else ""
+    for name, body in re.findall(r'<textarea\b[^>]*name="([^"]+)"[^>]*>(.*?)</textarea>',
+                                 html, re.S):
+        values[name] = unescape(body)
+    return values
+
+
+def seed_link(live: Live, account: Account, *, expires_in: float = 1800) -> str:
+    """A recovery link put straight into the database (as the worker would issue it, minus
+    the mail): for tests that need many links at once (C4)."""
+    from portal import tokens
+    from portal.models import ResetToken
+
+    raw, digest = tokens.new_token()
+    with live.db():
+        user = User.get_by_id(account.id)
+        ResetToken.create(user=user.id, token_hash=digest, purpose="reset",
+                          stamp=user.security_stamp,
+                          expires_at=utcnow() + timedelta(seconds=expires_in))
+    return f"/password/reset/{raw}"
