@@ -16,6 +16,8 @@ is sent; the tests speak plain HTTP to the loopback port as that proxy does.
 
 from __future__ import annotations
 
+import asyncio
+import email
 import http.client
 import itertools
 import re
@@ -290,6 +292,29 @@ class Live:
         return self.main.log() + self.strict.log()
 
 
+class SlowSink(Sink):
+    """The load tests' sink, delaying (1 s) only the mail to ``slow_recipients`` (D2)."""
+
+    def __init__(self):
+        super().__init__()
+        from aiosmtpd.controller import Controller
+
+        self.slow_recipients: set[str] = set()
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                if sink.slow_recipients.intersection(envelope.rcpt_tos):
+                    await asyncio.sleep(1.0)
+                msg = email.message_from_bytes(envelope.content)
+                with sink.changed:
+                    sink.messages.append((list(envelope.rcpt_tos), msg))
+                    sink.changed.notify_all()
+                return "250 OK"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+
 # Server start ---------------------------------------------------------------------------
 
 def seeding_app(tmp_path, database_url: str, rounds: int = 4):
@@ -322,7 +347,7 @@ def prepare_database(app, postgres: bool) -> None:
 def start(tmp_path, database_url: str, postgres: bool) -> Live:
     app = seeding_app(tmp_path, database_url)
     prepare_database(app, postgres)
-    sink = Sink().start()
+    sink = SlowSink().start()
     env = procs.base_env(tmp_path / "main", database_url, sink.port,
                          PASSGATE_RESET_MAILS_PER_WINDOW="3",
                          PASSGATE_LOCKOUT_BASE_SECONDS="2",
