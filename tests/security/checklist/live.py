@@ -17,12 +17,15 @@ is sent; the tests speak plain HTTP to the loopback port as that proxy does.
 from __future__ import annotations
 
 import asyncio
+import base64
 import email
 import http.client
 import itertools
+import json
 import re
 import threading
 import time
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -46,6 +49,15 @@ LINK_RE = re.compile(r"https?://[^/\s]+(/password/reset/([A-Za-z0-9_\-]+))")
 GENERIC_LOGIN_ERROR = "Your username, email or password was incorrect."
 HX = {"HX-Request": "true"}
 SESSION_COOKIE = "__Host-session"
+
+
+def cookie_payload(value: str) -> dict:
+    """What anyone holding Flask's signed cookie can read (it is signed, not encrypted)."""
+    data = value.split(".")[1 if value.startswith(".") else 0]
+    raw = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+    if value.startswith("."):
+        raw = zlib.decompress(raw)
+    return json.loads(raw)
 
 
 def normalize(body: str) -> str:

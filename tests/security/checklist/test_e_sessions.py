@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
-import zlib
 from pathlib import Path
 
 import pytest
@@ -20,17 +18,9 @@ from .live import (
     SESSION_COOKIE,
     admin_reset,
     admin_set_password,
+    cookie_payload,
     form_values,
 )
-
-
-def cookie_payload(value: str) -> dict:
-    """What anyone holding Flask's signed cookie can read (it is signed, not encrypted)."""
-    data = value.split(".")[1 if value.startswith(".") else 0]
-    raw = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
-    if value.startswith("."):
-        raw = zlib.decompress(raw)
-    return json.loads(raw)
 
 
 def test_E1_cookie_attributes(live):
