@@ -39,8 +39,11 @@ def unauthorized():
 
     if htmx.is_htmx():
         # Come back to the page the fragment belonged to (safe_next checks it at sign-in).
+        # Only a page of this site: a forged header must not carry "//evil.example" along.
         page = urlsplit(request.headers.get("HX-Current-URL", ""))
-        back = page.path + (f"?{page.query}" if page.query else "") if page.path else None
+        own = (page.netloc in ("", request.host) and page.path.startswith("/")
+               and not page.path.startswith(("//", "/\\")))
+        back = page.path + (f"?{page.query}" if page.query else "") if own else None
         response = current_app.make_response(("", 401))
         response.headers["HX-Redirect"] = url_for("auth.login", next=back)
         return response
