@@ -10,7 +10,7 @@ import pytest
 
 from portal import config, create_app
 from portal.db import database
-from portal.models import AuditEvent, User
+from portal.models import AuditEvent, OutboxMail, User
 
 from .live import (
     NEW_PASSWORD,
@@ -248,6 +248,31 @@ def test_A11_temporary_passwords(live, admin):
     live.age(User, User.id == account.id, temp_password_expires_at=49 * 3600)
     late = live.client().login(account.username, temp3)
     assert late.status == 401 and late.location == ""
+
+
+def test_A11_mailed_temporary_password_deviation(live, admin):
+    """Seed 000's "Send email" (docs/security.md, deviation): only on the administrator's
+    request, only the current unexpired temporary password, encrypted while queued and
+    cleared once sent, audited; refused once the user has replaced it."""
+    account = live.account("aelevenm")
+    _page, temp = admin_reset(admin[1], account.id)
+    path = f"/admin/users/{account.id}/reset/email"
+    wrong = admin[1].form(path, {"password": "not-the-temporary-one"}, page="/admin/users")
+    assert wrong.status == 422
+    assert admin[1].form(path, {"password": temp}, page="/admin/users").status == 200
+    notice, mailed = live.wait_mails(account.email, 2)  # the reset notice, then this one
+    assert temp not in live.text(notice) and temp in live.text(mailed)
+    with live.db():
+        row = OutboxMail.get((OutboxMail.recipient == account.email)
+                             & (OutboxMail.kind == "temp_password"))
+        assert row.encrypted and temp not in (row.context + row.body_text + row.body_html)
+        assert AuditEvent.select().where((AuditEvent.target == account.id)
+                                         & (AuditEvent.action == "admin.temp_password_mail")
+                                         ).count() == 1
+    browser = live.client()
+    browser.login(account.username, temp)
+    assert browser.change_password(temp, NEW_PASSWORD).status == 303
+    assert admin[1].form(path, {"password": temp}, page="/admin/users").status == 422
 
 
 def test_A12_admin_typed_passwords_deviation(live, admin):
