@@ -209,15 +209,12 @@ class Live:
 
     @contextmanager
     def db(self):
-        """A connection of the test process to the servers' database (grey-box checks)."""
+        """A connection of the test process to the servers' database (grey-box checks);
+        kept open between calls (closed by ``stop``), no transaction left open."""
         with self.app.test_request_context():
             database.initialize(self.app.extensions["peewee"])
             database.connect(reuse_if_open=True)
-            try:
-                yield
-            finally:
-                if not database.is_closed():
-                    database.close()
+            yield
 
     def account(self, prefix: str = "user", *, role: str = "user", team: str | None = None,
                 email: bool = True, password: str | None = PASSWORD, manages: str | None = None,
@@ -232,14 +229,11 @@ class Live:
         with app.test_request_context():
             database.initialize(app.extensions["peewee"])
             database.connect(reuse_if_open=True)
-            try:
-                user, temp = create_user(name, role=role, email=address, team=team,
-                                         password=password, **details)
-                if manages:
-                    team_row = User.get_by_id(self.account_id(manages)).team
-                    ManagedTeam.create(manager=user.id, team=team_row.id)
-            finally:
-                database.close()
+            user, temp = create_user(name, role=role, email=address, team=team,
+                                     password=password, **details)
+            if manages:
+                team_row = User.get_by_id(self.account_id(manages)).team
+                ManagedTeam.create(manager=user.id, team=team_row.id)
         return Account(user.id, name, address, password, temp)
 
     def account_id(self, team_member_or_team: str) -> int:
@@ -381,6 +375,9 @@ def start(tmp_path, database_url: str, postgres: bool) -> Live:
 
 
 def stop(live: Live) -> None:
+    for app in (live.app, getattr(live, "_app8", None)):
+        if app is not None and not app.extensions["peewee"].is_closed():
+            app.extensions["peewee"].close()
     for server in (live.main, live.strict):
         server.stop(timeout=10)
     live.sink.stop()

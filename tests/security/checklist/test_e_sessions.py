@@ -109,11 +109,20 @@ def test_E5_idle_and_absolute_timeouts_on_the_server(live):
 
 def test_E6_no_remember_me(live):
     account = live.account("esix")
-    response = live.client().login(account.username)
+    browser = live.client()
+    response = browser.login(account.username)
     names = [c.split("=", 1)[0] for c in response.cookies]
     assert not any("remember" in n.lower() for n in names), names
     session_cookie, = [c for c in response.cookies if c.startswith(SESSION_COOKIE)]
     assert "expires" not in session_cookie.lower() and "max-age" not in session_cookie.lower()
+    # The long-lived device cookie (issue 11, finding 4) only spares this browser the
+    # account's lockout waits: on its own it signs nobody in.
+    device = {k: v for k, v in browser.cookies.items() if "device" in k}
+    assert device
+    alone = live.client()
+    alone.cookies = device
+    home = alone.get("/")
+    assert home.status == 302 and home.location.startswith("/login")
 
 
 @pytest.mark.parametrize("how", ["own_change", "admin_reset", "admin_password", "disable",
