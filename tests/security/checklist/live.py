@@ -6,7 +6,7 @@ Two servers share one database (SQLite file, or the leg's PostgreSQL):
 
 * ``main``: bcrypt cost 4, per-IP limits raised (the tests are about other things), the
   background worker delivering mail to the sink, sign-in waits of 2 s (test profile);
-* ``strict``: the default per-IP limits (B5, C11, C12, H1's 429), bcrypt cost 8 (B2's
+* ``strict``: the default per-IP limits (B5, C11, C12, H1's 429), bcrypt cost 10 (B2's
   timing), no mail worker.
 
 Both run with ``PASSGATE_BASE_URL=https://…``: the deployment behind a TLS-terminating
@@ -198,11 +198,11 @@ class Live:
     names: itertools.count = field(default_factory=lambda: itertools.count(1))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def app8(self):
-        """A seeding app hashing at cost 8, like the strict server (B2's timing)."""
-        if not hasattr(self, "_app8"):
-            self._app8 = seeding_app(self.tmp, self.env["PASSGATE_DATABASE_URL"], rounds=8)
-        return self._app8
+    def app10(self):
+        """A seeding app hashing at cost 10, like the strict server (B2's timing)."""
+        if not hasattr(self, "_app10"):
+            self._app10 = seeding_app(self.tmp, self.env["PASSGATE_DATABASE_URL"], rounds=10)
+        return self._app10
 
     def client(self, ip: str | None = None, *, strict: bool = False) -> Client:
         return Client((self.strict if strict else self.main).port, ip)
@@ -364,7 +364,7 @@ def start(tmp_path, database_url: str, postgres: bool) -> Live:
     strict_env = {key: value for key, value in env.items()
                   if not key.startswith("PASSGATE_LIMIT_")}
     strict_env.update(PASSGATE_INSTANCE=str(tmp_path / "strict" / "instance"),
-                      PASSGATE_BCRYPT_ROUNDS="8", PASSGATE_LOCKOUT_FREE_FAILURES="1000",
+                      PASSGATE_BCRYPT_ROUNDS="10", PASSGATE_LOCKOUT_FREE_FAILURES="1000",
                       PASSGATE_BASE_URL=f"https://127.0.0.1:{strict_port}")
     strict = procs.start_server(strict_env, strict_port,
                                 ("--workers", "1", "--threads", "4", "--no-mail-worker"),
@@ -375,7 +375,7 @@ def start(tmp_path, database_url: str, postgres: bool) -> Live:
 
 
 def stop(live: Live) -> None:
-    for app in (live.app, getattr(live, "_app8", None)):
+    for app in (live.app, getattr(live, "_app10", None)):
         if app is not None and not app.extensions["peewee"].is_closed():
             app.extensions["peewee"].close()
     for server in (live.main, live.strict):

@@ -212,11 +212,11 @@ def test_A10_bcrypt_cost_12_salted_and_rehashed(live, tmp_path):
     with app.test_request_context():
         one, two = passwords.hash_password(PASSWORD), passwords.hash_password(PASSWORD)
     assert re.match(r"^\$2b\$1[2-9]\$", one) and one != two  # per-hash salt
-    # Raise the cost: an account hashed at 4 (main server) signs in on the cost-8 server.
+    # Raise the cost: an account hashed at 4 (main server) signs in on the cost-10 server.
     account = live.account("aten")
     assert live.user(account.id).password_hash.startswith("$2b$04$")
     assert live.client(strict=True).login(account.username).status == 303
-    assert live.user(account.id).password_hash.startswith("$2b$08$")
+    assert live.user(account.id).password_hash.startswith("$2b$10$")
 
 
 def test_A11_temporary_passwords(live, admin):

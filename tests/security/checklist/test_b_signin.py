@@ -62,11 +62,11 @@ def _timed(client: Client, identifier: str, password: str) -> float:
 
 
 def test_B2_same_timing_for_known_and_unknown_users(live):
-    """The section-0 method on the strict server (bcrypt cost 8 there, its dummy hash too:
+    """The section-0 method on the strict server (bcrypt cost 10 there, its dummy hash too:
     a missing dummy hash shows as a gap of one bcrypt, several times the threshold)."""
-    app8 = live.app8()
-    alice = live.account("btwo", app=app8)
-    disabled = live.account("btwodis", app=app8, disabled=True)
+    app10 = live.app10()
+    alice = live.account("btwo", app=app10)
+    disabled = live.account("btwodis", app=app10, disabled=True)
     classes = {"alice": (alice.username, "wrong password entirely 2"),
                "ghost": ("ghostbtwo", "wrong password entirely 2"),
                "disabled": (disabled.username, PASSWORD)}
