@@ -1,6 +1,6 @@
 """A live Passgate for the checklist suite: real ``passgate serve`` processes on loopback,
-an SMTP sink, seeded accounts, and a small HTTP client (http.client: raw headers, its own
-cookie jar, its own source address) that scrapes CSRF tokens.
+an SMTP sink and seeded accounts (the browser is ``client.py``, shared flows
+``flows.py``).
 
 Two servers share one database (SQLite file, or the leg's PostgreSQL):
 
@@ -17,21 +17,13 @@ is sent; the tests speak plain HTTP to the loopback port as that proxy does.
 from __future__ import annotations
 
 import asyncio
-import base64
 import email
-import http.client
 import itertools
-import json
-import re
 import threading
 import time
-import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from html import unescape
-from http.cookies import SimpleCookie
-from urllib.parse import urlencode, urlsplit
 
 from portal import create_app
 from portal.db import database, truncate_all
@@ -39,141 +31,7 @@ from portal.models import DEFAULT_ROLES, MODELS, ManagedTeam, Role, User, utcnow
 
 from ...load import server as procs
 from ...load.smtp import Sink
-
-PASSWORD = "violet lantern harbour 1987"  # meets the default policy
-NEW_PASSWORD = "copper meadow tangent 4471"
-OTHER_PASSWORD = "quiet orchard signal 2208"
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
-CSRF_META_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
-LINK_RE = re.compile(r"https?://[^/\s]+(/password/reset/([A-Za-z0-9_\-]+))")
-GENERIC_LOGIN_ERROR = "Your username, email or password was incorrect."
-HX = {"HX-Request": "true"}
-SESSION_COOKIE = "__Host-session"
-
-
-def cookie_payload(value: str) -> dict:
-    """What anyone holding Flask's signed cookie can read (it is signed, not encrypted)."""
-    data = value.split(".")[1 if value.startswith(".") else 0]
-    raw = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
-    if value.startswith("."):
-        raw = zlib.decompress(raw)
-    return json.loads(raw)
-
-
-def normalize(body: str) -> str:
-    """The body with CSRF values masked, for byte-for-byte comparisons."""
-    body = CSRF_RE.sub('name="csrf_token" value="X"', body)
-    return CSRF_META_RE.sub('name="csrf-token" content="X"', body)
-
-
-@dataclass
-class Response:
-    status: int
-    headers: dict
-    cookies: list[str]
-    text: str
-
-    @property
-    def location(self) -> str:
-        raw = self.headers.get("location", "")
-        parts = urlsplit(raw)
-        return parts.path + (f"?{parts.query}" if parts.query else "")
-
-    def csrf(self) -> str:
-        match = CSRF_RE.search(self.text) or CSRF_META_RE.search(self.text)
-        assert match, f"no CSRF token in the page ({self.status})"
-        return match.group(1)
-
-
-_ips = itertools.count(10)
-
-
-def next_ip() -> str:
-    """A loopback source address of its own: 127.0.1.10, 127.0.1.11, … (per-IP limits)."""
-    n = next(_ips)
-    return f"127.{1 + n // 250}.{n % 250 + 2}.{n % 7 + 2}"
-
-
-class Client:
-    """One browser: cookies, a source address, no redirect following."""
-
-    def __init__(self, port: int, ip: str | None = None):
-        self.port = port
-        self.ip = ip or next_ip()
-        self.cookies: dict[str, str] = {}
-        self.csrf_token: str | None = None
-
-    def request(self, method: str, path: str, data=None, headers: dict | None = None, *,
-                body: bytes | None = None, target: str | None = None) -> Response:
-        sent = {"Host": f"127.0.0.1:{self.port}", "Accept-Language": "en", **(headers or {})}
-        if data is not None:
-            body = urlencode(data, doseq=True).encode()
-        if body is not None:
-            sent.setdefault("Content-Type", "application/x-www-form-urlencoded")
-        if self.cookies:
-            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30,
-                                          source_address=(self.ip, 0))
-        try:
-            conn.putrequest(method, target or path, skip_host=True, skip_accept_encoding=True)
-            for key, value in sent.items():
-                conn.putheader(key, value)
-            if body is not None:
-                conn.putheader("Content-Length", str(len(body)))
-            conn.endheaders(body)
-            raw = conn.getresponse()
-            text = raw.read().decode("utf-8", "replace")
-            set_cookies = raw.headers.get_all("Set-Cookie") or []
-            response = Response(raw.status, {k.lower(): v for k, v in raw.getheaders()},
-                                set_cookies, text)
-        finally:
-            conn.close()
-        self._keep(set_cookies)
-        return response
-
-    def _keep(self, headers: list[str]) -> None:
-        for header in headers:
-            jar = SimpleCookie()
-            jar.load(header)
-            for name, morsel in jar.items():
-                gone = morsel["max-age"] == "0" or "1970" in morsel["expires"]
-                if gone or not morsel.value:
-                    self.cookies.pop(name, None)
-                else:
-                    self.cookies[name] = morsel.value
-
-    def get(self, path: str, **kw) -> Response:
-        return self.request("GET", path, **kw)
-
-    def post(self, path: str, data, **kw) -> Response:
-        return self.request("POST", path, data, **kw)
-
-    def form(self, path: str, data: dict, page: str | None = None,
-             headers: dict | None = None) -> Response:
-        """POST ``data`` with a CSRF token scraped from ``page`` (default: ``path``)."""
-        token = self.get(page or path).csrf()
-        return self.post(path, {**data, "csrf_token": token}, headers=headers)
-
-    def token(self) -> str:
-        """A CSRF token valid for this browser's session (from the sign-in page, or home)."""
-        page = self.get("/login")
-        if page.status != 200:
-            page = self.get("/")
-        return page.csrf()
-
-    @property
-    def session(self) -> str | None:
-        return self.cookies.get(SESSION_COOKIE)
-
-    def login(self, identifier: str, password: str = PASSWORD, **extra) -> Response:
-        return self.form("/login", {"identifier": identifier, "password": password, **extra})
-
-    def logout(self) -> Response:
-        return self.post("/logout", {"csrf_token": self.get("/").csrf()})
-
-    def change_password(self, current: str, new: str, confirm: str | None = None) -> Response:
-        return self.form("/password/change", {"current_password": current, "password": new,
-                                              "confirm": new if confirm is None else confirm})
+from .client import LINK_RE, PASSWORD, Client
 
 
 @dataclass
@@ -395,90 +253,3 @@ def wait_until(predicate, timeout: float = 10, step: float = 0.05):
             return value
         assert time.monotonic() < deadline, "timed out"
         time.sleep(step)
-
-
-# Flows used by several sections -------------------------------------------------------
-
-TEMP_RE = re.compile(r'id="temp-password"[^>]*>(.*?)</output>', re.S)
-
-
-def temp_password(page: str) -> str:
-    match = TEMP_RE.search(page)
-    assert match, "no temporary password in the page"
-    return re.sub(r"<[^>]+>", "", match.group(1)).strip()
-
-
-def admin_reset(browser: Client, user_id: int, **headers) -> tuple[Response, str | None]:
-    """Reset & Unlock as an administrator; the response and the temporary password."""
-    response = browser.form(f"/admin/users/{user_id}/reset", {"reason": ""},
-                            page=f"/admin/users/{user_id}/reset", headers=headers or None)
-    temp = temp_password(response.text) if response.status == 200 else None
-    return response, temp
-
-
-def admin_set_password(browser: Client, user_id: int, password: str,
-                       must_change: bool = True) -> Response:
-    data = {"password": password, "confirm": password}
-    if must_change:
-        data["must_change"] = "y"
-    return browser.form(f"/admin/users/{user_id}/password", data)
-
-
-def reset_with_link(client: Client, link: str, password: str,
-                    confirm: str | None = None) -> Response:
-    """Open the mailed link (302 to the token-free page) and post a new password."""
-    landing = client.get(link)
-    assert landing.status == 302, landing.status
-    return client.form("/password/reset", {"password": password,
-                                           "confirm": password if confirm is None else confirm})
-
-
-def signs_in(live: Live, identifier: str, password: str) -> bool:
-    """Does a fresh browser sign in with this password (303 away from /login)?"""
-    response = live.client().login(identifier, password)
-    return response.status == 303
-
-
-def form_values(page: str, action: str | None = None) -> dict:
-    """The values a browser would submit from the first form (or the one posting to
-    ``action``): inputs, checked boxes, selected options, text areas."""
-    forms = re.findall(r"<form\b[^>]*>.*?</form>", page, re.S)
-    if action:
-        forms = [f for f in forms if f'action="{action}"' in f]
-    assert forms, "no such form"
-    html = forms[0]
-    values: dict = {}
-    for tag in re.findall(r"<input\b[^>]*>", html):
-        name = re.search(r'name="([^"]+)"', tag)
-        if not name:
-            continue
-        kind = (re.search(r'type="([^"]+)"', tag) or [None, "text"])[1]
-        value = (re.search(r'value="([^"]*)"', tag) or [None, ""])[1]
-        if kind in ("checkbox", "radio"):
-            if "checked" in tag:
-                values[name.group(1)] = value or "y"
-        elif kind not in ("submit", "button"):
-            values[name.group(1)] = unescape(value)
-    for name, body in re.findall(r'<select\b[^>]*name="([^"]+)"[^>]*>(.*?)</select>', html, re.S):
-        chosen = re.search(r'<option[^>]*value="([^"]*)"[^>]*selected', body) \
-            or re.search(r'<option[^>]*value="([^"]*)"', body)
-        values[name] = unescape(chosen.group(1)) if chosen else ""
-    for name, body in re.findall(r'<textarea\b[^>]*name="([^"]+)"[^>]*>(.*?)</textarea>',
-                                 html, re.S):
-        values[name] = unescape(body)
-    return values
-
-
-def seed_link(live: Live, account: Account, *, expires_in: float = 1800) -> str:
-    """A recovery link put straight into the database (as the worker would issue it, minus
-    the mail): for tests that need many links at once (C4)."""
-    from portal import tokens
-    from portal.models import ResetToken
-
-    raw, digest = tokens.new_token()
-    with live.db():
-        user = User.get_by_id(account.id)
-        ResetToken.create(user=user.id, token_hash=digest, purpose="reset",
-                          stamp=user.security_stamp,
-                          expires_at=utcnow() + timedelta(seconds=expires_in))
-    return f"/password/reset/{raw}"

@@ -12,14 +12,8 @@ from portal import config, create_app
 from portal.db import database
 from portal.models import AuditEvent, OutboxMail, User
 
-from .live import (
-    NEW_PASSWORD,
-    PASSWORD,
-    admin_reset,
-    admin_set_password,
-    reset_with_link,
-    signs_in,
-)
+from .client import NEW_PASSWORD, PASSWORD
+from .flows import admin_reset, admin_set_password, reset_with_link, signs_in
 
 SHORT = "Zq8vmK2pL9xWbT"  # 14 characters, not on the blocklist
 FIFTEEN = "Zq8vmK2pL9xWbTr"

@@ -12,16 +12,8 @@ from portal import config
 from portal.models import LoginThrottle, User, utcnow
 from portal.throttle import key_of
 
-from .live import (
-    GENERIC_LOGIN_ERROR,
-    NEW_PASSWORD,
-    PASSWORD,
-    Client,
-    next_ip,
-    normalize,
-    reset_with_link,
-    signs_in,
-)
+from .client import GENERIC_LOGIN_ERROR, NEW_PASSWORD, PASSWORD, Client, next_ip, normalize
+from .flows import reset_with_link, signs_in
 
 
 def shape(response, *names: str) -> tuple:

@@ -14,18 +14,16 @@ from peewee import CharField, TextField
 from portal import config, create_app, tokens
 from portal.models import MODELS, RecoveryRequest, ResetToken, User
 
-from .live import (
-    NEW_PASSWORD,
-    OTHER_PASSWORD,
-    PASSWORD,
+from .client import NEW_PASSWORD, OTHER_PASSWORD, PASSWORD
+from .flows import (
     admin_reset,
     admin_set_password,
     form_values,
     reset_with_link,
     seed_link,
     signs_in,
-    wait_until,
 )
+from .live import wait_until
 
 INVALID = "recovery"  # the invalid-link page is a 404 with a way to ask again
 

@@ -10,7 +10,8 @@ import time
 from portal import tokens
 from portal.models import ResetToken
 
-from .live import NEW_PASSWORD, PASSWORD, normalize, reset_with_link
+from .client import NEW_PASSWORD, PASSWORD, normalize
+from .flows import reset_with_link
 
 
 def shape(response) -> tuple:

@@ -12,15 +12,8 @@ import portal
 from portal import config
 from portal.models import UserSession
 
-from .live import (
-    NEW_PASSWORD,
-    PASSWORD,
-    SESSION_COOKIE,
-    admin_reset,
-    admin_set_password,
-    cookie_payload,
-    form_values,
-)
+from .client import NEW_PASSWORD, PASSWORD, SESSION_COOKIE, cookie_payload
+from .flows import admin_reset, admin_set_password, form_values
 
 
 def test_E1_cookie_attributes(live):

@@ -6,7 +6,8 @@ import re
 
 from portal.models import Team, User
 
-from .live import NEW_PASSWORD, PASSWORD, signs_in
+from .client import NEW_PASSWORD, PASSWORD
+from .flows import signs_in
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "

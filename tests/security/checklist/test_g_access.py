@@ -9,7 +9,8 @@ from peewee import fn
 
 from portal.models import AuditEvent, User, UserSession
 
-from .live import HX, NEW_PASSWORD, PASSWORD, admin_reset, cookie_payload, signs_in
+from .client import HX, NEW_PASSWORD, PASSWORD, cookie_payload
+from .flows import admin_reset, signs_in
 
 PUBLIC = {"auth.login", "auth.logout", "auth.healthz", "auth.policy_check", "recovery.forgot",
           "recovery.sent", "recovery.landing", "recovery.reset", "static"}

@@ -10,16 +10,9 @@ from peewee import fn
 from portal import tokens
 from portal.models import AuditEvent, ResetToken, utcnow
 
-from .live import (
-    NEW_PASSWORD,
-    PASSWORD,
-    admin_reset,
-    admin_set_password,
-    cookie_payload,
-    form_values,
-    reset_with_link,
-    wait_until,
-)
+from .client import NEW_PASSWORD, PASSWORD, cookie_payload
+from .flows import admin_reset, admin_set_password, form_values, reset_with_link
+from .live import wait_until
 
 
 def mark(live) -> int:

@@ -8,7 +8,8 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from portal.models import User
 
-from .live import HX, PASSWORD, form_values, signs_in
+from .client import HX, PASSWORD
+from .flows import form_values, signs_in
 
 PAYLOADS = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>', "{{7*7}}"]
 
