@@ -17,6 +17,7 @@ is sent; the tests speak plain HTTP to the loopback port as that proxy does.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import email
 import itertools
 import threading
@@ -227,6 +228,10 @@ def start(tmp_path, database_url: str, postgres: bool) -> Live:
     strict = procs.start_server(strict_env, strict_port,
                                 ("--workers", "1", "--threads", "4", "--no-mail-worker"),
                                 wait=False)
+    for server in (main, strict):
+        # Ours until ``stop``: tests/load's per-test cleanup (stop_all) must not end them.
+        procs._started.remove(server)
+        atexit.register(server.stop, 5)
     main.wait_ready()
     strict.wait_ready()
     return Live(main, strict, sink, app, env, tmp_path)
