@@ -96,3 +96,19 @@ def seed_link(live: Live, account: Account, *, expires_in: float = 1800) -> str:
                           stamp=user.security_stamp,
                           expires_at=utcnow() + timedelta(seconds=expires_in))
     return f"/password/reset/{raw}"
+
+
+PUBLIC = {"auth.login", "auth.logout", "auth.healthz", "auth.policy_check", "recovery.forgot",
+          "recovery.sent", "recovery.landing", "recovery.reset", "static"}
+
+
+def routes(live: Live, user_id: int, *, public: bool = False):
+    """Every route of the app (without the public ones unless asked), placeholders filled
+    in: (path, methods other than HEAD and OPTIONS)."""
+    values = {"user_id": user_id, "team_id": 1, "action": "recovery", "mail_id": 1,
+              "public_id": "x" * 43, "token": "x" * 43, "filename": "css/passgate.css"}
+    for rule in live.app.url_map.iter_rules():
+        if rule.endpoint in PUBLIC and not public:
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values[m.group(1)]), rule.rule)
+        yield path, sorted(rule.methods - {"HEAD", "OPTIONS"})

@@ -7,7 +7,7 @@ import re
 from portal.models import Team, User
 
 from .client import NEW_PASSWORD, PASSWORD
-from .flows import signs_in
+from .flows import routes, signs_in
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
@@ -62,6 +62,11 @@ def test_F1_csrf_token_on_every_state_change(live, admin):
     assert browser.get("/").status == 200  # still signed in: /logout did nothing
     with live.db():
         assert not Team.select().where(Team.name == "Team made by CSRF").exists()
+    # And every other POST route of the app, with no token at all.
+    for path, methods in routes(live, victim.id, public=True):
+        if "POST" in methods:
+            assert browser.post(path, {"ids": [victim.id]}).status == 400, path
+    assert browser.get("/").status == 200
     # The htmx path: the token in the X-CSRFToken header (hx-headers) is accepted.
     token = browser.get("/admin/users").csrf()
     response = browser.post(f"/admin/users/{victim.id}/disable", {},
@@ -86,6 +91,13 @@ def test_F2_no_state_change_on_safe_methods(live, admin):
                      f"/admin/teams/{team.id}/delete", f"/admin/users/{victim.id}/edit",
                      "/password/change", "/admin/settings"):
             assert browser.request(method, path).status == 200, (method, path)
+    allowed: dict[str, set] = {}
+    for path, methods in routes(live, victim.id, public=True):
+        allowed.setdefault(path, set()).update(methods)
+    for path, methods in allowed.items():  # every POST-only URL
+        if "GET" not in methods:
+            for method in ("GET", "HEAD"):
+                assert browser.request(method, path).status == 405, (method, path)
     after = live.user(victim.id)
     assert (after.password_hash, after.disabled, after.must_change) == \
         (before.password_hash, before.disabled, before.must_change)

@@ -10,21 +10,7 @@ from peewee import fn
 from portal.models import AuditEvent, User, UserSession
 
 from .client import HX, NEW_PASSWORD, PASSWORD, cookie_payload
-from .flows import admin_reset, signs_in
-
-PUBLIC = {"auth.login", "auth.logout", "auth.healthz", "auth.policy_check", "recovery.forgot",
-          "recovery.sent", "recovery.landing", "recovery.reset", "static"}
-
-
-def _routes(live, user_id: int):
-    """Every non-public route of the app, with its placeholders filled in."""
-    values = {"user_id": user_id, "team_id": 1, "action": "recovery", "mail_id": 1,
-              "public_id": "x" * 43}
-    for rule in live.app.url_map.iter_rules():
-        if rule.endpoint in PUBLIC:
-            continue
-        path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values[m.group(1)]), rule.rule)
-        yield path, sorted(rule.methods - {"HEAD", "OPTIONS"})
+from .flows import admin_reset, routes, signs_in
 
 
 def _fingerprint(live, user_id: int) -> tuple:
@@ -38,7 +24,7 @@ def test_G1_deny_by_default(live):
     before = _fingerprint(live, victim.id)
     browser = live.client()
     token = browser.get("/login").csrf()  # a valid anonymous token: CSRF is not what stops it
-    for path, methods in _routes(live, victim.id):
+    for path, methods in routes(live, victim.id):
         if "GET" in methods:
             response = browser.get(path)
             assert response.status == 302 and response.location.startswith("/login"), path
@@ -61,7 +47,7 @@ def test_G2_users_cannot_reach_admin_functions(live):
     token = browser.get("/").csrf()
     home = browser.get("/").text
     assert "/admin" not in home  # no admin links
-    for path, methods in _routes(live, victim.id):
+    for path, methods in routes(live, victim.id):
         if not path.startswith("/admin") or path == "/admin/reauth":
             continue  # re-authentication only confirms one's own password (below)
         for headers in ({}, HX):
