@@ -14,7 +14,7 @@ import pytest
 from portal.db import database
 from portal.models import AuditEvent, LoginThrottle, ResetToken, User
 
-from ..conftest import PASSWORD, _prepare_database, csrf_of, login, normalize, post_form
+from ..helpers import PASSWORD, csrf_of, login, normalize, post_form, prepare_database, says
 from ..ldap_server import GROUPS, Slapd
 
 DORA = "dora directory pass 1"
@@ -37,7 +37,7 @@ def slapd(tmp_path):
 @pytest.fixture
 def app(make_app, slapd):
     app = make_app(**slapd.settings(LDAP_ATTR_TEAM=GROUPS))
-    _prepare_database(app)
+    prepare_database(app)
     return app
 
 
@@ -111,7 +111,7 @@ def test_wrong_password_and_unknown_user_answer_alike(app, slapd):
         if password:
             assert response.status_code == 401
             text = response.get_data(as_text=True)
-            assert "Your username, email or password was incorrect." in text
+            assert says(text, "LOGIN_FAILED")
             answers.add(normalize(text).replace(identifier, "X"))
         else:
             assert response.status_code == 422  # empty password: never an anonymous bind
@@ -140,8 +140,8 @@ def test_directory_failures_use_the_same_throttle(app):
         User.update(failed_count=4).where(User.username_key == "dora").execute()
     response = sso_login(app.test_client(), "dora", "wrong wrong wrong 1")
     # The answer shows only what the typed identifier earned (issue 11, finding 3).
-    assert response.status_code == 401 and "Too many attempts" not in response.get_data(
-        as_text=True)
+    assert response.status_code == 401 and not says(response.get_data(as_text=True),
+                                                     "SIGNIN_PAUSED")
     dora = row(app, "dora")
     assert dora.failed_count == 5 and dora.locked_until is not None
     # While the account waits, even the right password is refused (silently).
@@ -149,7 +149,7 @@ def test_directory_failures_use_the_same_throttle(app):
     # Unknown directory identifiers are throttled by what was typed, as for local ones.
     for _ in range(6):
         last = sso_login(app.test_client(), "nobody-here", "wrong wrong wrong 1")
-    assert "Too many attempts" in last.get_data(as_text=True)
+    assert says(last.get_data(as_text=True), "SIGNIN_PAUSED")
     with app.app_context():
         database.connect(reuse_if_open=True)
         typed = LoginThrottle.get(LoginThrottle.key == throttle.key_of("nobody-here"))
@@ -189,7 +189,7 @@ def test_change_wrong_current_password(app, slapd):
     sso_login(client, "dora", DORA)
     response = change(client, "not my password 999", NEW)
     assert response.status_code == 422
-    assert "Your current password is not correct." in response.get_data(as_text=True)
+    assert says(response.get_data(as_text=True), "CURRENT_PASSWORD_WRONG")
     assert slapd.can_bind("dora", DORA)
 
 
@@ -317,7 +317,7 @@ def test_directory_down_sign_in_is_503_and_local_accounts_still_work(app, slapd,
 
 def test_refused_service_account_is_unavailable_not_wrong_password(make_app, slapd):
     app = make_app(**slapd.settings(LDAP_BIND_PASSWORD="not the service password"))
-    _prepare_database(app)
+    prepare_database(app)
     response = sso_login(app.test_client(), "dora", DORA)
     assert response.status_code == 503
     assert "service bind refused" in events(app, "directory.unavailable")[-1].detail
@@ -332,14 +332,14 @@ def test_slow_directory_times_out(make_app, slapd):
         silent.listen(5)
         port = silent.getsockname()[1]
         app = make_app(**slapd.settings(LDAP_URL=f"ldap://127.0.0.1:{port}", LDAP_TIMEOUT=0.5))
-        _prepare_database(app)
+        prepare_database(app)
         response = sso_login(app.test_client(), "dora", DORA)
     assert response.status_code == 503
 
 
 def test_no_provider_choice_without_a_directory(make_app):
     app = make_app()
-    _prepare_database(app)
+    prepare_database(app)
     assert 'name="provider"' not in app.test_client().get("/login").get_data(as_text=True)
 
 
@@ -415,7 +415,7 @@ def test_admin_reset_with_directory_down_is_503_and_changes_nothing(app, slapd, 
 # --- passgate sync-directory -----------------------------------------------------------------
 
 def cli_env(app, slapd, tmp_path, **extra):
-    from ..conftest import PG_URL
+    from ..helpers import PG_URL
 
     env = {
         "PASSGATE_SECRET_KEY": "test-secret-key-not-for-production",
@@ -613,7 +613,7 @@ def test_directory_entry_never_merges_into_a_local_account(app, make_user):
     local = make_user("dora", email="dora.local@example.test")
     response = sso_login(app.test_client(), "dora", DORA)
     assert response.status_code == 401
-    assert "Your username, email or password was incorrect." in response.get_data(as_text=True)
+    assert says(response.get_data(as_text=True), "LOGIN_FAILED")
     after = row(app, "dora")
     assert after.provider == "identity" and after.password_hash == local.password_hash
     assert events(app, "directory.conflict")
@@ -660,7 +660,7 @@ def test_tls_with_a_trusted_certificate(make_app, tls_slapd, monkeypatch, how):
     url = (f"ldaps://localhost:{tls_slapd.tls_port}" if how == "ldaps"
            else f"ldap://localhost:{tls_slapd.port}")
     app = make_app(**tls_slapd.settings(LDAP_URL=url, LDAP_START_TLS=how == "starttls"))
-    _prepare_database(app)
+    prepare_database(app)
     assert sso_login(app.test_client(), "dora", DORA).status_code == 303
 
 
@@ -675,7 +675,7 @@ def test_tls_with_an_untrusted_certificate_is_unavailable(make_app, tls_slapd, t
     url = (f"ldaps://localhost:{tls_slapd.tls_port}" if how == "ldaps"
            else f"ldap://localhost:{tls_slapd.port}")
     app = make_app(**tls_slapd.settings(LDAP_URL=url, LDAP_START_TLS=how == "starttls"))
-    _prepare_database(app)
+    prepare_database(app)
     response = sso_login(app.test_client(), "dora", DORA)
     assert response.status_code == 503  # never sent over an unverified connection
 
@@ -683,5 +683,5 @@ def test_tls_with_an_untrusted_certificate_is_unavailable(make_app, tls_slapd, t
 def test_tls_certificate_for_another_host_name_is_unavailable(make_app, tls_slapd, monkeypatch):
     monkeypatch.setenv("SSL_CERT_FILE", tls_slapd.certs["ca"])
     app = make_app(**tls_slapd.settings(LDAP_URL=f"ldaps://127.0.0.1:{tls_slapd.tls_port}"))
-    _prepare_database(app)
+    prepare_database(app)
     assert sso_login(app.test_client(), "dora", DORA).status_code == 503
