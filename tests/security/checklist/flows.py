@@ -8,7 +8,9 @@ import re
 from datetime import timedelta
 from html import unescape
 
-from portal.models import User, utcnow
+from portal import tokens
+from portal.models import ResetToken, User, utcnow
+from portal.security import csrf
 
 from .client import Client, Response
 from .live import Account, Live
@@ -86,8 +88,6 @@ def form_values(page: str, action: str | None = None) -> dict:
 def seed_link(live: Live, account: Account, *, expires_in: float = 1800) -> str:
     """A recovery link put straight into the database (as the worker would issue it, minus
     the mail): for tests that need many links at once (C4)."""
-    from portal import tokens
-    from portal.models import ResetToken
 
     raw, digest = tokens.new_token()
     with live.db():
@@ -104,11 +104,24 @@ PUBLIC = {"auth.login", "auth.logout", "auth.healthz", "auth.policy_check", "rec
 
 def routes(live: Live, user_id: int, *, public: bool = False):
     """Every route of the app (without the public ones unless asked), placeholders filled
-    in: (path, methods other than HEAD and OPTIONS)."""
+    in: (path, methods other than HEAD and OPTIONS, endpoint)."""
     values = {"user_id": user_id, "team_id": 1, "action": "recovery", "mail_id": 1,
               "public_id": "x" * 43, "token": "x" * 43, "filename": "css/passgate.css"}
+
+    def fill(match):
+        converter, name = match.groups()
+        return str(values.get(name, "1" if converter == "int" else "x" * 43))
+
     for rule in live.app.url_map.iter_rules():
         if rule.endpoint in PUBLIC and not public:
             continue
-        path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values[m.group(1)]), rule.rule)
-        yield path, sorted(rule.methods - {"HEAD", "OPTIONS"})
+        path = re.sub(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>", fill, rule.rule)
+        yield path, sorted(rule.methods - {"HEAD", "OPTIONS"}), rule.endpoint
+
+
+def csrf_exempt(live: Live, endpoint: str) -> bool:
+    """Did the app exempt this view from CSRF (an API with its own authentication)?"""
+    view = live.app.view_functions[endpoint]
+    blueprint = live.app.blueprints.get(endpoint.rpartition(".")[0])
+    return (f"{view.__module__}.{view.__name__}" in csrf._exempt_views
+            or blueprint in csrf._exempt_blueprints)

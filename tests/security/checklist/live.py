@@ -26,9 +26,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from aiosmtpd.controller import Controller
+
 from portal import create_app
+from portal.access import clear_cache
+from portal.accounts import create_user
 from portal.db import database, truncate_all
 from portal.models import DEFAULT_ROLES, MODELS, ManagedTeam, Role, User, utcnow
+from portal.schema import migrate
 
 from ...load import server as procs
 from ...load.smtp import Sink
@@ -79,8 +84,6 @@ class Live:
                 email: bool = True, password: str | None = PASSWORD, manages: str | None = None,
                 app=None, **details) -> Account:
         """A fresh account (unique name), created through the real service."""
-        from portal.accounts import create_user
-
         with self.lock:
             name = f"{prefix}{next(self.names)}"
         address = f"{name}@example.test" if email else None
@@ -162,8 +165,6 @@ class SlowSink(Sink):
 
     def __init__(self):
         super().__init__()
-        from aiosmtpd.controller import Controller
-
         self.slow_recipients: set[str] = set()
         sink = self
 
@@ -191,9 +192,6 @@ def seeding_app(tmp_path, database_url: str, rounds: int = 4):
 
 def prepare_database(app, postgres: bool) -> None:
     """A migrated schema with empty tables (PostgreSQL: this leg's database, reset)."""
-    from portal.access import clear_cache
-    from portal.schema import migrate
-
     clear_cache()
     with app.app_context():
         database.initialize(app.extensions["peewee"])

@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
+from datetime import datetime
 
 import pytest
 
-from portal import config, create_app
+from portal import accounts, config, create_app, passwords
 from portal.db import database
 from portal.models import AuditEvent, OutboxMail, User
+from portal.schema import migrate
 
 from .client import NEW_PASSWORD, PASSWORD
 from .flows import admin_reset, admin_set_password, reset_with_link, signs_in
@@ -190,7 +192,6 @@ def test_A8_change_requires_the_current_password(live):
 def test_A9_no_periodic_expiry_by_default(live):
     assert config.DEFAULTS["PASSWORD_MAX_AGE_DAYS"] == 0  # the optional rule is off
     account = live.account("anine")
-    from datetime import datetime
     live.update_user(account.id, password_changed_at=datetime(2001, 1, 1))
     browser = live.client()
     response = browser.login(account.username)
@@ -202,7 +203,6 @@ def test_A10_bcrypt_cost_12_salted_and_rehashed(live, tmp_path):
     assert config.DEFAULTS["BCRYPT_ROUNDS"] == 12
     app = create_app({"SECRET_KEY": "x", "DATABASE_URL": f"sqlite:///{tmp_path}/a10.db",
                       "BASE_URL": "https://127.0.0.1"}, instance_path=str(tmp_path / "i"))
-    from portal import passwords
     with app.test_request_context():
         one, two = passwords.hash_password(PASSWORD), passwords.hash_password(PASSWORD)
     assert re.match(r"^\$2b\$1[2-9]\$", one) and one != two  # per-hash salt
@@ -220,7 +220,6 @@ def test_A11_temporary_passwords(live, admin):
     assert len(temp) >= 20 and len(temp2) >= 20 and temp != temp2
     with live.app.test_request_context():
         database.initialize(live.app.extensions["peewee"])
-        from portal import accounts
         user = User(username=account.username, email=account.email)  # no history
         assert accounts.check_new_password(user, temp, None).ok  # A1 and A5
         database.close()
@@ -321,7 +320,6 @@ def test_A14_no_default_accounts(live, tmp_path):
         assert live.client().login(name, password).status == 401
     app = create_app({"SECRET_KEY": "x", "DATABASE_URL": f"sqlite:///{tmp_path}/fresh.db",
                       "BASE_URL": "https://127.0.0.1"}, instance_path=str(tmp_path / "i"))
-    from portal.schema import migrate
     with app.app_context():
         database.initialize(app.extensions["peewee"])
         migrate()

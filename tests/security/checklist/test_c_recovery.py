@@ -12,7 +12,7 @@ import pytest
 from peewee import CharField, TextField
 
 from portal import config, create_app, tokens
-from portal.models import MODELS, RecoveryRequest, ResetToken, User
+from portal.models import MODELS, AuditEvent, RecoveryRequest, ResetToken, User
 
 from .client import NEW_PASSWORD, OTHER_PASSWORD, PASSWORD
 from .flows import (
@@ -375,7 +375,6 @@ def test_C18_tokens_never_reach_the_logs(live):
     live.client().get(link)  # used, then replayed
     token = token_of(link)
     assert token not in live.logs()
-    from portal.models import AuditEvent
     with live.db():
         assert not AuditEvent.select().where(AuditEvent.detail.contains(token)).exists()
         assert not User.select().where(User.username.contains(token[:20])).exists()

@@ -24,7 +24,7 @@ def test_G1_deny_by_default(live):
     before = _fingerprint(live, victim.id)
     browser = live.client()
     token = browser.get("/login").csrf()  # a valid anonymous token: CSRF is not what stops it
-    for path, methods in routes(live, victim.id):
+    for path, methods, _endpoint in routes(live, victim.id):
         if "GET" in methods:
             response = browser.get(path)
             assert response.status == 302 and response.location.startswith("/login"), path
@@ -47,7 +47,7 @@ def test_G2_users_cannot_reach_admin_functions(live):
     token = browser.get("/").csrf()
     home = browser.get("/").text
     assert "/admin" not in home  # no admin links
-    for path, methods in routes(live, victim.id):
+    for path, methods, _endpoint in routes(live, victim.id):
         if not path.startswith("/admin") or path == "/admin/reauth":
             continue  # re-authentication only confirms one's own password (below)
         for headers in ({}, HX):
