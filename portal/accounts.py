@@ -77,7 +77,7 @@ def check_new_password(user: User | None, password: str, confirm: str | None) ->
                                  confirm=confirm)
     errors = list(evaluation.errors)
     if not errors and user is not None and reused(user, password):
-        errors.append(_("You have used this password recently. Choose a different one."))
+        errors.append(text("PASSWORD_REUSED"))
     return PasswordCheck(evaluation, errors)
 
 
@@ -125,12 +125,6 @@ def store_password(user: User, fields: dict) -> None:
         links.void(user, fields["password_changed_at"])
     for key, value in fields.items():
         setattr(user, key, value)
-
-
-def set_password(user: User, password: str, *, temporary: bool = False,
-                 must_change: bool = False) -> None:
-    """Hash, then store in a short transaction of its own (see ``store_password``)."""
-    store_password(user, new_password(password, temporary=temporary, must_change=must_change))
 
 
 def _trim_history(user: User) -> None:

@@ -25,22 +25,33 @@ def _role(name: str) -> tuple[frozenset, str, int]:
 
 @lru_cache(maxsize=64)
 def _ranked_below(rank: int) -> tuple[str, ...]:
-    return tuple(r.name for r in Role.select(Role.name).where(Role.rank < rank))
+    return tuple(
+        r.name
+        for r in Role.select(Role.name).where(Role.rank < rank).order_by(Role.rank.desc(), Role.name)
+    )
 
 
 @lru_cache(maxsize=1)
 def _roles() -> tuple[tuple[str, str], ...]:
-    """(name, scope) of every role, highest rank first."""
-    return tuple((r.name, r.scope) for r in Role.select().order_by(Role.rank.desc()))
+    """(name, scope) of every role, highest rank first (then by name)."""
+    return tuple((r.name, r.scope) for r in Role.select().order_by(Role.rank.desc(), Role.name))
+
+
+@lru_cache(maxsize=1)
+def _lowest() -> str:
+    role = Role.select(Role.name).order_by(Role.rank, Role.name).first()
+    return role.name if role is not None else ""
 
 
 def clear_cache() -> None:
     _role.cache_clear()
     _ranked_below.cache_clear()
     _roles.cache_clear()
+    _lowest.cache_clear()
 
 
 # --- roles ---------------------------------------------------------------------------
+
 
 def role_names() -> list[str]:
     """Every role, highest rank first."""
@@ -48,8 +59,8 @@ def role_names() -> list[str]:
 
 
 def default_role() -> str:
-    """The role of an account created without one: the lowest-ranked."""
-    return _roles()[-1][0]
+    """The role a new account gets when none is chosen: the lowest-ranked one."""
+    return _lowest()
 
 
 def grants_everyone(role: str) -> bool:
@@ -64,6 +75,7 @@ def team_roles() -> list[str]:
 
 # --- permissions and reach -----------------------------------------------------------
 
+
 def has_permission(actor: User, permission: str) -> bool:
     if actor is None or not getattr(actor, "is_authenticated", False) or actor.disabled:
         return False
@@ -77,8 +89,10 @@ def sees_everyone(actor: User) -> bool:
 
 def team_ids(actor: User) -> set[int]:
     """Teams within a team-scoped actor's reach: their own and those they manage."""
-    ids = {row.team_id for row in ManagedTeam.select(ManagedTeam.team).where(
-        ManagedTeam.manager == actor.id)}
+    ids = {
+        row.team_id
+        for row in ManagedTeam.select(ManagedTeam.team).where(ManagedTeam.manager == actor.id)
+    }
     if actor.team_id:
         ids.add(actor.team_id)
     return ids
@@ -96,6 +110,30 @@ def can(actor: User, permission: str, target: User | None = None) -> bool:
     if scope != "team" or target.id == actor.id:
         return False
     return _role(target.role)[2] < rank and target.team_id in team_ids(actor)
+
+
+def may_create(actor: User, role: str, team_id: int | None) -> bool:
+    """May ``actor`` create an account with ``role`` in team ``team_id``? Every role and team
+    for an "all" scope; a team-scoped actor (a manager, seed 003) only below their own rank
+    and in one of their teams, so the new account is within their reach."""
+    if not has_permission(actor, "users.create"):
+        return False
+    _perms, scope, rank = _role(actor.role)
+    if scope == "all":
+        return True
+    if scope != "team" or team_id is None:
+        return False
+    return role in _ranked_below(rank) and team_id in team_ids(actor)
+
+
+def create_refusal(actor: User, role: str, team_id: int | None) -> str | None:
+    """Why ``actor`` may not create an account with ``role`` in team ``team_id``: "role"
+    (not ranked below theirs), "team" (not one of their teams), or None (they may)."""
+    if sees_everyone(actor):
+        return None
+    if role not in lower_roles(actor):
+        return "role"
+    return None if may_create(actor, role, team_id) else "team"
 
 
 def lower_roles(actor: User) -> list[str]:
@@ -151,8 +189,9 @@ def event_condition(actor: User, event_team, target):
     teams = sorted(team_ids(actor)) if scope == "team" else []
     if not teams:
         return SQL("1 = 0")
-    return event_team.in_(teams) & (target.role.in_(lower_roles(actor) or [""])
-                                    | (target.id == actor.id))
+    return event_team.in_(teams) & (
+        target.role.in_(lower_roles(actor) or [""]) | (target.id == actor.id)
+    )
 
 
 class Denied(Exception):
@@ -174,6 +213,7 @@ def get_target(actor: User, user_id: int, permission: str) -> User | None:
 
 # --- rules about teams and oneself -----------------------------------------------------
 
+
 def team_allowed(actor: User, team_id: int | None, allowed_ids) -> bool:
     """May the actor put an account in ``team_id`` (``allowed_ids``: the teams they may
     assign)? A team-scoped actor must choose one of their teams, never "no team"."""
@@ -182,8 +222,9 @@ def team_allowed(actor: User, team_id: int | None, allowed_ids) -> bool:
     return team_id in allowed_ids
 
 
-def edit_refusal(actor: User, target: User | None, *, disabled: bool,
-                 role: str | None) -> tuple[str, str] | None:
+def edit_refusal(
+    actor: User, target: User | None, *, disabled: bool, role: str | None
+) -> tuple[str, str] | None:
     """(field, message key) when the actor may not make this change to their own account
     (disable it, change its role), else None. ``target`` None: a new account."""
     if target is None or target.id != actor.id:

@@ -1,8 +1,9 @@
 """One user, for administrators: get within reach, create, edit, unlock, disable/enable,
 end sessions, re-send a link. Plain functions, usable without HTTP (tests, bench, CLI).
 
-Access is decided by ``portal.access``; these functions assume the caller checked it
-(``get_target`` does it for the views) and record who acted in the audit log.
+Access is decided by ``portal.access``: the views' guard checks reach before calling
+these; the edit rules (teams, oneself) are checked here too (``check_edit``). Every
+change records who acted in the audit log.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ from peewee import IntegrityError
 from .. import access, accounts, audit, links, mail, providers, sessions, throttle
 from ..db import write
 from ..messages import text
-from ..models import ResetToken, Team, User, fold, utcnow
+from ..models import Team, User, fold
 from .search import teams_for
 
-# --- one user --------------------------------------------------------------------------
 
 @dataclass
 class UserData:
@@ -46,13 +46,28 @@ def form_values(user: User) -> dict:
 
 def check_edit(actor: User, user: User | None, data: UserData) -> None:
     """The access rules of an edit (``user`` None: a new account), as a form error: a team
-    the actor may assign, and nothing an actor may not do to their own account."""
+    the actor may assign, an account the actor may create (``access.may_create``: a
+    manager, below their rank and in their teams), and nothing an actor may not do to their
+    own account."""
     allowed = {t.id for t in teams_for(actor)}
     if not access.team_allowed(actor, data.team_id, allowed):
         raise accounts.AccountError("team", text("TEAM_NOT_ALLOWED"))
+    role = data.role or access.default_role()
+    if user is None and not access.may_create(actor, role, data.team_id):
+        raise accounts.AccountError("team", text("CREATE_TEAM_NOT_YOURS"))
     refusal = access.edit_refusal(actor, user, disabled=bool(data.disabled), role=data.role)
     if refusal is not None:
         raise accounts.AccountError(refusal[0], text(refusal[1]))
+
+
+def needs_fresh_password(user: User, data: UserData) -> bool:
+    """Edits that need a recent password entry (step-up): a role change (privilege), an email
+    change (the recovery channel, one's own included) and disabling or enabling."""
+    if data.role is not None and data.role != user.role:
+        return True
+    if (fold((data.email or "").strip()) or None) != (user.email_key or None):
+        return True
+    return bool(data.disabled) != bool(user.disabled)
 
 
 def update_user(actor: User, user: User, data: UserData) -> dict:
@@ -128,6 +143,8 @@ def create_user(actor: User, data: UserData) -> tuple[User, str | None]:
     A directory account is not created but found: its row comes from the directory entry
     (which keeps the names, email and password); the role, team and language are Passgate's.
     """
+    check_edit(actor, None, data)
+    data = dataclasses.replace(data, role=data.role or access.default_role())
     team = Team.get_or_none(Team.id == data.team_id) if data.team_id else None
     source = providers.get(data.provider)
     if source.remote:
@@ -145,7 +162,7 @@ def _add_from_directory(actor: User, source, data: UserData) -> User:
     user = source.find_account(username)  # the directory, outside any transaction
     if user is None:
         raise accounts.AccountError("username", text("NOT_IN_DIRECTORY"))
-    fields = {"role": data.role or access.default_role(), "disabled": bool(data.disabled),
+    fields = {"role": data.role, "disabled": bool(data.disabled),
               "language": data.language or None}
     if "team_id" not in source.owned_fields():
         fields["team"] = data.team_id
@@ -193,17 +210,10 @@ def resend_purpose(user: User) -> str | None:
     return "invite" if user.password_hash is None else "reset"
 
 
-def has_pending_link(user: User) -> bool:
-    return ResetToken.select().where(
-        (ResetToken.user == user.id) & ResetToken.used_at.is_null()
-        & (ResetToken.expires_at > utcnow()) & (ResetToken.stamp == user.security_stamp)
-    ).exists()
-
-
 def resend_link(actor: User, user: User, purpose: str) -> None:
     """Send a new invitation or recovery link; the pending one is voided (links.issue)."""
     with write():
-        voided = has_pending_link(user)
+        voided = links.has_pending(user)
         links.issue(user, purpose, language=user.language)
         audit.record("admin.resend", actor=actor, target=user,
                      detail={"kind": purpose, "voided": voided})
