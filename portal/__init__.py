@@ -47,6 +47,9 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     app.register_blueprint(auth_bp)
     app.register_blueprint(recovery_bp)
     app.register_blueprint(admin_bp)
+    from . import passcodes
+
+    passcodes.init_app(app)
     for endpoint, view in list(app.view_functions.items()):
         if endpoint != "static":
             app.view_functions[endpoint] = db.retry_conflicts(view)

@@ -69,6 +69,10 @@ DEFAULTS: dict = {
     "SESSION_IDLE_MINUTES": 30,
     "SESSION_ABSOLUTE_HOURS": 12,
     "REAUTH_MINUTES": 10,  # (db)
+    # Numeric passcodes (F19): off until an administrator turns them on
+    "PASSCODES_ENABLED": False,  # (db)
+    "PASSCODE_LENGTH": 6,  # (db) digits, 4 to 12
+    "LIMIT_PASSCODE_API": "120 per minute;20000 per day",  # per API key
     # Organisation
     "ORG_NAME": "Passgate",  # (db)
     "TIMEZONE": "UTC",  # (db)

@@ -38,8 +38,10 @@ SUBJECTS = {
     "account_locked": _l("Your %(org)s account was locked"),
     "email_changed": _l("The email address of your %(org)s account was changed"),
     "test": _l("%(org)s test email"),
+    "passcode_changed": _l("Your %(org)s passcode was changed"),
+    "temp_passcode": _l("Your %(org)s passcode was reset"),
 }
-SECRET_KINDS = {"reset", "invite", "temp_password"}
+SECRET_KINDS = {"reset", "invite", "temp_password", "temp_passcode"}
 
 def _fernet():
     return crypto.fernet(b'passgate outbox encryption v1')

@@ -1,0 +1,91 @@
+"""Settings → Passcodes: turning passcodes on, their length, and the API keys of the
+passcode check (administrators; every change needs a recent password entry)."""
+
+from __future__ import annotations
+
+from flask import abort, flash, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from .. import audit, htmx, settings
+from ..admin.forms import EmptyForm
+from ..admin.settings_views import settings_admin
+from ..admin.stepup import fresh_required
+from ..db import write
+from . import apikeys, bp
+from .forms import ApiKeyForm, PasscodeSettingsForm
+
+KEYS = {"passcodes_enabled": "PASSCODES_ENABLED", "passcode_length": "PASSCODE_LENGTH"}
+
+
+def section_context(form=None, key_form=None, new_key=None) -> dict:
+    """What the Settings page's passcode section shows (also included by that page)."""
+    values = settings.current()
+    return {
+        "passcode_form": form or PasscodeSettingsForm(data={
+            "passcodes_enabled": bool(values["PASSCODES_ENABLED"]),
+            "passcode_length": int(values["PASSCODE_LENGTH"])}),
+        "key_form": key_form or ApiKeyForm(), "api_keys": apikeys.listing(),
+        "new_key": new_key, "empty_form": EmptyForm(),
+    }
+
+
+def _page(status: int = 200, **ctx):
+    return render_template("passcodes/settings.html", **section_context(**ctx)), status
+
+
+@bp.route("/admin/settings/passcodes", methods=["GET", "POST"])
+@login_required
+@settings_admin
+def passcode_settings():
+    if request.method != "POST":
+        return _page()
+    return _save()
+
+
+@fresh_required
+def _save():
+    form = PasscodeSettingsForm()
+    if not form.validate():
+        return _page(422, form=form)
+    new = {"PASSCODES_ENABLED": bool(form.passcodes_enabled.data),
+           "PASSCODE_LENGTH": int(form.passcode_length.data)}
+    old = settings.current()
+    changes = {k: [old[k], v] for k, v in new.items() if old[k] != v}
+    if changes:
+        with write():
+            settings.save({k: pair[1] for k, pair in changes.items()})
+            audit.record("settings.update", actor=current_user._get_current_object(),
+                         detail=changes)
+        flash(_("Settings saved. They apply from now on."), "success")
+    else:
+        flash(_("Nothing was changed."), "info")
+    return htmx.redirect(url_for("passcodes.passcode_settings"))
+
+
+@bp.post("/admin/settings/api-keys")
+@login_required
+@settings_admin
+@fresh_required
+def api_key_create():
+    form = ApiKeyForm()
+    if not form.validate():
+        return _page(422, key_form=form)
+    key, raw = apikeys.create(current_user._get_current_object(), form.name.data)
+    response = render_template("passcodes/settings.html",
+                               **section_context(key_form=ApiKeyForm(formdata=None),
+                                                 new_key=(key, raw)))
+    return response, 201, {"Cache-Control": "no-store", "HX-Push-Url": "false"}
+
+
+@bp.post("/admin/settings/api-keys/<int:key_id>/revoke")
+@login_required
+@settings_admin
+@fresh_required
+def api_key_revoke(key_id: int):
+    EmptyForm().validate_on_submit()
+    key = apikeys.revoke(current_user._get_current_object(), key_id)
+    if key is None:
+        abort(404)
+    flash(_("The key “%(name)s” is revoked: it no longer works.", name=key.name), "success")
+    return htmx.redirect(url_for("passcodes.passcode_settings"))
