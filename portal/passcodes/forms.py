@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField
-from wtforms.validators import InputRequired
+from wtforms.validators import DataRequired, InputRequired
 
 from ..admin.settings_forms import WholeNumberField, between
 from ..forms import KEEP_VALUE, MAX_INPUT, MaxLength, no_control_chars
@@ -35,5 +35,5 @@ class PasscodeSettingsForm(FlaskForm):
 
 class ApiKeyForm(FlaskForm):
     name = StringField(_l("Name of the system that will use the key"), validators=[
-        InputRequired(message=_l("Enter a name for the key.")), MaxLength(64), no_control_chars],
+        DataRequired(message=_l("Enter a name for the key.")), MaxLength(64), no_control_chars],
         render_kw={"autocomplete": "off"})

@@ -46,16 +46,15 @@ def _longest_step_run(code: str, step: int) -> int:
 
 def is_sequence(code: str) -> bool:
     """An ascending or descending run of more than ``MAX_RUN`` digits (1234, 98765, 7890)."""
-    limit = min(MAX_RUN + 1, len(code))
-    return any(_longest_step_run(code, step) >= limit for step in (1, -1))
+    return any(_longest_step_run(code, step) > MAX_RUN for step in (1, -1))
 
 
 def is_repeat(code: str) -> bool:
     """The same digit more than ``MAX_RUN`` times in a row (1111, 500007), or a pattern
     repeated to fill the passcode (1212, 123123, 12121)."""
-    if _longest_step_run(code, 0) >= min(MAX_RUN + 1, len(code)):
+    if _longest_step_run(code, 0) > MAX_RUN:
         return True
-    return any(all(code[i] == code[i + p] for i in range(len(code) - p))
+    return len(code) >= MIN_LENGTH and any(all(code[i] == code[i + p] for i in range(len(code) - p))
                for p in range(1, len(code) // 2 + 1))
 
 
