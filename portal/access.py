@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from flask import abort
+from flask_login import current_user
+
 from .models import ManagedTeam, Role, User
 
 
@@ -83,3 +86,41 @@ def reach_condition(actor: User, user_model=User, team_expr=None):
         return user_model.id.is_null()
     team = user_model.team if team_expr is None else team_expr
     return team.in_(teams) & user_model.role.in_(roles) & (user_model.id != actor.id)
+
+
+class Denied(Exception):
+    """The actor may not act on this user (a view answers 403, audited)."""
+
+
+def get_target(actor: User, user_id: int, permission: str) -> User | None:
+    """The user ``user_id`` if the actor may use ``permission`` on it; None if unknown.
+
+    Raises Denied when the user exists but is out of the actor's reach.
+    """
+    user = User.get_or_none(User.id == user_id)
+    if user is None:
+        return None
+    if not can(actor, permission, user):
+        raise Denied()
+    return user
+
+
+def require(permission: str) -> User:
+    """The signed-in user, if they hold ``permission`` (403 otherwise, audited)."""
+    actor = current_user._get_current_object()
+    if not has_permission(actor, permission):
+        abort(403)
+    return actor
+
+
+def require_target(user_id: int, permission: str = "users.update") -> tuple[User, User]:
+    """(actor, target) or 403/404. A team-scoped actor gets 403 for unknown ids too, so
+    walking ids reveals nothing about other teams."""
+    actor = require(permission)
+    try:
+        user = get_target(actor, user_id, permission)
+    except Denied:
+        abort(403)
+    if user is None:
+        abort(404 if visible_roles(actor) is None else 403)
+    return actor, user

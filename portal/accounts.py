@@ -48,7 +48,7 @@ def current_policy() -> policy.Policy:
 
 def context_words(user: User | None, extra: dict | None = None) -> list[str]:
     """Words a password must not be built from (NIST context-specific words)."""
-    words = [settings.current()["ORG_NAME"], "passgate"]
+    words = [settings.get("ORG_NAME"), "passgate"]
     if user is not None:
         words += [user.username, user.first_name, user.last_name, user.email or ""]
     if extra:
@@ -78,7 +78,7 @@ def check_new_password(user: User | None, password: str, confirm: str | None) ->
 
 def reused(user: User, password: str) -> bool:
     """Is ``password`` the current one or one of the last N (PASSWORD_HISTORY)?"""
-    depth = int(settings.current()["PASSWORD_HISTORY"])
+    depth = int(settings.get("PASSWORD_HISTORY"))
     hashes = [user.password_hash] if user.password_hash else []
     if depth > 1:
         rows = (PasswordHistory.select(PasswordHistory.password_hash)
@@ -129,7 +129,7 @@ def set_password(user: User, password: str, *, temporary: bool = False,
 
 
 def _trim_history(user: User) -> None:
-    keep = max(int(settings.current()["PASSWORD_HISTORY"]), 1)
+    keep = max(int(settings.get("PASSWORD_HISTORY")), 1)
     old = (PasswordHistory.select(PasswordHistory.id).where(PasswordHistory.user == user.id)
            .order_by(PasswordHistory.created_at.desc(), PasswordHistory.id.desc()).offset(keep))
     ids = [r.id for r in old]

@@ -219,8 +219,8 @@ def import_users(csv_file) -> None:
     app = _app()
     with app.test_request_context(), app.app_context():
         from . import mail
-        from .admin.csvio import import_users as run_import
         from .db import database
+        from .import_export.service import import_users as run_import
 
         database.connect(reuse_if_open=True)
         result = run_import(text)
@@ -243,9 +243,9 @@ def export_users(csv_file) -> None:
     """Write the user report (CSV) to FILE, or to standard output."""
     app = _app()
     with app.test_request_context(), app.app_context():
-        from .admin.csvio import report_csv
-        from .admin.service import Search
         from .db import database
+        from .import_export.service import report_csv
+        from .users.search import Search
 
         database.connect(reuse_if_open=True)
         chunks = report_csv(None, Search())  # the operator: every account

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
-
 from . import mail, settings, tokens
 from .db import insert_rows, write
 from .models import AuditEvent, OutboxMail, ResetToken, User, utcnow
@@ -25,7 +23,7 @@ def issue(user: User, purpose: str, *, language: str | None = None) -> ResetToke
         token = ResetToken.create(user=user, token_hash=digest, purpose=purpose,
                                   stamp=user.security_stamp, created_at=now,
                                   expires_at=settings.link_expiry(purpose, now))
-        link = current_app.config["BASE_URL"].rstrip("/") + f"/password/reset/{raw}"
+        link = settings.get("BASE_URL").rstrip("/") + f"/password/reset/{raw}"
         mail.queue(purpose, user.email, user=user, language=language,
                    link=link, expires_at=token.expires_at)
     return token
@@ -38,7 +36,7 @@ def issue_many(users: list[User], audit_rows: list[dict]) -> None:
     if not users:
         return
     now = utcnow()
-    base = current_app.config["BASE_URL"].rstrip("/") + "/password/reset/"
+    base = settings.get("BASE_URL").rstrip("/") + "/password/reset/"
     expiry = {purpose: settings.link_expiry(purpose, now) for purpose in ("reset", "invite")}
     subjects: dict[tuple[str, str], str] = {}
     token_rows, mail_rows = [], []

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
-
-from .. import audit, devices, mail, passwords, providers, settings, throttle
+from .. import audit, devices, mail, passwords, providers, throttle
 from ..db import write
 from ..models import User, utcnow
 from ..providers.base import Verification
@@ -45,7 +43,7 @@ def authenticate(identifier: str, password: str, provider: str = "identity") -> 
         checked = Verification(user=user, matches=False, new_hash=None)
     else:
         checked = source.verify(identifier, password, user)
-    rules = throttle.Rules.from_settings(settings.current(), current_app.config)
+    rules = throttle.Rules.current()
     with write():
         return _decide(source, checked, identifier, rules)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -12,9 +12,10 @@ from .. import access, accounts, audit, providers, ratelimit, sessions, throttle
 from ..db import database, write
 from ..forms import attach_password_errors, password_checklist
 from ..models import ResetToken, User
-from . import bp
 from .forms import ChangePasswordForm, LoginForm, LogoutForm
 from .service import authenticate, directory_enabled
+
+bp = Blueprint("auth", __name__)
 
 
 def safe_next(target: str | None) -> str:

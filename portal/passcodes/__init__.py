@@ -7,14 +7,10 @@
   ``bulk_views`` (bulk Reset passcodes), ``settings_views`` (settings and API keys).
 """
 
-from flask import Blueprint
-
 from ..security import csrf
-
-bp = Blueprint("passcodes", __name__)
-
-from . import admin_views, bulk_views, settings_views, views  # noqa: E402,F401
-from .api import bp as api_bp  # noqa: E402
+from . import admin_views, bulk_views, settings_views, views  # noqa: F401  (their routes)
+from .api import bp as api_bp
+from .blueprint import bp
 
 
 def init_app(app) -> None:

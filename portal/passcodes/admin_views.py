@@ -7,12 +7,14 @@ from flask import abort, request
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from .. import htmx
-from ..admin.forms import EmptyForm, ResetForm
-from ..admin.stepup import challenge
-from ..admin.views import CHANGED, actor_with, load_target
+from .. import access, htmx
+from ..forms import EmptyForm
 from ..models import OutboxMail
-from . import bp, service
+from ..stepup.service import challenge
+from ..user_passwords.forms import ResetForm
+from ..users.outcome import list_changed
+from . import service
+from .blueprint import bp
 
 FINAL_MAIL = ("sent", "failed")
 
@@ -28,7 +30,7 @@ def _target(user_id: int):
     """(actor, user) within reach (403/404), with passcodes turned on (404 otherwise)."""
     if not service.enabled():
         abort(404)
-    return load_target(user_id)
+    return access.require_target(user_id)
 
 
 @bp.get("/admin/users/<int:user_id>/passcode/reset")
@@ -54,7 +56,7 @@ def reset(user_id: int):
     response = htmx.render("passcodes/reset_result.html", "passcodes/_reset_result.html",
                            user=user, temp=temp, row=service.get(user), form=EmptyForm(),
                            in_dialog=htmx.is_htmx())
-    return _no_history(htmx.trigger(response, "users-changed", CHANGED))
+    return _no_history(list_changed(response))
 
 
 @bp.post("/admin/users/<int:user_id>/passcode/reset/email")
@@ -77,11 +79,11 @@ def reset_email(user_id: int):
 @login_required
 def mail_status(mail_id: int):
     """Polled by the Send email status (every 2 s) until the mail is sent or failed."""
-    actor_with("users.update")
+    access.require("users.update")
     row = OutboxMail.get_or_none((OutboxMail.id == mail_id) & (OutboxMail.kind == "temp_passcode"))
     if row is None or row.user_id is None:
         abort(404)
-    load_target(row.user_id)  # only mail about a user within reach
+    access.require_target(row.user_id)  # only mail about a user within reach
     return _mail_fragment(row)
 
 

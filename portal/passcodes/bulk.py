@@ -14,8 +14,8 @@ import threading
 from flask import current_app
 
 from .. import access, audit, crypto, mail
-from ..admin import bulk as admin_bulk
-from ..admin.csvio import csv_line
+from ..bulk import service as admin_bulk
+from ..csvtext import csv_line
 from ..db import database
 from ..models import BulkJob, User, utcnow
 from . import service

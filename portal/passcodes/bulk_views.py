@@ -7,29 +7,30 @@ from flask import Response, abort, request
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from .. import audit, htmx
-from ..admin import bulk as admin_bulk
-from ..admin import service as admin_service
-from ..admin.forms import EmptyForm
-from ..admin.stepup import challenge
-from ..admin.views import CHANGED, actor_with
+from .. import access, audit, htmx
+from ..bulk import service as admin_bulk
 from ..errors import render_error
+from ..forms import EmptyForm
 from ..models import User
-from . import bp, bulk, service
+from ..stepup.service import challenge
+from ..users.outcome import list_changed
+from ..users.search import Search, matching_ids
+from . import bulk, service
+from .blueprint import bp
 
 MAX_REASON = 500
 
 
-def _selection(actor: User) -> tuple[list[User] | None, admin_service.Search, bool, bool]:
+def _selection(actor: User) -> tuple[list[User] | None, Search, bool, bool]:
     """(users or None when too many, search, all_matching, own account skipped): every
     selected user within reach, or 403 for the whole request; bad ids give 400."""
     if not service.enabled():
         abort(404)
-    search = admin_service.Search.from_args(request.form)
+    search = Search.from_args(request.form)
     all_matching = request.form.get("all_matching") == "1"
     try:
         if all_matching:
-            ids = admin_service.matching_ids(actor, search, admin_bulk.MAX_USERS)
+            ids = matching_ids(actor, search, admin_bulk.MAX_USERS)
         else:
             ids = admin_bulk.parse_ids(request.form.getlist("ids"))
         if len(ids) > admin_bulk.MAX_USERS:
@@ -37,7 +38,7 @@ def _selection(actor: User) -> tuple[list[User] | None, admin_service.Search, bo
         users = admin_bulk.select_users(actor, [i for i in ids if i != actor.id])
     except admin_bulk.SelectionError:
         abort(400)
-    except admin_service.Denied:
+    except access.Denied:
         abort(403)  # the whole request; the error handler audits access.denied
     return users, search, all_matching, actor.id in ids
 
@@ -53,7 +54,7 @@ def _confirm(users, search, all_matching, skipped_self, status=200, **extra):
 @bp.post("/admin/users/bulk/passcodes/confirm")
 @login_required
 def bulk_confirm():
-    actor = actor_with("users.update")
+    actor = access.require("users.update")
     users, search, all_matching, skipped = _selection(actor)
     return _confirm(users, search, all_matching, skipped, 200 if users else 422)
 
@@ -61,7 +62,7 @@ def bulk_confirm():
 @bp.post("/admin/users/bulk/passcodes")
 @login_required
 def bulk_run():
-    actor = actor_with("users.update")
+    actor = access.require("users.update")
     users, search, all_matching, skipped = _selection(actor)  # reach first: 403, no dialog
     refusal = challenge()
     if refusal is not None:
@@ -84,7 +85,7 @@ def bulk_run():
 @login_required
 def bulk_job(public_id: str):
     """Progress (polled every second while running), then the outcome."""
-    job = bulk.get_job(actor_with("users.update"), public_id[:64])
+    job = bulk.get_job(access.require("users.update"), public_id[:64])
     if job is None:
         abort(404)
     return _job_response(job)
@@ -99,7 +100,7 @@ def _job_response(job, status: int = 200):
     response.headers["Cache-Control"] = "no-store"
     response.headers["HX-Push-Url"] = "false"
     if job.status != "running":
-        htmx.trigger(response, "users-changed", CHANGED)
+        list_changed(response)
     return response
 
 
@@ -107,7 +108,7 @@ def _job_response(job, status: int = 200):
 @login_required
 def bulk_download(public_id: str):
     """The temporary passcodes as CSV, once: they are deleted as they are sent."""
-    actor = actor_with("users.update")
+    actor = access.require("users.update")
     job = bulk.get_job(actor, public_id[:64])
     if job is None:
         abort(404)

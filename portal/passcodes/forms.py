@@ -7,8 +7,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, InputRequired
 
-from ..admin.settings_forms import WholeNumberField, between
 from ..forms import KEEP_VALUE, MAX_INPUT, MaxLength, no_control_chars
+from ..org_settings.forms import WholeNumberField, between
 from . import policy
 
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from flask import current_app
-
 from .. import audit, mail, passwords, settings, throttle
 from ..db import write
 from ..models import OutboxMail, Passcode, User, fold, utcnow
@@ -21,11 +19,11 @@ from . import policy
 
 
 def enabled() -> bool:
-    return bool(settings.current()["PASSCODES_ENABLED"])
+    return bool(settings.get("PASSCODES_ENABLED"))
 
 
 def length() -> int:
-    return int(settings.current()["PASSCODE_LENGTH"])
+    return int(settings.get("PASSCODE_LENGTH"))
 
 
 def context_for(user: User | None) -> list[str]:
@@ -134,7 +132,7 @@ def verify(username: str, passcode: str, key_name: str = "") -> Outcome:
     wait = throttle.retry_after(state)
     checked = row.passcode_hash if row is not None and wait is None else None
     matches = passwords.verify_password(policy.normalize(passcode), checked)
-    rules = throttle.Rules.from_settings(settings.current(), current_app.config)
+    rules = throttle.Rules.current()
     detail = {"key": key_name}
     with write():
         if wait is not None:

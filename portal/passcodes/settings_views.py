@@ -8,23 +8,21 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from .. import audit, htmx, settings
-from ..admin.forms import EmptyForm
-from ..admin.settings_views import settings_admin
-from ..admin.stepup import fresh_required
 from ..db import write
-from . import apikeys, bp
+from ..forms import EmptyForm
+from ..org_settings.views import settings_admin
+from ..stepup.service import fresh_required
+from . import apikeys
+from .blueprint import bp
 from .forms import ApiKeyForm, PasscodeSettingsForm
-
-KEYS = {"passcodes_enabled": "PASSCODES_ENABLED", "passcode_length": "PASSCODE_LENGTH"}
 
 
 def section_context(form=None, key_form=None, new_key=None) -> dict:
     """What the Settings page's passcode section shows (also included by that page)."""
-    values = settings.current()
     return {
         "passcode_form": form or PasscodeSettingsForm(data={
-            "passcodes_enabled": bool(values["PASSCODES_ENABLED"]),
-            "passcode_length": int(values["PASSCODE_LENGTH"])}),
+            "passcodes_enabled": bool(settings.get("PASSCODES_ENABLED")),
+            "passcode_length": int(settings.get("PASSCODE_LENGTH"))}),
         "key_form": key_form or ApiKeyForm(), "api_keys": apikeys.listing(),
         "new_key": new_key, "empty_form": EmptyForm(),
     }
@@ -50,8 +48,7 @@ def _save():
         return _page(422, form=form)
     new = {"PASSCODES_ENABLED": bool(form.passcodes_enabled.data),
            "PASSCODE_LENGTH": int(form.passcode_length.data)}
-    old = settings.current()
-    changes = {k: [old[k], v] for k, v in new.items() if old[k] != v}
+    changes = {k: [settings.get(k), v] for k, v in new.items() if settings.get(k) != v}
     if changes:
         with write():
             settings.save({k: pair[1] for k, pair in changes.items()})

@@ -9,7 +9,8 @@ from flask_login import current_user, login_required
 
 from .. import audit, htmx, providers, ratelimit, throttle
 from ..models import User
-from . import bp, service
+from . import service
+from .blueprint import bp
 from .forms import PasscodeForm
 
 # Reachable while a temporary passcode waits to be replaced.

@@ -29,7 +29,7 @@ from flask_babel import gettext as _
 from ldap3.core.exceptions import LDAPException
 from ldap3.utils.conv import escape_filter_chars
 
-from .. import accounts, audit, passwords
+from .. import accounts, audit, passwords, settings
 from ..db import database
 from ..models import User, fold
 from .base import (
@@ -554,7 +554,7 @@ def upsert(profile: Profile, state: AccountState | None, *, actor: User | None =
         "username": username, "email": email, "first_name": profile.first_name,
         "last_name": profile.last_name,
     }
-    if current_app.config.get("LDAP_ATTR_TEAM"):
+    if settings.get("LDAP_ATTR_TEAM", None):
         values["team"] = team.id if team else None
     if user is None:
         user = User.create(

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app
-
-from .. import accounts, audit, links, mail, providers, sessions
+from .. import accounts, audit, links, mail, providers, sessions, settings
 from ..db import write
 from ..models import RecoveryRequest, ResetToken, User, utcnow
 
@@ -68,13 +66,12 @@ def _eligibility(user: User | None, provider: str) -> str:
         return "disabled"
     if not user.email:
         return "no_email"
-    if user.provider != "identity" and not current_app.config.get("LDAP_URL"):
+    if user.provider != "identity" and not settings.get("LDAP_URL", None):
         return "directory_account"
-    cfg = current_app.config
-    window = utcnow() - timedelta(minutes=cfg["RESET_MAIL_WINDOW_MINUTES"])
+    window = utcnow() - timedelta(minutes=settings.get("RESET_MAIL_WINDOW_MINUTES"))
     recent = ResetToken.select().where((ResetToken.user == user.id)
                                        & (ResetToken.created_at >= window)).count()
-    if recent >= cfg["RESET_MAILS_PER_WINDOW"]:
+    if recent >= settings.get("RESET_MAILS_PER_WINDOW"):
         return "rate_limited"
     return "sent"
 

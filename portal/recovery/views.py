@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -10,8 +10,10 @@ from .. import accounts, audit, providers, ratelimit, tokens
 from ..auth.service import directory_enabled
 from ..forms import attach_password_errors, password_checklist
 from ..models import utcnow
-from . import bp, service
+from . import service
 from .forms import ForgotForm, ResetForm
+
+bp = Blueprint("recovery", __name__, url_prefix="/password")
 
 
 @bp.route("/forgot", methods=["GET", "POST"])

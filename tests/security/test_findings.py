@@ -596,7 +596,7 @@ def test_finding_10_rn_and_m_and_zero_and_o(app, make_user):
 
 def test_finding_10_messages_and_other_ways_in(app, client, make_user):
     from portal.accounts import AccountError, create_user
-    from portal.admin.csvio import validate
+    from portal.import_export.service import validate
 
     make_user("alice")
     with _db(app):

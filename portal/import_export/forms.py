@@ -1,0 +1,12 @@
+"""The CSV import form."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+
+
+class ImportForm(FlaskForm):
+    file = FileField(_l("CSV file"), validators=[FileRequired(message=_l("Choose a CSV file."))],
+                     render_kw={"accept": ".csv,text/csv"})
