@@ -22,8 +22,7 @@ FINAL_MAIL = ("sent", "failed")
 def _no_history(response):
     """A secret on screen: never stored, never pushed into the browser history."""
     response.headers["Cache-Control"] = "no-store"
-    response.headers["HX-Push-Url"] = "false"
-    return response
+    return htmx.no_push(response)
 
 
 def _target(user_id: int):

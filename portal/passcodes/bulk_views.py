@@ -98,7 +98,7 @@ def _job_response(job, status: int = 200):
                            results=results, form=EmptyForm(), in_dialog=htmx.is_htmx(),
                            poll=htmx.is_htmx())
     response.headers["Cache-Control"] = "no-store"
-    response.headers["HX-Push-Url"] = "false"
+    htmx.no_push(response)
     if job.status != "running":
         list_changed(response)
     return response

@@ -3,7 +3,7 @@ passcode check (administrators; every change needs a recent password entry)."""
 
 from __future__ import annotations
 
-from flask import abort, flash, render_template, request, url_for
+from flask import abort, flash, make_response, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -69,10 +69,11 @@ def api_key_create():
     if not form.validate():
         return _page(422, key_form=form)
     key, raw = apikeys.create(current_user._get_current_object(), form.name.data)
-    response = render_template("passcodes/settings.html",
-                               **section_context(key_form=ApiKeyForm(formdata=None),
-                                                 new_key=(key, raw)))
-    return response, 201, {"Cache-Control": "no-store", "HX-Push-Url": "false"}
+    response = make_response(render_template(
+        "passcodes/settings.html",
+        **section_context(key_form=ApiKeyForm(formdata=None), new_key=(key, raw))), 201)
+    response.headers["Cache-Control"] = "no-store"
+    return htmx.no_push(response)
 
 
 @bp.post("/admin/settings/api-keys/<int:key_id>/revoke")
