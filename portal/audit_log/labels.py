@@ -53,6 +53,16 @@ ACTION_LABELS = {
     "directory.unavailable": _l("Directory unavailable"),
     "directory.vanished": _l("Gone from the directory (disabled)"),
     "directory.conflict": _l("Directory entry clashes with a Passgate account"),
+    # Passcodes (portal/passcodes/)
+    "passcode.change": _l("Passcode changed"),
+    "passcode.verify": _l("Passcode checked (API)"),
+    "passcode.lock": _l("Passcode locked"),
+    "admin.passcode_reset": _l("Passcode reset"),
+    "admin.temp_passcode_mail": _l("Temporary passcode emailed"),
+    "admin.bulk_passcode_reset": _l("Passcode reset (bulk)"),
+    "apikey.create": _l("API key created"),
+    "apikey.revoke": _l("API key revoked"),
+    "apikey.refused": _l("API key refused"),
 }
 
 OUTCOME_LABELS = {
@@ -110,6 +120,9 @@ DETAIL_KEYS = {
     "managed": _l("Manages the team"),
     "members": _l("Members"),
     "managers": _l("Managers"),
+    "key": _l("API key"),
+    "first": _l("First passcode"),
+    "temporary": _l("Temporary passcode"),
 }
 DETAIL_VALUES = {
     "reason": {
@@ -120,6 +133,10 @@ DETAIL_VALUES = {
         "no_password": _l("no password set yet"),
         "temporary_password_expired": _l("temporary password expired"),
         "bad_current_password": _l("wrong current password"),
+        "bad_passcode": _l("wrong passcode"),
+        "unknown_username": _l("unknown username"),
+        "no_passcode": _l("no passcode set"),
+        "temporary_expired": _l("temporary passcode expired"),
     },
     "kind": {
         "reset": _l("recovery link"),
@@ -135,6 +152,7 @@ DETAIL_VALUES = {
         "unlock": _l("Unlock"),
         "disable": _l("Disable"),
         "enable": _l("Enable"),
+        "passcode_reset": _l("Reset passcodes"),
     },
 }
 CHANGED_FIELDS = {

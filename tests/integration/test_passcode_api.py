@@ -254,3 +254,13 @@ def test_busy_database_is_503_with_retry_after(make_app, make_user, tmp_path):
         holder.close()
     assert r.status_code == 503 and r.headers["Retry-After"] == "5"
     assert r.json == {"error": "busy"}
+
+
+def test_checks_show_in_the_audit_log_with_the_key_name(app, client, setup):
+    from ..conftest import login
+
+    verify(client, setup["key"], "alice", OTHER)
+    login(client, "admin")
+    page = client.get("/admin/audit?lang=fr").get_data(as_text=True)
+    assert "Code personnel vérifié (API)" in page and "code personnel incorrect" in page
+    assert "phone system" in page
