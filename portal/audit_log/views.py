@@ -5,24 +5,17 @@ Both URLs answer GET only (the log is append-only), so any other method gets 405
 
 from __future__ import annotations
 
-from flask import Response, abort, request, stream_with_context, url_for
-from flask_login import current_user, login_required
+from flask import Response, request, stream_with_context, url_for
 
-from .. import access, htmx, settings
 from .. import audit as audit_log
+from .. import htmx, settings
+from ..access.guard import requires
 from ..admin import bp
+from ..models import User
 from . import labels, service
 from .export import export_rows
 
 FILTER_ARGS = ("actor", "target", "action", "outcome", "date_from", "date_to")
-
-
-def _reader():
-    """The signed-in user, if they may read the audit log (checked on every request)."""
-    actor = current_user._get_current_object()
-    if not access.has_permission(actor, "audit.read"):
-        abort(403)
-    return actor
 
 
 def _render(actor, filters, page, status=200):
@@ -38,9 +31,8 @@ def _render(actor, filters, page, status=200):
 
 
 @bp.get("/audit")
-@login_required
-def audit():
-    actor = _reader()
+@requires("audit.read")
+def audit(actor: User):
     filters = service.parse_filters(request.args)
     if filters.errors:
         return _render(actor, filters, service.Page([], 0, 1, 1), status=422)
@@ -48,9 +40,8 @@ def audit():
 
 
 @bp.get("/audit/export.csv")
-@login_required
-def audit_export():
-    actor = _reader()
+@requires("audit.read")
+def audit_export(actor: User):
     filters = service.parse_filters(request.args)
     if filters.errors:
         return _render(actor, filters, service.Page([], 0, 1, 1), status=422)

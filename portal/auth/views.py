@@ -136,7 +136,8 @@ def change_password():
                      detail={"reason": "directory_refused", "code": exc.code})
         form.password.errors.append(exc.message)
         return again()
-    accounts.change_own_password(user, form.password.data)
+    accounts.replace_password(user, form.password.data, how="change", action="password.change",
+                              detail={"forced": True} if user.must_change else None)
     flash(_("Your password has been changed. Your other sessions have been signed out."),
           "success")
     return redirect(url_for("auth.home"), 303)

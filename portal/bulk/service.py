@@ -21,9 +21,10 @@ from datetime import timedelta
 
 from flask import current_app
 
-from .. import access, audit, crypto, links, mail, settings
+from .. import access, audit, crypto, links, mail
 from ..csvtext import csv_line
 from ..db import database
+from ..messages import text
 from ..models import BulkJob, ResetToken, User, utcnow
 from ..user_passwords import service as user_passwords
 from ..users import service as users
@@ -34,6 +35,8 @@ ACTIONS = ("recovery", "reset", "unlock", "disable", "enable")
 MAX_USERS = 500
 INLINE_LIMIT = 20
 RESULTS_TTL = timedelta(hours=1)
+TYPED_CONFIRM = ("reset", "disable")
+MAX_REASON = 500
 
 
 class SelectionError(ValueError):
@@ -86,17 +89,33 @@ def eligibility(users: list[User]) -> Eligibility:
                                   & (ResetToken.expires_at > now)).tuples())
         pending_ids = {uid for uid, stamp, current in rows if stamp == current}
     result = Eligibility()
-    directory = bool(settings.get("LDAP_URL", None))
     for user in users:
-        if user.disabled or (user.provider != "identity" and not directory):
-            result.excluded.append(user)
-        elif not user.email:
+        reason = links.refusal(user)
+        if reason == "no_email":
             result.no_email.append(user)
+        elif reason is not None:
+            result.excluded.append(user)
         elif user.id in pending_ids:
             result.pending.append(user)
         else:
             result.eligible.append(user)
     return result
+
+
+def refusal(action: str, users: list[User] | None, confirm_count: str,
+            reason: str) -> dict | None:
+    """Why the run cannot go ahead (the confirm dialog's error, possibly empty), or None.
+
+    Nobody selected, or no one eligible for a recovery link; the typed count for the
+    actions that take something away (passwords, access), not for sending links; a
+    reason that is too long (said, never cut)."""
+    if not users or (action == "recovery" and not eligibility(users).eligible):
+        return {}
+    if action in TYPED_CONFIRM and confirm_count.strip() != str(len(users)):
+        return {"confirm_error": text("BULK_CONFIRM_COUNT")}
+    if len(reason) > MAX_REASON:
+        return {"reason_error": text("TOO_LONG", max=MAX_REASON, length=len(reason))}
+    return None
 
 
 # --- running -------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from .. import accounts, mail, settings
+from .. import access, accounts, mail, settings
 from ..csvtext import csv_line
 from ..db import write
 from ..models import Team, User, fold, utcnow
@@ -127,8 +127,8 @@ def validate(text: str) -> tuple[ImportResult, list[tuple[int, dict]]]:
             value = values.get(column, "")
             if len(value) > 64 or any(not ch.isprintable() for ch in value):
                 error(column, _("Use at most 64 printable characters."))
-        role = (values.get("role") or "user").lower()
-        if role not in labels.ROLE_LABELS:
+        role = (values.get("role") or access.default_role()).lower()
+        if role not in access.role_names():
             error("role", _("Unknown role “%(role)s”.", role=role))
         values["role"] = role
         language = (values.get("language") or "").lower()
@@ -178,6 +178,19 @@ def import_users(text: str, actor: User | None = None) -> ImportResult:
         return result
     mail.wake()
     return result
+
+
+def creates_privileged(text: str) -> bool:
+    """Does a valid file create accounts that reach everyone (administrators)?"""
+    checked, rows = validate(text)
+    return checked.ok and any(access.grants_everyone(values.get("role")) for _l, values in rows)
+
+
+def teams_preview(text: str) -> dict | None:
+    """The teams a valid file would create (to be agreed first), or None."""
+    checked, rows = validate(text)
+    teams = new_teams(rows) if checked.ok else []
+    return {"teams": teams, "users": len(rows), "text": text} if teams else None
 
 
 def new_teams(rows: list[tuple[int, dict]]) -> list[str]:

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-from functools import wraps
+from flask import flash, request, url_for
 
-from flask import abort, flash, request, url_for
-from flask_babel import gettext as _
-from flask_login import current_user, login_required
-
-from .. import access, htmx, settings
+from .. import htmx, settings
+from ..access.guard import requires
 from ..admin import bp
-from ..stepup.service import fresh_required
+from ..messages import text
+from ..models import User
 from . import service
 from .forms import COMMON_ZONES, SettingsForm
-
-
-def settings_admin(view):
-    """Checked before the step-up, so a user without the permission never sees that dialog."""
-
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        if not access.can(current_user, "settings.update"):
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapper
 
 
 def _render(form: SettingsForm, status: int = 200):
@@ -40,22 +26,15 @@ def _render(form: SettingsForm, status: int = 200):
 
 
 @bp.route("/settings", methods=["GET", "POST"], endpoint="settings")
-@login_required
-@settings_admin
-def settings_view():
+@requires("settings.update", fresh=True)
+def settings_view(actor: User):
     if request.method != "POST":
         return _render(SettingsForm(data=service.initial(settings.current())))
-    return _save()
-
-
-@fresh_required
-def _save():
     form = SettingsForm()
     if not form.validate():
         return _render(form, 422)
-    changes = service.save(current_user._get_current_object(), service.submitted(form))
-    if changes:
-        flash(_("Settings saved. They apply from now on."), "success")
+    if service.save(actor, service.submitted(form)):
+        flash(text("SETTINGS_SAVED"), "success")
     else:
-        flash(_("Nothing was changed."), "info")
+        flash(text("SETTINGS_UNCHANGED"), "info")
     return htmx.redirect(url_for("admin.settings"))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import render_template, url_for
 from flask_babel import format_date
-from flask_login import login_required
 
 from .. import access
+from ..access.guard import requires
 from ..admin import bp
+from ..models import User
 from ..users import labels
 from .service import (
     CHART_H,
@@ -22,9 +23,8 @@ from .service import (
 
 
 @bp.get("/overview")
-@login_required
-def overview():
-    actor = access.require("users.read")
+@requires("users.read")
+def overview(actor: User):
     days, series = activity(actor)
     failed_mail, recent_failures = mail_problems(actor)
     may_audit = access.has_permission(actor, "audit.read")

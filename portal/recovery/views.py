@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from .. import accounts, audit, providers, ratelimit, tokens
+from .. import accounts, audit, links, providers, ratelimit, tokens
 from ..auth.service import directory_enabled
 from ..forms import attach_password_errors, password_checklist
 from ..models import utcnow
@@ -50,7 +50,7 @@ def landing(token: str):
 
 @bp.route("/reset", methods=["GET", "POST"])
 def reset():
-    state = service.lookup(session.get("reset_token_hash"))
+    state = links.lookup(session.get("reset_token_hash"))
     if not state.valid:
         if session.get("reset_token_hash"):
             audit.record("recovery.link_invalid", outcome="failure")

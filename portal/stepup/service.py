@@ -16,13 +16,11 @@ sign-in throttle and a per-IP limit (issue 11, finding 2).
 
 from __future__ import annotations
 
-from functools import wraps
-
 from flask import current_app, render_template, request
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import audit, htmx, providers, ratelimit, sessions, settings, throttle
+from ..messages import text
 
 FIELD = "reauth_password"
 
@@ -77,7 +75,7 @@ def challenge():
         try:
             if check_password(request.form[FIELD]):
                 return None
-            error = _("That password is not correct.")
+            error = text("WRONG_PASSWORD")
         except Throttled as exc:
             error, status = throttled_message(exc.retry_after), 429
     fields = [(k, v) for k, v in request.form.items(multi=True)
@@ -88,13 +86,15 @@ def challenge():
     return htmx.ask_reauth(response)
 
 
-def fresh_required(view):
-    """Decorator form of :func:`challenge` (for views whose access is checked before)."""
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        refusal = challenge()
-        if refusal is not None:
-            return refusal
-        return view(*args, **kwargs)
-
-    return wrapper
+def typed_refusal(needed: bool, *, ask: str, wrong: str) -> str | None:
+    """Step-up for a form that carries its own password field (the CSV import): None when
+    it may go ahead (not ``needed``, fresh, or the right password typed with this very
+    request), otherwise what to say (message keys ``ask`` and ``wrong``)."""
+    if not needed or is_fresh():
+        return None
+    if not request.form.get(FIELD):
+        return text(ask)
+    try:
+        return None if check_password(request.form[FIELD]) else text(wrong)
+    except Throttled as exc:
+        return throttled_message(exc.retry_after)

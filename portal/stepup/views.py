@@ -4,16 +4,16 @@ the action it interrupted."""
 from __future__ import annotations
 
 from flask import current_app, render_template, request
-from flask_babel import gettext as _
 from flask_login import login_required
 
 from .. import htmx
 from ..admin import bp
+from ..messages import text
 from .service import FIELD, Throttled, check_password, throttled_message
 
 
 @bp.post("/reauth")
-@login_required
+@login_required  # anyone signed in may confirm their own password
 def reauth():
     """The htmx dialog's target: confirm the password, then the page replays the action."""
     try:
@@ -24,4 +24,4 @@ def reauth():
     if ok:
         return htmx.reauthenticated(current_app.make_response(("", 200)))
     return render_template("admin/_reauth.html", fields=[], action=request.path,
-                           error=_("That password is not correct.")), 422
+                           error=text("WRONG_PASSWORD")), 422

@@ -1,88 +1,39 @@
 """Teams, for administrators: create, rename, delete (members keep their accounts and are
-left without a team), and which managers look after each team (one manager may have
-several teams). Plain forms: each change is one POST answered with a redirect and a
-message, or the page again with the error (422) and what was typed."""
+left without a team), and which managers look after each team. Plain forms: each change
+is one POST answered with a redirect and a message, or the page again with the error
+(422) and what was typed."""
 
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_babel import ngettext
-from flask_login import login_required
-from peewee import fn
 
-from .. import access, audit
+from ..access.guard import requires
 from ..admin import bp
-from ..db import database
 from ..forms import EmptyForm
-from ..models import ManagedTeam, Team, User, fold
-
-NAME_MAX = 64
-
-
-def _admin() -> User:
-    """Teams are managed by accounts with every user in reach (administrators)."""
-    actor = access.require("users.update")
-    if access.visible_roles(actor) is not None:
-        abort(403)
-    return actor
-
-
-def _clean_name(raw: str | None) -> tuple[str, str | None]:
-    name = " ".join((raw or "").split())
-    if not name:
-        return name, _("Enter a team name.")
-    if len(name) > NAME_MAX:
-        return name, _("Use at most %(max)d characters (this has %(length)d).", max=NAME_MAX,
-                       length=len(name))
-    if any(not ch.isprintable() for ch in name):
-        return name, _("Remove the control characters from this field.")
-    return name, None
-
-
-def _taken(name: str, team_id: int | None = None) -> bool:
-    query = Team.select().where(Team.name_key == fold(name))
-    if team_id is not None:
-        query = query.where(Team.id != team_id)
-    return query.exists()
-
-
-def team_rows() -> list[dict]:
-    members = dict(User.select(User.team, fn.COUNT(User.id)).where(User.team.is_null(False))
-                   .group_by(User.team).tuples())
-    managers: dict[int, list[User]] = {}
-    for link in ManagedTeam.select(ManagedTeam, User).join(User).order_by(User.username_key):
-        managers.setdefault(link.team_id, []).append(link.manager)
-    return [{"team": t, "members": members.get(t.id, 0), "managers": managers.get(t.id, [])}
-            for t in Team.select().order_by(Team.name_key)]
+from ..messages import text
+from ..models import Team, User
+from . import service
 
 
 def _list_page(status=200, **extra):
-    ctx = {"rows": team_rows(), "form": EmptyForm(), "name": "", "error": None, **extra}
+    ctx = {"rows": service.rows(), "form": EmptyForm(), "name": "", "error": None, **extra}
     return render_template("admin/teams.html", **ctx), status
 
 
 @bp.get("/teams")
-@login_required
-def teams():
-    _admin()
+@requires("users.update", everyone=True)  # administrators
+def teams(actor: User):
     return _list_page()
 
 
 @bp.post("/teams")
-@login_required
-def team_create():
-    actor = _admin()
-    EmptyForm().validate_on_submit()
-    name, error = _clean_name(request.form.get("name"))
-    if error is None and _taken(name):
-        error = _("A team with this name already exists.")
+@requires("users.update", everyone=True)  # administrators
+def team_create(actor: User):
+    name, error = service.clean_name(request.form.get("name"))
     if error:
         return _list_page(422, name=request.form.get("name", ""), error=error)
-    with database.atomic():
-        team = Team.create(name=name, name_key=fold(name))
-        audit.record("team.create", actor=actor, detail={"team": team.name})
-    flash(_("Team %(name)s created.", name=team.name), "success")
+    team = service.create(actor, name)
+    flash(text("TEAM_CREATED", name=team.name), "success")
     return redirect(url_for("admin.team_edit", team_id=team.id), 303)
 
 
@@ -94,68 +45,38 @@ def _team(team_id: int) -> Team:
 
 
 def _edit_page(team: Team, status=200, **extra):
-    managers = list(User.select().where(User.role == "manager").order_by(User.username_key))
-    current = {link.manager_id for link in ManagedTeam.select().where(ManagedTeam.team == team.id)}
-    members = User.select().where(User.team == team.id).count()
-    ctx = {"team": team, "managers": managers, "current": current, "members": members,
+    ctx = {"team": team, "managers": service.possible_managers(),
+           "current": service.manager_ids(team), "members": service.member_count(team),
            "form": EmptyForm(), "name": team.name, "error": None, **extra}
     return render_template("admin/team_edit.html", **ctx), status
 
 
 @bp.route("/teams/<int:team_id>", methods=["GET", "POST"])
-@login_required
-def team_edit(team_id: int):
-    actor = _admin()
+@requires("users.update", everyone=True)  # administrators
+def team_edit(actor: User, team_id: int):
     team = _team(team_id)
     if request.method != "POST":
         return _edit_page(team)
-    EmptyForm().validate_on_submit()
-    name, error = _clean_name(request.form.get("name"))
-    if error is None and _taken(name, team.id):
-        error = _("A team with this name already exists.")
+    name, error = service.clean_name(request.form.get("name"), team.id)
     chosen = {int(v) for v in request.form.getlist("managers") if v.isdigit()}
-    valid = {u.id for u in User.select(User.id).where(User.role == "manager")}
-    if not chosen <= valid:
+    if not chosen <= {u.id for u in service.possible_managers()}:
         abort(400)
     if error:
         return _edit_page(team, 422, name=request.form.get("name", ""), error=error,
                           current=chosen)
-    with database.atomic():
-        before = {m.manager_id for m in ManagedTeam.select().where(ManagedTeam.team == team.id)}
-        if name != team.name:
-            Team.update(name=name, name_key=fold(name)).where(Team.id == team.id).execute()
-            audit.record("team.rename", actor=actor, detail={"from": team.name, "to": name})
-        added, removed = chosen - before, before - chosen
-        if removed:
-            ManagedTeam.delete().where((ManagedTeam.team == team.id)
-                                       & ManagedTeam.manager.in_(sorted(removed))).execute()
-        for manager_id in sorted(added):
-            ManagedTeam.create(team=team.id, manager=manager_id)
-        for manager_id in sorted(added | removed):
-            audit.record("team.managers", actor=actor, target=User.get_by_id(manager_id),
-                         detail={"team": name, "managed": manager_id in added})
-    flash(_("Team %(name)s saved.", name=name), "success")
+    service.save(actor, team, name, chosen)
+    flash(text("TEAM_SAVED", name=name), "success")
     return redirect(url_for("admin.teams"), 303)
 
 
 @bp.route("/teams/<int:team_id>/delete", methods=["GET", "POST"])
-@login_required
-def team_delete(team_id: int):
-    actor = _admin()
+@requires("users.update", everyone=True)  # administrators
+def team_delete(actor: User, team_id: int):
     team = _team(team_id)
-    members = User.select().where(User.team == team.id).count()
-    managers = ManagedTeam.select().where(ManagedTeam.team == team.id).count()
     if request.method != "POST":
-        return render_template("admin/team_delete.html", team=team, members=members,
-                               managers=managers, form=EmptyForm())
-    EmptyForm().validate_on_submit()
-    with database.atomic():
-        User.update(team=None).where(User.team == team.id).execute()
-        ManagedTeam.delete().where(ManagedTeam.team == team.id).execute()
-        Team.delete().where(Team.id == team.id).execute()
-        audit.record("team.delete", actor=actor,
-                     detail={"team": team.name, "members": members, "managers": managers})
-    flash(ngettext("Team %(name)s deleted; its %(num)d member now has no team.",
-                   "Team %(name)s deleted; its %(num)d members now have no team.", members,
-                   name=team.name), "success")
+        return render_template("admin/team_delete.html", team=team, form=EmptyForm(),
+                               members=service.member_count(team),
+                               managers=len(service.manager_ids(team)))
+    members, _managers = service.delete(actor, team)
+    flash(text("TEAM_DELETED", num=members, name=team.name), "success")
     return redirect(url_for("admin.teams"), 303)

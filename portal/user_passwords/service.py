@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from .. import accounts, audit, mail, passwords, providers, sessions
+from .. import accounts, audit, mail, passwords, providers
 from ..db import write
 from ..models import OutboxMail, User, utcnow
 
@@ -20,20 +20,12 @@ def _replace_password(actor: User, user: User, password: str, action: str,
                       detail: dict | None, *, temporary: bool = False,
                       must_change: bool = False) -> None:
     """An administrator's new password for ``user``: stored, sessions ended, owner told,
-    audited — after the provider (the directory, for ``sso`` accounts) has accepted it;
-    bcrypt first, then one write transaction. Raises ``providers.PasswordRejected`` /
+    audited (``accounts.replace_password``) — after the provider (the directory, for
+    ``sso`` accounts) has accepted it. Raises ``providers.PasswordRejected`` /
     ``DirectoryUnavailable``."""
     providers.for_user(user).set_password(user, password, must_change=temporary or must_change)
-    fields = accounts.new_password(password, temporary=temporary, must_change=must_change)
-    with write():
-        accounts.store_password(user, fields)
-        now = utcnow()
-        User.update(last_reset_at=now).where(User.id == user.id).execute()
-        user.last_reset_at = now
-        sessions.end_all(user)
-        accounts.notify_password_changed(user, "admin")
-        audit.record(action, actor=actor, target=user, detail=detail)
-    mail.wake()
+    accounts.replace_password(user, password, how="admin", action=action, actor=actor,
+                              detail=detail, temporary=temporary, must_change=must_change)
 
 
 def email_temporary_password(actor: User, user: User, password: str) -> OutboxMail | None:
@@ -55,6 +47,19 @@ def email_temporary_password(actor: User, user: User, password: str) -> OutboxMa
         audit.record("admin.temp_password_mail", actor=actor, target=user,
                      detail={"mail_id": row.id})
     return row
+
+
+def try_set_password(actor: User, user: User, password: str, confirm: str,
+                     must_change: bool) -> list[str]:
+    """Check the typed password against the policy, then set it; the errors, if any
+    (the policy's, then the directory's)."""
+    check = accounts.check_new_password(user, password, confirm)
+    if check.ok:
+        try:
+            set_password(actor, user, password, must_change)
+        except providers.PasswordRejected as exc:
+            check.errors.append(exc.message)
+    return check.errors
 
 
 def set_password(actor: User, user: User, password: str, must_change: bool) -> None:

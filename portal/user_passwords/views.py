@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 from flask import abort, request
-from flask_babel import gettext as _
-from flask_login import login_required
 
-from .. import access, accounts, htmx, providers
+from .. import accounts, htmx, providers
+from ..access.guard import requires, target
 from ..admin import bp
 from ..forms import EmptyForm, attach_password_errors, password_checklist
+from ..messages import text
 from ..models import OutboxMail, User
-from ..stepup.service import challenge
 from ..users.outcome import done, list_changed
 from . import service
 from .forms import ResetForm, SetPasswordForm
@@ -19,110 +18,99 @@ from .forms import ResetForm, SetPasswordForm
 FINAL_MAIL = ("sent", "failed")
 
 
-def _no_history(response):
+def _secret(response):
     """Secrets on screen: never stored, never pushed into the browser history."""
     response.headers["Cache-Control"] = "no-store"
     return htmx.no_push(response)
 
 
+def _confirm(user: User, form: ResetForm, status: int = 200):
+    return htmx.render("admin/user_reset_confirm.html", "admin/_reset_confirm.html",
+                       status=status, user=user, form=form, in_dialog=htmx.is_htmx())
+
+
 @bp.get("/users/<int:user_id>/reset")
-@login_required
-def reset_confirm(user_id: int):
-    _actor, user = access.require_target(user_id)
-    return htmx.render("admin/user_reset_confirm.html", "admin/_reset_confirm.html", user=user,
-                       form=ResetForm(), in_dialog=htmx.is_htmx())
+@requires("users.update")
+def reset_confirm(actor: User, user: User):
+    return _confirm(user, ResetForm())
 
 
 @bp.post("/users/<int:user_id>/reset")
-@login_required
-def reset(user_id: int):
-    actor, user = access.require_target(user_id)  # reach first: 403 before any password dialog
-    refusal = challenge()
-    if refusal is not None:
-        return refusal
+@requires("users.update", fresh=True)
+def reset(actor: User, user: User):
     form = ResetForm()
     if not form.validate_on_submit():
-        return htmx.render("admin/user_reset_confirm.html", "admin/_reset_confirm.html", status=422,
-                           user=user, form=form, in_dialog=htmx.is_htmx())
+        return _confirm(user, form, 422)
     try:
         temp = service.reset_and_unlock(actor, user, form.reason.data or "")
     except providers.PasswordRejected as exc:
         form.reason.errors = [*form.reason.errors, exc.message]
-        return htmx.render("admin/user_reset_confirm.html", "admin/_reset_confirm.html", status=422,
-                           user=user, form=form, in_dialog=htmx.is_htmx())
-    user = User.get_by_id(user.id)
-    response = htmx.render("admin/user_reset_result.html", "admin/_reset_result.html", user=user,
-                           temp=temp, form=EmptyForm(), in_dialog=htmx.is_htmx())
-    return _no_history(list_changed(response))
+        return _confirm(user, form, 422)
+    response = htmx.render("admin/user_reset_result.html", "admin/_reset_result.html",
+                           user=User.get_by_id(user.id), temp=temp, form=EmptyForm(),
+                           in_dialog=htmx.is_htmx())
+    return _secret(list_changed(response))
 
 
 @bp.post("/users/<int:user_id>/reset/email")
-@login_required
-def reset_email(user_id: int):
+@requires("users.update")
+def reset_email(actor: User, user: User):
     """Send email: the form carries the password back; it is mailed only if it is still
     the user's current, unexpired temporary password."""
-    actor, user = access.require_target(user_id)
-    EmptyForm().validate_on_submit()
     if not user.email:
-        return _mail_fragment(None, 422, _("No email address on file."))
+        return _mail_fragment(None, 422, text("NO_EMAIL"))
     row = service.email_temporary_password(actor, user, request.form.get("password", ""))
     if row is None:
-        return _mail_fragment(None, 422, _("This temporary password is no longer valid. "
-                                           "Reset the password again."))
+        return _mail_fragment(None, 422, text("TEMP_PASSWORD_GONE"))
     return _mail_fragment(row)
 
 
 @bp.get("/users/mail/<int:mail_id>")
-@login_required
-def mail_status(mail_id: int):
+@requires("users.update")
+def mail_status(actor: User, mail_id: int):
     """Polled by the Send email status (every 2 s) until the mail is sent or failed."""
-    access.require("users.update")
     row = service.mail_status(mail_id)
     if row is None or row.user_id is None:
         abort(404)
-    access.require_target(row.user_id)  # only mail about a user within reach
+    target(actor, row.user_id)  # only mail about a user within reach
     return _mail_fragment(row)
 
 
 def _mail_fragment(row: OutboxMail | None, status: int = 200, error: str | None = None):
-    response = htmx.render("admin/user_mail_status.html", "admin/_reset_mail_status.html", status=status,
-                           row=row, error=error, final=FINAL_MAIL)
-    return _no_history(response)
+    return _secret(htmx.render("admin/user_mail_status.html", "admin/_reset_mail_status.html",
+                               status=status, row=row, error=error, final=FINAL_MAIL))
+
+
+def _password_page(user: User, form: SetPasswordForm, status: int = 200, **extra):
+    page = htmx.render("admin/user_password.html", "admin/_user_password.html", status=status,
+                       user=user, form=form, policy=accounts.current_policy(),
+                       in_dialog=htmx.is_htmx(), **extra)
+    return _secret(page) if status != 200 else page
 
 
 @bp.route("/users/<int:user_id>/password", methods=["GET"])
-@login_required
-def set_password_form(user_id: int):
-    _actor, user = access.require_target(user_id)
-    return htmx.render("admin/user_password.html", "admin/_user_password.html", user=user,
-                       form=SetPasswordForm(), policy=accounts.current_policy(),
-                       in_dialog=htmx.is_htmx())
+@requires("users.update")
+def set_password_form(actor: User, user: User):
+    return _password_page(user, SetPasswordForm())
 
 
 @bp.post("/users/<int:user_id>/password")
-@login_required
-def set_password(user_id: int):
-    actor, user = access.require_target(user_id)  # reach first: 403 before any password dialog
-    refusal = challenge()
-    if refusal is not None:
-        return refusal
+@requires("users.update", fresh=True)
+def set_password(actor: User, user: User):
     form = SetPasswordForm()
-    ctx = {"user": user, "form": form, "policy": accounts.current_policy(),
-           "in_dialog": htmx.is_htmx()}
     if form.validate_on_submit():
-        check = accounts.check_new_password(user, form.password.data, form.confirm.data)
-        if check.ok:
-            try:
-                service.set_password(actor, user, form.password.data, bool(form.must_change.data))
-            except providers.PasswordRejected as exc:
-                check.errors.append(exc.message)
-        if check.ok:
-            if htmx.is_htmx():
-                response = htmx.render("admin/_user_password_set.html", "admin/_user_password_set.html",
-                                       user=user, must_change=bool(form.must_change.data))
-                return _no_history(list_changed(response))
-            return done(_("The password of %(name)s has been set.", name=user.display_name), user)
-        attach_password_errors(form, check.errors)
-    ctx["evaluation"] = password_checklist(user, form.password.data, form.confirm.data)
-    return _no_history(htmx.render("admin/user_password.html", "admin/_user_password.html",
-                                   status=422, **ctx))
+        errors = service.try_set_password(actor, user, form.password.data, form.confirm.data,
+                                          bool(form.must_change.data))
+        if not errors:
+            return _password_set(user, bool(form.must_change.data))
+        attach_password_errors(form, errors)
+    return _password_page(user, form, 422, evaluation=password_checklist(
+        user, form.password.data, form.confirm.data))
+
+
+def _password_set(user: User, must_change: bool):
+    if not htmx.is_htmx():
+        return done(text("PASSWORD_SET", name=user.display_name), user)
+    response = htmx.render("admin/_user_password_set.html", "admin/_user_password_set.html",
+                           user=user, must_change=must_change)
+    return _secret(list_changed(response))

@@ -3,42 +3,49 @@
 from __future__ import annotations
 
 from flask import request
-from flask_babel import gettext as _
-from flask_login import login_required
 
-from .. import access, accounts, htmx, providers
+from .. import accounts, htmx, providers
+from ..access import grants_everyone
+from ..access.guard import requires
 from ..admin import bp
 from ..forms import EmptyForm
+from ..messages import text
 from ..models import User, fold
 from ..stepup.service import challenge
-from . import search, service
+from . import service
 from .forms import UserForm
 from .outcome import done, list_changed
 
 
+def _form_page(ctx: dict, status: int = 200):
+    return htmx.render("admin/user_form.html", "admin/_user_form.html", status=status, **ctx)
+
+
+def _run(form, ctx: dict, action):
+    """Validate, run ``action`` (an ``AccountError`` goes under its field), or 422."""
+    if form.validate_on_submit():
+        try:
+            return action(form.data_for_service())
+        except accounts.AccountError as exc:
+            getattr(form, exc.field, form.username).errors = [str(exc)]
+    return _form_page(ctx, 422)
+
+
 @bp.route("/users/new", methods=["GET", "POST"])
-@login_required
-def user_new():
-    actor = access.require("users.create")
+@requires("users.create")
+def user_new(actor: User):
     form = UserForm().setup(actor, creating=True)
     ctx = {"form": form, "user": None, "in_dialog": htmx.is_htmx()}
     if request.method != "POST":
-        return htmx.render("admin/user_form.html", "admin/_user_form.html", **ctx)
-    if form.validate_on_submit():
-        if form.team.data not in (None, *[t.id for t in search.teams_for(actor)]):
-            form.team.errors = [*form.team.errors, _("Choose a team from the list.")]
-        else:
-            # Creating an administrator creates privilege: a fresh password first.
-            refusal = challenge() if "role" in form and form.role.data == "admin" else None
-            if refusal is not None:
-                return refusal
-            try:
-                user, temp = service.create_user(actor, form.data_for_service())
-            except accounts.AccountError as exc:
-                getattr(form, exc.field, form.username).errors = [str(exc)]
-            else:
-                return _created(user, temp)
-    return htmx.render("admin/user_form.html", "admin/_user_form.html", status=422, **ctx)
+        return _form_page(ctx)
+
+    def create(data: service.UserData):
+        service.check_edit(actor, None, data)  # refusals first: never the dialog for them
+        # Creating an account that reaches everyone creates privilege: a fresh password first.
+        refusal = challenge() if data.role and grants_everyone(data.role) else None
+        return refusal if refusal is not None else _created(*service.create_user(actor, data))
+
+    return _run(form, ctx, create)
 
 
 def _created(user: User, temp: str | None):
@@ -53,50 +60,22 @@ def _created(user: User, temp: str | None):
 
 
 @bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
-@login_required
-def user_edit(user_id: int):
-    actor, user = access.require_target(user_id)
-    form = UserForm(obj=None if request.method == "POST" else _form_values(user))
+@requires("users.update")
+def user_edit(actor: User, user: User):
+    form = UserForm(data=None if request.method == "POST" else service.form_values(user))
     form.setup(actor, creating=False)
     ctx = {"form": form, "user": user, "in_dialog": htmx.is_htmx(),
            "owned": providers.for_user(user).owned_fields()}
     if request.method != "POST":
-        return htmx.render("admin/user_form.html", "admin/_user_form.html", **ctx)
-    if form.validate_on_submit():
-        data = form.data_for_service()
-        problem = _edit_problem(actor, user, data)
-        if problem:
-            getattr(form, problem[0]).errors = [problem[1]]
-        else:
-            refusal = challenge() if _sensitive_edit(user, data) else None
-            return refusal if refusal is not None else _save(actor, user, data, form, ctx)
-    return htmx.render("admin/user_form.html", "admin/_user_form.html", status=422, **ctx)
+        return _form_page(ctx)
 
+    def save(data: service.UserData):
+        service.check_edit(actor, user, data)  # refusals first: never the dialog for them
+        refusal = challenge() if _sensitive_edit(user, data) else None
+        return refusal if refusal is not None else _saved(user,
+                                                          service.update_user(actor, user, data))
 
-def _form_values(user: User):
-    class Values:
-        username = user.username
-        email = user.email or ""
-        first_name = user.first_name
-        last_name = user.last_name
-        role = user.role
-        team = user.team_id
-        provider = user.provider
-        language = user.language or ""
-        disabled = user.disabled
-    return Values()
-
-
-def _edit_problem(actor: User, user: User, data: service.UserData) -> tuple[str, str] | None:
-    if data.team_id not in (None, *[t.id for t in search.teams_for(actor)]):
-        return "team", _("Choose a team from the list.")
-    if access.visible_roles(actor) is not None and data.team_id is None:
-        return "team", _("Choose a team from the list.")
-    if user.id == actor.id and data.disabled:
-        return "disabled", _("You cannot disable your own account.")
-    if user.id == actor.id and data.role is not None and data.role != user.role:
-        return "role", _("You cannot change your own role.")
-    return None
+    return _run(form, ctx, save)
 
 
 def _sensitive_edit(user: User, data: service.UserData) -> bool:
@@ -109,13 +88,7 @@ def _sensitive_edit(user: User, data: service.UserData) -> bool:
     return bool(data.disabled) != bool(user.disabled)
 
 
-def _save(actor, user, data, form, ctx):
-    try:
-        changes = service.update_user(actor, user, data)
-    except accounts.AccountError as exc:
-        getattr(form, exc.field, form.username).errors = [str(exc)]
-        return htmx.render("admin/user_form.html", "admin/_user_form.html", status=422, **ctx)
+def _saved(user: User, changes: dict):
     user = User.get_by_id(user.id)
-    message = (_("Saved the changes to %(name)s.", name=user.display_name) if changes
-               else _("Nothing changed."))
-    return done(message, user)
+    return done(text("USER_SAVED", name=user.display_name) if changes
+                else text("USER_UNCHANGED"), user)

@@ -8,6 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import InputRequired, Optional
 
+from .. import access
 from ..forms import MaxLength, no_control_chars
 from . import labels, search, service
 
@@ -27,7 +28,7 @@ class UserForm(FlaskForm):
                         render_kw={"autocomplete": "off", "type": "email"})
     first_name = StringField(_l("First name"), validators=[MaxLength(64), no_control_chars])
     last_name = StringField(_l("Last name"), validators=[MaxLength(64), no_control_chars])
-    role = SelectField(_l("Role"), default="user")
+    role = SelectField(_l("Role"))
     team = SelectField(_l("Team"), coerce=_team_coerce)
     provider = SelectField(_l("Provider"), default="identity")
     language = SelectField(_l("Language"), default="")
@@ -35,9 +36,10 @@ class UserForm(FlaskForm):
 
     def setup(self, actor, *, creating: bool) -> UserForm:
         """Choices for this actor; a manager's form loses the role field (mass-assignment safe)."""
-        roles = search.assignable_roles(actor)
+        roles = access.assignable_roles(actor)
         if roles:
             self.role.choices = [(r, labels.role_label(r)) for r in roles]
+            self.role.data = self.role.data or access.default_role()
         else:
             del self.role
         self.team.choices = [(None, _l("No team"))] + [(t.id, t.name)

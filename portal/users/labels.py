@@ -6,9 +6,8 @@ from flask import g, has_app_context
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
-from ..models import User
+from ..models import ROLE_LABELS, User
 
-ROLE_LABELS = {"admin": _l("Administrator"), "manager": _l("Manager"), "user": _l("User")}
 STATUS_LABELS = {
     "active": _l("Active"),
     "locked": _l("Locked"),

@@ -13,7 +13,7 @@ from peewee import JOIN, SQL, fn
 from .. import access
 from ..db import is_sqlite, starts_with
 from ..models import Team, User, fold, utcnow
-from .labels import FILTER_LABELS, PROVIDER_LABELS, ROLE_LABELS
+from .labels import FILTER_LABELS, PROVIDER_LABELS
 
 PER_PAGE = 50
 SMALL_RESULT = 5000
@@ -71,7 +71,7 @@ class Search:
         sort = one("sort")
         return cls(
             q=one("q")[:MAX_QUERY],
-            role=role if role in ROLE_LABELS else None,
+            role=role if role in access.role_names() else None,
             status=status if status in FILTER_LABELS else None,
             team_id=integer("team"),
             provider=provider if provider in PROVIDER_LABELS else None,
@@ -88,9 +88,6 @@ class Search:
         values.update(changes)
         defaults = {"sort": "username", "dir": "asc", "page": 1}
         return {k: v for k, v in values.items() if v not in (None, "") and defaults.get(k) != v}
-
-
-visible_roles = access.visible_roles  # lists, filters and team choices ask several times
 
 
 def scope_condition(actor: User | None, text_search: bool = False):
@@ -230,7 +227,7 @@ def _username_order_is_cheaper(actor: User | None, search: Search, total: int,
         return False
     if search.team_id or search.status in ("invited", "must_change"):
         return True
-    if actor is not None and visible_roles(actor) is not None and len(access.team_ids(actor)) == 1:
+    if actor is not None and not access.sees_everyone(actor) and len(access.team_ids(actor)) == 1:
         return True
     if not total:
         return False
@@ -246,13 +243,7 @@ def matching_ids(actor: User, search: Search, limit: int) -> list[int]:
 
 def teams_for(actor: User) -> list[Team]:
     """Teams the actor may filter by or assign."""
-    roles = visible_roles(actor)
     query = Team.select().order_by(Team.name_key)
-    if roles is not None:
+    if not access.sees_everyone(actor):
         query = query.where(Team.id.in_(sorted(access.team_ids(actor)) or [0]))
     return list(query)
-
-
-def assignable_roles(actor: User) -> list[str]:
-    """Roles the actor may give (only actors with every account in reach set roles)."""
-    return list(ROLE_LABELS) if visible_roles(actor) is None else []

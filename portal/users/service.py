@@ -10,12 +10,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from flask_babel import gettext as _
 from peewee import IntegrityError
 
 from .. import access, accounts, audit, links, mail, providers, sessions, throttle
 from ..db import write
+from ..messages import text
 from ..models import ResetToken, Team, User, fold, utcnow
+from .search import teams_for
 
 # --- one user --------------------------------------------------------------------------
 
@@ -35,13 +36,34 @@ class UserData:
     errors: dict = field(default_factory=dict)
 
 
+def form_values(user: User) -> dict:
+    """The edit form's starting values."""
+    return {"username": user.username, "email": user.email or "",
+            "first_name": user.first_name, "last_name": user.last_name, "role": user.role,
+            "team": user.team_id, "provider": user.provider, "language": user.language or "",
+            "disabled": user.disabled}
+
+
+def check_edit(actor: User, user: User | None, data: UserData) -> None:
+    """The access rules of an edit (``user`` None: a new account), as a form error: a team
+    the actor may assign, and nothing an actor may not do to their own account."""
+    allowed = {t.id for t in teams_for(actor)}
+    if not access.team_allowed(actor, data.team_id, allowed):
+        raise accounts.AccountError("team", text("TEAM_NOT_ALLOWED"))
+    refusal = access.edit_refusal(actor, user, disabled=bool(data.disabled), role=data.role)
+    if refusal is not None:
+        raise accounts.AccountError(refusal[0], text(refusal[1]))
+
+
 def update_user(actor: User, user: User, data: UserData) -> dict:
     """Apply an edit; returns {field: [old, new]} of what changed (audited, no secrets).
 
-    Changing the email or disabling rotates the security stamp (outstanding links die);
-    disabling also ends every session of the user. Fields the account's provider owns
-    (the directory's names, email, team) keep their current values.
+    The access rules are enforced here too (``check_edit``). Changing the email or
+    disabling rotates the security stamp (outstanding links die); disabling also ends
+    every session of the user. Fields the account's provider owns (the directory's
+    names, email, team) keep their current values.
     """
+    check_edit(actor, user, data)
     owned = providers.for_user(user).owned_fields()
     if owned:
         current = {"username": user.username, "email": user.email, "first_name": user.first_name,
@@ -51,12 +73,7 @@ def update_user(actor: User, user: User, data: UserData) -> dict:
     email = accounts.clean_email(data.email)
     if username != user.username:  # existing names stay valid; a new one must be safe
         accounts.check_new_username(username, exclude_id=user.id)
-    clash = User.get_or_none(((User.username_key == fold(username)) | (User.email_key == fold(username))
-                              | ((User.email_key == fold(email)) if email else (User.id == 0)))
-                             & (User.id != user.id))
-    if clash is not None:
-        field_name = "email" if email and clash.email_key == fold(email) else "username"
-        raise accounts.AccountError(field_name, _("A user with this username or email already exists."))
+    accounts.check_unique(username, email, exclude_id=user.id)
     new = {
         "username": username, "email": email, "first_name": data.first_name.strip(),
         "last_name": data.last_name.strip(), "team": data.team_id, "provider": data.provider,
@@ -85,7 +102,7 @@ def update_user(actor: User, user: User, data: UserData) -> dict:
     except IntegrityError:  # another request took the username or email meanwhile
         raise accounts.AccountError(
             "email" if "email" in changes and "username" not in changes else "username",
-            _("A user with this username or email already exists.")) from None
+            text("USER_EXISTS")) from None
     if "role" in changes:
         access.clear_cache()
     return changes
@@ -116,7 +133,7 @@ def create_user(actor: User, data: UserData) -> tuple[User, str | None]:
     if source.remote:
         return _add_from_directory(actor, source, data), None
     return accounts.create_user(
-        data.username, role=data.role or "user", email=data.email,
+        data.username, role=data.role, email=data.email,
         first_name=data.first_name, last_name=data.last_name,
         team=team.name if team else None, language=data.language or None, actor=actor,
         provider=data.provider or "identity", disabled=bool(data.disabled))
@@ -124,13 +141,11 @@ def create_user(actor: User, data: UserData) -> tuple[User, str | None]:
 
 def _add_from_directory(actor: User, source, data: UserData) -> User:
     username = accounts.clean_username(data.username)
-    if accounts.find(username) is not None:
-        raise accounts.AccountError("username", _("A user with this username or email already exists."))
+    accounts.check_unique(username, None)
     user = source.find_account(username)  # the directory, outside any transaction
     if user is None:
-        raise accounts.AccountError("username", _("There is no account with this username in "
-                                                  "the organisation directory."))
-    fields = {"role": data.role or "user", "disabled": bool(data.disabled),
+        raise accounts.AccountError("username", text("NOT_IN_DIRECTORY"))
+    fields = {"role": data.role or access.default_role(), "disabled": bool(data.disabled),
               "language": data.language or None}
     if "team_id" not in source.owned_fields():
         fields["team"] = data.team_id
@@ -171,8 +186,9 @@ def end_sessions(actor: User, user: User) -> int:
 
 def resend_purpose(user: User) -> str | None:
     """What a re-send would send: an invitation (no password yet), a recovery link, or
-    None when the account cannot receive one."""
-    if user.disabled or not user.email or user.provider != "identity":
+    None when the account cannot receive one (``links.refusal``; a directory account's
+    password is the directory's)."""
+    if links.refusal(user) is not None or user.provider != "identity":
         return None
     return "invite" if user.password_hash is None else "reset"
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask import render_template, request
-from flask_login import login_required
 
 from .. import access, htmx, providers
+from ..access.guard import requires
 from ..admin import bp
 from ..forms import EmptyForm
 from ..models import User
@@ -14,8 +14,7 @@ from . import labels, search, service
 
 def list_context(actor: User, query: search.Search) -> dict:
     visible = access.visible_roles(actor)
-    roles = labels.ROLE_LABELS if visible is None else {
-        r: labels.ROLE_LABELS[r] for r in visible if r in labels.ROLE_LABELS}
+    roles = {r: labels.role_label(r) for r in (access.role_names() if visible is None else visible)}
     return {
         "listing": search.run_search(actor, query),
         "search": query,
@@ -29,18 +28,16 @@ def list_context(actor: User, query: search.Search) -> dict:
 
 
 @bp.get("/users")
-@login_required
-def users():
-    actor = access.require("users.read")
+@requires("users.read")
+def users(actor: User):
     query = search.Search.from_args(request.args)
     return htmx.render("admin/users.html", "admin/_user_results.html",
                        **list_context(actor, query))
 
 
 @bp.get("/users/<int:user_id>")
-@login_required
-def user_detail(user_id: int):
-    actor, user = access.require_target(user_id, "users.read")
+@requires("users.read")
+def user_detail(actor: User, user: User):
     return render_template("admin/user_detail.html", user=user, labels=labels,
                            resend_purpose=service.resend_purpose,
                            has_pending_link=service.has_pending_link,

@@ -27,7 +27,7 @@ def test_recovery_preview_counts_and_typed_confirmation(app, client, make_user, 
     with app.test_request_context():
         database.connect(reuse_if_open=True)
         User.update(disabled=True).where(User.id == disabled.id).execute()
-        from portal.recovery.service import issue_link
+        from portal.links import issue as issue_link
 
         issue_link(User.get_by_id(pending.id), "reset")
         database.close()

@@ -395,7 +395,7 @@ def test_housekeeping_removes_dead_sessions_links_and_throttle_rows(app, client,
     login(app.test_client(), "ghost", "wrong password number x")
     with app.test_request_context():
         database.connect(reuse_if_open=True)
-        from portal.recovery.service import issue_link
+        from portal.links import issue as issue_link
 
         issue_link(User.get(), "reset")
         UserSession.update(last_seen_at=utcnow() - timedelta(hours=1)).execute()

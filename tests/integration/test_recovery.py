@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from portal import links
 from portal.db import database
 from portal.models import AuditEvent, OutboxMail, RecoveryRequest, ResetToken, User, utcnow
 
@@ -287,14 +288,14 @@ def test_concurrent_use_of_one_link_succeeds_once(app, make_user, outbox):
     with app.test_request_context():
         database.connect(reuse_if_open=True)
         user = User.get(User.username_key == "alice")
-        token = service.issue_link(user, "reset")
+        token = links.issue(user, "reset")
         digest = token.token_hash
     results = []
 
     def attempt(password):
         with app.test_request_context():
             database.connect(reuse_if_open=True)
-            state = service.lookup(digest)
+            state = links.lookup(digest)
             if state.valid:
                 results.append((password, service.complete(state, password)))
             database.close()
@@ -326,7 +327,7 @@ def test_end_of_day_lifetime(make_app, make_user, ttl):
     with app.test_request_context():
         database.connect(reuse_if_open=True)
         from portal.accounts import create_user
-        from portal.recovery.service import issue_link
+        from portal.links import issue as issue_link
 
         user, _ = create_user("alice", email="alice@example.test", password=PASSWORD)
         token = issue_link(user, "reset")
