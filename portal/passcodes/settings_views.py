@@ -5,20 +5,20 @@ from __future__ import annotations
 
 from flask import abort, flash, make_response, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
 
 from .. import audit, htmx, settings
+from ..access.guard import requires
 from ..db import write
 from ..forms import EmptyForm
-from ..org_settings.views import settings_admin
-from ..stepup.service import fresh_required
+from ..messages import text
+from ..models import User
 from . import apikeys
 from .blueprint import bp
 from .forms import ApiKeyForm, PasscodeSettingsForm
 
 
 def section_context(form=None, key_form=None, new_key=None) -> dict:
-    """What the Settings page's passcode section shows (also included by that page)."""
+    """What the passcode settings page shows."""
     return {
         "passcode_form": form or PasscodeSettingsForm(data={
             "passcodes_enabled": bool(settings.get("PASSCODES_ENABLED")),
@@ -33,16 +33,10 @@ def _page(status: int = 200, **ctx):
 
 
 @bp.route("/admin/settings/passcodes", methods=["GET", "POST"])
-@login_required
-@settings_admin
-def passcode_settings():
+@requires("settings.update", fresh=True)
+def passcode_settings(actor: User):
     if request.method != "POST":
         return _page()
-    return _save()
-
-
-@fresh_required
-def _save():
     form = PasscodeSettingsForm()
     if not form.validate():
         return _page(422, form=form)
@@ -52,23 +46,20 @@ def _save():
     if changes:
         with write():
             settings.save({k: pair[1] for k, pair in changes.items()})
-            audit.record("settings.update", actor=current_user._get_current_object(),
-                         detail=changes)
-        flash(_("Settings saved. They apply from now on."), "success")
+            audit.record("settings.update", actor=actor, detail=changes)
+        flash(text("SETTINGS_SAVED"), "success")
     else:
-        flash(_("Nothing was changed."), "info")
+        flash(text("SETTINGS_UNCHANGED"), "info")
     return htmx.redirect(url_for("passcodes.passcode_settings"))
 
 
 @bp.post("/admin/settings/api-keys")
-@login_required
-@settings_admin
-@fresh_required
-def api_key_create():
+@requires("settings.update", fresh=True)
+def api_key_create(actor: User):
     form = ApiKeyForm()
     if not form.validate():
         return _page(422, key_form=form)
-    key, raw = apikeys.create(current_user._get_current_object(), form.name.data)
+    key, raw = apikeys.create(actor, form.name.data)
     response = make_response(render_template(
         "passcodes/settings.html",
         **section_context(key_form=ApiKeyForm(formdata=None), new_key=(key, raw))), 201)
@@ -77,12 +68,9 @@ def api_key_create():
 
 
 @bp.post("/admin/settings/api-keys/<int:key_id>/revoke")
-@login_required
-@settings_admin
-@fresh_required
-def api_key_revoke(key_id: int):
-    EmptyForm().validate_on_submit()
-    key = apikeys.revoke(current_user._get_current_object(), key_id)
+@requires("settings.update", fresh=True)
+def api_key_revoke(actor: User, key_id: int):
+    key = apikeys.revoke(actor, key_id)
     if key is None:
         abort(404)
     flash(_("The key “%(name)s” is revoked: it no longer works.", name=key.name), "success")

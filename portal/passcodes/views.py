@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from .. import audit, htmx, providers, ratelimit, throttle
+from ..messages import text
 from ..models import User
 from . import service
 from .blueprint import bp
@@ -66,7 +67,7 @@ def account():
                      else "failure", target=user, detail={"reason": "bad_current_password"})
         form.current_password.errors.append(
             throttle.refusal_message(verdict.retry_after) if verdict.retry_after is not None
-            else _("Your current password is not correct."))
+            else text("CURRENT_PASSWORD_WRONG"))
         return _render(form, 429 if verdict.retry_after is not None else 422, evaluation)
     if not evaluation.ok:
         form.passcode.errors = [*form.passcode.errors,
