@@ -11,8 +11,7 @@ import time
 from portal.db import database
 from portal.models import AuditEvent, BulkJob, ResetToken, User
 
-from ..conftest import PASSWORD, login
-from .test_admin_users import HX, age_session, audit_actions, body, db_get, people, post
+from ..helpers import HX, PASSWORD, age_session, audit_actions, body, db_get, login, people, post
 
 
 def ids_of(*users) -> list[str]:

@@ -117,7 +117,7 @@ def test_attempts_refused_during_a_wait_are_not_counted(ctx, make_user):
     from portal.auth.service import authenticate
     from portal.models import User, utcnow
 
-    from ..conftest import PASSWORD
+    from ..helpers import PASSWORD
 
     user = make_user("alice")
     for _ in range(5):
