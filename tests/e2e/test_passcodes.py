@@ -10,11 +10,17 @@ import uuid
 import pytest
 
 from tests.e2e.axe import axe_violations
-from tests.e2e.conftest import PASSWORD, sign_in, text_of
+from tests.e2e.helpers import PASSWORD, sign_in
 
 pytestmark = pytest.mark.e2e
 
 GOOD = "730541"
+
+
+def text_of(message) -> str:
+    """The plain-text body of a received mail."""
+    part = next(p for p in message.walk() if p.get_content_type() == "text/plain")
+    return part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
 
 
 def turn_on(live) -> None:

@@ -14,7 +14,7 @@ from portal.models import AuditEvent, LoginThrottle
 from portal.passcodes import apikeys, service
 from portal.schema import migrate
 
-from ..conftest import PASSWORD
+from ..helpers import PASSWORD, login, prepare_database
 from .passcode_helpers import GOOD, OTHER, configure, in_ctx, new_key, set_passcode, verify
 
 
@@ -157,8 +157,6 @@ def test_throttle_then_lockout_like_sign_in(app, client, setup, name):
         assert [e.detail for e in events(app, "passcode.lock")] == [
             '{"failures": 3, "hard": false}', '{"failures": 6, "hard": true}']
         # The password is untouched: guessing passcodes never locks the web sign-in.
-        from ..conftest import login
-
         assert login(app.test_client(), "alice", PASSWORD).status_code == 303
 
 
@@ -191,11 +189,9 @@ def test_disabled_account_answers_no(app, client, setup):
 
 
 def test_per_key_rate_limit(make_app, make_user):
-    from ..conftest import _prepare_database
-
     app = make_app(LIMIT_PASSCODE_API="3 per minute",
                    RATELIMIT_STORAGE_URI="memory://")
-    _prepare_database(app)
+    prepare_database(app)
     admin = make_user("admin", role="admin")
     configure(app)
     one, two = new_key(app, admin, "one"), new_key(app, admin, "two")
@@ -257,8 +253,6 @@ def test_busy_database_is_503_with_retry_after(make_app, make_user, tmp_path):
 
 
 def test_checks_show_in_the_audit_log_with_the_key_name(app, client, setup):
-    from ..conftest import login
-
     verify(client, setup["key"], "alice", OTHER)
     login(client, "admin")
     page = client.get("/admin/audit?lang=fr").get_data(as_text=True)

@@ -14,16 +14,22 @@ from portal.db import database
 from portal.models import ApiKey, AuditEvent, BulkJob, OutboxMail, Passcode, utcnow
 from portal.passcodes import apikeys
 
-from ..conftest import PASSWORD, _prepare_database, csrf_of, login
+from ..helpers import (
+    HX,
+    PASSWORD,
+    age_session,
+    audit_actions,
+    body,
+    csrf_of,
+    login,
+    people,
+    post,
+    prepare_database,
+)
 from ..load.smtp import Sink
 from .passcode_helpers import GOOD, OTHER, configure, in_ctx, new_key, set_passcode, verify
-from .test_admin_users import HX, audit_actions, people, post
 
 TEMP_RE = re.compile(r'<input type="hidden" name="passcode" value="([0-9]+)">')
-
-
-def body(response) -> str:
-    return response.get_data(as_text=True)
 
 
 def account_post(client, **data):
@@ -156,7 +162,7 @@ def test_admin_resets_a_passcode_copy_and_send_through_real_smtp(make_app, make_
     sink = Sink().start()
     try:
         app = make_app(MAIL_PORT=sink.port, MAIL_SUPPRESS_SEND=False)
-        _prepare_database(app)
+        prepare_database(app)
         client = app.test_client()
         p = people(make_user)
         configure(app)
@@ -226,9 +232,7 @@ def test_reset_needs_a_recent_password_entry(app, client, make_user):
     p = people(make_user)
     configure(app)
     login(client, "admin")
-    from .test_stepup import stale
-
-    stale(app)
+    age_session(app)
     r = post(client, f"/admin/users/{p['alice'].id}/passcode/reset", htmx=True)
     assert r.status_code == 401 and r.headers["HX-Reauth"] == "true"
     assert passcode_row(app, p["alice"]) is None
@@ -365,9 +369,7 @@ def test_api_keys_created_once_listed_and_revoked(app, client, make_user):
 def test_api_key_actions_need_a_recent_password_entry(app, client, make_user):
     make_user("admin", role="admin")
     login(client, "admin")
-    from .test_stepup import stale
-
-    stale(app)
+    age_session(app)
     r = post(client, "/admin/settings/api-keys", {"name": "Phone system"})
     assert r.status_code == 401 and 'name="name" value="Phone system"' in body(r)
     assert in_ctx(app, apikeys.listing) == []
