@@ -74,8 +74,7 @@ def issue_many(users: list[User], audit_rows: list[dict]) -> None:
         mail_rows.append({**row, "user": user.id, "created_at": now, "next_attempt_at": now})
     ids = [user.id for user in users]
     with write():
-        (ResetToken.update(used_at=now)
-         .where(ResetToken.user.in_(ids) & ResetToken.used_at.is_null()).execute())
+        void_all(ids, now)
         insert_rows(ResetToken, token_rows)
         insert_rows(OutboxMail, mail_rows)
         insert_rows(AuditEvent, audit_rows)
@@ -90,8 +89,14 @@ def release(state: LinkState) -> None:
 
 def void(user: User, now=None) -> int:
     """Every unused link of ``user`` stops working (call inside a write transaction)."""
+    return void_all([user.id], now)
+
+
+def void_all(user_ids: list[int], now=None) -> int:
+    """``void`` for many accounts: links are marked used, never deleted (the per-account
+    mail limit counts them until housekeeping removes them a day after they expire)."""
     return (ResetToken.update(used_at=now or utcnow())
-            .where((ResetToken.user == user.id) & ResetToken.used_at.is_null()).execute())
+            .where(ResetToken.user.in_(user_ids) & ResetToken.used_at.is_null()).execute())
 
 
 @dataclass

@@ -24,6 +24,13 @@ def N_plural(singular: str, plural: str) -> tuple[str, str]:
 MESSAGES: dict[str, str | tuple[str, str]] = {
     # Signing in, passwords
     "LOGIN_FAILED": N_("Your username, email or password was incorrect."),
+    "SIGNIN_PAUSED": N_("Sign-in is paused after too many attempts."),
+    "TEMP_PASSWORD_EXPIRED": N_("Your temporary password has expired. Ask your administrator "
+                                "for a new one, or use “Forgotten your password?” below to get "
+                                "a link by email."),
+    "PASSWORD_CHANGED": N_("Your password has been changed. Your other sessions have been "
+                           "signed out."),
+    "PASSWORD_RESET_DONE": N_("Your password has been set. You can now sign in with it."),
     "PASSWORD_REQUIRED": N_("Enter your password."),
     "CURRENT_PASSWORD_WRONG": N_("Your current password is not correct."),
     "WRONG_PASSWORD": N_("That password is not correct."),

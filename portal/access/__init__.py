@@ -110,6 +110,11 @@ def visible_roles(actor: User) -> list[str] | None:
     return lower_roles(actor)
 
 
+def may_manage_teams(actor: User) -> bool:
+    """Teams and their managers are set by actors with every account in reach."""
+    return sees_everyone(actor) and has_permission(actor, "users.update")
+
+
 def assignable_roles(actor: User) -> list[str]:
     """Roles the actor may give (only actors with every account in reach set roles)."""
     return role_names() if sees_everyone(actor) else []

@@ -20,6 +20,21 @@ class SignIn:
     def ok(self) -> bool:
         return self.user is not None
 
+    @property
+    def refusal_key(self) -> str:
+        """The message of a refused sign-in (``portal.messages``). During a wait the
+        password was not what stopped the attempt, so it is not called incorrect; the
+        same answer for every identifier."""
+        if self.temp_expired:
+            return "TEMP_PASSWORD_EXPIRED"
+        return "SIGNIN_PAUSED" if self.retry_after is not None else "LOGIN_FAILED"
+
+    @property
+    def retry_minutes(self) -> int | None:
+        if self.retry_after is None:
+            return None
+        return max(1, -(-self.retry_after // 60)) if self.retry_after else 0
+
 
 def directory_enabled() -> bool:
     return providers.directory_enabled()

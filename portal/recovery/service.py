@@ -72,6 +72,19 @@ def _eligibility(user: User | None) -> str:
     return "sent"
 
 
+def finish(state: links.LinkState, password: str, confirm: str) -> list[str] | None:
+    """Check the new password against the policy, then ``complete``: the errors to show
+    (the policy's, or the directory's own), [] when done, None when another request used
+    the link first."""
+    check = accounts.check_new_password(state.user, password, confirm)
+    if not check.ok:
+        return check.errors
+    try:
+        return [] if complete(state, password) else None
+    except providers.PasswordRejected as exc:  # the directory's own policy
+        return [exc.message]
+
+
 def complete(state: links.LinkState, password: str) -> bool:
     """Consume the link and set the password. False if another request used it first.
 

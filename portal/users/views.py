@@ -23,7 +23,7 @@ def list_context(actor: User, query: search.Search) -> dict:
         "labels": labels,
         "resend_purpose": service.resend_purpose,
         "may_create": access.has_permission(actor, "users.create"),
-        "may_manage_teams": visible is None and access.has_permission(actor, "users.update"),
+        "may_manage_teams": access.may_manage_teams(actor),
     }
 
 

@@ -11,7 +11,7 @@ import pytest
 from portal.db import database
 from portal.models import AuditEvent, ResetToken, Setting, User, UserSession, utcnow
 
-from ..helpers import PASSWORD, csrf_of, login, post_form
+from ..helpers import PASSWORD, csrf_of, login, post_form, says
 
 HX = {"HX-Request": "true"}
 
@@ -110,7 +110,7 @@ def test_save_stores_audits_changed_keys_only_and_redirects(app, admin):
                                "reset_link_mode": "end-of-day"})
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/admin/settings")
-    assert "Settings saved" in admin.get("/admin/settings").get_data(as_text=True)
+    assert says(admin.get("/admin/settings").get_data(as_text=True), "SETTINGS_SAVED")
     assert _settings_rows(app) == {"ORG_NAME": "Acme Care", "PASSWORD_HISTORY": 10,
                                    "PASSWORD_REQUIRE_DIGIT": True, "RESET_LINK_TTL": "end-of-day"}
     with app.app_context():
