@@ -30,6 +30,21 @@ def refusal(user: User | None) -> str | None:
     return None
 
 
+def pending_ids(user_ids: list[int]) -> set[int]:
+    """Which of these accounts hold a link that still works (unused, unexpired, issued
+    under the account's current security stamp)."""
+    if not user_ids:
+        return set()
+    rows = (ResetToken.select(ResetToken.user, ResetToken.stamp, User.security_stamp)
+            .join(User).where(ResetToken.user.in_(user_ids) & ResetToken.used_at.is_null()
+                              & (ResetToken.expires_at > utcnow())).tuples())
+    return {uid for uid, stamp, current in rows if stamp == current}
+
+
+def has_pending(user: User) -> bool:
+    return user.id in pending_ids([user.id])
+
+
 def purpose_for(user: User) -> str:
     """An invitation for an account that never had a password, a recovery link otherwise."""
     return "reset" if user.password_hash else "invite"

@@ -25,7 +25,7 @@ from .. import access, audit, crypto, links, mail
 from ..csvtext import csv_line
 from ..db import database
 from ..messages import text
-from ..models import BulkJob, ResetToken, User, utcnow
+from ..models import BulkJob, User, utcnow
 from ..user_passwords import service as user_passwords
 from ..users import service as users
 
@@ -80,14 +80,7 @@ class Eligibility:
 
 def eligibility(users: list[User]) -> Eligibility:
     """Who would receive a recovery link (and why the others would not)."""
-    now = utcnow()
-    ids = [u.id for u in users]
-    pending_ids = set()
-    if ids:
-        rows = (ResetToken.select(ResetToken.user, ResetToken.stamp, User.security_stamp)
-                .join(User).where(ResetToken.user.in_(ids) & ResetToken.used_at.is_null()
-                                  & (ResetToken.expires_at > now)).tuples())
-        pending_ids = {uid for uid, stamp, current in rows if stamp == current}
+    pending_ids = links.pending_ids([u.id for u in users])
     result = Eligibility()
     for user in users:
         reason = links.refusal(user)

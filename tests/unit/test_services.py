@@ -38,8 +38,12 @@ def actions() -> list[str]:
 
 @pytest.fixture
 def folks(ctx, make_user):
-    made = {"admin": make_user("admin", role="admin"), "alice": make_user("alice"),
-            "dis": make_user("dis"), "nomail": make_user("nomail", email="")}
+    made = {
+        "admin": make_user("admin", role="admin"),
+        "alice": make_user("alice"),
+        "dis": make_user("dis"),
+        "nomail": make_user("nomail", email=""),
+    }
     database.connect(reuse_if_open=True)
     User.update(disabled=True).where(User.username_key == "dis").execute()
     return {name: fresh(user) for name, user in made.items()}
@@ -47,15 +51,22 @@ def folks(ctx, make_user):
 
 # --- recovery --------------------------------------------------------------------------
 
+
 def test_process_pending_answers_each_request_once(folks):
     for identifier in ("alice", "ghost", "dis", "nomail"):
         recovery.request_recovery(identifier, "identity", "en", "203.0.113.9")
     assert recovery.process_pending() == 4
     assert recovery.process_pending() == 0  # already answered
-    outcomes = {e.target_name: e.outcome for e in
-                AuditEvent.select().where(AuditEvent.action == "recovery.request")}
-    assert outcomes == {"alice": "sent", "ghost": "no_match", "dis": "disabled",
-                        "nomail": "no_email"}
+    outcomes = {
+        e.target_name: e.outcome
+        for e in AuditEvent.select().where(AuditEvent.action == "recovery.request")
+    }
+    assert outcomes == {
+        "alice": "sent",
+        "ghost": "no_match",
+        "dis": "disabled",
+        "nomail": "no_email",
+    }
     assert ResetToken.select().where(ResetToken.user == folks["alice"].id).count() == 1
     assert RecoveryRequest.select().where(RecoveryRequest.processed_at.is_null()).count() == 0
 
@@ -66,8 +77,11 @@ def test_links_refusal_is_the_one_eligibility_rule(folks):
     assert links.refusal(folks["nomail"]) == "no_email"
     assert links.refusal(folks["alice"]) is None
     preview = bulk.eligibility([folks["alice"], folks["dis"], folks["nomail"]])
-    assert ([u.username for u in preview.eligible], [u.username for u in preview.excluded],
-            [u.username for u in preview.no_email]) == (["alice"], ["dis"], ["nomail"])
+    assert (
+        [u.username for u in preview.eligible],
+        [u.username for u in preview.excluded],
+        [u.username for u in preview.no_email],
+    ) == (["alice"], ["dis"], ["nomail"])
 
 
 def test_finish_checks_the_policy_then_uses_the_link_once(folks):
@@ -81,13 +95,15 @@ def test_finish_checks_the_policy_then_uses_the_link_once(folks):
 
 # --- accounts --------------------------------------------------------------------------
 
+
 def test_replace_password_stores_ends_sessions_tells_and_audits(folks, ctx):
     alice = folks["alice"]
     with database.atomic():
         sessions.start(alice)
     old_hash = alice.password_hash
-    assert accounts.replace_password(alice, NEW, how="admin", action="admin.set_password",
-                                     actor=folks["admin"])
+    assert accounts.replace_password(
+        alice, NEW, how="admin", action="admin.set_password", actor=folks["admin"]
+    )
     alice = fresh(alice)
     assert alice.password_hash != old_hash and alice.last_reset_at is not None
     assert PasswordHistory.select().where(PasswordHistory.user == alice.id).count() == 1
@@ -99,8 +115,12 @@ def test_replace_password_stores_ends_sessions_tells_and_audits(folks, ctx):
 
 def test_replace_password_stops_when_the_claim_is_lost(folks):
     alice = folks["alice"]
-    assert accounts.replace_password(alice, NEW, how="reset", action="password.reset",
-                                     claim=lambda: False) is False
+    assert (
+        accounts.replace_password(
+            alice, NEW, how="reset", action="password.reset", claim=lambda: False
+        )
+        is False
+    )
     assert fresh(alice).password_hash == alice.password_hash
     assert "password.reset" not in actions()
 
@@ -117,8 +137,16 @@ def test_check_unique_both_ways_and_the_field_it_names(folks):
 
 def test_update_user_enforces_the_rules_about_oneself(folks):
     admin = folks["admin"]
-    data = users.UserData(username="admin", email=admin.email, first_name="", last_name="",
-                          team_id=None, provider="identity", disabled=True, role=admin.role)
+    data = users.UserData(
+        username="admin",
+        email=admin.email,
+        first_name="",
+        last_name="",
+        team_id=None,
+        provider="identity",
+        disabled=True,
+        role=admin.role,
+    )
     with pytest.raises(accounts.AccountError) as refused:
         users.update_user(admin, admin, data)
     assert refused.value.field == "disabled" and says(str(refused.value), "SELF_DISABLE")
@@ -130,6 +158,7 @@ def test_update_user_enforces_the_rules_about_oneself(folks):
 
 
 # --- mail ------------------------------------------------------------------------------
+
 
 def test_mail_is_queued_then_delivered_and_recorded(folks, app):
     row = mail.queue("test", "someone@example.test", language="fr")
@@ -146,14 +175,14 @@ def test_mail_is_queued_then_delivered_and_recorded(folks, app):
 
 # --- bulk ------------------------------------------------------------------------------
 
+
 def test_bulk_execute_applies_each_user_and_records_a_summary(folks):
     admin, alice = folks["admin"], folks["alice"]
     job = BulkJob.create(public_id="job-disable", actor=admin, action="disable", total=1)
     bulk.execute(job.id, admin.id, "disable", [alice.id, 999999])
     job = BulkJob.get_by_id(job.id)
     assert job.status == "done" and (job.done, job.failed) == (2, 1)
-    assert json.loads(job.summary) == {"action": "disable", "total": 2, "succeeded": 1,
-                                       "failed": 1}
+    assert json.loads(job.summary) == {"action": "disable", "total": 2, "succeeded": 1, "failed": 1}
     assert fresh(alice).disabled
     assert actions()[-3:] == ["admin.disable", "admin.bulk_disable", "admin.bulk"]
 
