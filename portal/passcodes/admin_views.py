@@ -33,8 +33,14 @@ def _secret(response):
 
 
 def _confirm(user: User, form: ResetForm, status: int = 200):
-    return htmx.render("passcodes/reset_confirm.html", "passcodes/_reset_confirm.html",
-                       status=status, user=user, form=form, in_dialog=htmx.is_htmx())
+    return htmx.render(
+        "passcodes/reset_confirm.html",
+        "passcodes/_reset_confirm.html",
+        status=status,
+        user=user,
+        form=form,
+        in_dialog=htmx.is_htmx(),
+    )
 
 
 @bp.get("/admin/users/<int:user_id>/passcode/reset")
@@ -50,9 +56,15 @@ def reset(actor: User, user: User):
     if not form.validate_on_submit():
         return _confirm(user, form, 422)
     temp = service.reset(actor, user, form.reason.data or "")
-    response = htmx.render("passcodes/reset_result.html", "passcodes/_reset_result.html",
-                           user=user, temp=temp, row=service.get(user), form=EmptyForm(),
-                           in_dialog=htmx.is_htmx())
+    response = htmx.render(
+        "passcodes/reset_result.html",
+        "passcodes/_reset_result.html",
+        user=user,
+        temp=temp,
+        row=service.get(user),
+        form=EmptyForm(),
+        in_dialog=htmx.is_htmx(),
+    )
     return _secret(list_changed(response))
 
 
@@ -65,8 +77,9 @@ def reset_email(actor: User, user: User):
         return _mail_fragment(None, 422, text("NO_EMAIL"))
     row = service.email_temporary(actor, user, request.form.get("passcode", ""))
     if row is None:
-        return _mail_fragment(None, 422, _("This temporary passcode is no longer valid. "
-                                           "Reset the passcode again."))
+        return _mail_fragment(
+            None, 422, _("This temporary passcode is no longer valid. Reset the passcode again.")
+        )
     return _mail_fragment(row)
 
 
@@ -74,8 +87,7 @@ def reset_email(actor: User, user: User):
 @requires("users.update")
 def mail_status(actor: User, mail_id: int):
     """Polled by the Send email status (every 2 s) until the mail is sent or failed."""
-    row = OutboxMail.get_or_none((OutboxMail.id == mail_id)
-                                 & (OutboxMail.kind == "temp_passcode"))
+    row = OutboxMail.get_or_none((OutboxMail.id == mail_id) & (OutboxMail.kind == "temp_passcode"))
     if row is None or row.user_id is None:
         abort(404)
     target(actor, row.user_id)  # only mail about a user within reach
@@ -83,5 +95,13 @@ def mail_status(actor: User, mail_id: int):
 
 
 def _mail_fragment(row: OutboxMail | None, status: int = 200, error: str | None = None):
-    return _secret(htmx.render("passcodes/mail_status.html", "passcodes/_mail_status.html",
-                               status=status, row=row, error=error, final=FINAL_MAIL))
+    return _secret(
+        htmx.render(
+            "passcodes/mail_status.html",
+            "passcodes/_mail_status.html",
+            status=status,
+            row=row,
+            error=error,
+            final=FINAL_MAIL,
+        )
+    )

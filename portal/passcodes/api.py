@@ -42,8 +42,12 @@ def _fields() -> tuple[str, str] | None:
     username, passcode = data.get("username"), data.get("passcode")
     if not isinstance(username, str) or not isinstance(passcode, str):
         return None
-    if not username.strip() or not passcode or len(username) > MAX_USERNAME \
-            or len(passcode) > MAX_PASSCODE:
+    if (
+        not username.strip()
+        or not passcode
+        or len(username) > MAX_USERNAME
+        or len(passcode) > MAX_PASSCODE
+    ):
         return None
     return username.strip(), passcode
 

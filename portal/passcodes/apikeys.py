@@ -25,10 +25,18 @@ def create(actor: User, name: str) -> tuple[ApiKey, str]:
     """A new key; the raw value is returned once and never stored."""
     raw = PREFIX + secrets.token_urlsafe(32)
     with write():
-        key = ApiKey.create(name=name.strip(), key_hash=digest(raw), prefix=raw[:12],
-                            scope=SCOPE, created_by=actor.id)
-        audit.record("apikey.create", actor=actor,
-                     detail={"key": key.name, "id": key.id, "prefix": key.prefix})
+        key = ApiKey.create(
+            name=name.strip(),
+            key_hash=digest(raw),
+            prefix=raw[:12],
+            scope=SCOPE,
+            created_by=actor.id,
+        )
+        audit.record(
+            "apikey.create",
+            actor=actor,
+            detail={"key": key.name, "id": key.id, "prefix": key.prefix},
+        )
     return key, raw
 
 
@@ -39,13 +47,19 @@ def listing() -> list[ApiKey]:
 def revoke(actor: User, key_id: int) -> ApiKey | None:
     """Revoke a key (at once, for every instance); None when unknown or already revoked."""
     with write():
-        done = (ApiKey.update(revoked_at=utcnow())
-                .where((ApiKey.id == key_id) & ApiKey.revoked_at.is_null()).execute())
+        done = (
+            ApiKey.update(revoked_at=utcnow())
+            .where((ApiKey.id == key_id) & ApiKey.revoked_at.is_null())
+            .execute()
+        )
         if not done:
             return None
         key = ApiKey.get_by_id(key_id)
-        audit.record("apikey.revoke", actor=actor,
-                     detail={"key": key.name, "id": key.id, "prefix": key.prefix})
+        audit.record(
+            "apikey.revoke",
+            actor=actor,
+            detail={"key": key.name, "id": key.id, "prefix": key.prefix},
+        )
     return key
 
 

@@ -30,15 +30,20 @@ def _fernet():
 
 def start(actor: User, users: list[User], *, reason: str = "", ip: str = "") -> BulkJob:
     """Create the job; run it now (small) or in a background thread (large)."""
-    job = BulkJob.create(public_id=secrets.token_urlsafe(24), actor=actor, action=ACTION,
-                         total=len(users))
+    job = BulkJob.create(
+        public_id=secrets.token_urlsafe(24), actor=actor, action=ACTION, total=len(users)
+    )
     ids = [u.id for u in users]
     if len(ids) <= admin_bulk.INLINE_LIMIT:
         execute(job.id, actor.id, ids, reason)
     else:
         app = current_app._get_current_object()
-        threading.Thread(target=_thread_main, args=(app, job.id, actor.id, ids, reason, ip),
-                         name=f"passgate-bulk-{job.id}", daemon=True).start()
+        threading.Thread(
+            target=_thread_main,
+            args=(app, job.id, actor.id, ids, reason, ip),
+            name=f"passgate-bulk-{job.id}",
+            daemon=True,
+        ).start()
     return BulkJob.get_by_id(job.id)
 
 
@@ -51,7 +56,8 @@ def _thread_main(app, job_id: int, actor_id: int, ids: list[int], reason: str, i
         except Exception:
             log.exception("bulk job %s failed", job_id)
             BulkJob.update(status="failed", finished_at=utcnow()).where(
-                BulkJob.id == job_id).execute()
+                BulkJob.id == job_id
+            ).execute()
         finally:
             if not database.is_closed():
                 database.close()
@@ -70,21 +76,30 @@ def execute(job_id: int, actor_id: int, ids: list[int], reason: str = "") -> Non
                 raise PermissionError("denied")
             temp = service.reset(actor, user, reason)
             row = service.get(user)
-            results.append({"id": user.id, "username": user.username,
-                            "name": user.display_name, "email": user.email or "",
-                            "passcode": temp,
-                            "expires_at": row.expires_at.isoformat(timespec="minutes")})
+            results.append(
+                {
+                    "id": user.id,
+                    "username": user.username,
+                    "name": user.display_name,
+                    "email": user.email or "",
+                    "passcode": temp,
+                    "expires_at": row.expires_at.isoformat(timespec="minutes"),
+                }
+            )
         except Exception as exc:  # noqa: BLE001 - one bad account must not stop the others
             failed += 1
-            log.warning("bulk passcode reset on user %s failed: %s", user_id,
-                        type(exc).__name__)
-            audit.record("admin.bulk_passcode_reset", outcome="failure", actor=actor,
-                         target=user, target_name=None if user else str(user_id),
-                         detail={"job": job_id, "error": type(exc).__name__})
+            log.warning("bulk passcode reset on user %s failed: %s", user_id, type(exc).__name__)
+            audit.record(
+                "admin.bulk_passcode_reset",
+                outcome="failure",
+                actor=actor,
+                target=user,
+                target_name=None if user else str(user_id),
+                detail={"job": job_id, "error": type(exc).__name__},
+            )
         done += 1
         BulkJob.update(done=done, failed=failed).where(BulkJob.id == job_id).execute()
-    summary = {"action": ACTION, "total": len(ids), "succeeded": done - failed,
-               "failed": failed}
+    summary = {"action": ACTION, "total": len(ids), "succeeded": done - failed, "failed": failed}
     fields = {"status": "done", "finished_at": utcnow(), "summary": json.dumps(summary)}
     if results:
         fields["results"] = _fernet().encrypt(json.dumps(results).encode()).decode()
@@ -112,9 +127,11 @@ def take_results_for_display(job: BulkJob) -> list[dict] | None:
     """The results, the first time only (None afterwards): "shown once"."""
     if not job.results:
         return None
-    claimed = (BulkJob.update(results_shown=True)
-               .where((BulkJob.id == job.id) & (BulkJob.results_shown == False))  # noqa: E712
-               .execute())
+    claimed = (
+        BulkJob.update(results_shown=True)
+        .where((BulkJob.id == job.id) & (BulkJob.results_shown == False))  # noqa: E712
+        .execute()
+    )
     return _decrypt(job.results) if claimed == 1 else None
 
 
@@ -123,14 +140,18 @@ def take_results_for_download(job: BulkJob) -> list[dict] | None:
     current = BulkJob.get_or_none(BulkJob.id == job.id)
     if current is None or not current.results:
         return None
-    claimed = (BulkJob.update(results="")
-               .where((BulkJob.id == job.id) & (BulkJob.results == current.results)).execute())
+    claimed = (
+        BulkJob.update(results="")
+        .where((BulkJob.id == job.id) & (BulkJob.results == current.results))
+        .execute()
+    )
     return _decrypt(current.results) if claimed == 1 else None
 
 
 def results_csv(rows: list[dict]) -> str:
-    lines = [csv_line(["id", "username", "name", "email", "temporary_passcode",
-                       "expires_at_utc"])]
-    lines += [csv_line([r["id"], r["username"], r["name"], r["email"], r["passcode"],
-                        r["expires_at"]]) for r in rows]
+    lines = [csv_line(["id", "username", "name", "email", "temporary_passcode", "expires_at_utc"])]
+    lines += [
+        csv_line([r["id"], r["username"], r["name"], r["email"], r["passcode"], r["expires_at"]])
+        for r in rows
+    ]
     return "\ufeff" + "".join(lines)

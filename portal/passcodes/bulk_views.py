@@ -38,8 +38,11 @@ def _selection(actor: User) -> dict:
     search = Search.from_args(request.form)
     all_matching = request.form.get("all_matching") == "1"
     try:
-        ids = (matching_ids(actor, search, admin_bulk.MAX_USERS) if all_matching
-               else admin_bulk.parse_ids(request.form.getlist("ids")))
+        ids = (
+            matching_ids(actor, search, admin_bulk.MAX_USERS)
+            if all_matching
+            else admin_bulk.parse_ids(request.form.getlist("ids"))
+        )
         if len(ids) > admin_bulk.MAX_USERS:
             return {"selection": Selection(None, search, all_matching)}
         ids, skipped = access.without_self(actor, ids)
@@ -53,10 +56,19 @@ def _selection(actor: User) -> dict:
 
 def _dialog(chosen: Selection, status: int, **extra):
     return htmx.render(
-        "passcodes/bulk_confirm.html", "passcodes/_bulk_confirm.html", status=status,
-        users=chosen.users or [], search=chosen.search, all_matching=chosen.all_matching,
-        too_many=chosen.users is None, max_users=admin_bulk.MAX_USERS,
-        in_dialog=htmx.is_htmx(), form=EmptyForm(), skipped_self=chosen.skipped_self, **extra)
+        "passcodes/bulk_confirm.html",
+        "passcodes/_bulk_confirm.html",
+        status=status,
+        users=chosen.users or [],
+        search=chosen.search,
+        all_matching=chosen.all_matching,
+        too_many=chosen.users is None,
+        max_users=admin_bulk.MAX_USERS,
+        in_dialog=htmx.is_htmx(),
+        form=EmptyForm(),
+        skipped_self=chosen.skipped_self,
+        **extra,
+    )
 
 
 @bp.post("/admin/users/bulk/passcodes/confirm")
@@ -75,8 +87,9 @@ def bulk_run(actor: User, selection: Selection):
         return _dialog(selection, 422, confirm_error=text("BULK_CONFIRM_COUNT"))
     reason = request.form.get("reason") or ""
     if len(reason) > MAX_REASON:  # said, never cut
-        return _dialog(selection, 422, reason_error=text(
-            "TOO_LONG", max=MAX_REASON, length=len(reason)))
+        return _dialog(
+            selection, 422, reason_error=text("TOO_LONG", max=MAX_REASON, length=len(reason))
+        )
     job = bulk.start(actor, users, reason=reason, ip=audit.client_ip())
     return _job_response(job, status=202 if job.status == "running" else 200)
 
@@ -93,10 +106,17 @@ def bulk_job(actor: User, public_id: str):
 
 def _job_response(job, status: int = 200):
     results = bulk.take_results_for_display(job) if job.status == "done" else None
-    response = htmx.render("passcodes/bulk_job.html", "passcodes/_bulk_job.html",
-                           status=status, job=job, summary=admin_bulk.summary(job),
-                           results=results, form=EmptyForm(), in_dialog=htmx.is_htmx(),
-                           poll=htmx.is_htmx())
+    response = htmx.render(
+        "passcodes/bulk_job.html",
+        "passcodes/_bulk_job.html",
+        status=status,
+        job=job,
+        summary=admin_bulk.summary(job),
+        results=results,
+        form=EmptyForm(),
+        in_dialog=htmx.is_htmx(),
+        poll=htmx.is_htmx(),
+    )
     response.headers["Cache-Control"] = "no-store"
     htmx.no_push(response)
     return list_changed(response) if job.status != "running" else response
@@ -115,6 +135,7 @@ def bulk_download(actor: User, public_id: str):
     audit.record("admin.bulk_download", actor=actor, detail={"job": job.id, "rows": len(rows)})
     response = Response(bulk.results_csv(rows), mimetype="text/csv")
     response.headers["Content-Disposition"] = (
-        f'attachment; filename="passgate-temporary-passcodes-{job.id}.csv"')
+        f'attachment; filename="passgate-temporary-passcodes-{job.id}.csv"'
+    )
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -54,8 +54,10 @@ def is_repeat(code: str) -> bool:
     repeated to fill the passcode (1212, 123123, 12121)."""
     if _longest_step_run(code, 0) > MAX_RUN:
         return True
-    return len(code) >= MIN_LENGTH and any(all(code[i] == code[i + p] for i in range(len(code) - p))
-               for p in range(1, len(code) // 2 + 1))
+    return len(code) >= MIN_LENGTH and any(
+        all(code[i] == code[i + p] for i in range(len(code) - p))
+        for p in range(1, len(code) // 2 + 1)
+    )
 
 
 def context_digits(values: Iterable[object]) -> list[str]:
@@ -134,8 +136,9 @@ def error_text(key: str, length: int) -> str:
     }[key]
 
 
-def evaluate(passcode: str, length: int, context: Iterable[str] = (),
-             confirm: str | None = None) -> Evaluation:
+def evaluate(
+    passcode: str, length: int, context: Iterable[str] = (), confirm: str | None = None
+) -> Evaluation:
     """The checklist for what is typed now, and the errors that refuse it."""
     typed = bool(passcode)
     failed = set(problems(passcode, length, context)) if typed else set(RULES)

@@ -73,8 +73,12 @@ def _store(user: User, fields: dict) -> None:
 def change_own(user: User, passcode: str) -> None:
     """The user's own new passcode (checked by the caller): stored, notice mailed, audited."""
     had = get(user) is not None
-    fields = {"passcode_hash": passwords.hash_password(policy.normalize(passcode)),
-              "changed_at": utcnow(), "temporary": False, "expires_at": None}
+    fields = {
+        "passcode_hash": passwords.hash_password(policy.normalize(passcode)),
+        "changed_at": utcnow(),
+        "temporary": False,
+        "expires_at": None,
+    }
     with write():
         _store(user, fields)
         if user.email:
@@ -88,8 +92,12 @@ def reset(actor: User, user: User, reason: str = "") -> str:
     until it expires (the temporary-password lifetime) and must then be replaced."""
     temp = generate(user)
     now = utcnow()
-    fields = {"passcode_hash": passwords.hash_password(temp), "changed_at": now,
-              "temporary": True, "expires_at": settings.temp_password_expiry(now)}
+    fields = {
+        "passcode_hash": passwords.hash_password(temp),
+        "changed_at": now,
+        "temporary": True,
+        "expires_at": settings.temp_password_expiry(now),
+    }
     detail = {"reason": reason.strip()[:500]} if reason and reason.strip() else None
     with write():
         _store(user, fields)
@@ -109,10 +117,12 @@ def email_temporary(actor: User, user: User, passcode: str) -> OutboxMail | None
     if not passcode or not passwords.verify_password(passcode, row.passcode_hash):
         return None
     with write():
-        queued = mail.queue("temp_passcode", user.email, user=user, passcode=passcode,
-                            expires_at=row.expires_at)
-        audit.record("admin.temp_passcode_mail", actor=actor, target=user,
-                     detail={"mail_id": queued.id})
+        queued = mail.queue(
+            "temp_passcode", user.email, user=user, passcode=passcode, expires_at=row.expires_at
+        )
+        audit.record(
+            "admin.temp_passcode_mail", actor=actor, target=user, detail={"mail_id": queued.id}
+        )
     return queued
 
 
@@ -136,26 +146,49 @@ def verify(username: str, passcode: str, key_name: str = "") -> Outcome:
     detail = {"key": key_name}
     with write():
         if wait is not None:
-            audit.record("passcode.verify", outcome="throttled", actor=None, target=user,
-                         target_name=None if user else username[:64], detail=detail)
+            audit.record(
+                "passcode.verify",
+                outcome="throttled",
+                actor=None,
+                target=user,
+                target_name=None if user else username[:64],
+                detail=detail,
+            )
             return Outcome(False, wait)
         if matches and is_expired(row):
-            audit.record("passcode.verify", outcome="failure", actor=None, target=user,
-                         detail={**detail, "reason": "temporary_expired"})
+            audit.record(
+                "passcode.verify",
+                outcome="failure",
+                actor=None,
+                target=user,
+                detail={**detail, "reason": "temporary_expired"},
+            )
             return Outcome(False)
         if matches and not user.disabled:
             throttle.forget(state)
-            audit.record("passcode.verify", actor=None, target=user,
-                         detail={**detail, "temporary": True} if row.temporary else detail)
+            audit.record(
+                "passcode.verify",
+                actor=None,
+                target=user,
+                detail={**detail, "temporary": True} if row.temporary else detail,
+            )
             return Outcome(True)
         fields = throttle.save_failure(state, rules)
-        audit.record("passcode.verify", outcome="failure", actor=None, target=user,
-                     target_name=None if user else username[:64],
-                     detail={**detail, "reason": _reason(user, row)})
+        audit.record(
+            "passcode.verify",
+            outcome="failure",
+            actor=None,
+            target=user,
+            target_name=None if user else username[:64],
+            detail={**detail, "reason": _reason(user, row)},
+        )
         if user is not None and fields["failed_count"] in (rules.free, rules.hard_limit):
-            audit.record("passcode.lock", actor=None, target=user,
-                         detail={"failures": fields["failed_count"],
-                                 "hard": fields["hard_locked"]})
+            audit.record(
+                "passcode.lock",
+                actor=None,
+                target=user,
+                detail={"failures": fields["failed_count"], "hard": fields["hard_locked"]},
+            )
     return Outcome(False)
 
 

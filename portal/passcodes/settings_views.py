@@ -20,11 +20,17 @@ from .forms import ApiKeyForm, PasscodeSettingsForm
 def section_context(form=None, key_form=None, new_key=None) -> dict:
     """What the passcode settings page shows."""
     return {
-        "passcode_form": form or PasscodeSettingsForm(data={
-            "passcodes_enabled": bool(settings.get("PASSCODES_ENABLED")),
-            "passcode_length": int(settings.get("PASSCODE_LENGTH"))}),
-        "key_form": key_form or ApiKeyForm(), "api_keys": apikeys.listing(),
-        "new_key": new_key, "empty_form": EmptyForm(),
+        "passcode_form": form
+        or PasscodeSettingsForm(
+            data={
+                "passcodes_enabled": bool(settings.get("PASSCODES_ENABLED")),
+                "passcode_length": int(settings.get("PASSCODE_LENGTH")),
+            }
+        ),
+        "key_form": key_form or ApiKeyForm(),
+        "api_keys": apikeys.listing(),
+        "new_key": new_key,
+        "empty_form": EmptyForm(),
     }
 
 
@@ -40,8 +46,10 @@ def passcode_settings(actor: User):
     form = PasscodeSettingsForm()
     if not form.validate():
         return _page(422, form=form)
-    new = {"PASSCODES_ENABLED": bool(form.passcodes_enabled.data),
-           "PASSCODE_LENGTH": int(form.passcode_length.data)}
+    new = {
+        "PASSCODES_ENABLED": bool(form.passcodes_enabled.data),
+        "PASSCODE_LENGTH": int(form.passcode_length.data),
+    }
     changes = {k: [settings.get(k), v] for k, v in new.items() if settings.get(k) != v}
     if changes:
         with write():
@@ -60,9 +68,13 @@ def api_key_create(actor: User):
     if not form.validate():
         return _page(422, key_form=form)
     key, raw = apikeys.create(actor, form.name.data)
-    response = make_response(render_template(
-        "passcodes/settings.html",
-        **section_context(key_form=ApiKeyForm(formdata=None), new_key=(key, raw))), 201)
+    response = make_response(
+        render_template(
+            "passcodes/settings.html",
+            **section_context(key_form=ApiKeyForm(formdata=None), new_key=(key, raw)),
+        ),
+        201,
+    )
     response.headers["Cache-Control"] = "no-store"
     return htmx.no_push(response)
 

@@ -15,8 +15,15 @@ from .blueprint import bp
 from .forms import PasscodeForm
 
 # Reachable while a temporary passcode waits to be replaced.
-GATE_ALLOWED = {"passcodes.account", "passcodes.check", "auth.logout", "auth.change_password",
-                "auth.policy_check", "auth.healthz", "static"}
+GATE_ALLOWED = {
+    "passcodes.account",
+    "passcodes.check",
+    "auth.logout",
+    "auth.change_password",
+    "auth.policy_check",
+    "auth.healthz",
+    "static",
+}
 
 
 def _enabled_or_404() -> None:
@@ -28,8 +35,11 @@ def _enabled_or_404() -> None:
 def temporary_passcode_gate():
     """A signed-in user holding an administrator's temporary passcode replaces it first
     (after a forced password change, whose gate runs before this one)."""
-    if request.endpoint in GATE_ALLOWED or request.endpoint is None \
-            or request.blueprint == "passcode_api":
+    if (
+        request.endpoint in GATE_ALLOWED
+        or request.endpoint is None
+        or request.blueprint == "passcode_api"
+    ):
         return None
     if not current_user.is_authenticated or current_user.must_change or not service.enabled():
         return None
@@ -43,9 +53,14 @@ def temporary_passcode_gate():
 def _render(form: PasscodeForm, status: int = 200, evaluation=None):
     user = current_user._get_current_object()
     row = service.get(user)
-    return render_template("passcodes/account.html", form=form, row=row,
-                           expired=service.is_expired(row), length=service.length(),
-                           evaluation=evaluation or service.evaluate(user, "")), status
+    return render_template(
+        "passcodes/account.html",
+        form=form,
+        row=row,
+        expired=service.is_expired(row),
+        length=service.length(),
+        evaluation=evaluation or service.evaluate(user, ""),
+    ), status
 
 
 @bp.route("/account/passcode", methods=["GET", "POST"])
@@ -60,18 +75,27 @@ def account():
     evaluation = service.evaluate(user, form.passcode.data or "", form.confirm.data or "")
     if not form.validate_on_submit():
         return _render(form, 422, evaluation)
-    verdict = throttle.verify_password(user, form.current_password.data,
-                                       check=providers.for_user(user).check_current)
+    verdict = throttle.verify_password(
+        user, form.current_password.data, check=providers.for_user(user).check_current
+    )
     if not verdict.ok:
-        audit.record("passcode.change", outcome="throttled" if verdict.retry_after is not None
-                     else "failure", target=user, detail={"reason": "bad_current_password"})
+        audit.record(
+            "passcode.change",
+            outcome="throttled" if verdict.retry_after is not None else "failure",
+            target=user,
+            detail={"reason": "bad_current_password"},
+        )
         form.current_password.errors.append(
-            throttle.refusal_message(verdict.retry_after) if verdict.retry_after is not None
-            else text("CURRENT_PASSWORD_WRONG"))
+            throttle.refusal_message(verdict.retry_after)
+            if verdict.retry_after is not None
+            else text("CURRENT_PASSWORD_WRONG")
+        )
         return _render(form, 429 if verdict.retry_after is not None else 422, evaluation)
     if not evaluation.ok:
-        form.passcode.errors = [*form.passcode.errors,
-                                *[e for e in evaluation.errors if e != _match_error()]]
+        form.passcode.errors = [
+            *form.passcode.errors,
+            *[e for e in evaluation.errors if e != _match_error()],
+        ]
         if _match_error() in evaluation.errors:
             form.confirm.errors = [*form.confirm.errors, _match_error()]
         return _render(form, 422, evaluation)
@@ -91,8 +115,9 @@ def check():
     _enabled_or_404()
     ratelimit.check("policy_check")
     confirm = request.form.get("confirm")
-    evaluation = service.evaluate(current_user._get_current_object(),
-                                  request.form.get("passcode", ""), confirm or None)
+    evaluation = service.evaluate(
+        current_user._get_current_object(), request.form.get("passcode", ""), confirm or None
+    )
     return render_template("passcodes/_rules.html", evaluation=evaluation)
 
 

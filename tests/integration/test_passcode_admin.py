@@ -43,6 +43,7 @@ def passcode_row(app, user):
 
 # --- administrators' Reset passcode ---------------------------------------------------------
 
+
 def test_admin_resets_a_passcode_copy_and_send_through_real_smtp(make_app, make_user):
     sink = Sink().start()
     try:
@@ -56,8 +57,7 @@ def test_admin_resets_a_passcode_copy_and_send_through_real_smtp(make_app, make_
         user_id = p["alice"].id
         confirm = client.get(f"/admin/users/{user_id}/passcode/reset", headers=HX)
         assert "<dialog" in body(confirm) and "Alice Archer" in body(confirm)
-        r = post(client, f"/admin/users/{user_id}/passcode/reset", {"reason": "lost it"},
-                 htmx=True)
+        r = post(client, f"/admin/users/{user_id}/passcode/reset", {"reason": "lost it"}, htmx=True)
         assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
         temp = TEMP_RE.search(body(r)).group(1)
         assert len(temp) == 6 and "data-copy-target" in body(r)
@@ -70,11 +70,16 @@ def test_admin_resets_a_passcode_copy_and_send_through_real_smtp(make_app, make_
         assert verify(client, key, "alice", GOOD).json == {"valid": False}
         assert verify(client, key, "alice", temp).json == {"valid": True}
         # Send email: only the current temporary passcode can be mailed.
-        forged = post(client, f"/admin/users/{user_id}/passcode/reset/email",
-                      {"passcode": "000000"}, htmx=True)
+        forged = post(
+            client,
+            f"/admin/users/{user_id}/passcode/reset/email",
+            {"passcode": "000000"},
+            htmx=True,
+        )
         assert forged.status_code == 422 and "no longer valid" in body(forged)
-        sent = post(client, f"/admin/users/{user_id}/passcode/reset/email", {"passcode": temp},
-                    htmx=True)
+        sent = post(
+            client, f"/admin/users/{user_id}/passcode/reset/email", {"passcode": temp}, htmx=True
+        )
         assert sent.status_code == 200 and "Email queued" in body(sent)
         mail_id = int(re.search(r"/admin/passcodes/mail/(\d+)", body(sent)).group(1))
         with app.app_context():
@@ -86,8 +91,12 @@ def test_admin_resets_a_passcode_copy_and_send_through_real_smtp(make_app, make_
             run_once()
             database.close()
         messages = sink.wait_until(
-            lambda ms: [m for rcpt, m in ms if "reset" in m["Subject"] and "passcode" in
-                        m["Subject"]] and ms, timeout=10)
+            lambda ms: (
+                [m for rcpt, m in ms if "reset" in m["Subject"] and "passcode" in m["Subject"]]
+                and ms
+            ),
+            timeout=10,
+        )
         texts = [sink.text_of(m) for _rcpt, m in messages]
         assert any(temp in t for t in texts)
         assert all(rcpt == ["alice@example.test"] for rcpt, _m in messages)
@@ -109,8 +118,12 @@ def test_managers_reset_passcodes_only_within_reach(app, client, make_user):
     assert r.status_code == 200 and TEMP_RE.search(body(r))
     carol = app.test_client()  # a plain user: no admin screens at all
     login(carol, "carol")
-    assert post(carol, f"/admin/users/{p['alice'].id}/passcode/reset",
-                csrf=csrf_of(carol.get("/"))).status_code == 403
+    assert (
+        post(
+            carol, f"/admin/users/{p['alice'].id}/passcode/reset", csrf=csrf_of(carol.get("/"))
+        ).status_code
+        == 403
+    )
 
 
 def test_reset_needs_a_recent_password_entry(app, client, make_user):
@@ -121,8 +134,7 @@ def test_reset_needs_a_recent_password_entry(app, client, make_user):
     r = post(client, f"/admin/users/{p['alice'].id}/passcode/reset", htmx=True)
     assert r.status_code == 401 and r.headers["HX-Reauth"] == "true"
     assert passcode_row(app, p["alice"]) is None
-    r = post(client, f"/admin/users/{p['alice'].id}/passcode/reset",
-             {"reauth_password": PASSWORD})
+    r = post(client, f"/admin/users/{p['alice'].id}/passcode/reset", {"reauth_password": PASSWORD})
     assert r.status_code == 200 and TEMP_RE.search(body(r))
 
 
@@ -131,7 +143,9 @@ def test_temporary_passcode_must_be_replaced_at_next_sign_in(app, client, make_u
     configure(app)
     key = new_key(app, p["admin"])
     login(client, "admin")
-    temp = TEMP_RE.search(body(post(client, f"/admin/users/{p['alice'].id}/passcode/reset"))).group(1)
+    temp = TEMP_RE.search(body(post(client, f"/admin/users/{p['alice'].id}/passcode/reset"))).group(
+        1
+    )
     alice = app.test_client()
     signed_in = login(alice, "alice")
     assert signed_in.status_code == 303
@@ -149,7 +163,9 @@ def test_expired_temporary_passcode_answers_no(app, client, make_user):
     configure(app)
     key = new_key(app, p["admin"])
     login(client, "admin")
-    temp = TEMP_RE.search(body(post(client, f"/admin/users/{p['alice'].id}/passcode/reset"))).group(1)
+    temp = TEMP_RE.search(body(post(client, f"/admin/users/{p['alice'].id}/passcode/reset"))).group(
+        1
+    )
     with app.app_context():
         database.connect(reuse_if_open=True)
         Passcode.update(expires_at=utcnow() - timedelta(minutes=1)).execute()
@@ -162,6 +178,7 @@ def test_expired_temporary_passcode_answers_no(app, client, make_user):
 
 # --- bulk Reset passcodes --------------------------------------------------------------------
 
+
 def test_bulk_reset_passcodes_results_once_and_csv_once(app, client, make_user):
     p = people(make_user)
     configure(app)
@@ -170,18 +187,24 @@ def test_bulk_reset_passcodes_results_once_and_csv_once(app, client, make_user):
     selected = [str(p["alice"].id), str(p["bob"].id), str(p["admin"].id)]
     confirm = post(client, "/admin/users/bulk/passcodes/confirm", {"ids": selected}, htmx=True)
     assert confirm.status_code == 200 and "Your own account is not included." in body(confirm)
-    r = post(client, "/admin/users/bulk/passcodes", {"ids": selected, "reason": "new phones"},
-             htmx=True)
+    r = post(
+        client, "/admin/users/bulk/passcodes", {"ids": selected, "reason": "new phones"}, htmx=True
+    )
     assert r.status_code == 422 and "Type the number of users" in body(r)
     assert "new phones" in body(r)
-    r = post(client, "/admin/users/bulk/passcodes",
-             {"ids": selected, "reason": "new phones", "confirm_count": "2"}, htmx=True)
+    r = post(
+        client,
+        "/admin/users/bulk/passcodes",
+        {"ids": selected, "reason": "new phones", "confirm_count": "2"},
+        htmx=True,
+    )
     text = body(r)
     assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
     shown = re.findall(r'<code class="temp-password-cell">([0-9]+)</code>', text)
     assert len(shown) == 2 and all(len(s) == 6 for s in shown)
-    public_id = re.search(r"/admin/users/bulk/passcodes/jobs/([A-Za-z0-9_-]+)/download",
-                          text).group(1)
+    public_id = re.search(
+        r"/admin/users/bulk/passcodes/jobs/([A-Za-z0-9_-]+)/download", text
+    ).group(1)
     with app.app_context():
         database.connect(reuse_if_open=True)
         job = BulkJob.get(BulkJob.public_id == public_id)
@@ -205,8 +228,11 @@ def test_bulk_reset_passcodes_refuses_users_out_of_reach(app, client, make_user)
     p = people(make_user)
     configure(app)
     login(client, "mgrA")
-    r = post(client, "/admin/users/bulk/passcodes",
-             {"ids": [str(p["alice"].id), str(p["bob"].id)], "confirm_count": "2"})
+    r = post(
+        client,
+        "/admin/users/bulk/passcodes",
+        {"ids": [str(p["alice"].id), str(p["bob"].id)], "confirm_count": "2"},
+    )
     assert r.status_code == 403
     assert audit_actions(app, "admin.passcode_reset") == []
     assert post(client, "/admin/users/bulk/passcodes/confirm", {"ids": ["x"]}).status_code == 400

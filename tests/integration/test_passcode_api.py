@@ -30,8 +30,7 @@ def setup(app, make_user):
 def events(app, action="passcode.verify"):
     with app.app_context():
         database.connect(reuse_if_open=True)
-        rows = list(AuditEvent.select().where(AuditEvent.action == action)
-                    .order_by(AuditEvent.id))
+        rows = list(AuditEvent.select().where(AuditEvent.action == action).order_by(AuditEvent.id))
         database.close()
         return rows
 
@@ -51,12 +50,14 @@ def test_right_and_wrong_passcodes_json_and_form(app, client, setup):
     assert all(GOOD not in e.detail for e in events(app))
 
 
-@pytest.mark.parametrize("header", [None, "Bearer", "Bearer pgk_unknown", "Basic abc",
-                                    "Bearer " + "x" * 300])
+@pytest.mark.parametrize(
+    "header", [None, "Bearer", "Bearer pgk_unknown", "Basic abc", "Bearer " + "x" * 300]
+)
 def test_missing_or_bad_key_is_401(app, client, setup, header):
     headers = {"Authorization": header} if header else {}
-    r = client.post("/api/passcode/verify", json={"username": "alice", "passcode": GOOD},
-                    headers=headers)
+    r = client.post(
+        "/api/passcode/verify", json={"username": "alice", "passcode": GOOD}, headers=headers
+    )
     assert r.status_code == 401 and r.json == {"error": "invalid_api_key"}
     assert r.headers["WWW-Authenticate"].startswith("Bearer")
     assert events(app) == []  # the passcode was never looked at
@@ -80,21 +81,32 @@ def test_a_key_of_another_scope_is_refused(app, client, setup):
         database.close()
 
 
-@pytest.mark.parametrize("payload", [{}, {"username": "alice"}, {"passcode": GOOD},
-                                     {"username": "", "passcode": GOOD},
-                                     {"username": "alice", "passcode": 730541},
-                                     {"username": "a" * 300, "passcode": GOOD},
-                                     {"username": "alice", "passcode": "1" * 65}, [1, 2]])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {},
+        {"username": "alice"},
+        {"passcode": GOOD},
+        {"username": "", "passcode": GOOD},
+        {"username": "alice", "passcode": 730541},
+        {"username": "a" * 300, "passcode": GOOD},
+        {"username": "alice", "passcode": "1" * 65},
+        [1, 2],
+    ],
+)
 def test_bad_input_is_400_never_500(app, client, setup, payload):
-    r = client.post("/api/passcode/verify", json=payload,
-                    headers={"Authorization": f"Bearer {setup['key']}"})
+    r = client.post(
+        "/api/passcode/verify", json=payload, headers={"Authorization": f"Bearer {setup['key']}"}
+    )
     assert r.status_code == 400 and r.json == {"error": "username_and_passcode_required"}
 
 
 def test_malformed_json_is_400(app, client, setup):
-    r = client.post("/api/passcode/verify", data="{not json",
-                    headers={"Authorization": f"Bearer {setup['key']}",
-                             "Content-Type": "application/json"})
+    r = client.post(
+        "/api/passcode/verify",
+        data="{not json",
+        headers={"Authorization": f"Bearer {setup['key']}", "Content-Type": "application/json"},
+    )
     assert r.status_code == 400
 
 
@@ -105,13 +117,15 @@ def test_passcodes_turned_off_answers_404_after_the_key(app, client, setup):
     assert verify(client, "pgk_wrong", "alice", GOOD).status_code == 401
 
 
-def test_no_enumeration_same_answer_and_same_work(app, client, setup, make_user,
-                                                  monkeypatch):
+def test_no_enumeration_same_answer_and_same_work(app, client, setup, make_user, monkeypatch):
     make_user("bob")  # an account without a passcode
     calls = []
     real = passwords.verify_password
-    monkeypatch.setattr(passwords, "verify_password",
-                        lambda pw, hashed: calls.append(hashed is None) or real(pw, hashed))
+    monkeypatch.setattr(
+        passwords,
+        "verify_password",
+        lambda pw, hashed: calls.append(hashed is None) or real(pw, hashed),
+    )
     answers = {}
     for name in ("alice", "bob", "nobody-here", "admin"):
         calls.clear()
@@ -126,7 +140,9 @@ def test_no_enumeration_same_answer_and_same_work(app, client, setup, make_user,
         database.close()
     assert set(counts.values()) == {1}
     reasons = [e.detail for e in events(app)]
-    assert any("unknown_username" in r for r in reasons) and any("no_passcode" in r for r in reasons)
+    assert any("unknown_username" in r for r in reasons) and any(
+        "no_passcode" in r for r in reasons
+    )
 
 
 def _fail(client, key, name, times):
@@ -155,7 +171,9 @@ def test_throttle_then_lockout_like_sign_in(app, client, setup, name):
     assert [e.outcome for e in events(app)].count("throttled") == 2
     if name == "alice":
         assert [e.detail for e in events(app, "passcode.lock")] == [
-            '{"failures": 3, "hard": false}', '{"failures": 6, "hard": true}']
+            '{"failures": 3, "hard": false}',
+            '{"failures": 6, "hard": true}',
+        ]
         # The password is untouched: guessing passcodes never locks the web sign-in.
         assert login(app.test_client(), "alice", PASSWORD).status_code == 303
 
@@ -189,8 +207,7 @@ def test_disabled_account_answers_no(app, client, setup):
 
 
 def test_per_key_rate_limit(make_app, make_user):
-    app = make_app(LIMIT_PASSCODE_API="3 per minute",
-                   RATELIMIT_STORAGE_URI="memory://")
+    app = make_app(LIMIT_PASSCODE_API="3 per minute", RATELIMIT_STORAGE_URI="memory://")
     prepare_database(app)
     admin = make_user("admin", role="admin")
     configure(app)
@@ -236,8 +253,9 @@ def test_busy_database_is_503_with_retry_after(make_app, make_user, tmp_path):
         database.connect(reuse_if_open=True)
         from portal import accounts, settings
 
-        admin, _temp = accounts.create_user("admin", role="admin", email="a@example.test",
-                                            password=PASSWORD)
+        admin, _temp = accounts.create_user(
+            "admin", role="admin", email="a@example.test", password=PASSWORD
+        )
         settings.save({"PASSCODES_ENABLED": True})
         raw = apikeys.create(admin, "phone")[1]
         database.close()

@@ -39,8 +39,8 @@ def passcode_row(app, user):
 
 # --- settings -------------------------------------------------------------------------------
 
-def test_passcodes_are_off_by_default_and_everything_about_them_is_hidden(app, client,
-                                                                          make_user):
+
+def test_passcodes_are_off_by_default_and_everything_about_them_is_hidden(app, client, make_user):
     p = people(make_user)
     login(client, "admin")
     assert "passcode" not in body(client.get("/")).lower()
@@ -55,14 +55,17 @@ def test_admin_turns_passcodes_on_and_sets_the_length(app, client, make_user):
     login(client, "admin")
     page = client.get("/admin/settings/passcodes")
     assert page.status_code == 200 and 'value="6"' in body(page)
-    bad = post(client, "/admin/settings/passcodes",
-               {"passcodes_enabled": "y", "passcode_length": "13"})
+    bad = post(
+        client, "/admin/settings/passcodes", {"passcodes_enabled": "y", "passcode_length": "13"}
+    )
     assert bad.status_code == 422 and "from 4 to 12" in body(bad) and 'value="13"' in body(bad)
-    bad = post(client, "/admin/settings/passcodes",
-               {"passcodes_enabled": "y", "passcode_length": "six"})
+    bad = post(
+        client, "/admin/settings/passcodes", {"passcodes_enabled": "y", "passcode_length": "six"}
+    )
     assert bad.status_code == 422 and "whole number" in body(bad) and 'value="six"' in body(bad)
-    ok = post(client, "/admin/settings/passcodes",
-              {"passcodes_enabled": "y", "passcode_length": "8"})
+    ok = post(
+        client, "/admin/settings/passcodes", {"passcodes_enabled": "y", "passcode_length": "8"}
+    )
     assert ok.status_code == 303
     with app.test_request_context():
         database.connect(reuse_if_open=True)
@@ -77,12 +80,14 @@ def test_only_administrators_reach_passcode_settings(app, client, make_user):
     people(make_user)
     login(client, "mgrA")
     assert client.get("/admin/settings/passcodes").status_code == 403
-    r = post(client, "/admin/settings/api-keys", {"name": "x"},
-             csrf=csrf_of(client.get("/admin/users")))
+    r = post(
+        client, "/admin/settings/api-keys", {"name": "x"}, csrf=csrf_of(client.get("/admin/users"))
+    )
     assert r.status_code == 403
 
 
 # --- one's own passcode ----------------------------------------------------------------------
+
 
 def test_user_sets_and_changes_own_passcode(app, client, make_user):
     alice = make_user("alice")
@@ -92,8 +97,7 @@ def test_user_sets_and_changes_own_passcode(app, client, make_user):
     assert "Set or change my passcode" in home and "not set" in home
     page = body(client.get("/account/passcode"))
     assert "Set your passcode" in page and "Exactly 6 digits" in page and "1234" in page
-    wrong = account_post(client, current_password="not my password", passcode=GOOD,
-                         confirm=GOOD)
+    wrong = account_post(client, current_password="not my password", passcode=GOOD, confirm=GOOD)
     assert wrong.status_code == 422 and "current password is not correct" in body(wrong)
     assert f'value="{GOOD}"' in body(wrong)  # nothing typed is lost
     weak = account_post(client, current_password=PASSWORD, passcode="123456", confirm="123456")
@@ -133,8 +137,9 @@ def test_live_checklist(app, client, make_user):
     configure(app)
     login(client, "alice")
     token = csrf_of(client.get("/account/passcode"))
-    r = client.post("/account/passcode/check", data={"passcode": "1111", "csrf_token": token},
-                    headers=HX)
+    r = client.post(
+        "/account/passcode/check", data={"passcode": "1111", "csrf_token": token}, headers=HX
+    )
     text = body(r)
     assert r.status_code == 200 and 'class="bad" data-rule="no_repeat"' in text
     assert 'class="ok" data-rule="digits"' in text
@@ -152,6 +157,7 @@ def test_wrong_current_password_counts_toward_the_sign_in_throttle(app, client, 
 
 # --- API keys ------------------------------------------------------------------------------
 
+
 def test_api_keys_created_once_listed_and_revoked(app, client, make_user):
     p = people(make_user)
     configure(app)
@@ -161,8 +167,9 @@ def test_api_keys_created_once_listed_and_revoked(app, client, make_user):
     assert empty.status_code == 422 and "Enter a name" in body(empty)
     r = post(client, "/admin/settings/api-keys", {"name": "Phone system"})
     assert r.status_code == 201 and r.headers["Cache-Control"] == "no-store"
-    raw = re.search(r'<output id="new-api-key" class="temp-password">([^<]+)</output>',
-                    body(r)).group(1)
+    raw = re.search(
+        r'<output id="new-api-key" class="temp-password">([^<]+)</output>', body(r)
+    ).group(1)
     assert raw.startswith("pgk_") and len(raw) > 40
     with app.app_context():
         database.connect(reuse_if_open=True)
@@ -183,8 +190,9 @@ def test_api_keys_created_once_listed_and_revoked(app, client, make_user):
     assert post(client, f"/admin/settings/api-keys/{key.id}/revoke").status_code == 404
     assert verify(client, raw, "alice", GOOD).status_code == 401
     assert "Revoked" in body(client.get("/admin/settings/passcodes"))
-    details = [e.detail for e in audit_actions(app)
-               if e.action in ("apikey.create", "apikey.revoke")]
+    details = [
+        e.detail for e in audit_actions(app) if e.action in ("apikey.create", "apikey.revoke")
+    ]
     assert audit_actions(app, "apikey.refused")
     assert len(details) == 2 and all("Phone system" in d and raw not in d for d in details)
 

@@ -24,8 +24,21 @@ def test_exact_length(code, length):
     assert "length" in policy.problems(code, length)
 
 
-@pytest.mark.parametrize("code", ["1234", "4321", "123456", "654321", "7890", "2109",
-                                  "901234", "551234", "987650", "012345678901"])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "1234",
+        "4321",
+        "123456",
+        "654321",
+        "7890",
+        "2109",
+        "901234",
+        "551234",
+        "987650",
+        "012345678901",
+    ],
+)
 def test_runs_up_or_down_are_refused(code):
     assert "no_sequence" in policy.problems(code, len(code))
 
@@ -35,8 +48,10 @@ def test_short_runs_are_allowed(code):
     assert "no_sequence" not in policy.problems(code, len(code))
 
 
-@pytest.mark.parametrize("code", ["1111", "000000", "500007", "1212", "121212", "123123",
-                                  "12121", "906906906906", "4747"])
+@pytest.mark.parametrize(
+    "code",
+    ["1111", "000000", "500007", "1212", "121212", "123123", "12121", "906906906906", "4747"],
+)
 def test_repeats_and_repeated_patterns_are_refused(code):
     assert "no_repeat" in policy.problems(code, len(code))
 
@@ -72,8 +87,13 @@ def test_evaluation_texts_and_confirmation(app):
     with app.test_request_context():
         empty = policy.evaluate("", 6)
         assert empty.ok and all(rule.ok is None for rule in empty.rules)
-        assert [r.key for r in empty.rules] == ["digits", "length", "no_sequence", "no_repeat",
-                                                "not_personal"]
+        assert [r.key for r in empty.rules] == [
+            "digits",
+            "length",
+            "no_sequence",
+            "no_repeat",
+            "not_personal",
+        ]
         bad = policy.evaluate("123456", 6, confirm="123457")
         assert not bad.ok
         assert {r.key: r.ok for r in bad.rules}["no_sequence"] is False
