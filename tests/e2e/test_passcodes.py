@@ -91,3 +91,22 @@ def test_admin_resets_a_passcode_copy_send_and_the_gate(live, page, new_page):
     with other.expect_navigation():
         other.get_by_role("button", name="Save passcode").click()
     assert other.url.rstrip("/") == live.url
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_passcode_settings_and_account_pages_pass_axe(live, new_page, lang):
+    live.make_user("root", role="admin", email=f"root-{uuid.uuid4().hex[:8]}@example.test")
+    turn_on(live)
+    page = new_page()
+    sign_in(page, live.url, "root")
+    page.goto(f"{live.url}/admin/settings/passcodes?lang={lang}")
+    page.locator("input[name=name]").fill("Téléphonie")
+    with page.expect_navigation():
+        page.locator("#api-keys form button[type=submit]").first.click()
+    key = page.locator("#new-api-key").inner_text().strip()
+    assert key.startswith("pgk_")
+    assert axe_violations(page) == []
+    page.goto(f"{live.url}/account/passcode?lang={lang}")
+    page.locator("#passcode").press_sequentially("1111", delay=20)
+    page.locator('#passcode-rules li.bad[data-rule="no_repeat"]').wait_for()
+    assert axe_violations(page) == []
