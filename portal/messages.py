@@ -62,6 +62,9 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     ),
     "NOT_IN_DIRECTORY": N_("There is no account with this username in the organisation directory."),
     "TEAM_NOT_ALLOWED": N_("Choose a team from the list."),
+    "CREATE_TEAM_NOT_YOURS": N_("Choose one of your teams."),
+    "IMPORT_TEAM_NOT_YOURS": N_("Use one of your teams: %(teams)s."),
+    "IMPORT_ROLE_NOT_ALLOWED": N_("You cannot create accounts with the role “%(role)s”."),
     # Rules about oneself (portal.access)
     "SELF_DISABLE": N_("You cannot disable your own account."),
     "SELF_ROLE": N_("You cannot change your own role."),

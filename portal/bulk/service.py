@@ -113,8 +113,7 @@ def refusal(action: str, users: list[User] | None, confirm_count: str,
 
 # --- running -------------------------------------------------------------------------------
 
-def _fernet():
-    return crypto.fernet(b'passgate bulk results v1')
+PURPOSE = b"passgate bulk results v1"  # the key of stored results (crypto.fernet)
 
 
 def start(actor: User, action: str, users: list[User], *, reason: str = "",
@@ -180,7 +179,7 @@ def execute(job_id: int, actor_id: int, action: str, ids: list[int], reason: str
     summary = {"action": action, "total": len(ids), "succeeded": done - failed, "failed": failed}
     fields = {"status": "done", "finished_at": utcnow(), "summary": json.dumps(summary)}
     if results:
-        fields["results"] = _fernet().encrypt(json.dumps(results).encode()).decode()
+        fields["results"] = crypto.encrypt(PURPOSE, json.dumps(results))
     BulkJob.update(**fields).where(BulkJob.id == job_id).execute()
     audit.record("admin.bulk", actor=actor, detail={"job": job_id, **summary})
     mail.wake()
@@ -243,11 +242,10 @@ def summary(job: BulkJob) -> dict:
 
 
 def _decrypt(token: str) -> list[dict]:
-    from cryptography.fernet import InvalidToken  # lazy: see _fernet()
-
+    text = crypto.decrypt(PURPOSE, token)
     try:
-        return json.loads(_fernet().decrypt(token.encode()))
-    except (InvalidToken, ValueError):
+        return json.loads(text) if text is not None else []
+    except ValueError:
         return []
 
 

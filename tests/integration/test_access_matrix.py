@@ -47,7 +47,7 @@ EXPECTED = {
 }
 EXPECTED_PLAIN = {
     "admin": {"list": "allow", "export": "allow", "import": "allow"},
-    "manager": {"list": "allow", "export": "allow", "import": "deny"},
+    "manager": {"list": "allow", "export": "allow", "import": "allow"},
     "user": {"list": "deny", "export": "deny", "import": "deny"},
     "anonymous": {"list": "login", "export": "login", "import": "login"},
 }

@@ -101,7 +101,7 @@ def test_import_rejects_garbage(app, client, make_user):
 
 def test_import_needs_create_permission(app, client, make_user):
     people(make_user)
-    login(client, "mgrA")
+    login(client, "alice")
     assert client.get("/admin/users/import").status_code == 403
 
 
