@@ -51,6 +51,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
         import_export,
         org_settings,
         overview,
+        passcodes,
         stepup,
         teams,
         user_passwords,
@@ -65,6 +66,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     app.register_blueprint(admin.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(account_sessions_bp)
+    passcodes.init_app(app)
     for endpoint, view in list(app.view_functions.items()):
         if endpoint != "static":
             app.view_functions[endpoint] = db.retry_conflicts(view)

@@ -75,6 +75,10 @@ DEFAULTS: dict = {
     "REAUTH_MINUTES": 10,  # (db)
     # Mail every other administrator when an administrator is reset/set/locked (issue 10)
     "ADMIN_ALERTS": True,  # (db)
+    # Numeric passcodes (F19): off until an administrator turns them on
+    "PASSCODES_ENABLED": False,  # (db)
+    "PASSCODE_LENGTH": 6,  # (db) digits, 4 to 12
+    "LIMIT_PASSCODE_API": "120 per minute;20000 per day",  # per API key
     # Organisation
     "ORG_NAME": "Passgate",  # (db)
     "TIMEZONE": "UTC",  # (db)

@@ -44,12 +44,14 @@ SUBJECTS = {
     "backup_changed": _l("The recovery address of your %(org)s account was changed"),
     "admin_alert": _l("%(org)s security alert for administrators"),
     "invite_reminder": _l("Reminder: set your first %(org)s password"),
+    "passcode_changed": _l("Your %(org)s passcode was changed"),
+    "temp_passcode": _l("Your %(org)s passcode was reset"),
 }
 # Kinds whose context holds a link or a password (a "this wasn't me" link included:
 # it can lock the account): encrypted at rest, cleared once sent.
 SECRET_KINDS = {"reset", "invite", "temp_password", "password_changed", "email_changed",
                 "email_confirm", "backup_confirm", "email_change_requested", "backup_changed",
-               "invite_reminder"}
+               "invite_reminder", "temp_passcode"}
 
 PURPOSE = b"passgate outbox encryption v1"  # the key of queued secrets (crypto.fernet)
 

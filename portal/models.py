@@ -304,3 +304,33 @@ class BulkJob(BaseModel):
 
 
 MODELS.append(BulkJob)
+
+
+class Passcode(BaseModel):
+    """A user's numeric passcode (F19, seed 001): a second credential kind, hashed like a
+    password (pepper + bcrypt). ``temporary``: set by an administrator's reset, shown once;
+    it verifies until ``expires_at`` and the user must replace it (portal/passcodes/)."""
+
+    user = ForeignKeyField(User, primary_key=True, backref="+", on_delete="CASCADE")
+    passcode_hash = CharField(max_length=100)
+    changed_at = DateTimeField(default=utcnow)
+    temporary = BooleanField(default=False)
+    expires_at = DateTimeField(null=True)
+
+
+class ApiKey(BaseModel):
+    """A key another system uses to call ``POST /api/passcode/verify``. Only the SHA-256 of
+    the 256-bit key is stored; ``prefix`` (its first characters) helps tell keys apart."""
+
+    id = AutoField()
+    name = CharField(max_length=64)
+    key_hash = CharField(max_length=64, unique=True)
+    prefix = CharField(max_length=12)
+    scope = CharField(max_length=32, default="passcode.verify")
+    created_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+    last_used_at = DateTimeField(null=True)
+    revoked_at = DateTimeField(null=True)
+
+
+MODELS.extend([Passcode, ApiKey])

@@ -68,6 +68,16 @@ ACTION_LABELS = {
     "admin.end_session": _l("Session of the user ended"),
     "admin.alert": _l("Administrators alerted"),
     "invite.reminder": _l("Invitation reminder sent"),
+    # Passcodes (portal/passcodes/)
+    "passcode.change": _l("Passcode changed"),
+    "passcode.verify": _l("Passcode checked (API)"),
+    "passcode.lock": _l("Passcode locked"),
+    "admin.passcode_reset": _l("Passcode reset"),
+    "admin.temp_passcode_mail": _l("Temporary passcode emailed"),
+    "admin.bulk_passcode_reset": _l("Passcode reset (bulk)"),
+    "apikey.create": _l("API key created"),
+    "apikey.revoke": _l("API key revoked"),
+    "apikey.refused": _l("API key refused"),
 }
 
 OUTCOME_LABELS = {
@@ -133,6 +143,9 @@ DETAIL_KEYS = {
     "managers": _l("Managers"),
     "revoked": _l("Links cancelled"),
     "sessions_ended": _l("Sessions ended"),
+    "key": _l("API key"),
+    "first": _l("First passcode"),
+    "temporary": _l("Temporary passcode"),
 }
 DETAIL_VALUES = {
     "reason": {
@@ -144,6 +157,10 @@ DETAIL_VALUES = {
         "temporary_password_expired": _l("temporary password expired"),
         "bad_current_password": _l("wrong current password"),
         "address_taken": _l("address used by another account"),
+        "bad_passcode": _l("wrong passcode"),
+        "unknown_username": _l("unknown username"),
+        "no_passcode": _l("no passcode set"),
+        "temporary_expired": _l("temporary passcode expired"),
     },
     "kind": {
         "reset": _l("recovery link"),
@@ -174,6 +191,7 @@ DETAIL_VALUES = {
         "unlock": _l("Unlock"),
         "disable": _l("Disable"),
         "enable": _l("Enable"),
+        "passcode_reset": _l("Reset passcodes"),
     },
 }
 CHANGED_FIELDS = {

@@ -1,0 +1,200 @@
+"""Passcode services (F19): set or change one's own, an administrator's reset (a temporary
+passcode shown once), mailing it, and the check another system asks for.
+
+bcrypt (``portal.passwords``: pepper + bcrypt, one verification against a dummy hash when
+there is nothing to compare) always runs before the write transaction, never inside it.
+Failures go through the sign-in throttle (``portal.throttle``): same rules, atomic counts,
+one counter per typed username whether or not it names an account.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from .. import audit, mail, passwords, settings, throttle
+from ..db import write
+from ..models import OutboxMail, Passcode, User, fold, utcnow
+from . import policy
+
+
+def enabled() -> bool:
+    return bool(settings.get("PASSCODES_ENABLED"))
+
+
+def length() -> int:
+    return int(settings.get("PASSCODE_LENGTH"))
+
+
+def context_for(user: User | None) -> list[str]:
+    """The account's own digits (username, email, ID): see ``policy``'s docstring."""
+    if user is None:
+        return []
+    return policy.context_digits([user.username, user.email, str(user.id)])
+
+
+def evaluate(user: User | None, passcode: str, confirm: str | None = None) -> policy.Evaluation:
+    return policy.evaluate(passcode or "", length(), context_for(user), confirm)
+
+
+def get(user: User) -> Passcode | None:
+    return Passcode.get_or_none(Passcode.user == user.id)
+
+
+def is_expired(row: Passcode | None) -> bool:
+    return bool(row and row.temporary and row.expires_at and row.expires_at <= utcnow())
+
+
+def generate(user: User | None = None) -> str:
+    """A random passcode of the configured length that passes every rule."""
+    size = length()
+    context = context_for(user)
+    while True:
+        code = "".join(secrets.choice("0123456789") for _ in range(size))
+        if not policy.problems(code, size, context):
+            return code
+
+
+def throttle_state(username: str):
+    """The passcode counter of a typed username (a ``LoginThrottle`` row, same rules as
+    sign-in; its own key, so guessing passcodes never locks the password and back)."""
+    return throttle.identifier_state("passcode:" + (fold(username) or ""))
+
+
+def _store(user: User, fields: dict) -> None:
+    """Insert or replace the user's passcode row (inside the caller's transaction)."""
+    updated = Passcode.update(**fields).where(Passcode.user == user.id).execute()
+    if not updated:
+        Passcode.insert(user=user.id, **fields).on_conflict_ignore().execute()
+        Passcode.update(**fields).where(Passcode.user == user.id).execute()
+    throttle.forget(throttle_state(user.username))
+
+
+def change_own(user: User, passcode: str) -> None:
+    """The user's own new passcode (checked by the caller): stored, notice mailed, audited."""
+    had = get(user) is not None
+    fields = {
+        "passcode_hash": passwords.hash_password(policy.normalize(passcode)),
+        "changed_at": utcnow(),
+        "temporary": False,
+        "expires_at": None,
+    }
+    with write():
+        _store(user, fields)
+        if user.email:
+            mail.queue("passcode_changed", user.email, user=user, how="change" if had else "set")
+        audit.record("passcode.change", actor=user, target=user, detail={"first": not had})
+    mail.wake()
+
+
+def reset(actor: User, user: User, reason: str = "") -> str:
+    """A new temporary passcode (returned once): it replaces the old one at once, verifies
+    until it expires (the temporary-password lifetime) and must then be replaced."""
+    temp = generate(user)
+    now = utcnow()
+    fields = {
+        "passcode_hash": passwords.hash_password(temp),
+        "changed_at": now,
+        "temporary": True,
+        "expires_at": settings.temp_password_expiry(now),
+    }
+    detail = {"reason": reason.strip()[:500]} if reason and reason.strip() else None
+    with write():
+        _store(user, fields)
+        if user.email:
+            mail.queue("passcode_changed", user.email, user=user, how="admin")
+        audit.record("admin.passcode_reset", actor=actor, target=user, detail=detail)
+    mail.wake()
+    return temp
+
+
+def email_temporary(actor: User, user: User, passcode: str) -> OutboxMail | None:
+    """Mail the temporary passcode, only if it is still the user's current, unexpired one
+    (the server keeps no copy: the result dialog carries it back)."""
+    row = get(user)
+    if not user.email or row is None or not row.temporary or is_expired(row):
+        return None
+    if not passcode or not passwords.verify_password(passcode, row.passcode_hash):
+        return None
+    with write():
+        queued = mail.queue(
+            "temp_passcode", user.email, user=user, passcode=passcode, expires_at=row.expires_at
+        )
+        audit.record(
+            "admin.temp_passcode_mail", actor=actor, target=user, detail={"mail_id": queued.id}
+        )
+    return queued
+
+
+@dataclass
+class Outcome:
+    valid: bool
+    retry_after: int | None = None  # set when refused unchecked (a wait; 0 = hard lock)
+
+
+def verify(username: str, passcode: str, key_name: str = "") -> Outcome:
+    """Is ``passcode`` the passcode of the account named ``username``? One bcrypt
+    verification on every path (a dummy hash for unknown names, missing passcodes and
+    throttled attempts), then one short transaction that counts or clears and audits."""
+    user = User.get_or_none(User.username_key == fold(username)) if fold(username) else None
+    row = get(user) if user is not None else None
+    state = throttle_state(username)
+    wait = throttle.retry_after(state)
+    checked = row.passcode_hash if row is not None and wait is None else None
+    matches = passwords.verify_password(policy.normalize(passcode), checked)
+    rules = throttle.Rules.current()
+    detail = {"key": key_name}
+    with write():
+        if wait is not None:
+            audit.record(
+                "passcode.verify",
+                outcome="throttled",
+                actor=None,
+                target=user,
+                target_name=None if user else username[:64],
+                detail=detail,
+            )
+            return Outcome(False, wait)
+        if matches and is_expired(row):
+            audit.record(
+                "passcode.verify",
+                outcome="failure",
+                actor=None,
+                target=user,
+                detail={**detail, "reason": "temporary_expired"},
+            )
+            return Outcome(False)
+        if matches and not user.disabled:
+            throttle.forget(state)
+            audit.record(
+                "passcode.verify",
+                actor=None,
+                target=user,
+                detail={**detail, "temporary": True} if row.temporary else detail,
+            )
+            return Outcome(True)
+        fields = throttle.save_failure(state, rules)
+        audit.record(
+            "passcode.verify",
+            outcome="failure",
+            actor=None,
+            target=user,
+            target_name=None if user else username[:64],
+            detail={**detail, "reason": _reason(user, row)},
+        )
+        if user is not None and fields["failed_count"] in (rules.free, rules.hard_limit):
+            audit.record(
+                "passcode.lock",
+                actor=None,
+                target=user,
+                detail={"failures": fields["failed_count"], "hard": fields["hard_locked"]},
+            )
+    return Outcome(False)
+
+
+def _reason(user: User | None, row: Passcode | None) -> str:
+    if user is None:
+        return "unknown_username"
+    if user.disabled:
+        return "disabled"
+    return "bad_passcode" if row is not None else "no_passcode"
