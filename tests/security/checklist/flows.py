@@ -99,7 +99,11 @@ def seed_link(live: Live, account: Account, *, expires_in: float = 1800) -> str:
 
 
 PUBLIC = {"auth.login", "auth.logout", "auth.healthz", "auth.policy_check", "recovery.forgot",
-          "recovery.sent", "recovery.landing", "recovery.reset", "static"}
+          "recovery.sent", "recovery.landing", "recovery.reset", "static",
+          # mailed links (confirm an address, "this wasn't me"): whoever holds the link,
+          # signed in or not; without one they answer 404 (tests/integration/test_account_care)
+          "account.confirm_landing", "account.confirm", "account.not_me_landing",
+          "account.not_me", "account.not_me_done"}
 
 
 def routes(live: Live, user_id: int, *, public: bool = False):
