@@ -9,6 +9,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 
 from . import htmx
+from .wsgi_request import PassgateRequest
 
 csrf = CSRFProtect()
 
@@ -22,6 +23,7 @@ FORCED_CHANGE_ALLOWED = {"auth.change_password", "auth.logout", "auth.policy_che
 
 
 def init_app(app) -> None:
+    app.request_class = PassgateRequest
     csrf.init_app(app)
     app.before_request(refuse_cross_site)
     app.before_request(forced_change_gate)
