@@ -77,7 +77,7 @@ def test_admin_sees_page_with_filters_and_nav_link(client, people):
     body = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "<!doctype html>" in body and 'id="audit-results"' in body
-    assert 'hx-get="/admin/audit"' in body and 'hx-push-url="true"' in body
+    assert 'data-hx-get="/admin/audit"' in body and 'data-hx-push-url="true"' in body
     for name in ("actor", "target", "action", "outcome", "date_from", "date_to"):
         assert f'name="{name}"' in body
     assert "HX-Request" in response.headers["Vary"]
