@@ -106,6 +106,7 @@ class World:
             self.team_ids = [t.id for t in Team.select()]
         self.clients = {"anonymous": self.app.test_client()}
         self.tokens: dict[str, str] = {}
+        self.last: dict[int, dict] | None = None  # the account rows after the last request
         for role in ROLES:
             self.sign_in(role)
 
