@@ -182,6 +182,9 @@ def test_fuzz_route(world, endpoint, rule, method):
             world.sign_in(role)  # signs in again, then ages the new session
 
     run()
+    for role in ("user", "manager", "admin"):  # garbage never ends a session (and the
+        page = world.clients[role].get("/password/change")  # fuzzing was not anonymous)
+        assert page.status_code == 200, f"{role} was signed out by garbage sent to {rule}"
 
 
 def test_every_route_is_fuzzed_or_excluded_with_a_reason():
