@@ -5,7 +5,7 @@
 
 Seeds users with a realistic spread of states (about 2 % disabled, 3 % locked, 3 %
 invited, 3 % must-change, 5 % directory accounts, 1 in 500 a manager, 80 % with a last
-sign-in), then times ``portal.admin.service.search_users`` for a mix of searches (runs
+sign-in), then times ``portal.users.search.search_users`` for a mix of searches (runs
 each, p50/p95), and the same searches as a page through the Flask test client
 (GET /admin/users with ``HX-Request``, i.e. the results fragment an htmx search swaps in;
 signed in as the administrator or the manager; wall time and this thread's CPU time,
@@ -101,11 +101,11 @@ def main() -> None:
     args = p.parse_args()
 
     try:
-        from portal.admin import service
+        from portal.users import search as service
     except ImportError as exc:
-        raise SystemExit(f"portal.admin.service is not importable yet: {exc}")
+        raise SystemExit(f"portal.users.search is not importable yet: {exc}")
     if not hasattr(service, "search_users"):
-        raise SystemExit("portal.admin.service.search_users does not exist yet")
+        raise SystemExit("portal.users.search.search_users does not exist yet")
     accepted = set(inspect.signature(service.search_users).parameters)
     per_page = args.per_page or service.PER_PAGE
     if per_page != service.PER_PAGE:

@@ -54,7 +54,7 @@ def main() -> None:
 
 def run(app, n: int, handler) -> None:
     from portal import worker
-    from portal.admin import bulk
+    from portal.bulk import service as bulk
     from portal.db import database
     from portal.models import OutboxMail, User
 

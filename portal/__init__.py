@@ -40,13 +40,25 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     errors.init_app(app)
     providers.init_app(app)
 
-    from .admin import bp as admin_bp
+    # Each /admin feature package adds its views to the admin blueprint when imported.
+    from . import (  # noqa: F401
+        admin,
+        audit_log,
+        bulk,
+        import_export,
+        org_settings,
+        overview,
+        stepup,
+        teams,
+        user_passwords,
+        users,
+    )
     from .auth import bp as auth_bp
     from .recovery import bp as recovery_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(recovery_bp)
-    app.register_blueprint(admin_bp)
+    app.register_blueprint(admin.bp)
     for endpoint, view in list(app.view_functions.items()):
         if endpoint != "static":
             app.view_functions[endpoint] = db.retry_conflicts(view)

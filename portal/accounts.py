@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import secrets
-import unicodedata
 from dataclasses import dataclass, field
 
-from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from peewee import IntegrityError
 
-from . import audit, links, mail, passwords, policy, sessions, settings, throttle
+from . import access, audit, links, mail, passwords, policy, sessions, settings, throttle
 from .db import database, write
+from .identities import (  # noqa: F401  (accounts.X stays the way callers name them)
+    AccountError,
+    check_new_username,
+    check_unique,
+    clean_email,
+    clean_username,
+    username_skeleton,
+)
+from .messages import text
 from .models import PasswordHistory, Team, User, fold, utcnow
-
-USERNAME_MAX = 64
 
 
 def new_stamp() -> str:
@@ -48,7 +53,7 @@ def current_policy() -> policy.Policy:
 
 def context_words(user: User | None, extra: dict | None = None) -> list[str]:
     """Words a password must not be built from (NIST context-specific words)."""
-    words = [settings.current()["ORG_NAME"], "passgate"]
+    words = [settings.get("ORG_NAME"), "passgate"]
     if user is not None:
         words += [user.username, user.first_name, user.last_name, user.email or ""]
     if extra:
@@ -78,7 +83,7 @@ def check_new_password(user: User | None, password: str, confirm: str | None) ->
 
 def reused(user: User, password: str) -> bool:
     """Is ``password`` the current one or one of the last N (PASSWORD_HISTORY)?"""
-    depth = int(settings.current()["PASSWORD_HISTORY"])
+    depth = int(settings.get("PASSWORD_HISTORY"))
     hashes = [user.password_hash] if user.password_hash else []
     if depth > 1:
         rows = (PasswordHistory.select(PasswordHistory.password_hash)
@@ -129,7 +134,7 @@ def set_password(user: User, password: str, *, temporary: bool = False,
 
 
 def _trim_history(user: User) -> None:
-    keep = max(int(settings.current()["PASSWORD_HISTORY"]), 1)
+    keep = max(int(settings.get("PASSWORD_HISTORY")), 1)
     old = (PasswordHistory.select(PasswordHistory.id).where(PasswordHistory.user == user.id)
            .order_by(PasswordHistory.created_at.desc(), PasswordHistory.id.desc()).offset(keep))
     ids = [r.id for r in old]
@@ -143,100 +148,32 @@ def notify_password_changed(user: User, how: str) -> None:
         mail.queue("password_changed", user.email, user=user, how=how)
 
 
-def change_own_password(user: User, password: str) -> None:
-    """Self-service change (also the forced change after a temporary password)."""
-    forced = user.must_change
-    fields = new_password(password)
+def replace_password(user: User, password: str, *, how: str, action: str,
+                     actor: User | None = None, detail: dict | None = None,
+                     temporary: bool = False, must_change: bool = False, claim=None) -> bool:
+    """The one way a password is replaced (recovery link, administrator, change of one's
+    own): bcrypt first, then one write transaction: ``claim()`` (a recovery link: False if
+    another request used it first, and nothing happens), the password stored (history,
+    links die, unlocked), the user's sessions ended (this one renewed after a change of
+    one's own), the owner told (``how``), audited. Directory accounts: the caller has had
+    the directory accept the password before."""
+    fields = new_password(password, temporary=temporary, must_change=must_change)
+    own_change = how == "change"
     with write():
+        if claim is not None and not claim():
+            return False
         store_password(user, fields)
-        notify_password_changed(user, "change")
-        audit.record("password.change", actor=user, target=user,
-                     detail={"forced": True} if forced else None)
-    sessions.renew_after_password_change(user)
-
-
-# --- creation (CLI now, admin screens later) -------------------------------------------
-
-class AccountError(ValueError):
-    """A user-facing validation error on account data; ``field`` names the input."""
-
-    def __init__(self, field_name: str, message: str):
-        super().__init__(message)
-        self.field = field_name
-
-
-def clean_username(value: str) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise AccountError("username", _("Enter a username."))
-    if len(value) > USERNAME_MAX:
-        raise AccountError("username", _("Use at most %(num)d characters.", num=USERNAME_MAX))
-    if any(not ch.isprintable() or ch.isspace() for ch in value) or "@" in value:
-        raise AccountError("username", _("A username cannot contain spaces, @ or control characters."))
-    return value
-
-
-# --- confusable usernames (issue 11, finding 10; UTS #39) -------------------------------------
-#
-# Two rules keep a new username from passing for an existing one:
-# 1. a safe set (UTS #39 "highly restrictive", Latin only): letters a-z with or without
-#    accents, digits and . _ -, so no Cyrillic "а" or Greek "α" beside a Latin "a";
-# 2. a skeleton (UTS #39 section 4, with the confusables that remain inside that set:
-#    I/1 -> l, O/0 -> o, rn -> m, vv -> w, cl -> d), compared with the stored skeletons of
-#    every account: "a1ice" and "AIice" are refused beside "alice".
-
-USERNAME_PUNCTUATION = "._-"
-_SKELETON_CHARS = str.maketrans({"I": "l", "1": "l", "O": "o", "0": "o"})
-_SKELETON_SEQUENCES = (("rn", "m"), ("vv", "w"), ("cl", "d"))
-
-
-def _safe_char(ch: str) -> bool:
-    if ch in USERNAME_PUNCTUATION or ("0" <= ch <= "9"):
-        return True
-    base = unicodedata.normalize("NFD", ch)
-    return (base[0].isascii() and base[0].isalpha()
-            and all(unicodedata.category(c) == "Mn" for c in base[1:]))
-
-
-def username_skeleton(username: str) -> str:
-    """The UTS #39 skeleton of a username (within the safe set), case-insensitive."""
-    text = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", username))
-    text = text.translate(_SKELETON_CHARS).casefold()
-    for sequence, replacement in _SKELETON_SEQUENCES:
-        text = text.replace(sequence, replacement)
-    return unicodedata.normalize("NFC", text)[:128]
-
-
-def check_new_username(username: str, exclude_id: int | None = None) -> None:
-    """Refuse a new (or renamed) username outside the safe set or confusable with another."""
-    if not all(_safe_char(ch) for ch in username):
-        raise AccountError("username", _("Use only letters (a to z, with or without accents), "
-                                         "digits, and the characters . _ - in a username."))
-    query = User.select(User.id).where(User.username_skeleton == username_skeleton(username))
-    if exclude_id is not None:
-        query = query.where(User.id != exclude_id)
-    if query.exists():
-        raise AccountError("username", _("This username looks too much like an existing one. "
-                                         "Choose one that is clearly different."))
-
-
-def clean_email(value: str | None) -> str | None:
-    value = (value or "").strip()
-    if not value:
-        return None
-    try:
-        # No SMTPUTF8: a non-ASCII mailbox name ("inès@…") cannot be delivered by most
-        # mail servers (nor by Flask-Mail), so every mail to it would fail. An
-        # internationalised domain is kept in its ASCII (punycode) form, which every
-        # server delivers to.
-        result = validate_email(value, check_deliverability=False, globally_deliverable=False,
-                                test_environment=True, allow_smtputf8=False)
-    except EmailNotValidError:
-        if not value.split("@")[0].isascii():
-            raise AccountError("email", _("Use an address without accents or other non-ASCII "
-                                          "letters before the @.")) from None
-        raise AccountError("email", _("Enter a valid email address.")) from None
-    return result.ascii_email or result.normalized
+        if not own_change:
+            User.update(last_reset_at=fields["password_changed_at"]).where(
+                User.id == user.id).execute()
+            user.last_reset_at = fields["password_changed_at"]
+            sessions.end_all(user)
+        notify_password_changed(user, how)
+        audit.record(action, actor=actor or user, target=user, detail=detail)
+    if own_change:
+        sessions.renew_after_password_change(user)
+    mail.wake()
+    return True
 
 
 @dataclass
@@ -249,17 +186,17 @@ class NewAccount:
     temp: str | None  # the temporary password to show once, if one was generated
 
 
-def prepare_user(username: str, *, role: str = "user", email: str | None = None,
+def prepare_user(username: str, *, role: str | None = None, email: str | None = None,
                  first_name: str = "", last_name: str = "", team: str | None = None,
                  password: str | None = None, language: str | None = None,
                  provider: str = "identity", disabled: bool = False) -> NewAccount:
     """Validate and hash, with no transaction open (bcrypt never holds the write lock)."""
     username = clean_username(username)
     email = clean_email(email)
-    if find(username) or (email and find(email)) or User.get_or_none(User.email_key == fold(username)):
-        raise AccountError("username", _("A user with this username or email already exists."))
+    check_unique(username, email)
     check_new_username(username)
-    if role not in ("admin", "manager", "user"):
+    role = role or access.default_role()
+    if role not in access.role_names():
         raise AccountError("role", _("Unknown role."))
     row = dict(username=username, username_key=fold(username),
                username_skeleton=username_skeleton(username), email=email,
@@ -289,7 +226,7 @@ def insert_user(new: NewAccount, actor: User | None = None) -> User:
         with write():  # a savepoint inside a larger transaction (CSV import)
             user = User.create(team=ensure_team(new.team) if new.team else None, **new.row)
     except IntegrityError:
-        raise AccountError("username", _("A user with this username or email already exists.")) from None
+        raise AccountError("username", text("USER_EXISTS")) from None
     with write():
         if new.fields is not None:
             store_password(user, new.fields)

@@ -9,7 +9,7 @@ import hashlib
 import hmac
 from typing import TYPE_CHECKING
 
-from flask import current_app
+from . import settings
 
 if TYPE_CHECKING:
     from cryptography.fernet import Fernet
@@ -20,7 +20,7 @@ def fernet(purpose: bytes) -> Fernet:
     # process (OpenSSL bindings) and only mail carrying a secret or a bulk reset need it.
     from cryptography.fernet import Fernet
 
-    key = current_app.config["SECRET_KEY"]
+    key = settings.get("SECRET_KEY")
     key = key.encode() if isinstance(key, str) else key
     derived = hmac.new(key, purpose, hashlib.sha256).digest()
     return Fernet(base64.urlsafe_b64encode(derived))

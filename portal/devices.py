@@ -13,9 +13,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from flask import after_this_request, current_app, has_request_context, request
+from flask import after_this_request, has_request_context, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from . import settings
 from .models import LoginThrottle, User
 
 MAX_AGE_DAYS = 180
@@ -23,11 +24,11 @@ SALT = "passgate device cookie v1"
 
 
 def cookie_name() -> str:
-    return "__Host-passgate_device" if current_app.config["SECURE"] else "passgate_device"
+    return "__Host-passgate_device" if settings.get("SECURE") else "passgate_device"
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
+    return URLSafeTimedSerializer(settings.get("SECRET_KEY"), salt=SALT)
 
 
 def _device_id(user: User) -> str | None:
@@ -64,6 +65,6 @@ def remember(user: User) -> None:
     @after_this_request
     def _set(response):
         response.set_cookie(cookie_name(), value, max_age=MAX_AGE_DAYS * 86400, path="/",
-                            secure=current_app.config["SECURE"], httponly=True,
+                            secure=settings.get("SECURE"), httponly=True,
                             samesite="Strict")
         return response

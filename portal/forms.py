@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
 from wtforms import PasswordField
 from wtforms.validators import InputRequired, Length, ValidationError
 from wtforms.widgets import PasswordInput
+
+from . import accounts, policy
 
 MAX_INPUT = 1024  # far above any policy maximum; bounds the work done on garbage
 
@@ -48,8 +51,6 @@ def confirm_field(label):
 def password_checklist(user, password: str | None, confirm: str | None):
     """The policy checklist for what is typed now (live, and on a form sent back with an
     error, so no tick is left from an earlier state)."""
-    from . import accounts, policy
-
     evaluation = policy.evaluate(password or "", accounts.current_policy(),
                                  context_words=accounts.context_words(user),
                                  confirm=confirm or None)
@@ -58,9 +59,11 @@ def password_checklist(user, password: str | None, confirm: str | None):
 
 def attach_password_errors(form, errors: list[str]) -> None:
     """Policy errors under the new password; a mismatch under the confirmation field."""
-    from .policy import mismatch_message
-
-    mismatch = str(mismatch_message())
+    mismatch = str(policy.mismatch_message())
     form.password.errors = [*form.password.errors, *[e for e in errors if e != mismatch]]
     if mismatch in errors:
         form.confirm.errors = [*form.confirm.errors, mismatch]
+
+
+class EmptyForm(FlaskForm):
+    """CSRF only (row actions, plain POST buttons)."""

@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from flask import current_app
-
 from . import settings, throttle
 from .models import RecoveryRequest, ResetToken, UserSession, utcnow
 
@@ -20,10 +18,9 @@ def run(force: bool = False) -> dict:
     if not force and time.monotonic() - _last_run < EVERY_SECONDS:
         return {}
     _last_run = time.monotonic()
-    cfg = current_app.config
     now = utcnow()
-    idle = now - timedelta(minutes=cfg["SESSION_IDLE_MINUTES"])
-    absolute = now - timedelta(hours=cfg["SESSION_ABSOLUTE_HOURS"])
+    idle = now - timedelta(minutes=settings.get("SESSION_IDLE_MINUTES"))
+    absolute = now - timedelta(hours=settings.get("SESSION_ABSOLUTE_HOURS"))
     month = now - timedelta(days=30)
     return {
         "sessions": UserSession.delete().where((UserSession.last_seen_at < idle)
@@ -32,5 +29,5 @@ def run(force: bool = False) -> dict:
         "tokens": ResetToken.delete().where(ResetToken.expires_at < now - timedelta(days=1))
         .execute(),
         "requests": RecoveryRequest.delete().where(RecoveryRequest.processed_at < month).execute(),
-        "throttle": throttle.purge_stale(throttle.Rules.from_settings(settings.current(), cfg)),
+        "throttle": throttle.purge_stale(throttle.Rules.current()),
     }

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, has_app_context, has_request_context, request, session
+from flask import g, has_app_context, has_request_context, request, session
 from flask_babel import Babel, get_translations
 from flask_login import current_user
+
+from . import settings
+from .models import User
+from .settings import current
 
 babel = Babel()
 
 
 def languages() -> list[str]:
-    return current_app.config["LANGUAGES"]
+    return settings.get("LANGUAGES")
 
 
 def select_locale() -> str:
-    from .settings import current
-
     if not has_request_context():
         return current()["DEFAULT_LANGUAGE"]
     if g.get("db_unavailable"):  # the 503 page: choose without the database
@@ -45,8 +47,6 @@ def remember_choice():
     session["lang"] = lang
     if (getattr(current_user, "is_authenticated", False) and current_user.language != lang
             and same_site_request()):
-        from .models import User
-
         User.update(language=lang).where(User.id == current_user.id).execute()
         current_user.language = lang
     return

@@ -1,4 +1,5 @@
-"""Mailed single-use links (recovery and invitations): issue, look up, void.
+"""Mailed single-use links (recovery and invitations): who may get one, issue, look up,
+consume, release, void.
 
 One active link per account: issuing a new one voids the others (marked used, so the rows
 stay and the per-account mail limit can count them). A link is bound to the account's
@@ -9,11 +10,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
-
 from . import mail, settings, tokens
 from .db import insert_rows, write
 from .models import AuditEvent, OutboxMail, ResetToken, User, utcnow
+
+
+def refusal(user: User | None) -> str | None:
+    """Who may get a link (recovery, invitation): None when ``user`` may, otherwise why
+    not: "no_match", "disabled", "no_email", or "directory_account" (a directory account
+    while no directory is configured)."""
+    if user is None:
+        return "no_match"
+    if user.disabled:
+        return "disabled"
+    if not user.email:
+        return "no_email"
+    if user.provider != "identity" and not settings.get("LDAP_URL", None):
+        return "directory_account"
+    return None
+
+
+def purpose_for(user: User) -> str:
+    """An invitation for an account that never had a password, a recovery link otherwise."""
+    return "reset" if user.password_hash else "invite"
 
 
 def issue(user: User, purpose: str, *, language: str | None = None) -> ResetToken:
@@ -25,7 +44,7 @@ def issue(user: User, purpose: str, *, language: str | None = None) -> ResetToke
         token = ResetToken.create(user=user, token_hash=digest, purpose=purpose,
                                   stamp=user.security_stamp, created_at=now,
                                   expires_at=settings.link_expiry(purpose, now))
-        link = current_app.config["BASE_URL"].rstrip("/") + f"/password/reset/{raw}"
+        link = settings.get("BASE_URL").rstrip("/") + f"/password/reset/{raw}"
         mail.queue(purpose, user.email, user=user, language=language,
                    link=link, expires_at=token.expires_at)
     return token
@@ -38,12 +57,12 @@ def issue_many(users: list[User], audit_rows: list[dict]) -> None:
     if not users:
         return
     now = utcnow()
-    base = current_app.config["BASE_URL"].rstrip("/") + "/password/reset/"
+    base = settings.get("BASE_URL").rstrip("/") + "/password/reset/"
     expiry = {purpose: settings.link_expiry(purpose, now) for purpose in ("reset", "invite")}
     subjects: dict[tuple[str, str], str] = {}
     token_rows, mail_rows = [], []
     for user in users:
-        purpose = "reset" if user.password_hash else "invite"
+        purpose = purpose_for(user)
         raw, digest = tokens.new_token()
         token_rows.append({"user": user.id, "token_hash": digest, "purpose": purpose,
                            "stamp": user.security_stamp, "created_at": now,

@@ -22,10 +22,9 @@ from flask_babel import lazy_gettext as _l
 from flask_mail import Mail, Message
 from peewee import JOIN
 
-from . import audit, crypto, wakeup
+from . import audit, crypto, settings, wakeup
 from .db import write
 from .models import OutboxMail, User, utcnow
-from .settings import current as current_settings
 
 log = logging.getLogger("passgate.mail")
 mail = Mail()
@@ -47,12 +46,12 @@ def _fernet():
 
 def recipient_language(user: User | None, language: str | None) -> str:
     # The recipient's own choice first; then the language of the request that caused it.
-    return (user.language if user else None) or language or current_settings()["DEFAULT_LANGUAGE"]
+    return (user.language if user else None) or language or settings.get("DEFAULT_LANGUAGE")
 
 
 def subject_of(kind: str, language: str) -> str:
     with force_locale(language):
-        return str(SUBJECTS[kind] % {"org": current_settings()["ORG_NAME"]})
+        return str(SUBJECTS[kind] % {"org": settings.get("ORG_NAME")})
 
 
 def prepare(kind: str, recipient: str, *, user: User | None = None,
@@ -110,8 +109,8 @@ def render(row: OutboxMail) -> tuple[str, str, str]:
         except InvalidToken:
             return row.subject, "", ""
     context = json.loads(payload, object_hook=_decode)
-    org = current_settings()["ORG_NAME"]
-    language = row.language or current_settings()["DEFAULT_LANGUAGE"]
+    org = settings.get("ORG_NAME")
+    language = row.language or settings.get("DEFAULT_LANGUAGE")
     with force_locale(language):
         subject = str(SUBJECTS[row.kind] % {"org": org})
         ctx = {"org": org, "user": row.user, "subject": subject, **context}
@@ -139,7 +138,7 @@ def _claim(row_ids: list[int]) -> list[int]:
     row whose worker died is sent again after ``MAIL_LEASE_SECONDS``."""
     if not row_ids:
         return []
-    lease = timedelta(seconds=current_app.config["MAIL_LEASE_SECONDS"])
+    lease = timedelta(seconds=settings.get("MAIL_LEASE_SECONDS"))
     claimed = (OutboxMail.update(status="sending", next_attempt_at=utcnow() + lease)
                .where(OutboxMail.id.in_(row_ids) & (OutboxMail.status == "queued"))
                .returning(OutboxMail.id).execute())
@@ -147,12 +146,11 @@ def _claim(row_ids: list[int]) -> list[int]:
 
 
 def _send(row: OutboxMail, subject: str, text: str, html: str, connection=None) -> None:
-    cfg = current_app.config
-    if cfg["MAIL_BACKEND"] == "console":
+    if settings.get("MAIL_BACKEND") == "console":
         print(f"\n----- mail to {row.recipient}: {subject} -----\n{text}\n-----", flush=True)
         return
     msg = Message(subject=subject, recipients=[row.recipient], body=text, html=html,
-                  sender=cfg["MAIL_DEFAULT_SENDER"])
+                  sender=settings.get("MAIL_DEFAULT_SENDER"))
     (connection or mail).send(msg)
 
 
@@ -208,7 +206,6 @@ def _claimed_rows(limit: int):
 
 def _record(row: OutboxMail, error: Exception | None, retryable: bool, counts: dict) -> None:
     """Write the outcome of one sent or failed row (one short transaction)."""
-    cfg = current_app.config
     now = utcnow()
     with write():
         if error is None:
@@ -221,8 +218,8 @@ def _record(row: OutboxMail, error: Exception | None, retryable: bool, counts: d
             counts["sent"] += 1
             return
         attempts = row.attempts + 1
-        final = attempts >= cfg["MAIL_MAX_ATTEMPTS"] or not retryable
-        delay = cfg["MAIL_RETRY_BASE_SECONDS"] * 2 ** (attempts - 1)
+        final = attempts >= settings.get("MAIL_MAX_ATTEMPTS") or not retryable
+        delay = settings.get("MAIL_RETRY_BASE_SECONDS") * 2 ** (attempts - 1)
         (OutboxMail.update(status="failed" if final else "queued", attempts=attempts,
                            last_error=f"{type(error).__name__}: {error}"[:255],
                            next_attempt_at=now + timedelta(seconds=min(delay, 3600)))
@@ -243,7 +240,7 @@ class _Batch:
         self.connection = None
 
     def get(self):
-        if current_app.config["MAIL_BACKEND"] == "console":
+        if settings.get("MAIL_BACKEND") == "console":
             return None
         if self.connection is None:
             self.connection = mail.connect()

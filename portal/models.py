@@ -10,6 +10,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import UTC, datetime
 
+from flask_babel import lazy_gettext as _l
 from peewee import (
     AutoField,
     BooleanField,
@@ -266,6 +267,8 @@ DEFAULT_ROLES = [
     ("manager", "users.read users.update audit.read", "team", 50),
     ("user", "", "self", 0),
 ]
+# How the seeded roles are named on screen (a role added later is shown as its name).
+ROLE_LABELS = {"admin": _l("Administrator"), "manager": _l("Manager"), "user": _l("User")}
 
 
 class BulkJob(BaseModel):

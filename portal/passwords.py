@@ -16,8 +16,8 @@ import secrets
 import threading
 
 import bcrypt
-from flask import current_app
 
+from . import settings
 from .policy import normalize
 
 _dummy_lock = threading.Lock()
@@ -29,7 +29,7 @@ TEMP_ALPHABET = "ACDEFGHJKMNPQRTUVWXYabcdefghijkmnpqrstuvwxyz34679"
 
 
 def _pepper() -> bytes:
-    key = current_app.config["SECRET_KEY"]
+    key = settings.get("SECRET_KEY")
     key = key.encode() if isinstance(key, str) else key
     return hmac.new(key, b"passgate password pepper v1", hashlib.sha256).digest()
 
@@ -41,7 +41,7 @@ def _prehash(password: str) -> bytes:
 
 
 def _rounds() -> int:
-    return int(current_app.config["BCRYPT_ROUNDS"])
+    return int(settings.get("BCRYPT_ROUNDS"))
 
 
 def hash_password(password: str) -> str:

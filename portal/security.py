@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, redirect, request, url_for
+from flask import abort, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 
-from . import htmx, http_input
+from . import htmx, http_input, settings
 
 csrf = CSRFProtect()
 
@@ -38,7 +38,7 @@ def refuse_cross_site():
         abort(403)
     origin = request.headers.get("Origin")
     if site is None and origin and origin != "null":
-        if urlsplit(origin).netloc not in (request.host, urlsplit(current_app.config["BASE_URL"]).netloc):
+        if urlsplit(origin).netloc not in (request.host, urlsplit(settings.get("BASE_URL")).netloc):
             abort(403)
     return
 
@@ -64,7 +64,7 @@ def set_headers(response):
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     headers["Cross-Origin-Resource-Policy"] = "same-origin"
     headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
-    if current_app.config["SECURE"]:
+    if settings.get("SECURE"):
         headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
     if request.endpoint != "static":
         # Every page is personal or part of an auth flow: never store it anywhere.

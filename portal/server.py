@@ -26,7 +26,7 @@ import time
 
 from flask_babel import force_locale, gettext
 
-from . import passwords, policy, wakeup, worker
+from . import blocklist, passwords, wakeup, worker
 
 GRACEFUL_SECONDS = 30
 
@@ -37,11 +37,11 @@ def default_workers() -> int:
 
 def warm_up(app) -> None:
     """Work every process would repeat: do it once, before forking."""
-    policy.common_passwords()  # the 47,763-word blocklist
+    blocklist.common_passwords()  # the 47,763-word blocklist
     storage = getattr(app.extensions.get("passgate_limiter"), "storage", None)
     if hasattr(storage, "check"):
         storage.check()  # the shared rate-limit file exists (WAL) before the workers open it
-    policy._word_index()  # and its prefix index (1 MB), else built in each worker
+    blocklist.word_index()  # and its prefix index (1 MB), else built in each worker
     for name in app.jinja_env.list_templates():
         if name.endswith((".html", ".txt")):
             app.jinja_env.get_template(name)

@@ -12,12 +12,14 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from flask import current_app, g, request, session
+from flask import abort, current_app, flash, g, request, session, url_for
+from flask import redirect as http_redirect
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, login_user, logout_user
 from itsdangerous import TimestampSigner
 
+from . import htmx, settings
 from .models import User, UserSession, utcnow
 
 login_manager = LoginManager()
@@ -30,20 +32,10 @@ login_manager.login_message_category = "info"
 @login_manager.unauthorized_handler
 def unauthorized():
     """Plain GET: to the sign-in page and back. htmx or a POST: 401 (htmx navigates)."""
-    from urllib.parse import urlsplit
-
-    from flask import abort, flash, url_for
-    from flask import redirect as http_redirect
-
-    from . import htmx
-
     if htmx.is_htmx():
         # Come back to the page the fragment belonged to (safe_next checks it at sign-in).
-        page = urlsplit(request.headers.get("HX-Current-URL", ""))
-        back = page.path + (f"?{page.query}" if page.query else "") if page.path else None
         response = current_app.make_response(("", 401))
-        response.headers["HX-Redirect"] = url_for("auth.login", next=back)
-        return response
+        return htmx.navigate(response, url_for("auth.login", next=htmx.current_page()))
     if request.method != "GET":
         abort(401)
     flash(str(login_manager.login_message), login_manager.login_message_category)
@@ -139,9 +131,8 @@ def load_user(user_id: str) -> User | None:
         # session's cookie with an empty one and sign the user out.
         return None
     now = utcnow()
-    cfg = current_app.config
-    idle = timedelta(minutes=cfg["SESSION_IDLE_MINUTES"])
-    absolute = timedelta(hours=cfg["SESSION_ABSOLUTE_HOURS"])
+    idle = timedelta(minutes=settings.get("SESSION_IDLE_MINUTES"))
+    absolute = timedelta(hours=settings.get("SESSION_ABSOLUTE_HOURS"))
     if now - row.last_seen_at > idle or now - row.created_at > absolute or row.user.disabled:
         row.delete_instance()
         session.clear()

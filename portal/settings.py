@@ -61,6 +61,20 @@ def current() -> dict:
     return values
 
 
+_MISSING = object()
+
+
+def get(key: str, default=_MISSING):
+    """The one way to read a setting: the organisation's value (stored from the settings
+    screen) for the keys an administrator may change, otherwise the configuration
+    (defaults → ``instance/passgate.cfg`` → ``PASSGATE_*``)."""
+    if key in EDITABLE:
+        return current()[key]
+    if default is _MISSING:
+        return current_app.config[key]
+    return current_app.config.get(key, default)
+
+
 def save(changes: dict) -> None:
     """Store changed settings (validated by the caller)."""
     for key, value in changes.items():

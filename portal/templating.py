@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from flask import request
@@ -11,6 +12,8 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from . import settings
+from .access import has_permission
+from .policy import rules
 
 
 def local_datetime(value: datetime | None, fmt: str = "medium") -> str:
@@ -26,8 +29,6 @@ def lang_url(lang: str) -> str:
     """The current URL with ``lang`` set (for the language switcher)."""
     args = request.args.to_dict(flat=False)
     args["lang"] = [lang]
-    from urllib.parse import urlencode
-
     return request.path + "?" + urlencode(args, doseq=True)
 
 
@@ -51,12 +52,8 @@ def init_app(app) -> None:
 
 
 def _policy_rules(policy):
-    from .policy import rules
-
     return rules(policy, confirm=True)  # every form showing the rules has a Confirm field
 
 
 def _has(perm: str) -> bool:
-    from .access import has_permission
-
     return has_permission(current_user, perm)

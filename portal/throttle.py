@@ -17,9 +17,10 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
+from flask_babel import gettext, ngettext
 from peewee import Case
 
+from . import devices, passwords, settings
 from .db import write
 from .models import LoginThrottle, User, fold, utcnow
 
@@ -33,13 +34,14 @@ class Rules:
     reset_hours: int = 12
 
     @classmethod
-    def from_settings(cls, values: dict, config: dict) -> Rules:
+    def current(cls) -> Rules:
+        """The rules in force (organisation settings over the configuration)."""
         return cls(
-            free=int(values["LOCKOUT_FREE_FAILURES"]),
-            base_seconds=int(values["LOCKOUT_BASE_SECONDS"]),
-            max_seconds=int(values["LOCKOUT_MAX_SECONDS"]),
-            hard_limit=int(values["LOCKOUT_HARD_LIMIT"]),
-            reset_hours=int(config.get("LOCKOUT_RESET_HOURS", 12)),
+            free=int(settings.get("LOCKOUT_FREE_FAILURES")),
+            base_seconds=int(settings.get("LOCKOUT_BASE_SECONDS")),
+            max_seconds=int(settings.get("LOCKOUT_MAX_SECONDS")),
+            hard_limit=int(settings.get("LOCKOUT_HARD_LIMIT")),
+            reset_hours=int(settings.get("LOCKOUT_RESET_HOURS", 12)),
         )
 
 
@@ -153,8 +155,6 @@ def clear_identifiers(user: User) -> None:
 
 def refusal_message(seconds: int) -> str:
     """What to say when a password may not be checked now (``seconds`` 0 = hard lock)."""
-    from flask_babel import gettext, ngettext
-
     if not seconds:
         return gettext("Too many attempts: this account is locked. Reset your password or "
                        "ask an administrator to unlock it.")
@@ -176,9 +176,7 @@ def verify_password(user: User, password: str, check=None) -> Verdict:
     From a device that signed in before, the device's own counter decides instead of the
     account's (finding 4). One bcrypt verification on every path.
     """
-    from . import devices, passwords, settings
-
-    rules = Rules.from_settings(settings.current(), current_app.config)
+    rules = Rules.current()
     device = devices.state_for(user)
     # ``check``: the account's provider (the directory for ``sso`` accounts).
     matches = (check(user, password) if check is not None

@@ -7,62 +7,12 @@ and every test starts from empty tables.
 
 from __future__ import annotations
 
-import os
-import re
-
 import pytest
 
 from portal import create_app
-from portal.db import database, truncate_all
-from portal.models import DEFAULT_ROLES, MODELS, Role
+from portal.db import database
 
-PG_URL = os.environ.get("PASSGATE_TEST_DATABASE_URL", "")
-PASSWORD = "violet lantern harbour 1987"  # meets the default policy
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def base_overrides(tmp_path) -> dict:
-    return {
-        "TESTING": True,
-        "SECRET_KEY": "test-secret-key-not-for-production",
-        "DATABASE_URL": PG_URL or f"sqlite:///{tmp_path}/passgate.db",
-        "BASE_URL": "http://localhost",
-        "BCRYPT_ROUNDS": 4,
-        "MAIL_BACKEND": "smtp",
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_DEFAULT_SENDER": "Passgate <passgate@example.test>",
-        "LIMIT_LOGIN": "1000 per minute",
-        "LIMIT_FORGOT": "1000 per minute",
-        "LIMIT_RESET_TOKEN": "1000 per minute",
-        "LIMIT_REAUTH": "1000 per minute",
-        "LIMIT_PASSWORD_CHANGE": "1000 per minute",
-        "RESET_MAILS_PER_WINDOW": 100,
-    }
-
-
-_pg_migrated = False
-
-
-def _prepare_database(app) -> None:
-    global _pg_migrated
-    from portal.access import clear_cache
-    from portal.schema import migrate
-
-    clear_cache()
-    with app.app_context():
-        if PG_URL:
-            database.connect(reuse_if_open=True)
-            if not _pg_migrated:
-                database.execute_sql("DROP SCHEMA public CASCADE")
-                database.execute_sql("CREATE SCHEMA public")
-                migrate()
-                _pg_migrated = True
-            truncate_all(MODELS)
-            for name, perms, scope, rank in DEFAULT_ROLES:
-                Role.create(name=name, permissions=perms, scope=scope, rank=rank)
-        else:
-            migrate()
-        database.close()
+from .helpers import PASSWORD, SMTPSink, base_overrides, prepare_database
 
 
 @pytest.fixture
@@ -80,7 +30,7 @@ def make_app(tmp_path):
 @pytest.fixture
 def app(make_app):
     app = make_app()
-    _prepare_database(app)
+    prepare_database(app)
     return app
 
 
@@ -143,67 +93,6 @@ def outbox(app):
 
         box.deliver = deliver
         yield box
-
-
-def csrf_of(response) -> str:
-    match = CSRF_RE.search(response.get_data(as_text=True))
-    assert match, "no CSRF token in page"
-    return match.group(1)
-
-
-def login(client, identifier, password=PASSWORD, **extra):
-    page = client.get("/login")
-    return client.post("/login", data={"identifier": identifier, "password": password,
-                                       "csrf_token": csrf_of(page), **extra})
-
-
-def post_form(client, url, data, page_url=None):
-    """POST with a fresh CSRF token taken from ``page_url`` (default: the same URL)."""
-    page = client.get(page_url or url)
-    return client.post(url, data={**data, "csrf_token": csrf_of(page)})
-
-
-def normalize(body: str) -> str:
-    """Mask CSRF values so two responses can be compared byte for byte."""
-    body = CSRF_RE.sub('name="csrf_token" value="X"', body)
-    return re.sub(r'name="csrf-token" content="[^"]+"', 'name="csrf-token" content="X"', body)
-
-
-class SMTPSink:
-    """A real SMTP server (aiosmtpd) on a free loopback port that keeps what it receives."""
-
-    def __init__(self):
-        import email
-        import socket
-
-        from aiosmtpd.controller import Controller
-
-        self.messages = []
-        sink = self
-
-        class Handler:
-            async def handle_DATA(self, server, session, envelope):
-                msg = email.message_from_bytes(envelope.content)
-                sink.messages.append((list(envelope.rcpt_tos), msg))
-                return "250 OK"
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
-
-    def start(self):
-        self.controller.start()
-        return self
-
-    def stop(self):
-        self.controller.stop()
-
-    def text_of(self, msg) -> str:
-        for part in msg.walk():
-            if part.get_content_type() == "text/plain":
-                return part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
-        return ""
 
 
 @pytest.fixture

@@ -37,6 +37,8 @@ MAPPING = ROOT / "babel.cfg"
 DOMAIN = "messages"
 LANGUAGES = ("fr",)  # English is the source language (msgids)
 EXTRA_KEYWORDS = ("_l", "lazy_gettext")
+# portal/messages.py marks plural pairs with N_plural("one", "many") (no translation there).
+PLURAL_KEYWORDS = ("N_plural",)
 COMMENT_TAGS = ("TRANSLATORS:",)
 
 
@@ -70,6 +72,7 @@ def extract(output: Path = POT) -> Path:
     output.parent.mkdir(parents=True, exist_ok=True)
     fresh = output.with_name(output.name + ".new")
     keywords = [arg for kw in EXTRA_KEYWORDS for arg in ("-k", kw)]
+    keywords += [arg for kw in PLURAL_KEYWORDS for arg in ("-k", f"{kw}:1,2")]
     comments = [arg for tag in COMMENT_TAGS for arg in ("-c", tag)]
     try:
         _pybabel("extract", "-F", str(MAPPING), *keywords, *comments, "--sort-by-file",
@@ -112,6 +115,8 @@ def source_messages() -> Catalog:
     keywords = dict(DEFAULT_KEYWORDS)
     for kw in EXTRA_KEYWORDS:
         keywords[kw] = None
+    for kw in PLURAL_KEYWORDS:
+        keywords[kw] = (1, 2)
     catalog = Catalog(project="Passgate")
     for filename, lineno, message, comments, context in extract_from_dir(
             str(ROOT), method_map, options_map, keywords=keywords,

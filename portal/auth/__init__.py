@@ -1,5 +1,3 @@
-from flask import Blueprint
+"""Signing in and out, changing one's own password."""
 
-bp = Blueprint("auth", __name__)
-
-from . import views  # noqa: F401
+from .views import bp  # noqa: F401  (the blueprint, with its routes)

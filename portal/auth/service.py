@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
-
-from .. import audit, devices, mail, passwords, providers, settings, throttle
+from .. import audit, devices, mail, passwords, providers, throttle
 from ..db import write
 from ..models import User, utcnow
 from ..providers.base import Verification
@@ -21,6 +19,21 @@ class SignIn:
     @property
     def ok(self) -> bool:
         return self.user is not None
+
+    @property
+    def refusal_key(self) -> str:
+        """The message of a refused sign-in (``portal.messages``). During a wait the
+        password was not what stopped the attempt, so it is not called incorrect; the
+        same answer for every identifier."""
+        if self.temp_expired:
+            return "TEMP_PASSWORD_EXPIRED"
+        return "SIGNIN_PAUSED" if self.retry_after is not None else "LOGIN_FAILED"
+
+    @property
+    def retry_minutes(self) -> int | None:
+        if self.retry_after is None:
+            return None
+        return max(1, -(-self.retry_after // 60)) if self.retry_after else 0
 
 
 def directory_enabled() -> bool:
@@ -45,7 +58,7 @@ def authenticate(identifier: str, password: str, provider: str = "identity") -> 
         checked = Verification(user=user, matches=False, new_hash=None)
     else:
         checked = source.verify(identifier, password, user)
-    rules = throttle.Rules.from_settings(settings.current(), current_app.config)
+    rules = throttle.Rules.current()
     with write():
         return _decide(source, checked, identifier, rules)
 

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
-from .. import access, accounts, audit, providers, ratelimit, sessions, throttle
+from .. import access, accounts, audit, ratelimit, sessions
 from ..db import database, write
 from ..forms import attach_password_errors, password_checklist
+from ..messages import text
 from ..models import ResetToken, User
-from . import bp
 from .forms import ChangePasswordForm, LoginForm, LogoutForm
+from .password_change import Refusal, change_own_password
 from .service import authenticate, directory_enabled
+
+bp = Blueprint("auth", __name__)
 
 
 def safe_next(target: str | None) -> str:
@@ -56,30 +58,14 @@ def login():
     # are short write transactions of their own.
     result = authenticate(form.identifier.data.strip(), form.password.data,
                           form.provider.data if "provider" in form else "identity")
-    if result.ok:
-        with write():
-            sessions.start(result.user)
     if not result.ok:
-        if result.temp_expired:
-            error = _("Your temporary password has expired. Ask your administrator for a new "
-                      "one, or use “Forgotten your password?” below to get a link by email.")
-        elif result.retry_after is not None:
-            # A wait is running: the password was not what stopped this attempt, so do not
-            # call it incorrect; say to wait (the same for every identifier).
-            error = _("Sign-in is paused after too many attempts.")
-        else:
-            error = _("Your username, email or password was incorrect.")
-        return render_template("auth/login.html", form=form, error=error,
-                               retry_minutes=_minutes(result.retry_after)), 401
+        return render_template("auth/login.html", form=form, error=text(result.refusal_key),
+                               retry_minutes=result.retry_minutes), 401
+    with write():
+        sessions.start(result.user)
     if result.user.must_change:
         return redirect(url_for("auth.change_password"), 303)
     return redirect(safe_next(request.args.get("next")), 303)
-
-
-def _minutes(seconds: int | None) -> int | None:
-    if seconds is None:
-        return None
-    return max(1, -(-seconds // 60)) if seconds else 0
 
 
 @bp.post("/logout")
@@ -98,54 +84,24 @@ def logout():
 def change_password():
     user: User = current_user._get_current_object()
     form = ChangePasswordForm()
-    rules = accounts.current_policy()
+    page = {"form": form, "policy": accounts.current_policy()}
     if request.method != "POST":
-        return render_template("auth/change_password.html", form=form, policy=rules)
+        return render_template("auth/change_password.html", **page)
     ratelimit.check("password_change")
-
-    def again(status=422):
-        """The form back with its errors, what was typed and a checklist that matches it."""
-        return render_template("auth/change_password.html", form=form, policy=rules,
-                               evaluation=password_checklist(user, form.password.data,
-                                                             form.confirm.data)), status
-
-    if not form.validate_on_submit():
-        return again()
-    # The sign-in throttle guards this password check too (issue 11, finding 2); the
-    # account's provider checks it (the directory for sso accounts).
-    source = providers.for_user(user)
-    verdict = throttle.verify_password(user, form.current_password.data,
-                                       check=source.check_current)
-    if verdict.retry_after is not None:
-        audit.record("password.change", outcome="throttled", target=user)
-        form.current_password.errors.append(throttle.refusal_message(verdict.retry_after))
-        return again(429)
-    if not verdict.ok:
-        return _bad_current(user, form, again)
-    check = accounts.check_new_password(user, form.password.data, form.confirm.data)
-    if not check.ok:
-        attach_password_errors(form, check.errors)
-        return again()
-    try:  # the directory's own policy answers after Passgate's (outside any transaction)
-        source.change_password(user, form.current_password.data, form.password.data)
-    except providers.WrongPassword:
-        return _bad_current(user, form, again)
-    except providers.PasswordRejected as exc:
-        audit.record("password.change", outcome="failure", target=user,
-                     detail={"reason": "directory_refused", "code": exc.code})
-        form.password.errors.append(exc.message)
-        return again()
-    accounts.change_own_password(user, form.password.data)
-    flash(_("Your password has been changed. Your other sessions have been signed out."),
-          "success")
-    return redirect(url_for("auth.home"), 303)
-
-
-def _bad_current(user: User, form, again):
-    audit.record("password.change", outcome="failure", target=user,
-                 detail={"reason": "bad_current_password"})
-    form.current_password.errors.append(_("Your current password is not correct."))
-    return again()
+    refusal = (change_own_password(user, form.current_password.data, form.password.data,
+                                   form.confirm.data)
+               if form.validate_on_submit() else Refusal(422, "password", []))
+    if refusal is None:
+        flash(text("PASSWORD_CHANGED"), "success")
+        return redirect(url_for("auth.home"), 303)
+    if refusal.field == "current_password":
+        form.current_password.errors.extend(refusal.messages)
+    else:
+        attach_password_errors(form, refusal.messages)
+    # The form back with its errors, what was typed and a checklist that matches it.
+    evaluation = password_checklist(user, form.password.data, form.confirm.data)
+    return render_template("auth/change_password.html", evaluation=evaluation,
+                           **page), refusal.status
 
 
 @bp.post("/password/check")

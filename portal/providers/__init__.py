@@ -6,10 +6,10 @@ account. ``init_app`` answers ``DirectoryUnavailable`` with a 503 page (audited)
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import request
 from flask_babel import lazy_gettext as _l
 
-from .. import audit
+from .. import audit, htmx, settings
 from ..errors import render_error
 from .base import (
     AccountState,
@@ -32,7 +32,7 @@ RETRY_AFTER = 30
 
 
 def directory_enabled() -> bool:
-    return bool(current_app.config.get("LDAP_URL"))
+    return bool(settings.get("LDAP_URL", None))
 
 
 def get(name: str | None) -> Provider:
@@ -59,8 +59,6 @@ def init_app(app) -> None:
         body, code = render_error(503, UNAVAILABLE)
         response = app.make_response((body, code))
         response.headers["Retry-After"] = str(RETRY_AFTER)
-        if request.headers.get("HX-Request") == "true":
-            # Leave the open dialog and what was typed in it as they are; the page's
-            # request-error banner says to try again.
-            response.headers["HX-Reswap"] = "none"
-        return response
+        # Leave the open dialog and what was typed in it as they are; the page's
+        # request-error banner says to try again.
+        return htmx.keep_page(response)

@@ -1,5 +1,3 @@
-from flask import Blueprint
+"""Forgot password: the request, the mailed link, choosing a new password."""
 
-bp = Blueprint("recovery", __name__, url_prefix="/password")
-
-from . import views  # noqa: F401
+from .views import bp  # noqa: F401  (the blueprint, with its routes)

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app
-
-from .. import accounts, audit, links, mail, providers, sessions
+from .. import accounts, audit, links, mail, providers, settings
 from ..db import write
 from ..models import RecoveryRequest, ResetToken, User, utcnow
 
@@ -54,47 +52,49 @@ def _answer(req: RecoveryRequest, user: User | None, unavailable: bool) -> None:
         audit.record("recovery.request", outcome="unavailable", ip=req.ip,
                      target_name=req.identifier[:64])
         return
-    outcome = _eligibility(user, req.provider)
+    outcome = _eligibility(user)
     if outcome == "sent":
-        links.issue(user, "reset" if user.password_hash else "invite", language=req.language)
+        links.issue(user, links.purpose_for(user), language=req.language)
     audit.record("recovery.request", outcome=outcome, target=user, ip=req.ip,
                  target_name=None if user else req.identifier[:64])
 
 
-def _eligibility(user: User | None, provider: str) -> str:
-    if user is None:
-        return "no_match"
-    if user.disabled:
-        return "disabled"
-    if not user.email:
-        return "no_email"
-    if user.provider != "identity" and not current_app.config.get("LDAP_URL"):
-        return "directory_account"
-    cfg = current_app.config
-    window = utcnow() - timedelta(minutes=cfg["RESET_MAIL_WINDOW_MINUTES"])
+def _eligibility(user: User | None) -> str:
+    """"sent", or why not: ``links.refusal``, or "rate_limited" (too many recent links)."""
+    reason = links.refusal(user)
+    if reason is not None:
+        return reason
+    window = utcnow() - timedelta(minutes=settings.get("RESET_MAIL_WINDOW_MINUTES"))
     recent = ResetToken.select().where((ResetToken.user == user.id)
                                        & (ResetToken.created_at >= window)).count()
-    if recent >= cfg["RESET_MAILS_PER_WINDOW"]:
+    if recent >= settings.get("RESET_MAILS_PER_WINDOW"):
         return "rate_limited"
     return "sent"
 
 
-issue_link = links.issue  # the one implementation lives in portal/links.py
-LinkState = links.LinkState
-lookup = links.lookup
+def finish(state: links.LinkState, password: str, confirm: str) -> list[str] | None:
+    """Check the new password against the policy, then ``complete``: the errors to show
+    (the policy's, or the directory's own), [] when done, None when another request used
+    the link first."""
+    check = accounts.check_new_password(state.user, password, confirm)
+    if not check.ok:
+        return check.errors
+    try:
+        return [] if complete(state, password) else None
+    except providers.PasswordRejected as exc:  # the directory's own policy
+        return [exc.message]
 
 
-def complete(state: LinkState, password: str) -> bool:
+def complete(state: links.LinkState, password: str) -> bool:
     """Consume the link and set the password. False if another request used it first.
 
-    bcrypt runs first. A local account: one write transaction consumes the link, stores
-    the password, ends the sessions and queues the notice -- all of it, or none. A
-    directory account: the link is claimed, the directory takes the password (no
-    transaction open), then the same write; if the directory refuses or is down, the
-    claim is released and the link still works.
+    ``accounts.replace_password`` does it: bcrypt first, then for a local account one
+    write transaction consumes the link, stores the password, ends the sessions and queues
+    the notice -- all of it, or none. A directory account: the link is claimed first, the
+    directory takes the password (no transaction open), then the same write; if the
+    directory refuses or is down, the claim is released and the link still works.
     """
     user = state.user
-    fields = accounts.new_password(password)
     first = user.password_hash is None
     source = providers.for_user(user)
     if source.remote:
@@ -106,13 +106,7 @@ def complete(state: LinkState, password: str) -> bool:
         except providers.ProviderError:
             links.release(state)
             raise
-    with write():
-        if not source.remote and not links.consume(state):
-            return False
-        accounts.store_password(user, fields)
-        User.update(last_reset_at=utcnow()).where(User.id == user.id).execute()
-        sessions.end_all(user)
-        accounts.notify_password_changed(user, "first" if first else "reset")
-        audit.record("password.reset", actor=user, target=user,
-                     detail={"via": state.token.purpose})
-    return True
+    return accounts.replace_password(
+        user, password, how="first" if first else "reset", action="password.reset",
+        detail={"via": state.token.purpose},
+        claim=None if source.remote else (lambda: links.consume(state)))

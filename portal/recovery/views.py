@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
-from flask_babel import gettext as _
 
-from .. import accounts, audit, providers, ratelimit, tokens
+from .. import accounts, audit, links, ratelimit, tokens
 from ..auth.service import directory_enabled
 from ..forms import attach_password_errors, password_checklist
+from ..messages import text
 from ..models import utcnow
-from . import bp, service
+from . import service
 from .forms import ForgotForm, ResetForm
+
+bp = Blueprint("recovery", __name__, url_prefix="/password")
 
 
 @bp.route("/forgot", methods=["GET", "POST"])
@@ -48,7 +50,7 @@ def landing(token: str):
 
 @bp.route("/reset", methods=["GET", "POST"])
 def reset():
-    state = service.lookup(session.get("reset_token_hash"))
+    state = links.lookup(session.get("reset_token_hash"))
     if not state.valid:
         if session.get("reset_token_hash"):
             audit.record("recovery.link_invalid", outcome="failure")
@@ -59,23 +61,14 @@ def reset():
                "seconds_left": int((state.token.expires_at - utcnow()).total_seconds())}
     if request.method != "POST":
         return render_template("recovery/reset.html", **context)
-    def again():
+    errors = (service.finish(state, form.password.data, form.confirm.data)
+              if form.validate_on_submit() else [])
+    if errors is None:  # another request used the link first
+        return render_template("recovery/invalid.html"), 404
+    if errors or form.errors:
+        attach_password_errors(form, errors)
         evaluation = password_checklist(state.user, form.password.data, form.confirm.data)
         return render_template("recovery/reset.html", evaluation=evaluation, **context), 422
-
-    if not form.validate_on_submit():
-        return again()
-    check = accounts.check_new_password(state.user, form.password.data, form.confirm.data)
-    if not check.ok:
-        attach_password_errors(form, check.errors)
-        return again()
-    try:
-        completed = service.complete(state, form.password.data)
-    except providers.PasswordRejected as exc:  # the directory's own policy
-        form.password.errors.append(exc.message)
-        return again()
-    if not completed:
-        return render_template("recovery/invalid.html"), 404
     session.pop("reset_token_hash", None)
-    flash(_("Your password has been set. You can now sign in with it."), "success")
+    flash(text("PASSWORD_RESET_DONE"), "success")
     return redirect(url_for("auth.login"), 303)

@@ -23,7 +23,7 @@ from werkzeug.serving import make_server
 
 from portal import create_app
 from portal.db import database
-from tests.conftest import PASSWORD, _prepare_database, base_overrides
+from tests.helpers import PASSWORD, base_overrides, prepare_database
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -211,7 +211,7 @@ def live(tmp_path, smtp):
         "RESET_MAILS_PER_WINDOW": 100,
     }
     app = create_app(overrides, instance_path=str(tmp_path / "instance"))
-    _prepare_database(app)
+    prepare_database(app)
     holder["app"] = app
     thread = threading.Thread(target=server.serve_forever, name="passgate-e2e-http", daemon=True)
     thread.start()
@@ -304,15 +304,3 @@ def pytest_runtest_call(item):
             + "\n  ".join(watch.problems)
         )
     return result
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def sign_in(page, base_url: str, identifier: str, password: str = PASSWORD) -> None:
-    """Fill and submit the sign-in form (waits for the resulting navigation)."""
-    page.goto(f"{base_url}/login")
-    page.get_by_label("Username or email").fill(identifier)
-    page.locator("input[name=password]").fill(password)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Sign in").click()

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.conftest import PASSWORD, sign_in
+from tests.e2e.helpers import PASSWORD, sign_in
 
 pytestmark = pytest.mark.e2e
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import sign_in
+from tests.e2e.helpers import sign_in
 from tests.ldap_server import GROUPS, Slapd
 
 pytestmark = pytest.mark.e2e

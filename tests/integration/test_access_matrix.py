@@ -14,8 +14,7 @@ from portal import accounts
 from portal.db import database
 from portal.models import User
 
-from ..conftest import csrf_of, login
-from .test_admin_users import NEW_PASSWORD
+from ..helpers import NEW_PASSWORD, csrf_of, login
 
 ROLES = ("admin", "manager", "user", "anonymous")
 TARGETS = ("self", "own_team", "other_team", "manager", "admin")

@@ -14,7 +14,7 @@ from portal import audit as audit_module
 from portal.db import database
 from portal.models import AuditEvent, ManagedTeam, Team, User, utcnow
 
-from ..conftest import PASSWORD, csrf_of, login, post_form
+from ..helpers import PASSWORD, csrf_of, login, post_form
 
 HX = {"HX-Request": "true"}
 

@@ -11,8 +11,7 @@ import time
 from portal.db import database
 from portal.models import AuditEvent, BulkJob, ResetToken, User
 
-from ..conftest import PASSWORD, login
-from .test_admin_users import HX, age_session, audit_actions, body, db_get, people, post
+from ..helpers import HX, PASSWORD, age_session, audit_actions, body, db_get, login, people, post
 
 
 def ids_of(*users) -> list[str]:
@@ -27,7 +26,7 @@ def test_recovery_preview_counts_and_typed_confirmation(app, client, make_user, 
     with app.test_request_context():
         database.connect(reuse_if_open=True)
         User.update(disabled=True).where(User.id == disabled.id).execute()
-        from portal.recovery.service import issue_link
+        from portal.links import issue as issue_link
 
         issue_link(User.get_by_id(pending.id), "reset")
         database.close()

@@ -10,8 +10,7 @@ from click.testing import CliRunner
 from portal.db import database
 from portal.models import OutboxMail, User
 
-from ..conftest import base_overrides, csrf_of, login
-from .test_admin_users import audit_actions, body, people
+from ..helpers import audit_actions, base_overrides, body, csrf_of, login, people, upload
 
 GOOD = ("username,email,first_name,last_name,role,team,language\n"
         "ivan,ivan@example.test,Ivan,Ives,user,A,fr\n"
@@ -21,13 +20,6 @@ BAD = GOOD + "ALICE,alice2@example.test,Dup,Licate,user,A,en\n" + "kim,not-an-em
 
 def rows_of(response) -> list[list[str]]:
     return list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
-
-
-def upload(client, text, name="users.csv"):
-    page = client.get("/admin/users/import")
-    return client.post("/admin/users/import", data={
-        "csrf_token": csrf_of(page), "file": (io.BytesIO(text.encode()), name)},
-        content_type="multipart/form-data")
 
 
 def test_export_escapes_formulas_and_follows_filters(app, client, make_user):

@@ -11,7 +11,7 @@ import pytest
 from portal.db import database
 from portal.models import AuditEvent, ResetToken, Setting, User, UserSession, utcnow
 
-from ..conftest import PASSWORD, csrf_of, login, post_form
+from ..helpers import PASSWORD, csrf_of, login, post_form
 
 HX = {"HX-Request": "true"}
 

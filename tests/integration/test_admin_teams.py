@@ -8,8 +8,7 @@ import re
 from portal.db import database
 from portal.models import AuditEvent, ManagedTeam, Team, User
 
-from ..conftest import csrf_of, login
-from .test_admin_users import body, people
+from ..helpers import body, csrf_of, login, people
 
 
 def _post(client, url, data, page="/admin/teams"):

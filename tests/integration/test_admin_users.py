@@ -4,76 +4,27 @@ Send email, set password, row actions, step-up, manager scoping."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
 
 from portal import settings
 from portal.db import database
-from portal.models import AuditEvent, OutboxMail, User, UserSession, utcnow
+from portal.models import AuditEvent, OutboxMail, User
 
-from ..conftest import PASSWORD, csrf_of, login
+from ..helpers import (
+    HX,
+    NEW_PASSWORD,
+    PASSWORD,
+    age_session,
+    audit_actions,
+    body,
+    db_get,
+    login,
+    people,
+    post,
+)
 
-HX = {"HX-Request": "true"}
-NEW_PASSWORD = "quiet meadow copper 4471 kite"
 TEMP_RE = re.compile(r'<input type="hidden" name="password" value="([^"]+)">')
-
-
-# --- helpers (also used by the other admin test modules) ----------------------------------
-
-def people(make_user) -> dict:
-    """admin; mgrA (manager of team A); alice, carol (team A); bob (team B); mgrB."""
-    return {
-        "admin": make_user("admin", role="admin", first_name="Ada", last_name="Admin"),
-        "mgrA": make_user("mgrA", role="manager", team="A"),
-        "mgrB": make_user("mgrB", role="manager", team="B"),
-        "alice": make_user("alice", team="A", first_name="Alice", last_name="Archer"),
-        "carol": make_user("carol", team="A", first_name="Carol", last_name="Cole"),
-        "bob": make_user("bob", team="B", first_name="Bob", last_name="Baker"),
-    }
-
-
-def token(client) -> str:
-    return csrf_of(client.get("/admin/users"))
-
-
-def post(client, url, data=None, htmx=False, csrf=None):
-    data = dict(data or {})
-    headers = dict(HX) if htmx else {}
-    data.setdefault("csrf_token", csrf or token(client))
-    return client.post(url, data=data, headers=headers)
-
-
-def db_get(app, model, *where):
-    with app.app_context():
-        database.connect(reuse_if_open=True)
-        row = model.get(*where)
-        database.close()
-        return row
-
-
-def audit_actions(app, action=None) -> list[AuditEvent]:
-    with app.app_context():
-        database.connect(reuse_if_open=True)
-        query = AuditEvent.select().order_by(AuditEvent.id)
-        if action:
-            query = query.where(AuditEvent.action == action)
-        rows = list(query)
-        database.close()
-        return rows
-
-
-def age_session(app, minutes=60):
-    """Make every session's last password entry old (step-up needed)."""
-    with app.app_context():
-        database.connect(reuse_if_open=True)
-        UserSession.update(authenticated_at=utcnow() - timedelta(minutes=minutes)).execute()
-        database.close()
-
-
-def body(response) -> str:
-    return response.get_data(as_text=True)
-
 
 # --- list and search -----------------------------------------------------------------------
 

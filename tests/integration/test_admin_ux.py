@@ -12,8 +12,7 @@ from datetime import timedelta
 from portal.db import database
 from portal.models import AuditEvent, User, utcnow
 
-from ..conftest import login
-from .test_admin_users import HX, body, people, post
+from ..helpers import HX, body, login, people, post
 
 
 def confirm_import(client, preview):
@@ -154,7 +153,7 @@ def test_import_page_offers_a_sample_csv_that_imports(app, client, make_user):
     assert sample.status_code == 200 and sample.mimetype == "text/csv"
     text = sample.get_data(as_text=True)
     assert text.startswith("\ufeffusername,email,first_name,last_name,role,team,language")
-    from .test_admin_csv import upload
+    from ..helpers import upload
 
     preview = upload(client, text.lstrip("\ufeff"))
     assert "2 teams that do not exist yet" in body(preview)  # Front Desk, Warehouse
@@ -309,7 +308,7 @@ def test_live_checklist_match_line_reads_true_in_every_state(client, make_user):
 def test_import_lists_new_teams_before_creating_them(app, client, make_user):
     from portal.models import Team
 
-    from .test_admin_csv import upload
+    from ..helpers import upload
 
     people(make_user)
     login(client, "admin")

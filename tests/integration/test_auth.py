@@ -9,7 +9,7 @@ import pytest
 from portal.db import database
 from portal.models import AuditEvent, LoginThrottle, User, UserSession, utcnow
 
-from ..conftest import PASSWORD, csrf_of, login, normalize, post_form
+from ..helpers import PASSWORD, csrf_of, login, normalize, post_form
 
 GENERIC = "Your username, email or password was incorrect."
 
@@ -127,10 +127,10 @@ def test_cookie_flags_local_http(client, make_user):
 
 
 def test_cookie_is_host_prefixed_and_secure_over_https(make_app, tmp_path):
-    from ..conftest import _prepare_database
+    from ..helpers import prepare_database
 
     app = make_app(BASE_URL="https://portal.example.test")
-    _prepare_database(app)
+    prepare_database(app)
     client = app.test_client()
     page = client.get("/login", base_url="https://portal.example.test")
     cookie = page.headers["Set-Cookie"]
@@ -170,10 +170,10 @@ def test_unknown_identifier_is_throttled_the_same_way(client, make_user):
 
 
 def test_per_ip_limit_gives_429(make_app):
-    from ..conftest import _prepare_database
+    from ..helpers import prepare_database
 
     app = make_app(LIMIT_LOGIN="3 per minute")
-    _prepare_database(app)
+    prepare_database(app)
     client = app.test_client()
     codes = [login(client, f"user{i}", "whatever password").status_code for i in range(4)]
     assert codes[:3] == [401, 401, 401] and codes[3] == 429
@@ -356,10 +356,10 @@ def test_trace_is_refused(client):
 
 
 def test_lockouts_are_audited_and_a_hard_lock_mails_the_owner_once(make_app, outbox):
-    from ..conftest import _prepare_database
+    from ..helpers import prepare_database
 
     app = make_app(LOCKOUT_HARD_LIMIT=7, LOCKOUT_BASE_SECONDS=1)
-    _prepare_database(app)
+    prepare_database(app)
     from portal.accounts import create_user
 
     with app.test_request_context():
@@ -395,7 +395,7 @@ def test_housekeeping_removes_dead_sessions_links_and_throttle_rows(app, client,
     login(app.test_client(), "ghost", "wrong password number x")
     with app.test_request_context():
         database.connect(reuse_if_open=True)
-        from portal.recovery.service import issue_link
+        from portal.links import issue as issue_link
 
         issue_link(User.get(), "reset")
         UserSession.update(last_seen_at=utcnow() - timedelta(hours=1)).execute()

@@ -20,7 +20,7 @@ from portal import create_app
 from portal.cli import main
 from portal.db import database
 
-from ..conftest import PASSWORD, base_overrides, login
+from ..helpers import PASSWORD, base_overrides, login
 
 SECRET = "test-secret-key-not-for-production"
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from portal.cli import main
 
-from ..conftest import PG_URL
+from ..helpers import PG_URL
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def test_create_user_with_password_from_stdin(env, make_app):
                  "--first-name", "Ada", "--last-name", "Boss", "--team", "Office",
                  "--password-stdin", input="violet lantern harbour 1987\n")
     assert result.exit_code == 0, result.output
-    from ..conftest import login
+    from ..helpers import login
 
     app = make_app(DATABASE_URL=env["PASSGATE_DATABASE_URL"])
     assert login(app.test_client(), "boss").status_code == 303
@@ -69,7 +69,7 @@ def test_create_user_with_email_queues_an_invitation(env, make_app):
 
 
 @pytest.mark.parametrize("args, reason", [
-    (["create-user", "x", "--role", "king"], "Invalid value"),
+    (["create-user", "x", "--role", "king"], "role"),
     (["create-user", "bad name"], "username"),
     (["create-user", "ok", "--email", "not-an-email"], "email"),
     (["create-user", "weak", "--password-stdin"], "password"),

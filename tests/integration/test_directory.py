@@ -14,7 +14,7 @@ import pytest
 from portal.db import database
 from portal.models import AuditEvent, LoginThrottle, ResetToken, User
 
-from ..conftest import PASSWORD, _prepare_database, csrf_of, login, normalize, post_form
+from ..helpers import PASSWORD, csrf_of, login, normalize, post_form, prepare_database
 from ..ldap_server import GROUPS, Slapd
 
 DORA = "dora directory pass 1"
@@ -37,7 +37,7 @@ def slapd(tmp_path):
 @pytest.fixture
 def app(make_app, slapd):
     app = make_app(**slapd.settings(LDAP_ATTR_TEAM=GROUPS))
-    _prepare_database(app)
+    prepare_database(app)
     return app
 
 
@@ -317,7 +317,7 @@ def test_directory_down_sign_in_is_503_and_local_accounts_still_work(app, slapd,
 
 def test_refused_service_account_is_unavailable_not_wrong_password(make_app, slapd):
     app = make_app(**slapd.settings(LDAP_BIND_PASSWORD="not the service password"))
-    _prepare_database(app)
+    prepare_database(app)
     response = sso_login(app.test_client(), "dora", DORA)
     assert response.status_code == 503
     assert "service bind refused" in events(app, "directory.unavailable")[-1].detail
@@ -332,14 +332,14 @@ def test_slow_directory_times_out(make_app, slapd):
         silent.listen(5)
         port = silent.getsockname()[1]
         app = make_app(**slapd.settings(LDAP_URL=f"ldap://127.0.0.1:{port}", LDAP_TIMEOUT=0.5))
-        _prepare_database(app)
+        prepare_database(app)
         response = sso_login(app.test_client(), "dora", DORA)
     assert response.status_code == 503
 
 
 def test_no_provider_choice_without_a_directory(make_app):
     app = make_app()
-    _prepare_database(app)
+    prepare_database(app)
     assert 'name="provider"' not in app.test_client().get("/login").get_data(as_text=True)
 
 
@@ -415,7 +415,7 @@ def test_admin_reset_with_directory_down_is_503_and_changes_nothing(app, slapd, 
 # --- passgate sync-directory -----------------------------------------------------------------
 
 def cli_env(app, slapd, tmp_path, **extra):
-    from ..conftest import PG_URL
+    from ..helpers import PG_URL
 
     env = {
         "PASSGATE_SECRET_KEY": "test-secret-key-not-for-production",
@@ -660,7 +660,7 @@ def test_tls_with_a_trusted_certificate(make_app, tls_slapd, monkeypatch, how):
     url = (f"ldaps://localhost:{tls_slapd.tls_port}" if how == "ldaps"
            else f"ldap://localhost:{tls_slapd.port}")
     app = make_app(**tls_slapd.settings(LDAP_URL=url, LDAP_START_TLS=how == "starttls"))
-    _prepare_database(app)
+    prepare_database(app)
     assert sso_login(app.test_client(), "dora", DORA).status_code == 303
 
 
@@ -675,7 +675,7 @@ def test_tls_with_an_untrusted_certificate_is_unavailable(make_app, tls_slapd, t
     url = (f"ldaps://localhost:{tls_slapd.tls_port}" if how == "ldaps"
            else f"ldap://localhost:{tls_slapd.port}")
     app = make_app(**tls_slapd.settings(LDAP_URL=url, LDAP_START_TLS=how == "starttls"))
-    _prepare_database(app)
+    prepare_database(app)
     response = sso_login(app.test_client(), "dora", DORA)
     assert response.status_code == 503  # never sent over an unverified connection
 
@@ -683,5 +683,5 @@ def test_tls_with_an_untrusted_certificate_is_unavailable(make_app, tls_slapd, t
 def test_tls_certificate_for_another_host_name_is_unavailable(make_app, tls_slapd, monkeypatch):
     monkeypatch.setenv("SSL_CERT_FILE", tls_slapd.certs["ca"])
     app = make_app(**tls_slapd.settings(LDAP_URL=f"ldaps://127.0.0.1:{tls_slapd.tls_port}"))
-    _prepare_database(app)
+    prepare_database(app)
     assert sso_login(app.test_client(), "dora", DORA).status_code == 503

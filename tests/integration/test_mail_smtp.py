@@ -8,12 +8,12 @@ import socket
 from portal.db import database
 from portal.models import AuditEvent, OutboxMail, utcnow
 
-from ..conftest import PASSWORD, SMTPSink, _prepare_database, login, post_form
+from ..helpers import PASSWORD, SMTPSink, login, post_form, prepare_database
 
 
 def smtp_app(make_app, port):
     app = make_app(MAIL_PORT=port, MAIL_SUPPRESS_SEND=False, MAIL_RETRY_BASE_SECONDS=1)
-    _prepare_database(app)
+    prepare_database(app)
     return app
 
 
@@ -89,7 +89,7 @@ def test_gives_up_after_max_attempts_and_audits(make_app):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     app = make_app(MAIL_PORT=port, MAIL_SUPPRESS_SEND=False, MAIL_MAX_ATTEMPTS=2)
-    _prepare_database(app)
+    prepare_database(app)
     from portal import mail
 
     with app.test_request_context():

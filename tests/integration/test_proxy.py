@@ -11,7 +11,7 @@ import pytest
 from portal.db import database
 from portal.models import AuditEvent, UserSession
 
-from ..conftest import login
+from ..helpers import login
 
 PROXY = "10.0.0.2"  # the reverse proxy: the TCP peer Passgate sees
 CLIENT = "203.0.113.7"  # the real client, as the proxy appends it
@@ -103,8 +103,7 @@ def test_a_real_server_behind_one_proxy_audits_and_limits_the_client_address(tmp
 
     import redis
 
-    from ..conftest import PASSWORD, PG_URL
-    from .test_serve import cli, free_port, wait_for
+    from ..helpers import PASSWORD, PG_URL, cli, free_port, wait_for
 
     make_user("alice")
     # Counts shared through Redis, so the limit holds however many worker processes serve.

@@ -2,34 +2,28 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from datetime import timedelta
 
 import pytest
 
+from portal import links
 from portal.db import database
 from portal.models import AuditEvent, OutboxMail, RecoveryRequest, ResetToken, User, utcnow
 
-from ..conftest import PASSWORD, csrf_of, login, normalize, post_form
+from ..helpers import (
+    LINK_RE,
+    PASSWORD,
+    csrf_of,
+    forgot,
+    link_from,
+    login,
+    normalize,
+    path_of,
+    post_form,
+)
 
 NEW = "ocean breeze kettle 2042"
-LINK_RE = re.compile(r"http://localhost/password/reset/([A-Za-z0-9_\-]+)")
-
-
-def forgot(client, identifier):
-    return post_form(client, "/password/forgot", {"identifier": identifier})
-
-
-def link_from(messages, to):
-    for message in messages:
-        if message.recipients == [to]:
-            return LINK_RE.search(message.body).group(0)
-    raise AssertionError(f"no mail to {to}")
-
-
-def path_of(link):
-    return link.replace("http://localhost", "")
 
 
 def test_forgot_page_wording(client):
@@ -211,10 +205,10 @@ def test_reset_unlocks_a_hard_locked_account(app, client, make_user, outbox):
 
 
 def test_per_account_mail_limit(make_app, make_user, outbox):
-    from ..conftest import _prepare_database
+    from ..helpers import prepare_database
 
     app = make_app(RESET_MAILS_PER_WINDOW=3)
-    _prepare_database(app)
+    prepare_database(app)
     client = app.test_client()
     from portal.accounts import create_user
 
@@ -235,20 +229,20 @@ def test_per_account_mail_limit(make_app, make_user, outbox):
 
 
 def test_per_ip_limit_on_forgot(make_app):
-    from ..conftest import _prepare_database
+    from ..helpers import prepare_database
 
     app = make_app(LIMIT_FORGOT="2 per 15 minutes")
-    _prepare_database(app)
+    prepare_database(app)
     client = app.test_client()
     codes = [forgot(client, f"user{i}").status_code for i in range(3)]
     assert codes == [303, 303, 429]
 
 
 def test_token_guessing_is_throttled(make_app):
-    from ..conftest import _prepare_database
+    from ..helpers import prepare_database
 
     app = make_app(LIMIT_RESET_TOKEN="3 per minute")
-    _prepare_database(app)
+    prepare_database(app)
     client = app.test_client()
     codes = [client.get(f"/password/reset/guess{i}").status_code for i in range(4)]
     assert codes == [302, 302, 302, 429]
@@ -287,14 +281,14 @@ def test_concurrent_use_of_one_link_succeeds_once(app, make_user, outbox):
     with app.test_request_context():
         database.connect(reuse_if_open=True)
         user = User.get(User.username_key == "alice")
-        token = service.issue_link(user, "reset")
+        token = links.issue(user, "reset")
         digest = token.token_hash
     results = []
 
     def attempt(password):
         with app.test_request_context():
             database.connect(reuse_if_open=True)
-            state = service.lookup(digest)
+            state = links.lookup(digest)
             if state.valid:
                 results.append((password, service.complete(state, password)))
             database.close()
@@ -319,14 +313,14 @@ def test_recovery_requests_are_resolved_by_the_worker_not_the_request(app, clien
 
 @pytest.mark.parametrize("ttl", ["end-of-day"])
 def test_end_of_day_lifetime(make_app, make_user, ttl):
-    from ..conftest import _prepare_database
+    from ..helpers import prepare_database
 
     app = make_app(RESET_LINK_TTL=ttl, TIMEZONE="Europe/Paris")
-    _prepare_database(app)
+    prepare_database(app)
     with app.test_request_context():
         database.connect(reuse_if_open=True)
         from portal.accounts import create_user
-        from portal.recovery.service import issue_link
+        from portal.links import issue as issue_link
 
         user, _ = create_user("alice", email="alice@example.test", password=PASSWORD)
         token = issue_link(user, "reset")

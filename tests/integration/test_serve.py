@@ -5,53 +5,13 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 
-import pytest
-
 from portal.db import database
 
-from ..conftest import PASSWORD, PG_URL, _prepare_database
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str, seconds: float = 15) -> None:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"{url} did not come up")
-
-
-@pytest.fixture
-def server_env(tmp_path, app, smtp_server):
-    return {
-        **os.environ,
-        "PASSGATE_SECRET_KEY": "test-secret-key-not-for-production",
-        "PASSGATE_DATABASE_URL": PG_URL or f"sqlite:///{tmp_path}/passgate.db",
-        "PASSGATE_BCRYPT_ROUNDS": "4",
-        "PASSGATE_INSTANCE": str(tmp_path / "instance"),
-        "PASSGATE_MAIL_SERVER": "127.0.0.1",
-        "PASSGATE_MAIL_PORT": str(smtp_server.port),
-        "PASSGATE_MAIL_WORKER_INTERVAL": "0.2",
-    }
-
-
-def cli(*args):
-    return [sys.executable, "-c", "from portal.cli import main; main()", *args]
+from ..helpers import PASSWORD, cli, free_port, prepare_database, wait_for
 
 
 def test_serve_answers_and_delivers_mail(server_env, smtp_server, make_user):
@@ -102,8 +62,8 @@ def test_rate_limits_are_shared_through_redis(make_app):
     client.flushdb()
     overrides = {"REDIS_URL": url, "LIMIT_FORGOT": "3 per minute"}
     first, second = make_app(**overrides), make_app(**overrides)
-    _prepare_database(first)
-    from ..conftest import post_form
+    prepare_database(first)
+    from ..helpers import post_form
 
     codes = [post_form(inst.test_client(), "/password/forgot", {"identifier": "x"}).status_code
              for inst in (first, second, first, second)]
@@ -112,7 +72,7 @@ def test_rate_limits_are_shared_through_redis(make_app):
 
 
 def test_live_policy_check_fragment(client, make_user):
-    from ..conftest import csrf_of, login
+    from ..helpers import csrf_of, login
 
     make_user("alice", first_name="Alice")
     login(client, "alice")
@@ -132,7 +92,7 @@ def test_live_policy_check_fragment(client, make_user):
 
 
 def test_live_check_uses_the_admins_target_as_context(client, make_user):
-    from ..conftest import csrf_of, login
+    from ..helpers import csrf_of, login
 
     make_user("boss", role="admin")
     target = make_user("margaux", first_name="Margaux")

@@ -19,13 +19,7 @@ import pytest
 from portal.db import database
 from portal.models import OutboxMail
 
-from ..conftest import PASSWORD
-from .test_serve import (
-    cli,
-    free_port,
-    server_env,  # noqa: F401 — a fixture used below
-    wait_for,
-)
+from ..helpers import PASSWORD, cli, free_port, wait_for
 
 LEADER_RE = re.compile(r"background worker running in process (\d+)")
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from portal.db import database
 from portal.models import AuditEvent, UserSession, utcnow
 
-from ..conftest import PASSWORD, csrf_of, login
+from ..helpers import PASSWORD, csrf_of, login
 
 
 def stale(app):

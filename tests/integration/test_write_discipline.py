@@ -17,9 +17,7 @@ from portal.db import database
 from portal.models import AuditEvent, ResetToken, User
 from portal.schema import migrate
 
-from ..conftest import PASSWORD, csrf_of, login, post_form
-from .test_admin_users import people, post
-from .test_recovery import forgot, link_from, path_of
+from ..helpers import PASSWORD, csrf_of, forgot, link_from, login, path_of, people, post, post_form
 
 NEW = "amber falcon orchard 2231 tide"
 

@@ -9,7 +9,7 @@ import re
 import threading
 import time
 
-from ..conftest import SMTPSink
+from ..helpers import SMTPSink
 from .server import free_port
 
 LINK_RE = re.compile(r"https?://[^/\s]+(/password/reset/[A-Za-z0-9_\-]+)")

@@ -31,9 +31,9 @@ from portal.models import (
     utcnow,
 )
 
-from ..conftest import PASSWORD, PG_URL
+from ..helpers import PASSWORD, PG_URL
 from .client import Browser, Stats, source_address
-from .conftest import (
+from .helpers import (
     audit_counts,
     connected,
     create_users,

@@ -13,9 +13,9 @@ import pytest
 from portal import mail
 from portal.models import User
 
-from ..conftest import PASSWORD
+from ..helpers import PASSWORD
 from .client import HX, Browser, Stats, source_address
-from .conftest import (
+from .helpers import (
     REDIS_URL,
     audit_counts,
     connected,

@@ -23,9 +23,9 @@ import pytest
 from portal import passwords
 from portal.models import AuditEvent, OutboxMail, RecoveryRequest, User
 
-from ..conftest import PASSWORD
+from ..helpers import PASSWORD
 from .client import HX, Browser, Stats, source_address
-from .conftest import audit_counts, connected, create_users, last_audit_id
+from .helpers import audit_counts, connected, create_users, last_audit_id
 from .server import assert_clean_log, start_server
 
 pytestmark = pytest.mark.load

@@ -21,8 +21,7 @@ from portal.accounts import create_user
 from portal.db import database
 from portal.models import LoginThrottle, ManagedTeam, Team, User, UserSession, utcnow
 
-from ..conftest import PASSWORD, base_overrides, csrf_of, login
-from ..conftest import _prepare_database as prepare_database
+from ..helpers import PASSWORD, base_overrides, csrf_of, login, prepare_database
 
 PORTAL = Path(__file__).resolve().parents[2] / "portal"
 

@@ -17,12 +17,12 @@ import re
 from datetime import timedelta
 
 from portal import tokens
-from portal.admin import bulk
+from portal.bulk import service as bulk
 from portal.db import database
 from portal.models import OutboxMail, ResetToken, Team, User, UserSession, utcnow
 
-from ..conftest import CSRF_RE, csrf_of, login
 from ..e2e.tour import ADMIN, MANAGER, seed
+from ..helpers import CSRF_RE, csrf_of, login
 
 USER = "a.martin"
 SIGNED_IN = {"user": USER, "manager": MANAGER, "admin": ADMIN}

@@ -12,7 +12,7 @@ import pytest
 from portal.db import database
 from portal.models import AuditEvent, LoginThrottle, User, utcnow
 
-from ..conftest import PASSWORD, csrf_of, login
+from ..helpers import PASSWORD, csrf_of, login
 from ..integration.test_admin_users import age_session, audit_actions, body, db_get, people, post
 
 HX = {"HX-Request": "true"}
@@ -191,10 +191,10 @@ def test_finding_02_failures_are_counted_atomically(app, make_user):
 
 def test_finding_02_concurrent_wrong_current_passwords_are_all_counted(make_app, make_user,
                                                                       tmp_path):
-    from ..conftest import _prepare_database
+    from ..helpers import prepare_database
 
     app = make_app(LOCKOUT_FREE_FAILURES=20, LOCKOUT_HARD_LIMIT=100)
-    _prepare_database(app)
+    prepare_database(app)
     make_user("alice")
     clients = [app.test_client() for _ in range(4)]
     for c in clients:
@@ -252,11 +252,11 @@ def test_finding_02_password_change_is_throttled(app, client, make_user):
 
 
 def test_finding_02_per_ip_limits_on_reauth_and_change(make_app, make_user):
-    from ..conftest import _prepare_database
+    from ..helpers import prepare_database
 
     app = make_app(LIMIT_REAUTH="3 per minute", LIMIT_PASSWORD_CHANGE="3 per minute",
                    LOCKOUT_FREE_FAILURES=20)
-    _prepare_database(app)
+    prepare_database(app)
     make_user("boss", role="admin")
     client = app.test_client()
     login(client, "boss")
@@ -274,7 +274,7 @@ def test_finding_02_per_ip_limits_on_reauth_and_change(make_app, make_user):
 # --- Finding 3: the throttle does not tell which username and email belong together ---------
 
 def _answer(response, identifier):
-    from ..conftest import normalize
+    from ..helpers import normalize
 
     return (response.status_code,
             normalize(body(response)).replace(f'value="{identifier}"', 'value=""'))
@@ -370,7 +370,7 @@ def test_finding_04_cli_unlock(app, make_user, tmp_path):
 
     from portal.cli import main
 
-    from ..conftest import PG_URL
+    from ..helpers import PG_URL
 
     make_user("alice")
     _wrong(app.test_client(), "alice", 5)
@@ -516,10 +516,10 @@ def test_finding_08_csrf_failures_are_aggregated(app):
 
 def test_finding_08_rate_limit_hits_are_aggregated_and_shown_with_their_count(make_app,
                                                                              make_user):
-    from ..conftest import _prepare_database
+    from ..helpers import prepare_database
 
     app = make_app(LIMIT_LOGIN="2 per minute")
-    _prepare_database(app)
+    prepare_database(app)
     client = app.test_client()
     codes = [login(client, "ghost", "whatever password").status_code for _ in range(30)]
     assert codes.count(429) == 28
@@ -596,7 +596,7 @@ def test_finding_10_rn_and_m_and_zero_and_o(app, make_user):
 
 def test_finding_10_messages_and_other_ways_in(app, client, make_user):
     from portal.accounts import AccountError, create_user
-    from portal.admin.csvio import validate
+    from portal.import_export.service import validate
 
     make_user("alice")
     with _db(app):

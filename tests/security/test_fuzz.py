@@ -34,7 +34,7 @@ from werkzeug.datastructures import MultiDict
 
 from portal import create_app
 
-from ..conftest import base_overrides
+from ..helpers import base_overrides
 from .fuzz_world import (
     EXCLUDED,
     NEVER_WITHOUT_PASSWORD,

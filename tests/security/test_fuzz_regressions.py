@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ..conftest import csrf_of, login
+from ..helpers import csrf_of, login
 
 NAMELESS_PART = (b"--b\r\nContent-Disposition: form-data\r\n\r\nvalue\r\n"
                  b'--b\r\nContent-Disposition: form-data; name="identifier"\r\n\r\nalice\r\n--b--\r\n')

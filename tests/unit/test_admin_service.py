@@ -6,9 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from portal.admin import bulk, csvio, service
+from portal import access, csvtext
+from portal.bulk import service as bulk
 from portal.db import database, is_sqlite
+from portal.import_export import service as csvio
 from portal.models import User, utcnow
+from portal.users import labels
+from portal.users import search as service
 
 
 @pytest.fixture
@@ -97,7 +101,7 @@ def test_user_scope_is_empty(folks):
     assert service.search_users(folks["alice"]).total == 0
 
 
-@pytest.mark.parametrize("status", list(service.STATUS_LABELS))
+@pytest.mark.parametrize("status", list(labels.STATUS_LABELS))
 def test_status_filter_matches_status_property(folks, status):
     now = utcnow()
     User.update(disabled=True).where(User.id == folks["bob"].id).execute()
@@ -107,11 +111,11 @@ def test_status_filter_matches_status_property(folks, status):
     if status == "locked":  # a hard lock; alice's short wait is "waiting"
         User.update(hard_locked=True).where(User.id == folks["bob"].id).execute()
         User.update(disabled=False).where(User.id == folks["bob"].id).execute()
-    expected = sorted(u.username for u in User.select() if service.user_status(u) == status)
+    expected = sorted(u.username for u in User.select() if labels.user_status(u) == status)
     page = service.search_users(folks["admin"], status=status)
     assert sorted(names(page)) == expected and page.total == len(expected)
     assert expected  # each status is represented
-    in_team = sorted(u.username for u in User.select() if service.user_status(u) == status
+    in_team = sorted(u.username for u in User.select() if labels.user_status(u) == status
                      and u.team_id == folks["alice"].team_id)
     assert service.search_users(folks["admin"], status=status,
                                 team_id=folks["alice"].team_id).total == len(in_team)
@@ -142,7 +146,7 @@ def test_search_args_are_bounded():
     ("alice", "alice"), ("", ""), (None, ""), (5, "5"),
 ])
 def test_safe_cell(value, expected):
-    assert csvio.safe_cell(value) == expected
+    assert csvtext.safe_cell(value) == expected
 
 
 def test_import_validation_reports_every_line(folks):
@@ -166,8 +170,8 @@ def test_bulk_ids_parsing():
 
 
 def test_bulk_selection_is_all_or_nothing(folks):
-    with pytest.raises(service.Denied):
+    with pytest.raises(access.Denied):
         bulk.select_users(folks["mgrA"], [folks["alice"].id, folks["bob"].id])
-    with pytest.raises(service.Denied):
+    with pytest.raises(access.Denied):
         bulk.select_users(folks["mgrA"], [folks["alice"].id, 987654])
     assert [u.username for u in bulk.select_users(folks["mgrA"], [folks["alice"].id])] == ["alice"]

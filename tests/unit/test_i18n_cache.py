@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import render_template_string
 from flask_babel import force_locale
 
-from portal.admin import service
+from portal.users import labels as service
 
 
 def test_template_strings_follow_the_locale_within_one_request(app):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from portal import policy
+from portal import blocklist, policy
 from portal.policy import Evaluation, Policy, RuleResult, evaluate, is_common, normalize, rules
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -574,7 +574,7 @@ def test_blocklist_membership_is_exact():
             assert (other in words) == (other in set(entries)), other
     assert "\n".join(entries[:2]) not in words
     assert "" not in words and None not in words and b"password" not in words
-    small = policy.Blocklist("zeta\nalpha\n\nbeta\nalpha\n".encode())
+    small = blocklist.Blocklist("zeta\nalpha\n\nbeta\nalpha\n".encode())
     assert sorted(small) == ["alpha", "beta", "zeta"] and len(small) == 3
     assert "alph" not in small and "alpha" in small and small == {"alpha", "beta", "zeta"}
     assert small & {"beta", "gamma"} == {"beta"}

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from portal import throttle
+from portal import settings, throttle
 from portal.throttle import Rules, failure_fields, retry_after, wait_seconds
 
 NOW = datetime(2026, 3, 1, 12, 0, 0)
@@ -99,11 +99,15 @@ def test_clear_fields_unlock_everything():
     assert retry_after(state(**throttle.CLEAR), NOW) is None
 
 
-def test_rules_from_settings():
-    values = {"LOCKOUT_FREE_FAILURES": "3", "LOCKOUT_BASE_SECONDS": 2,
-              "LOCKOUT_MAX_SECONDS": 10, "LOCKOUT_HARD_LIMIT": 20}
-    assert Rules.from_settings(values, {"LOCKOUT_RESET_HOURS": 6}) == Rules(3, 2, 10, 20, 6)
-    assert Rules.from_settings(values, {}).reset_hours == 12
+def test_rules_current_read_organisation_settings_over_the_configuration(app):
+    app.config["LOCKOUT_RESET_HOURS"] = 6
+    with app.test_request_context():
+        settings.save({"LOCKOUT_FREE_FAILURES": "3", "LOCKOUT_BASE_SECONDS": 2,
+                       "LOCKOUT_MAX_SECONDS": 10, "LOCKOUT_HARD_LIMIT": 20})
+        assert Rules.current() == Rules(3, 2, 10, 20, 6)
+    del app.config["LOCKOUT_RESET_HOURS"]
+    with app.test_request_context():
+        assert Rules.current().reset_hours == 12
 
 
 # ------------------------------------------------------- with the database (sign-in path)
@@ -113,7 +117,7 @@ def test_attempts_refused_during_a_wait_are_not_counted(ctx, make_user):
     from portal.auth.service import authenticate
     from portal.models import User, utcnow
 
-    from ..conftest import PASSWORD
+    from ..helpers import PASSWORD
 
     user = make_user("alice")
     for _ in range(5):

@@ -182,7 +182,7 @@ def test_email_is_rendered_in_the_users_language(app, make_user):
 
 
 def test_home_page_greets_in_french(client, make_user):
-    from tests.conftest import login
+    from tests.helpers import login
 
     make_user("dominique", first_name="Dominique")
     assert login(client, "dominique").status_code in (302, 303)

@@ -1,0 +1,292 @@
+"""Bulk actions on selected users (seed 001): recovery links, Reset & Unlock, unlock,
+disable, enable.
+
+- Access is checked for every selected user before anything happens: one user out of
+  reach refuses the whole request (no partial runs).
+- Runs above ``INLINE_LIMIT`` users go to a background thread; a ``BulkJob`` row records
+  progress for the polling dialog.
+- Temporary passwords of a bulk reset are kept only Fernet-encrypted in the job row (key
+  derived from the secret key), shown once, downloadable once as CSV, then deleted; they
+  are also deleted unread after ``RESULTS_TTL``. They never reach the audit log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from flask import current_app
+
+from .. import access, audit, crypto, links, mail
+from ..csvtext import csv_line
+from ..db import database
+from ..messages import text
+from ..models import BulkJob, ResetToken, User, utcnow
+from ..user_passwords import service as user_passwords
+from ..users import service as users
+
+log = logging.getLogger("passgate.bulk")
+
+ACTIONS = ("recovery", "reset", "unlock", "disable", "enable")
+MAX_USERS = 500
+INLINE_LIMIT = 20
+RESULTS_TTL = timedelta(hours=1)
+TYPED_CONFIRM = ("reset", "disable")
+MAX_REASON = 500
+
+
+class SelectionError(ValueError):
+    """Bad selection input (400/422), with a user-facing message."""
+
+
+def parse_ids(values: list[str]) -> list[int]:
+    """Selected ids, deduplicated in order; anything but small integers is refused."""
+    ids: list[int] = []
+    for raw in values:
+        raw = (raw or "").strip()
+        if not raw.isdigit() or len(raw) > 9:
+            raise SelectionError("bad id")
+        if int(raw) not in ids:
+            ids.append(int(raw))
+    return ids
+
+
+def select_users(actor: User, ids: list[int], permission: str = "users.update") -> list[User]:
+    """The selected users, all of them within reach, or Denied (nothing happens).
+
+    An unknown id counts as out of reach: a manager cannot probe which ids exist.
+    """
+    if len(ids) > MAX_USERS:
+        raise SelectionError("too many")
+    users = {u.id: u for u in User.select().where(User.id.in_(ids))} if ids else {}
+    if len(users) != len(ids) or not all(access.can(actor, permission, u) for u in users.values()):
+        raise access.Denied()
+    return [users[i] for i in ids]
+
+
+# --- recovery-link eligibility ------------------------------------------------------------
+
+@dataclass
+class Eligibility:
+    eligible: list[User] = field(default_factory=list)
+    no_email: list[User] = field(default_factory=list)
+    excluded: list[User] = field(default_factory=list)  # directory-managed or disabled
+    pending: list[User] = field(default_factory=list)  # already holds an unexpired link
+
+
+def eligibility(users: list[User]) -> Eligibility:
+    """Who would receive a recovery link (and why the others would not)."""
+    now = utcnow()
+    ids = [u.id for u in users]
+    pending_ids = set()
+    if ids:
+        rows = (ResetToken.select(ResetToken.user, ResetToken.stamp, User.security_stamp)
+                .join(User).where(ResetToken.user.in_(ids) & ResetToken.used_at.is_null()
+                                  & (ResetToken.expires_at > now)).tuples())
+        pending_ids = {uid for uid, stamp, current in rows if stamp == current}
+    result = Eligibility()
+    for user in users:
+        reason = links.refusal(user)
+        if reason == "no_email":
+            result.no_email.append(user)
+        elif reason is not None:
+            result.excluded.append(user)
+        elif user.id in pending_ids:
+            result.pending.append(user)
+        else:
+            result.eligible.append(user)
+    return result
+
+
+def refusal(action: str, users: list[User] | None, confirm_count: str,
+            reason: str) -> dict | None:
+    """Why the run cannot go ahead (the confirm dialog's error, possibly empty), or None.
+
+    Nobody selected, or no one eligible for a recovery link; the typed count for the
+    actions that take something away (passwords, access), not for sending links; a
+    reason that is too long (said, never cut)."""
+    if not users or (action == "recovery" and not eligibility(users).eligible):
+        return {}
+    if action in TYPED_CONFIRM and confirm_count.strip() != str(len(users)):
+        return {"confirm_error": text("BULK_CONFIRM_COUNT")}
+    if len(reason) > MAX_REASON:
+        return {"reason_error": text("TOO_LONG", max=MAX_REASON, length=len(reason))}
+    return None
+
+
+# --- running -------------------------------------------------------------------------------
+
+def _fernet():
+    return crypto.fernet(b'passgate bulk results v1')
+
+
+def start(actor: User, action: str, users: list[User], *, reason: str = "",
+          ip: str = "") -> BulkJob:
+    """Create the job; run it now (small) or in a background thread (large)."""
+    if action not in ACTIONS:
+        raise SelectionError("bad action")
+    if action == "recovery":
+        users = eligibility(users).eligible
+    job = BulkJob.create(public_id=secrets.token_urlsafe(24), actor=actor, action=action,
+                         total=len(users))
+    ids = [u.id for u in users]
+    if len(ids) <= INLINE_LIMIT:
+        execute(job.id, actor.id, action, ids, reason)
+    else:
+        app = current_app._get_current_object()
+        threading.Thread(target=_thread_main, args=(app, job.id, actor.id, action, ids, reason, ip),
+                         name=f"passgate-bulk-{job.id}", daemon=True).start()
+    return BulkJob.get_by_id(job.id)
+
+
+def _thread_main(app, job_id: int, actor_id: int, action: str, ids: list[int], reason: str,
+                 ip: str) -> None:
+    """Background run: its own request context (audit IP) and database connection."""
+    with app.test_request_context(environ_base={"REMOTE_ADDR": ip or ""}):
+        database.connect(reuse_if_open=True)
+        try:
+            execute(job_id, actor_id, action, ids, reason)
+        except Exception:
+            log.exception("bulk job %s failed", job_id)
+            BulkJob.update(status="failed", finished_at=utcnow()).where(
+                BulkJob.id == job_id).execute()
+        finally:
+            if not database.is_closed():
+                database.close()
+
+
+def execute(job_id: int, actor_id: int, action: str, ids: list[int], reason: str = "") -> None:
+    """Apply ``action`` to each user (one audit event each) and then a summary event."""
+    actor = User.get_by_id(actor_id)
+    if action == "recovery":
+        _execute_recovery(job_id, actor, ids)
+        return
+    results: list[dict] = []
+    done = failed = 0
+    for user_id in ids:
+        user = User.get_or_none(User.id == user_id)
+        try:
+            # Re-checked per user: reach may have changed since the request was accepted.
+            if user is None or not access.can(actor, "users.update", user):
+                raise access.Denied()
+            row = _apply(actor, user, action, reason)
+            if row:
+                results.append(row)
+        except Exception as exc:  # noqa: BLE001 - one bad account must not stop the others
+            failed += 1
+            log.warning("bulk %s on user %s failed: %s", action, user_id, type(exc).__name__)
+            audit.record(f"admin.bulk_{action}", outcome="failure", actor=actor, target=user,
+                         target_name=None if user else str(user_id),
+                         detail={"job": job_id, "error": type(exc).__name__})
+        done += 1
+        BulkJob.update(done=done, failed=failed).where(BulkJob.id == job_id).execute()
+    summary = {"action": action, "total": len(ids), "succeeded": done - failed, "failed": failed}
+    fields = {"status": "done", "finished_at": utcnow(), "summary": json.dumps(summary)}
+    if results:
+        fields["results"] = _fernet().encrypt(json.dumps(results).encode()).decode()
+    BulkJob.update(**fields).where(BulkJob.id == job_id).execute()
+    audit.record("admin.bulk", actor=actor, detail={"job": job_id, **summary})
+    mail.wake()
+
+
+RECOVERY_CHUNK = 500
+
+
+def _execute_recovery(job_id: int, actor: User, ids: list[int]) -> None:
+    """Recovery links in chunks: a few statements per chunk, progress after each."""
+    done = failed = 0
+    for start in range(0, len(ids), RECOVERY_CHUNK):
+        chunk = ids[start:start + RECOVERY_CHUNK]
+        found = {u.id: u for u in User.select().where(User.id.in_(chunk))}
+        # Re-checked per user: reach may have changed since the request was accepted.
+        users = [found[i] for i in chunk if i in found and access.can(actor, "users.update",
+                                                                      found[i])]
+        links.issue_many(users, [audit.row("admin.bulk_recovery", actor=actor, target=u)
+                                 for u in users])
+        for user_id in set(chunk) - {u.id for u in users}:
+            failed += 1
+            audit.record("admin.bulk_recovery", outcome="failure", actor=actor,
+                         target=found.get(user_id), target_name=str(user_id),
+                         detail={"job": job_id, "error": "Denied"})
+        done += len(chunk)
+        BulkJob.update(done=done, failed=failed).where(BulkJob.id == job_id).execute()
+    summary = {"action": "recovery", "total": len(ids), "succeeded": done - failed,
+               "failed": failed}
+    BulkJob.update(status="done", finished_at=utcnow(), summary=json.dumps(summary)).where(
+        BulkJob.id == job_id).execute()
+    audit.record("admin.bulk", actor=actor, detail={"job": job_id, **summary})
+
+
+def _apply(actor: User, user: User, action: str, reason: str) -> dict | None:
+    if action == "reset":
+        temp = user_passwords.reset_and_unlock(actor, user, reason)
+        user = User.get_by_id(user.id)
+        return {"id": user.id, "username": user.username, "name": user.display_name,
+                "email": user.email or "", "password": temp,
+                "expires_at": user.temp_password_expires_at.isoformat(timespec="minutes")}
+    if action == "unlock":
+        users.unlock(actor, user)
+    elif action == "disable":
+        users.set_disabled(actor, user, True)
+    elif action == "enable":
+        users.set_disabled(actor, user, False)
+    return None
+
+
+# --- reading a job ---------------------------------------------------------------------------
+
+def get_job(actor: User, public_id: str) -> BulkJob | None:
+    """The actor's own job (another admin's job is as good as unknown)."""
+    purge_expired()
+    return BulkJob.get_or_none((BulkJob.public_id == public_id) & (BulkJob.actor == actor.id))
+
+
+def summary(job: BulkJob) -> dict:
+    return json.loads(job.summary) if job.summary else {}
+
+
+def _decrypt(token: str) -> list[dict]:
+    from cryptography.fernet import InvalidToken  # lazy: see _fernet()
+
+    try:
+        return json.loads(_fernet().decrypt(token.encode()))
+    except (InvalidToken, ValueError):
+        return []
+
+
+def take_results_for_display(job: BulkJob) -> list[dict] | None:
+    """The results, the first time only (None afterwards): "shown once"."""
+    if not job.results:
+        return None
+    claimed = (BulkJob.update(results_shown=True)
+               .where((BulkJob.id == job.id) & (BulkJob.results_shown == False))
+               .execute())
+    return _decrypt(job.results) if claimed == 1 else None
+
+
+def take_results_for_download(job: BulkJob) -> list[dict] | None:
+    """The results, once: they are deleted in the same step (a second download gets None)."""
+    current = BulkJob.get_or_none(BulkJob.id == job.id)
+    if current is None or not current.results:
+        return None
+    claimed = (BulkJob.update(results="")
+               .where((BulkJob.id == job.id) & (BulkJob.results == current.results)).execute())
+    return _decrypt(current.results) if claimed == 1 else None
+
+
+def purge_expired() -> int:
+    """Delete undownloaded results past their lifetime."""
+    cutoff = utcnow() - RESULTS_TTL
+    return (BulkJob.update(results="")
+            .where((BulkJob.results != "") & (BulkJob.created_at < cutoff)).execute())
+
+
+def results_csv(rows: list[dict]) -> str:
+    lines = [csv_line(["id", "username", "name", "email", "temporary_password", "expires_at_utc"])]
+    lines += [csv_line([r["id"], r["username"], r["name"], r["email"], r["password"],
+                        r["expires_at"]]) for r in rows]
+    return "\ufeff" + "".join(lines)

@@ -1,0 +1,104 @@
+"""User-facing messages, each defined once under a key (the idea of Flask-Security-Too's
+``MSG_*`` table). Code shows ``text("KEY", **values)`` (or ``lazy("KEY")`` where a form
+is declared at import time); tests check a page with ``tests.helpers.says(body, "KEY")``,
+which renders the same entry, so a reworded message changes one line here, not the tests.
+
+Entries are English msgids, translated at the moment they are shown.
+"""
+
+from __future__ import annotations
+
+from flask_babel import LazyString, gettext, ngettext
+
+
+def N_(msgid: str) -> str:
+    """Marks a message for extraction (Babel's default keyword); translated in text()."""
+    return msgid
+
+
+def N_plural(singular: str, plural: str) -> tuple[str, str]:
+    """A message with plural forms; ``num`` chooses (see tools/translate.py)."""
+    return singular, plural
+
+
+MESSAGES: dict[str, str | tuple[str, str]] = {
+    # Signing in, passwords
+    "LOGIN_FAILED": N_("Your username, email or password was incorrect."),
+    "SIGNIN_PAUSED": N_("Sign-in is paused after too many attempts."),
+    "TEMP_PASSWORD_EXPIRED": N_("Your temporary password has expired. Ask your administrator "
+                                "for a new one, or use “Forgotten your password?” below to get "
+                                "a link by email."),
+    "PASSWORD_CHANGED": N_("Your password has been changed. Your other sessions have been "
+                           "signed out."),
+    "PASSWORD_RESET_DONE": N_("Your password has been set. You can now sign in with it."),
+    "PASSWORD_REQUIRED": N_("Enter your password."),
+    "CURRENT_PASSWORD_WRONG": N_("Your current password is not correct."),
+    "WRONG_PASSWORD": N_("That password is not correct."),
+    "PASSWORDS_DIFFER": N_("The passwords do not match."),
+    "THROTTLE_LOCKED": N_("Too many attempts: this account is locked. Reset your password or "
+                          "ask an administrator to unlock it."),
+    "THROTTLE_WAIT": N_plural("Too many attempts: wait %(num)d minute before trying again.",
+                              "Too many attempts: wait %(num)d minutes before trying again."),
+    # Form fields
+    "TOO_LONG": N_("Use at most %(max)d characters (this has %(length)d)."),
+    "CONTROL_CHARS": N_("Remove the control characters from this field."),
+    "EMAIL_INVALID": N_("Enter a valid email address."),
+    "USER_EXISTS": N_("A user with this username or email already exists."),
+    "NOT_IN_DIRECTORY": N_("There is no account with this username in the organisation "
+                           "directory."),
+    "TEAM_NOT_ALLOWED": N_("Choose a team from the list."),
+    # Rules about oneself (portal.access)
+    "SELF_DISABLE": N_("You cannot disable your own account."),
+    "SELF_ROLE": N_("You cannot change your own role."),
+    # One user
+    "USER_SAVED": N_("Saved the changes to %(name)s."),
+    "USER_UNCHANGED": N_("Nothing changed."),
+    "USER_UNLOCKED": N_("%(name)s is unlocked."),
+    "USER_DISABLED": N_("%(name)s is disabled and signed out."),
+    "USER_ENABLED": N_("%(name)s is enabled."),
+    "SESSIONS_ENDED": N_plural("Ended %(num)d session of %(name)s.",
+                               "Ended %(num)d sessions of %(name)s."),
+    "NO_LINK_POSSIBLE": N_("%(name)s cannot receive a link (no email, disabled or a directory "
+                           "account)."),
+    "INVITE_RESENT": N_("A new invitation has been sent to %(email)s; the previous one no "
+                        "longer works."),
+    "RECOVERY_RESENT": N_("A new recovery link has been sent to %(email)s; any previous one no "
+                          "longer works."),
+    "PASSWORD_SET": N_("The password of %(name)s has been set."),
+    "NO_EMAIL": N_("No email address on file."),
+    "TEMP_PASSWORD_GONE": N_("This temporary password is no longer valid. Reset the password "
+                             "again."),
+    # Bulk actions
+    "BULK_CONFIRM_COUNT": N_("Type the number of users to confirm."),
+    "BULK_RESULTS_GONE": N_("These results have already been downloaded or have expired."),
+    # Teams
+    "TEAM_NAME_REQUIRED": N_("Enter a team name."),
+    "TEAM_EXISTS": N_("A team with this name already exists."),
+    "TEAM_CREATED": N_("Team %(name)s created."),
+    "TEAM_SAVED": N_("Team %(name)s saved."),
+    "TEAM_DELETED": N_plural("Team %(name)s deleted; its %(num)d member now has no team.",
+                             "Team %(name)s deleted; its %(num)d members now have no team."),
+    # CSV import
+    "FILE_TOO_LARGE": N_("The file is too large."),
+    "FILE_NOT_UTF8": N_("Save the file as CSV in UTF-8 and try again."),
+    "IMPORT_WRONG_PASSWORD": N_("That password is not correct. Choose the file again and enter "
+                                "your password."),
+    "IMPORT_NEEDS_PASSWORD": N_("This file creates administrators: enter your password and "
+                                "choose the file again."),
+    # Settings
+    "SETTINGS_SAVED": N_("Settings saved. They apply from now on."),
+    "SETTINGS_UNCHANGED": N_("Nothing was changed."),
+}
+
+
+def text(key: str, **values) -> str:
+    """The message ``key`` in the current language (``num`` chooses a plural form)."""
+    entry = MESSAGES[key]
+    if isinstance(entry, tuple):
+        return ngettext(entry[0], entry[1], values.pop("num"), **values)
+    return gettext(entry, **values)
+
+
+def lazy(key: str, **values) -> LazyString:
+    """:func:`text`, translated when shown (form declarations, module constants)."""
+    return LazyString(text, key, **values)

@@ -1,0 +1,271 @@
+"""Helpers shared by the tests (fixtures stay in conftest.py; tests import these from
+here, never from conftest or from another test module)."""
+
+from __future__ import annotations
+
+import email
+import io
+import os
+import re
+import socket
+import sys
+import time
+import urllib.request
+from datetime import timedelta
+
+from aiosmtpd.controller import Controller
+from markupsafe import escape
+
+from portal import messages
+from portal.access import clear_cache
+from portal.db import database, truncate_all
+from portal.models import DEFAULT_ROLES, MODELS, AuditEvent, Role, UserSession, utcnow
+from portal.schema import migrate
+
+PG_URL = os.environ.get("PASSGATE_TEST_DATABASE_URL", "")
+PASSWORD = "violet lantern harbour 1987"  # meets the default policy
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def base_overrides(tmp_path) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "DATABASE_URL": PG_URL or f"sqlite:///{tmp_path}/passgate.db",
+        "BASE_URL": "http://localhost",
+        "BCRYPT_ROUNDS": 4,
+        "MAIL_BACKEND": "smtp",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_DEFAULT_SENDER": "Passgate <passgate@example.test>",
+        "LIMIT_LOGIN": "1000 per minute",
+        "LIMIT_FORGOT": "1000 per minute",
+        "LIMIT_RESET_TOKEN": "1000 per minute",
+        "LIMIT_REAUTH": "1000 per minute",
+        "LIMIT_PASSWORD_CHANGE": "1000 per minute",
+        "RESET_MAILS_PER_WINDOW": 100,
+    }
+
+
+_pg_migrated = False
+
+
+def prepare_database(app) -> None:
+    """Migrate the test database (SQLite: the test's own file; PostgreSQL: once, then
+    empty tables and the seeded roles before every test)."""
+    global _pg_migrated
+    clear_cache()
+    with app.app_context():
+        if PG_URL:
+            database.connect(reuse_if_open=True)
+            if not _pg_migrated:
+                database.execute_sql("DROP SCHEMA public CASCADE")
+                database.execute_sql("CREATE SCHEMA public")
+                migrate()
+                _pg_migrated = True
+            truncate_all(MODELS)
+            for name, perms, scope, rank in DEFAULT_ROLES:
+                Role.create(name=name, permissions=perms, scope=scope, rank=rank)
+        else:
+            migrate()
+        database.close()
+
+
+def csrf_of(response) -> str:
+    match = CSRF_RE.search(response.get_data(as_text=True))
+    assert match, "no CSRF token in page"
+    return match.group(1)
+
+
+def login(client, identifier, password=PASSWORD, **extra):
+    page = client.get("/login")
+    return client.post("/login", data={"identifier": identifier, "password": password,
+                                       "csrf_token": csrf_of(page), **extra})
+
+
+def post_form(client, url, data, page_url=None):
+    """POST with a fresh CSRF token taken from ``page_url`` (default: the same URL)."""
+    page = client.get(page_url or url)
+    return client.post(url, data={**data, "csrf_token": csrf_of(page)})
+
+
+def normalize(body: str) -> str:
+    """Mask CSRF values so two responses can be compared byte for byte."""
+    body = CSRF_RE.sub('name="csrf_token" value="X"', body)
+    return re.sub(r'name="csrf-token" content="[^"]+"', 'name="csrf-token" content="X"', body)
+
+
+class SMTPSink:
+    """A real SMTP server (aiosmtpd) on a free loopback port that keeps what it receives."""
+
+    def __init__(self):
+        self.messages = []
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                msg = email.message_from_bytes(envelope.content)
+                sink.messages.append((list(envelope.rcpt_tos), msg))
+                return "250 OK"
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    def start(self):
+        self.controller.start()
+        return self
+
+    def stop(self):
+        self.controller.stop()
+
+    def text_of(self, msg) -> str:
+        for part in msg.walk():
+            if part.get_content_type() == "text/plain":
+                return part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
+        return ""
+
+
+# --- messages: assert by key (portal/messages.py), never by English sentence -------------
+
+def message_pattern(key: str, **values) -> re.Pattern:
+    """The message ``key`` (English) as it appears in a page: values given are filled in,
+    any other placeholder matches anything; every plural form is accepted."""
+    entry = messages.MESSAGES[key]
+    forms = entry if isinstance(entry, tuple) else (entry,)
+    alternatives = []
+    for form in forms:
+        parts = re.split(r"(%\([a-z_]+\)[sd])", form)
+        out = []
+        for part in parts:
+            name = re.fullmatch(r"%\(([a-z_]+)\)[sd]", part)
+            if name is None:
+                out.append(_escaped(part))
+            elif name.group(1) in values:
+                out.append(_escaped(str(values[name.group(1)])))
+            else:
+                out.append(".+?")
+        alternatives.append("".join(out))
+    return re.compile("|".join(f"(?:{a})" for a in alternatives))
+
+
+def _escaped(text: str) -> str:
+    """``text`` as plain text or as HTML-escaped text (pages escape quotes)."""
+    plain, html = re.escape(text), re.escape(str(escape(text)))
+    return plain if plain == html else f"(?:{plain}|{html})"
+
+
+def says(body: str, key: str, **values) -> bool:
+    """Does ``body`` show the message ``key`` (see ``message_pattern``)?"""
+    return message_pattern(key, **values).search(body) is not None
+
+
+# --- admin screens --------------------------------------------------------------------
+
+HX = {"HX-Request": "true"}
+NEW_PASSWORD = "quiet meadow copper 4471 kite"
+
+
+def people(make_user) -> dict:
+    """admin; mgrA (manager of team A); alice, carol (team A); bob (team B); mgrB."""
+    return {
+        "admin": make_user("admin", role="admin", first_name="Ada", last_name="Admin"),
+        "mgrA": make_user("mgrA", role="manager", team="A"),
+        "mgrB": make_user("mgrB", role="manager", team="B"),
+        "alice": make_user("alice", team="A", first_name="Alice", last_name="Archer"),
+        "carol": make_user("carol", team="A", first_name="Carol", last_name="Cole"),
+        "bob": make_user("bob", team="B", first_name="Bob", last_name="Baker"),
+    }
+
+
+def token(client) -> str:
+    return csrf_of(client.get("/admin/users"))
+
+
+def post(client, url, data=None, htmx=False, csrf=None):
+    data = dict(data or {})
+    headers = dict(HX) if htmx else {}
+    data.setdefault("csrf_token", csrf or token(client))
+    return client.post(url, data=data, headers=headers)
+
+
+def db_get(app, model, *where):
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        row = model.get(*where)
+        database.close()
+        return row
+
+
+def audit_actions(app, action=None) -> list[AuditEvent]:
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        query = AuditEvent.select().order_by(AuditEvent.id)
+        if action:
+            query = query.where(AuditEvent.action == action)
+        rows = list(query)
+        database.close()
+        return rows
+
+
+def age_session(app, minutes=60):
+    """Make every session's last password entry old (step-up needed)."""
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        UserSession.update(authenticated_at=utcnow() - timedelta(minutes=minutes)).execute()
+        database.close()
+
+
+def body(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def upload(client, text, name="users.csv"):
+    page = client.get("/admin/users/import")
+    return client.post("/admin/users/import", data={
+        "csrf_token": csrf_of(page), "file": (io.BytesIO(text.encode()), name)},
+        content_type="multipart/form-data")
+
+
+# --- recovery -------------------------------------------------------------------------
+
+LINK_RE = re.compile(r"http://localhost/password/reset/([A-Za-z0-9_\-]+)")
+
+
+def forgot(client, identifier):
+    return post_form(client, "/password/forgot", {"identifier": identifier})
+
+
+def link_from(messages, to):
+    for message in messages:
+        if message.recipients == [to]:
+            return LINK_RE.search(message.body).group(0)
+    raise AssertionError(f"no mail to {to}")
+
+
+def path_of(link):
+    return link.replace("http://localhost", "")
+
+
+# --- real processes -------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, seconds: float = 15) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not come up")
+
+
+def cli(*args):
+    return [sys.executable, "-c", "from portal.cli import main; main()", *args]
