@@ -108,7 +108,9 @@ class Collector:
             for role in ("anonymous", *SIGNED_IN):
                 client = self.client(role, lang)
                 for rule in rules:
-                    path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], rule.rule)
+                    # A parameter of a route added later: id 1 (a 404 page is a page too).
+                    path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values.get(m.group(1), "1"),
+                                  rule.rule)
                     if rule.endpoint == "recovery.landing":
                         path = f"/password/reset/{values['token']}"
                     for hx in (False, True):
