@@ -6,7 +6,8 @@ draws a role, path parameters (existing ids, missing ones, huge numbers, arbitra
 query and form fields (names the code and templates really read, or arbitrary ones; any
 number of times, or missing) with arbitrary text, raw bytes that are not UTF-8, extreme
 numbers and dates, as a plain or an htmx request, url-encoded or multipart (with a file),
-mostly with a valid CSRF token. Two properties must hold:
+mostly with a valid CSRF token, with or without headers the app reads (htmx, Fetch
+Metadata, Origin, Accept-Language) holding any value. Two properties must hold:
 
 * never a 5xx;
 * the account rows never change without valid input: password, security stamp, role,
@@ -78,6 +79,14 @@ values = st.one_of(value_text.map(lambda v: v.encode("utf-8", "surrogatepass")),
                    st.binary(max_size=60))
 names = st.one_of(st.sampled_from(FIELDS), st.text(max_size=12))
 pairs = st.lists(st.tuples(names, values), max_size=8)
+# Request headers the app reads (htmx, Fetch Metadata, language), with any latin-1 value.
+HEADERS = ["HX-Current-URL", "HX-Target", "HX-Trigger", "HX-History-Restore-Request",
+           "HX-Request-Type", "Sec-Fetch-Site", "Origin", "Referer", "Accept-Language"]
+header_value = st.one_of(
+    st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=60),
+    st.sampled_from(["true", "same-origin", "cross-site", "none", "http://localhost/admin/users",
+                     "http://evil.example/", "fr-FR,fr;q=0.9", "*;q=NaN", "partial", "full"]))
+headers_drawn = st.dictionaries(st.sampled_from(HEADERS), header_value, max_size=3)
 
 
 def segment(converter: str, world_ids: list[int]):
@@ -149,7 +158,7 @@ def test_fuzz_route(world, endpoint, rule, method):
         items = data.draw(pairs, label="form")
         csrf = data.draw(st.sampled_from(["form", "form", "form", "header", "none"]),
                          label="csrf")
-        headers = {}
+        headers = data.draw(headers_drawn, label="headers")
         if data.draw(st.booleans(), label="htmx"):
             headers["HX-Request"] = "true"
         if csrf == "header":
