@@ -77,7 +77,7 @@ def check_new_password(user: User | None, password: str, confirm: str | None) ->
                                  confirm=confirm)
     errors = list(evaluation.errors)
     if not errors and user is not None and reused(user, password):
-        errors.append(_("You have used this password recently. Choose a different one."))
+        errors.append(text("PASSWORD_REUSED"))
     return PasswordCheck(evaluation, errors)
 
 

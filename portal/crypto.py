@@ -24,3 +24,18 @@ def fernet(purpose: bytes) -> Fernet:
     key = key.encode() if isinstance(key, str) else key
     derived = hmac.new(key, purpose, hashlib.sha256).digest()
     return Fernet(base64.urlsafe_b64encode(derived))
+
+
+def encrypt(purpose: bytes, text: str) -> str:
+    return fernet(purpose).encrypt(text.encode()).decode()
+
+
+def decrypt(purpose: bytes, token: str) -> str | None:
+    """The text, or None when it cannot be read (the secret key changed since)."""
+    # Imported here for the same reason as in fernet().
+    from cryptography.fernet import InvalidToken
+
+    try:
+        return fernet(purpose).decrypt(token.encode()).decode()
+    except InvalidToken:
+        return None

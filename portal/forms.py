@@ -9,6 +9,7 @@ from wtforms.validators import InputRequired, Length, ValidationError
 from wtforms.widgets import PasswordInput
 
 from . import accounts, policy
+from .messages import lazy
 
 MAX_INPUT = 1024  # far above any policy maximum; bounds the work done on garbage
 
@@ -19,15 +20,14 @@ class MaxLength(Length):
     the server says what is too long instead (422, nothing typed lost)."""
 
     def __init__(self, max: int, message=None):
-        super().__init__(max=max, message=message or _l(
-            "Use at most %(max)d characters (this has %(length)d)."))
+        super().__init__(max=max, message=message or lazy("TOO_LONG"))
         self.field_flags = {}
 
 
 def no_control_chars(form, field):
     """Identifiers and names: refuse CR/LF and other control characters (header injection)."""
     if field.data and any(not ch.isprintable() for ch in field.data):
-        raise ValidationError(_l("Remove the control characters from this field."))
+        raise ValidationError(lazy("CONTROL_CHARS"))
 
 
 # Password fields keep what was typed when the form comes back with an error (the page is

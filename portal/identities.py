@@ -73,8 +73,7 @@ def check_new_username(username: str, exclude_id: int | None = None) -> None:
     if exclude_id is not None:
         query = query.where(User.id != exclude_id)
     if query.exists():
-        raise AccountError("username", _("This username looks too much like an existing one. "
-                                         "Choose one that is clearly different."))
+        raise AccountError("username", text("USERNAME_CONFUSABLE"))
 
 
 def clean_email(value: str | None) -> str | None:

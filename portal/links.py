@@ -30,6 +30,21 @@ def refusal(user: User | None) -> str | None:
     return None
 
 
+def pending_ids(user_ids: list[int]) -> set[int]:
+    """Which of these accounts hold a link that still works (unused, unexpired, issued
+    under the account's current security stamp)."""
+    if not user_ids:
+        return set()
+    rows = (ResetToken.select(ResetToken.user, ResetToken.stamp, User.security_stamp)
+            .join(User).where(ResetToken.user.in_(user_ids) & ResetToken.used_at.is_null()
+                              & (ResetToken.expires_at > utcnow())).tuples())
+    return {uid for uid, stamp, current in rows if stamp == current}
+
+
+def has_pending(user: User) -> bool:
+    return user.id in pending_ids([user.id])
+
+
 def purpose_for(user: User) -> str:
     """An invitation for an account that never had a password, a recovery link otherwise."""
     return "reset" if user.password_hash else "invite"
@@ -74,8 +89,7 @@ def issue_many(users: list[User], audit_rows: list[dict]) -> None:
         mail_rows.append({**row, "user": user.id, "created_at": now, "next_attempt_at": now})
     ids = [user.id for user in users]
     with write():
-        (ResetToken.update(used_at=now)
-         .where(ResetToken.user.in_(ids) & ResetToken.used_at.is_null()).execute())
+        void_all(ids, now)
         insert_rows(ResetToken, token_rows)
         insert_rows(OutboxMail, mail_rows)
         insert_rows(AuditEvent, audit_rows)
@@ -90,8 +104,14 @@ def release(state: LinkState) -> None:
 
 def void(user: User, now=None) -> int:
     """Every unused link of ``user`` stops working (call inside a write transaction)."""
+    return void_all([user.id], now)
+
+
+def void_all(user_ids: list[int], now=None) -> int:
+    """``void`` for many accounts: links are marked used, never deleted (the per-account
+    mail limit counts them until housekeeping removes them a day after they expire)."""
     return (ResetToken.update(used_at=now or utcnow())
-            .where((ResetToken.user == user.id) & ResetToken.used_at.is_null()).execute())
+            .where(ResetToken.user.in_(user_ids) & ResetToken.used_at.is_null()).execute())
 
 
 @dataclass

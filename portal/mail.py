@@ -40,8 +40,7 @@ SUBJECTS = {
 }
 SECRET_KINDS = {"reset", "invite", "temp_password"}
 
-def _fernet():
-    return crypto.fernet(b'passgate outbox encryption v1')
+PURPOSE = b"passgate outbox encryption v1"  # the key of queued secrets (crypto.fernet)
 
 
 def recipient_language(user: User | None, language: str | None) -> str:
@@ -67,7 +66,7 @@ def prepare(kind: str, recipient: str, *, user: User | None = None,
     payload = json.dumps(context, default=_encode, separators=(",", ":"))
     secret = kind in SECRET_KINDS
     if secret:
-        payload = _fernet().encrypt(payload.encode()).decode()
+        payload = crypto.encrypt(PURPOSE, payload)
     return {"kind": kind, "user": user, "recipient": recipient, "language": language,
             "subject": subject or subject_of(kind, language), "context": payload,
             "encrypted": secret}
@@ -102,11 +101,8 @@ def render(row: OutboxMail) -> tuple[str, str, str]:
         return (row.subject, *bodies(row))
     payload = row.context
     if row.encrypted:
-        from cryptography.fernet import InvalidToken  # lazy: see _fernet()
-
-        try:
-            payload = _fernet().decrypt(payload.encode()).decode()
-        except InvalidToken:
+        payload = crypto.decrypt(PURPOSE, payload)
+        if payload is None:
             return row.subject, "", ""
     context = json.loads(payload, object_hook=_decode)
     org = settings.get("ORG_NAME")
@@ -123,14 +119,12 @@ def bodies(row: OutboxMail) -> tuple[str, str]:
     """Plain bodies of a row queued before migration 0007 (decrypted when needed)."""
     if not row.encrypted or not row.body_text:
         return row.body_text, row.body_html
-    from cryptography.fernet import InvalidToken  # lazy: see _fernet()
-
-    f = _fernet()
-    try:
-        return f.decrypt(row.body_text.encode()).decode(), f.decrypt(row.body_html.encode()).decode()
-    except InvalidToken:
+    text = crypto.decrypt(PURPOSE, row.body_text)
+    html = crypto.decrypt(PURPOSE, row.body_html)
+    if text is None or html is None:
         # The secret key changed since the mail was queued: it can never be sent.
         return "", ""
+    return text, html
 
 
 def _claim(row_ids: list[int]) -> list[int]:

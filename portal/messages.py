@@ -25,27 +25,42 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     # Signing in, passwords
     "LOGIN_FAILED": N_("Your username, email or password was incorrect."),
     "SIGNIN_PAUSED": N_("Sign-in is paused after too many attempts."),
-    "TEMP_PASSWORD_EXPIRED": N_("Your temporary password has expired. Ask your administrator "
-                                "for a new one, or use “Forgotten your password?” below to get "
-                                "a link by email."),
-    "PASSWORD_CHANGED": N_("Your password has been changed. Your other sessions have been "
-                           "signed out."),
+    "TEMP_PASSWORD_EXPIRED": N_(
+        "Your temporary password has expired. Ask your administrator "
+        "for a new one, or use “Forgotten your password?” below to get "
+        "a link by email."
+    ),
+    "PASSWORD_CHANGED": N_(
+        "Your password has been changed. Your other sessions have been signed out."
+    ),
     "PASSWORD_RESET_DONE": N_("Your password has been set. You can now sign in with it."),
     "PASSWORD_REQUIRED": N_("Enter your password."),
     "CURRENT_PASSWORD_WRONG": N_("Your current password is not correct."),
     "WRONG_PASSWORD": N_("That password is not correct."),
+    "PASSWORD_REUSED": N_("You have used this password recently. Choose a different one."),
+    "DIRECTORY_UNAVAILABLE": N_(
+        "The organisation directory is unavailable at the moment, so "
+        "this could not be done. Nothing was changed. Please try again "
+        "in a few minutes."
+    ),
     "PASSWORDS_DIFFER": N_("The passwords do not match."),
-    "THROTTLE_LOCKED": N_("Too many attempts: this account is locked. Reset your password or "
-                          "ask an administrator to unlock it."),
-    "THROTTLE_WAIT": N_plural("Too many attempts: wait %(num)d minute before trying again.",
-                              "Too many attempts: wait %(num)d minutes before trying again."),
+    "THROTTLE_LOCKED": N_(
+        "Too many attempts: this account is locked. Reset your password or "
+        "ask an administrator to unlock it."
+    ),
+    "THROTTLE_WAIT": N_plural(
+        "Too many attempts: wait %(num)d minute before trying again.",
+        "Too many attempts: wait %(num)d minutes before trying again.",
+    ),
     # Form fields
     "TOO_LONG": N_("Use at most %(max)d characters (this has %(length)d)."),
     "CONTROL_CHARS": N_("Remove the control characters from this field."),
     "EMAIL_INVALID": N_("Enter a valid email address."),
     "USER_EXISTS": N_("A user with this username or email already exists."),
-    "NOT_IN_DIRECTORY": N_("There is no account with this username in the organisation "
-                           "directory."),
+    "USERNAME_CONFUSABLE": N_(
+        "This username looks too much like an existing one. Choose one that is clearly different."
+    ),
+    "NOT_IN_DIRECTORY": N_("There is no account with this username in the organisation directory."),
     "TEAM_NOT_ALLOWED": N_("Choose a team from the list."),
     # Rules about oneself (portal.access)
     "SELF_DISABLE": N_("You cannot disable your own account."),
@@ -56,18 +71,23 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     "USER_UNLOCKED": N_("%(name)s is unlocked."),
     "USER_DISABLED": N_("%(name)s is disabled and signed out."),
     "USER_ENABLED": N_("%(name)s is enabled."),
-    "SESSIONS_ENDED": N_plural("Ended %(num)d session of %(name)s.",
-                               "Ended %(num)d sessions of %(name)s."),
-    "NO_LINK_POSSIBLE": N_("%(name)s cannot receive a link (no email, disabled or a directory "
-                           "account)."),
-    "INVITE_RESENT": N_("A new invitation has been sent to %(email)s; the previous one no "
-                        "longer works."),
-    "RECOVERY_RESENT": N_("A new recovery link has been sent to %(email)s; any previous one no "
-                          "longer works."),
+    "SESSIONS_ENDED": N_plural(
+        "Ended %(num)d session of %(name)s.", "Ended %(num)d sessions of %(name)s."
+    ),
+    "NO_LINK_POSSIBLE": N_(
+        "%(name)s cannot receive a link (no email, disabled or a directory account)."
+    ),
+    "INVITE_RESENT": N_(
+        "A new invitation has been sent to %(email)s; the previous one no longer works."
+    ),
+    "RECOVERY_RESENT": N_(
+        "A new recovery link has been sent to %(email)s; any previous one no longer works."
+    ),
     "PASSWORD_SET": N_("The password of %(name)s has been set."),
     "NO_EMAIL": N_("No email address on file."),
-    "TEMP_PASSWORD_GONE": N_("This temporary password is no longer valid. Reset the password "
-                             "again."),
+    "TEMP_PASSWORD_GONE": N_(
+        "This temporary password is no longer valid. Reset the password again."
+    ),
     # Bulk actions
     "BULK_CONFIRM_COUNT": N_("Type the number of users to confirm."),
     "BULK_RESULTS_GONE": N_("These results have already been downloaded or have expired."),
@@ -76,18 +96,29 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     "TEAM_EXISTS": N_("A team with this name already exists."),
     "TEAM_CREATED": N_("Team %(name)s created."),
     "TEAM_SAVED": N_("Team %(name)s saved."),
-    "TEAM_DELETED": N_plural("Team %(name)s deleted; its %(num)d member now has no team.",
-                             "Team %(name)s deleted; its %(num)d members now have no team."),
+    "TEAM_DELETED": N_plural(
+        "Team %(name)s deleted; its %(num)d member now has no team.",
+        "Team %(name)s deleted; its %(num)d members now have no team.",
+    ),
     # CSV import
     "FILE_TOO_LARGE": N_("The file is too large."),
     "FILE_NOT_UTF8": N_("Save the file as CSV in UTF-8 and try again."),
-    "IMPORT_WRONG_PASSWORD": N_("That password is not correct. Choose the file again and enter "
-                                "your password."),
-    "IMPORT_NEEDS_PASSWORD": N_("This file creates administrators: enter your password and "
-                                "choose the file again."),
+    "IMPORT_WRONG_PASSWORD": N_(
+        "That password is not correct. Choose the file again and enter your password."
+    ),
+    "IMPORT_NEEDS_PASSWORD": N_(
+        "This file creates administrators: enter your password and choose the file again."
+    ),
     # Settings
     "SETTINGS_SAVED": N_("Settings saved. They apply from now on."),
     "SETTINGS_UNCHANGED": N_("Nothing was changed."),
+    "WEAK_MIN_LENGTH": N_(
+        "NIST SP 800-63B requires at least 15 characters for passwords used "
+        "without a second factor."
+    ),
+    "WEAK_MAX_LENGTH": N_(
+        "Allow at least 64 characters so that long passphrases and password managers work."
+    ),
 }
 
 

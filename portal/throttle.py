@@ -17,11 +17,11 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask_babel import gettext, ngettext
 from peewee import Case
 
 from . import devices, passwords, settings
 from .db import write
+from .messages import text
 from .models import LoginThrottle, User, fold, utcnow
 
 
@@ -156,11 +156,8 @@ def clear_identifiers(user: User) -> None:
 def refusal_message(seconds: int) -> str:
     """What to say when a password may not be checked now (``seconds`` 0 = hard lock)."""
     if not seconds:
-        return gettext("Too many attempts: this account is locked. Reset your password or "
-                       "ask an administrator to unlock it.")
-    minutes = max(1, -(-seconds // 60))
-    return ngettext("Too many attempts: wait %(num)d minute before trying again.",
-                    "Too many attempts: wait %(num)d minutes before trying again.", minutes)
+        return text("THROTTLE_LOCKED")
+    return text("THROTTLE_WAIT", num=max(1, -(-seconds // 60)))
 
 
 @dataclass

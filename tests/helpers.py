@@ -78,8 +78,10 @@ def csrf_of(response) -> str:
 
 def login(client, identifier, password=PASSWORD, **extra):
     page = client.get("/login")
-    return client.post("/login", data={"identifier": identifier, "password": password,
-                                       "csrf_token": csrf_of(page), **extra})
+    return client.post(
+        "/login",
+        data={"identifier": identifier, "password": password, "csrf_token": csrf_of(page), **extra},
+    )
 
 
 def post_form(client, url, data, page_url=None):
@@ -127,6 +129,7 @@ class SMTPSink:
 
 
 # --- messages: assert by key (portal/messages.py), never by English sentence -------------
+
 
 def message_pattern(key: str, **values) -> re.Pattern:
     """The message ``key`` (English) as it appears in a page: values given are filled in,
@@ -222,9 +225,11 @@ def body(response) -> str:
 
 def upload(client, text, name="users.csv"):
     page = client.get("/admin/users/import")
-    return client.post("/admin/users/import", data={
-        "csrf_token": csrf_of(page), "file": (io.BytesIO(text.encode()), name)},
-        content_type="multipart/form-data")
+    return client.post(
+        "/admin/users/import",
+        data={"csrf_token": csrf_of(page), "file": (io.BytesIO(text.encode()), name)},
+        content_type="multipart/form-data",
+    )
 
 
 # --- recovery -------------------------------------------------------------------------
@@ -248,6 +253,7 @@ def path_of(link):
 
 
 # --- real processes -------------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as s:

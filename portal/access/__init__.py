@@ -42,6 +42,7 @@ def clear_cache() -> None:
 
 # --- roles ---------------------------------------------------------------------------
 
+
 def role_names() -> list[str]:
     """Every role, highest rank first."""
     return [name for name, _scope in _roles()]
@@ -64,6 +65,7 @@ def team_roles() -> list[str]:
 
 # --- permissions and reach -----------------------------------------------------------
 
+
 def has_permission(actor: User, permission: str) -> bool:
     if actor is None or not getattr(actor, "is_authenticated", False) or actor.disabled:
         return False
@@ -77,8 +79,10 @@ def sees_everyone(actor: User) -> bool:
 
 def team_ids(actor: User) -> set[int]:
     """Teams within a team-scoped actor's reach: their own and those they manage."""
-    ids = {row.team_id for row in ManagedTeam.select(ManagedTeam.team).where(
-        ManagedTeam.manager == actor.id)}
+    ids = {
+        row.team_id
+        for row in ManagedTeam.select(ManagedTeam.team).where(ManagedTeam.manager == actor.id)
+    }
     if actor.team_id:
         ids.add(actor.team_id)
     return ids
@@ -108,6 +112,11 @@ def visible_roles(actor: User) -> list[str] | None:
     if sees_everyone(actor):
         return None
     return lower_roles(actor)
+
+
+def may_manage_teams(actor: User) -> bool:
+    """Teams and their managers are set by actors with every account in reach."""
+    return sees_everyone(actor) and has_permission(actor, "users.update")
 
 
 def assignable_roles(actor: User) -> list[str]:
@@ -146,8 +155,9 @@ def event_condition(actor: User, event_team, target):
     teams = sorted(team_ids(actor)) if scope == "team" else []
     if not teams:
         return SQL("1 = 0")
-    return event_team.in_(teams) & (target.role.in_(lower_roles(actor) or [""])
-                                    | (target.id == actor.id))
+    return event_team.in_(teams) & (
+        target.role.in_(lower_roles(actor) or [""]) | (target.id == actor.id)
+    )
 
 
 class Denied(Exception):
@@ -169,6 +179,7 @@ def get_target(actor: User, user_id: int, permission: str) -> User | None:
 
 # --- rules about teams and oneself -----------------------------------------------------
 
+
 def team_allowed(actor: User, team_id: int | None, allowed_ids) -> bool:
     """May the actor put an account in ``team_id`` (``allowed_ids``: the teams they may
     assign)? A team-scoped actor must choose one of their teams, never "no team"."""
@@ -177,8 +188,9 @@ def team_allowed(actor: User, team_id: int | None, allowed_ids) -> bool:
     return team_id in allowed_ids
 
 
-def edit_refusal(actor: User, target: User | None, *, disabled: bool,
-                 role: str | None) -> tuple[str, str] | None:
+def edit_refusal(
+    actor: User, target: User | None, *, disabled: bool, role: str | None
+) -> tuple[str, str] | None:
     """(field, message key) when the actor may not make this change to their own account
     (disable it, change its role), else None. ``target`` None: a new account."""
     if target is None or target.id != actor.id:

@@ -22,10 +22,20 @@ import os
 from flask import Blueprint
 from jinja2 import ChoiceLoader, FileSystemLoader
 
-FEATURES = ("users", "user_passwords", "bulk", "import_export", "teams", "overview",
-            "audit_log", "org_settings", "stepup")
+FEATURES = (
+    "users",
+    "user_passwords",
+    "bulk",
+    "import_export",
+    "teams",
+    "overview",
+    "audit_log",
+    "org_settings",
+    "stepup",
+)
 PORTAL = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.jinja_loader = ChoiceLoader(
-    [FileSystemLoader(os.path.join(PORTAL, name, "templates")) for name in FEATURES])
+    [FileSystemLoader(os.path.join(PORTAL, name, "templates")) for name in FEATURES]
+)

@@ -25,7 +25,7 @@ from flask_babel import lazy_gettext as _l
 from peewee import fn
 
 from .. import access, settings
-from ..models import AuditEvent, Role, User
+from ..models import AuditEvent, User
 from .labels import ACTION_LABELS, OUTCOME_LABELS, action_label, outcome_label
 
 PAGE_SIZE = 50
@@ -112,21 +112,11 @@ def _prefix(column, text: str):
 def scoped(actor: User):
     """Every event ``actor`` may read, newest first (see the module docstring)."""
     query = AuditEvent.select().order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
-    if not access.has_permission(actor, "audit.read"):
-        return query.where(AuditEvent.id == -1)
-    role = Role.get_or_none(Role.name == actor.role)
-    if role is not None and role.scope == "all":
-        return query
-    teams = access.team_ids(actor) if role is not None and role.scope == "team" else set()
-    if not teams:
-        return query.where(AuditEvent.id == -1)
-    # The reach rule of every other screen (issue 11, finding 5): the target must rank below
-    # the reader -- never an administrator or a peer manager -- except the reader themself.
     target = User.alias("audit_target")
-    roles = access.lower_roles(actor)
-    return (query.join(target, on=(AuditEvent.target == target.id))
-            .where(AuditEvent.team_id.in_(sorted(teams))
-                   & (target.role.in_(roles or [""]) | (target.id == actor.id))))
+    condition = access.event_condition(actor, AuditEvent.team_id, target)
+    if condition is None:
+        return query
+    return query.join(target, on=(AuditEvent.target == target.id)).where(condition)
 
 
 def search(actor: User, f: AuditFilter):

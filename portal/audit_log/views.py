@@ -30,21 +30,30 @@ def _render(actor, filters, page, status=200):
         export_url=url_for("admin.audit_export", **kept))
 
 
+def _filtered(actor):
+    """The filters of the query string, and the answer when they cannot be read (the page
+    again with the errors, 422, no events) or None."""
+    filters = service.parse_filters(request.args)
+    refused = (_render(actor, filters, service.Page([], 0, 1, 1), status=422)
+               if filters.errors else None)
+    return filters, refused
+
+
 @bp.get("/audit")
 @requires("audit.read")
 def audit(actor: User):
-    filters = service.parse_filters(request.args)
-    if filters.errors:
-        return _render(actor, filters, service.Page([], 0, 1, 1), status=422)
+    filters, refused = _filtered(actor)
+    if refused is not None:
+        return refused
     return _render(actor, filters, service.page_of(actor, filters))
 
 
 @bp.get("/audit/export.csv")
 @requires("audit.read")
 def audit_export(actor: User):
-    filters = service.parse_filters(request.args)
-    if filters.errors:
-        return _render(actor, filters, service.Page([], 0, 1, 1), status=422)
+    filters, refused = _filtered(actor)
+    if refused is not None:
+        return refused
     # Who took a copy of the log, and of what, is itself worth knowing.
     audit_log.record("audit.export", actor=actor,
                      detail={k: request.args[k] for k in FILTER_ARGS if request.args.get(k)})

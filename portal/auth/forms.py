@@ -11,6 +11,7 @@ from ..forms import (
     new_password_field,
     no_control_chars,
 )
+from ..messages import lazy
 
 PROVIDERS = [("identity", _l("Passgate account")), ("sso", _l("Organisation directory (SSO)"))]
 
@@ -20,7 +21,7 @@ class LoginForm(FlaskForm):
         InputRequired(message=_l("Enter your username or email.")), MaxLength(254),
         no_control_chars], render_kw={"autocomplete": "username", "autofocus": True})
     password = PasswordField(_l("Password"), validators=[
-        InputRequired(message=_l("Enter your password.")), MaxLength(MAX_INPUT)],
+        InputRequired(message=lazy("PASSWORD_REQUIRED")), MaxLength(MAX_INPUT)],
         render_kw={"autocomplete": "current-password"})
     provider = SelectField(_l("Sign in with"), choices=PROVIDERS, default="identity")
 

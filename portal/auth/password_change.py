@@ -35,15 +35,25 @@ def change_own_password(user: User, current: str, new: str, confirm: str) -> Ref
     except providers.WrongPassword:
         return _bad_current(user)
     except providers.PasswordRejected as exc:
-        audit.record("password.change", outcome="failure", target=user,
-                     detail={"reason": "directory_refused", "code": exc.code})
+        audit.record(
+            "password.change",
+            outcome="failure",
+            target=user,
+            detail={"reason": "directory_refused", "code": exc.code},
+        )
         return Refusal(422, "password", [exc.message])
-    accounts.replace_password(user, new, how="change", action="password.change",
-                              detail={"forced": True} if user.must_change else None)
+    accounts.replace_password(
+        user,
+        new,
+        how="change",
+        action="password.change",
+        detail={"forced": True} if user.must_change else None,
+    )
     return None
 
 
 def _bad_current(user: User) -> Refusal:
-    audit.record("password.change", outcome="failure", target=user,
-                 detail={"reason": "bad_current_password"})
+    audit.record(
+        "password.change", outcome="failure", target=user, detail={"reason": "bad_current_password"}
+    )
     return Refusal(422, "current_password", [text("CURRENT_PASSWORD_WRONG")])

@@ -25,7 +25,7 @@ from .. import access, audit, crypto, links, mail
 from ..csvtext import csv_line
 from ..db import database
 from ..messages import text
-from ..models import BulkJob, ResetToken, User, utcnow
+from ..models import BulkJob, User, utcnow
 from ..user_passwords import service as user_passwords
 from ..users import service as users
 
@@ -80,14 +80,7 @@ class Eligibility:
 
 def eligibility(users: list[User]) -> Eligibility:
     """Who would receive a recovery link (and why the others would not)."""
-    now = utcnow()
-    ids = [u.id for u in users]
-    pending_ids = set()
-    if ids:
-        rows = (ResetToken.select(ResetToken.user, ResetToken.stamp, User.security_stamp)
-                .join(User).where(ResetToken.user.in_(ids) & ResetToken.used_at.is_null()
-                                  & (ResetToken.expires_at > now)).tuples())
-        pending_ids = {uid for uid, stamp, current in rows if stamp == current}
+    pending_ids = links.pending_ids([u.id for u in users])
     result = Eligibility()
     for user in users:
         reason = links.refusal(user)
@@ -120,8 +113,7 @@ def refusal(action: str, users: list[User] | None, confirm_count: str,
 
 # --- running -------------------------------------------------------------------------------
 
-def _fernet():
-    return crypto.fernet(b'passgate bulk results v1')
+PURPOSE = b"passgate bulk results v1"  # the key of stored results (crypto.fernet)
 
 
 def start(actor: User, action: str, users: list[User], *, reason: str = "",
@@ -187,7 +179,7 @@ def execute(job_id: int, actor_id: int, action: str, ids: list[int], reason: str
     summary = {"action": action, "total": len(ids), "succeeded": done - failed, "failed": failed}
     fields = {"status": "done", "finished_at": utcnow(), "summary": json.dumps(summary)}
     if results:
-        fields["results"] = _fernet().encrypt(json.dumps(results).encode()).decode()
+        fields["results"] = crypto.encrypt(PURPOSE, json.dumps(results))
     BulkJob.update(**fields).where(BulkJob.id == job_id).execute()
     audit.record("admin.bulk", actor=actor, detail={"job": job_id, **summary})
     mail.wake()
@@ -250,11 +242,10 @@ def summary(job: BulkJob) -> dict:
 
 
 def _decrypt(token: str) -> list[dict]:
-    from cryptography.fernet import InvalidToken  # lazy: see _fernet()
-
+    text = crypto.decrypt(PURPOSE, token)
     try:
-        return json.loads(_fernet().decrypt(token.encode()))
-    except (InvalidToken, ValueError):
+        return json.loads(text) if text is not None else []
+    except ValueError:
         return []
 
 

@@ -41,8 +41,11 @@ def _selection(actor: User) -> dict:
     search = Search.from_args(request.form)
     all_matching = request.form.get("all_matching") == "1"
     try:
-        ids = (matching_ids(actor, search, bulk.MAX_USERS) if all_matching
-               else bulk.parse_ids(request.form.getlist("ids")))
+        ids = (
+            matching_ids(actor, search, bulk.MAX_USERS)
+            if all_matching
+            else bulk.parse_ids(request.form.getlist("ids"))
+        )
         if len(ids) > bulk.MAX_USERS:
             return {"selection": Selection(None, search, all_matching)}
         ids, skipped = access.without_self(actor, ids)
@@ -57,13 +60,22 @@ def _selection(actor: User) -> dict:
 def _dialog(action: str, chosen: Selection, status: int, **extra):
     users = chosen.users
     preview = bulk.eligibility(users) if action == "recovery" and users else None
-    ctx = {"action": action, "users": users or [], "search": chosen.search,
-           "all_matching": chosen.all_matching, "too_many": users is None,
-           "max_users": bulk.MAX_USERS, "labels": labels, "in_dialog": htmx.is_htmx(),
-           "form": EmptyForm(), "skipped_self": chosen.skipped_self,
-           "typed_confirm": action in bulk.TYPED_CONFIRM, "preview": preview, **extra}
-    return htmx.render("admin/bulk_confirm.html", "admin/_bulk_confirm.html", status=status,
-                       **ctx)
+    ctx = {
+        "action": action,
+        "users": users or [],
+        "search": chosen.search,
+        "all_matching": chosen.all_matching,
+        "too_many": users is None,
+        "max_users": bulk.MAX_USERS,
+        "labels": labels,
+        "in_dialog": htmx.is_htmx(),
+        "form": EmptyForm(),
+        "skipped_self": chosen.skipped_self,
+        "typed_confirm": action in bulk.TYPED_CONFIRM,
+        "preview": preview,
+        **extra,
+    }
+    return htmx.render("admin/bulk_confirm.html", "admin/_bulk_confirm.html", status=status, **ctx)
 
 
 @bp.post("/users/bulk/<action>/confirm")
@@ -77,12 +89,21 @@ def bulk_confirm(actor: User, action: str, selection: Selection):
 @bp.post("/users/bulk/<action>")
 @requires("users.update", load=_selection, fresh=True)
 def bulk_run(actor: User, action: str, selection: Selection):
-    problem = bulk.refusal(action, selection.users, request.form.get("confirm_count", ""),
-                           request.form.get("reason") or "")
+    problem = bulk.refusal(
+        action,
+        selection.users,
+        request.form.get("confirm_count", ""),
+        request.form.get("reason") or "",
+    )
     if problem is not None:
         return _dialog(action, selection, 422, **problem)
-    job = bulk.start(actor, action, selection.users, reason=request.form.get("reason") or "",
-                     ip=audit.client_ip())
+    job = bulk.start(
+        actor,
+        action,
+        selection.users,
+        reason=request.form.get("reason") or "",
+        ip=audit.client_ip(),
+    )
     return _job_response(job, status=202 if job.status == "running" else 200)
 
 
@@ -102,10 +123,17 @@ def _job(actor: User, public_id: str):
 
 def _job_response(job, status: int = 200):
     results = bulk.take_results_for_display(job) if job.status == "done" else None
-    response = htmx.render("admin/bulk_job.html", "admin/_bulk_job.html", status=status,
-                           job=job, summary=bulk.summary(job), results=results,
-                           form=EmptyForm(), in_dialog=htmx.is_htmx(),
-                           poll=htmx.is_htmx())
+    response = htmx.render(
+        "admin/bulk_job.html",
+        "admin/_bulk_job.html",
+        status=status,
+        job=job,
+        summary=bulk.summary(job),
+        results=results,
+        form=EmptyForm(),
+        in_dialog=htmx.is_htmx(),
+        poll=htmx.is_htmx(),
+    )
     response.headers["Cache-Control"] = "no-store"
     htmx.no_push(response)
     return list_changed(response) if job.status != "running" else response
@@ -122,6 +150,7 @@ def bulk_download(actor: User, public_id: str):
     audit.record("admin.bulk_download", actor=actor, detail={"job": job.id, "rows": len(rows)})
     response = Response(bulk.results_csv(rows), mimetype="text/csv")
     response.headers["Content-Disposition"] = (
-        f'attachment; filename="passgate-temporary-passwords-{job.id}.csv"')
+        f'attachment; filename="passgate-temporary-passwords-{job.id}.csv"'
+    )
     response.headers["Cache-Control"] = "no-store"
     return response

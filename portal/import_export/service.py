@@ -141,8 +141,11 @@ def validate(text: str) -> tuple[ImportResult, list[tuple[int, dict]]]:
                 continue
             if k in seen:
                 error("username", _("Same username or email as line %(line)d.", line=seen[k]))
-            elif User.select().where((User.username_key == k) | (User.email_key == k)).exists():
-                error("username", _("A user with this username or email already exists."))
+            else:
+                try:
+                    accounts.check_unique(key, None)
+                except accounts.AccountError as exc:
+                    error("username", str(exc))
             seen.setdefault(k, line)
     if not rows and not result.errors:
         result.errors.append((1, "", _("The file has no users.")))

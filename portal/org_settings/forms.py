@@ -86,6 +86,13 @@ def between(low: int, high: int):
     return check
 
 
+def lifetime_field(label) -> RadioField:
+    """How long a mailed link lives: a number of minutes, or until the end of its day."""
+    return RadioField(label, default="minutes", choices=[
+        ("minutes", _l("A number of minutes")),
+        (END_OF_DAY, _l("Until midnight of the day it was sent"))])
+
+
 class SettingsForm(FlaskForm):
     org_name = StringField(_l("Organisation name"), validators=[
         InputRequired(message=_l("Enter the organisation's name.")), MaxLength(64),
@@ -107,13 +114,9 @@ class SettingsForm(FlaskForm):
     password_max_age_days = WholeNumberField(_l("Maximum password age (days, 0 = never)"),
                                              validators=[between(0, 3650)])
 
-    reset_link_mode = RadioField(_l("Recovery link lifetime"), default="minutes", choices=[
-        ("minutes", _l("A number of minutes")),
-        (END_OF_DAY, _l("Until midnight of the day it was sent"))])
+    reset_link_mode = lifetime_field(_l("Recovery link lifetime"))
     reset_link_minutes = WholeNumberField(_l("Minutes (recovery link)"))
-    invite_link_mode = RadioField(_l("Invitation link lifetime"), default="minutes", choices=[
-        ("minutes", _l("A number of minutes")),
-        (END_OF_DAY, _l("Until midnight of the day it was sent"))])
+    invite_link_mode = lifetime_field(_l("Invitation link lifetime"))
     invite_link_minutes = WholeNumberField(_l("Minutes (invitation link)"))
     temp_password_ttl_hours = WholeNumberField(_l("Temporary password lifetime (hours)"),
                                                validators=[between(1, 168)])

@@ -8,10 +8,9 @@ or from the ``setting`` table. Saving takes effect on the next read, i.e. at onc
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
-
 from .. import audit, settings
 from ..db import write
+from ..messages import text
 from ..models import User
 from .forms import END_OF_DAY, SettingsForm
 
@@ -99,10 +98,7 @@ def warnings(min_length: int | None, max_length: int | None) -> dict[str, str]:
     """Allowed but weaker than recommended: field name -> advice."""
     out = {}
     if min_length is not None and min_length < 15:
-        out["password_min_length"] = str(_l(
-            "NIST SP 800-63B requires at least 15 characters for passwords used without a "
-            "second factor."))
+        out["password_min_length"] = text("WEAK_MIN_LENGTH")
     if max_length is not None and max_length < 64:
-        out["password_max_length"] = str(_l(
-            "Allow at least 64 characters so that long passphrases and password managers work."))
+        out["password_max_length"] = text("WEAK_MAX_LENGTH")
     return out

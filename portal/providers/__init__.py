@@ -7,10 +7,10 @@ account. ``init_app`` answers ``DirectoryUnavailable`` with a 503 page (audited)
 from __future__ import annotations
 
 from flask import request
-from flask_babel import lazy_gettext as _l
 
 from .. import audit, htmx, settings
 from ..errors import render_error
+from ..messages import lazy
 from .base import (
     AccountState,
     DirectoryUnavailable,
@@ -26,8 +26,7 @@ __all__ = ["AccountState", "DirectoryUnavailable", "PasswordRejected", "Provider
            "ProviderError", "Verification", "WrongPassword", "directory_enabled", "for_user",
            "get", "init_app"]
 
-UNAVAILABLE = _l("The organisation directory is unavailable at the moment, so this could "
-                 "not be done. Nothing was changed. Please try again in a few minutes.")
+UNAVAILABLE = lazy("DIRECTORY_UNAVAILABLE")
 RETRY_AFTER = 30
 
 

@@ -30,19 +30,24 @@ def clean_name(raw: str | None, team_id: int | None = None) -> tuple[str, str | 
 
 def rows() -> list[dict]:
     """Every team with its member count and managers (the teams page)."""
-    members = dict(User.select(User.team, fn.COUNT(User.id)).where(User.team.is_null(False))
-                   .group_by(User.team).tuples())
+    members = dict(
+        User.select(User.team, fn.COUNT(User.id))
+        .where(User.team.is_null(False))
+        .group_by(User.team)
+        .tuples()
+    )
     managers: dict[int, list[User]] = {}
     for link in ManagedTeam.select(ManagedTeam, User).join(User).order_by(User.username_key):
         managers.setdefault(link.team_id, []).append(link.manager)
-    return [{"team": t, "members": members.get(t.id, 0), "managers": managers.get(t.id, [])}
-            for t in Team.select().order_by(Team.name_key)]
+    return [
+        {"team": t, "members": members.get(t.id, 0), "managers": managers.get(t.id, [])}
+        for t in Team.select().order_by(Team.name_key)
+    ]
 
 
 def possible_managers() -> list[User]:
     """Accounts whose role looks after teams (``access.team_roles``)."""
-    return list(User.select().where(User.role.in_(access.team_roles()))
-                .order_by(User.username_key))
+    return list(User.select().where(User.role.in_(access.team_roles())).order_by(User.username_key))
 
 
 def manager_ids(team: Team) -> set[int]:
@@ -69,13 +74,18 @@ def save(actor: User, team: Team, name: str, chosen: set[int]) -> None:
             audit.record("team.rename", actor=actor, detail={"from": team.name, "to": name})
         added, removed = chosen - before, before - chosen
         if removed:
-            ManagedTeam.delete().where((ManagedTeam.team == team.id)
-                                       & ManagedTeam.manager.in_(sorted(removed))).execute()
+            ManagedTeam.delete().where(
+                (ManagedTeam.team == team.id) & ManagedTeam.manager.in_(sorted(removed))
+            ).execute()
         for manager_id in sorted(added):
             ManagedTeam.create(team=team.id, manager=manager_id)
         for manager_id in sorted(added | removed):
-            audit.record("team.managers", actor=actor, target=User.get_by_id(manager_id),
-                         detail={"team": name, "managed": manager_id in added})
+            audit.record(
+                "team.managers",
+                actor=actor,
+                target=User.get_by_id(manager_id),
+                detail={"team": name, "managed": manager_id in added},
+            )
 
 
 def delete(actor: User, team: Team) -> tuple[int, int]:
@@ -86,6 +96,9 @@ def delete(actor: User, team: Team) -> tuple[int, int]:
         User.update(team=None).where(User.team == team.id).execute()
         ManagedTeam.delete().where(ManagedTeam.team == team.id).execute()
         Team.delete().where(Team.id == team.id).execute()
-        audit.record("team.delete", actor=actor,
-                     detail={"team": team.name, "members": members, "managers": managers})
+        audit.record(
+            "team.delete",
+            actor=actor,
+            detail={"team": team.name, "members": members, "managers": managers},
+        )
     return members, managers

@@ -45,9 +45,16 @@ def _team(team_id: int) -> Team:
 
 
 def _edit_page(team: Team, status=200, **extra):
-    ctx = {"team": team, "managers": service.possible_managers(),
-           "current": service.manager_ids(team), "members": service.member_count(team),
-           "form": EmptyForm(), "name": team.name, "error": None, **extra}
+    ctx = {
+        "team": team,
+        "managers": service.possible_managers(),
+        "current": service.manager_ids(team),
+        "members": service.member_count(team),
+        "form": EmptyForm(),
+        "name": team.name,
+        "error": None,
+        **extra,
+    }
     return render_template("admin/team_edit.html", **ctx), status
 
 
@@ -62,8 +69,7 @@ def team_edit(actor: User, team_id: int):
     if not chosen <= {u.id for u in service.possible_managers()}:
         abort(400)
     if error:
-        return _edit_page(team, 422, name=request.form.get("name", ""), error=error,
-                          current=chosen)
+        return _edit_page(team, 422, name=request.form.get("name", ""), error=error, current=chosen)
     service.save(actor, team, name, chosen)
     flash(text("TEAM_SAVED", name=name), "success")
     return redirect(url_for("admin.teams"), 303)
@@ -74,9 +80,13 @@ def team_edit(actor: User, team_id: int):
 def team_delete(actor: User, team_id: int):
     team = _team(team_id)
     if request.method != "POST":
-        return render_template("admin/team_delete.html", team=team, form=EmptyForm(),
-                               members=service.member_count(team),
-                               managers=len(service.manager_ids(team)))
+        return render_template(
+            "admin/team_delete.html",
+            team=team,
+            form=EmptyForm(),
+            members=service.member_count(team),
+            managers=len(service.manager_ids(team)),
+        )
     members, _managers = service.delete(actor, team)
     flash(text("TEAM_DELETED", num=members, name=team.name), "success")
     return redirect(url_for("admin.teams"), 303)

@@ -25,8 +25,14 @@ def _secret(response):
 
 
 def _confirm(user: User, form: ResetForm, status: int = 200):
-    return htmx.render("admin/user_reset_confirm.html", "admin/_reset_confirm.html",
-                       status=status, user=user, form=form, in_dialog=htmx.is_htmx())
+    return htmx.render(
+        "admin/user_reset_confirm.html",
+        "admin/_reset_confirm.html",
+        status=status,
+        user=user,
+        form=form,
+        in_dialog=htmx.is_htmx(),
+    )
 
 
 @bp.get("/users/<int:user_id>/reset")
@@ -46,9 +52,14 @@ def reset(actor: User, user: User):
     except providers.PasswordRejected as exc:
         form.reason.errors = [*form.reason.errors, exc.message]
         return _confirm(user, form, 422)
-    response = htmx.render("admin/user_reset_result.html", "admin/_reset_result.html",
-                           user=User.get_by_id(user.id), temp=temp, form=EmptyForm(),
-                           in_dialog=htmx.is_htmx())
+    response = htmx.render(
+        "admin/user_reset_result.html",
+        "admin/_reset_result.html",
+        user=User.get_by_id(user.id),
+        temp=temp,
+        form=EmptyForm(),
+        in_dialog=htmx.is_htmx(),
+    )
     return _secret(list_changed(response))
 
 
@@ -77,14 +88,29 @@ def mail_status(actor: User, mail_id: int):
 
 
 def _mail_fragment(row: OutboxMail | None, status: int = 200, error: str | None = None):
-    return _secret(htmx.render("admin/user_mail_status.html", "admin/_reset_mail_status.html",
-                               status=status, row=row, error=error, final=FINAL_MAIL))
+    return _secret(
+        htmx.render(
+            "admin/user_mail_status.html",
+            "admin/_reset_mail_status.html",
+            status=status,
+            row=row,
+            error=error,
+            final=FINAL_MAIL,
+        )
+    )
 
 
 def _password_page(user: User, form: SetPasswordForm, status: int = 200, **extra):
-    page = htmx.render("admin/user_password.html", "admin/_user_password.html", status=status,
-                       user=user, form=form, policy=accounts.current_policy(),
-                       in_dialog=htmx.is_htmx(), **extra)
+    page = htmx.render(
+        "admin/user_password.html",
+        "admin/_user_password.html",
+        status=status,
+        user=user,
+        form=form,
+        policy=accounts.current_policy(),
+        in_dialog=htmx.is_htmx(),
+        **extra,
+    )
     return _secret(page) if status != 200 else page
 
 
@@ -99,18 +125,24 @@ def set_password_form(actor: User, user: User):
 def set_password(actor: User, user: User):
     form = SetPasswordForm()
     if form.validate_on_submit():
-        errors = service.try_set_password(actor, user, form.password.data, form.confirm.data,
-                                          bool(form.must_change.data))
+        errors = service.try_set_password(
+            actor, user, form.password.data, form.confirm.data, bool(form.must_change.data)
+        )
         if not errors:
             return _password_set(user, bool(form.must_change.data))
         attach_password_errors(form, errors)
-    return _password_page(user, form, 422, evaluation=password_checklist(
-        user, form.password.data, form.confirm.data))
+    return _password_page(
+        user, form, 422, evaluation=password_checklist(user, form.password.data, form.confirm.data)
+    )
 
 
 def _password_set(user: User, must_change: bool):
     if not htmx.is_htmx():
         return done(text("PASSWORD_SET", name=user.display_name), user)
-    response = htmx.render("admin/_user_password_set.html", "admin/_user_password_set.html",
-                           user=user, must_change=must_change)
+    response = htmx.render(
+        "admin/_user_password_set.html",
+        "admin/_user_password_set.html",
+        user=user,
+        must_change=must_change,
+    )
     return _secret(list_changed(response))

@@ -55,5 +55,6 @@ def user_resend(actor: User, user: User):
         flash(text("NO_LINK_POSSIBLE", name=user.display_name), "error")
         return list_changed(Response(render_template("admin/_user_done.html"), status=422))
     service.resend_link(actor, user, purpose)
-    return done(text("INVITE_RESENT" if purpose == "invite" else "RECOVERY_RESENT",
-                     email=user.email), user)
+    return done(
+        text("INVITE_RESENT" if purpose == "invite" else "RECOVERY_RESENT", email=user.email), user
+    )

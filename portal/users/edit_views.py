@@ -49,8 +49,14 @@ def user_new(actor: User):
 
 
 def _created(user: User, temp: str | None):
-    ctx = {"user": user, "temp": temp, "in_dialog": htmx.is_htmx(), "created": True,
-           "form": EmptyForm(), "from_directory": providers.for_user(user).remote}
+    ctx = {
+        "user": user,
+        "temp": temp,
+        "in_dialog": htmx.is_htmx(),
+        "created": True,
+        "form": EmptyForm(),
+        "from_directory": providers.for_user(user).remote,
+    }
     if temp:
         response = htmx.render("admin/user_reset_result.html", "admin/_reset_result.html", **ctx)
         htmx.no_push(response)
@@ -64,16 +70,21 @@ def _created(user: User, temp: str | None):
 def user_edit(actor: User, user: User):
     form = UserForm(data=None if request.method == "POST" else service.form_values(user))
     form.setup(actor, creating=False)
-    ctx = {"form": form, "user": user, "in_dialog": htmx.is_htmx(),
-           "owned": providers.for_user(user).owned_fields()}
+    ctx = {
+        "form": form,
+        "user": user,
+        "in_dialog": htmx.is_htmx(),
+        "owned": providers.for_user(user).owned_fields(),
+    }
     if request.method != "POST":
         return _form_page(ctx)
 
     def save(data: service.UserData):
         service.check_edit(actor, user, data)  # refusals first: never the dialog for them
         refusal = challenge() if _sensitive_edit(user, data) else None
-        return refusal if refusal is not None else _saved(user,
-                                                          service.update_user(actor, user, data))
+        return (
+            refusal if refusal is not None else _saved(user, service.update_user(actor, user, data))
+        )
 
     return _run(form, ctx, save)
 
@@ -90,5 +101,6 @@ def _sensitive_edit(user: User, data: service.UserData) -> bool:
 
 def _saved(user: User, changes: dict):
     user = User.get_by_id(user.id)
-    return done(text("USER_SAVED", name=user.display_name) if changes
-                else text("USER_UNCHANGED"), user)
+    return done(
+        text("USER_SAVED", name=user.display_name) if changes else text("USER_UNCHANGED"), user
+    )

@@ -20,8 +20,9 @@ def done(message: str, user: User | None = None):
         response = Response(render_template("admin/_user_done.html"), status=200)
         htmx.vary(response)
         return list_changed(response)
-    return redirect(url_for("admin.user_detail", user_id=user.id) if user else
-                    url_for("admin.users"), 303)
+    return redirect(
+        url_for("admin.user_detail", user_id=user.id) if user else url_for("admin.users"), 303
+    )
 
 
 def list_changed(response: Response) -> Response:

@@ -1,8 +1,9 @@
 """One user, for administrators: get within reach, create, edit, unlock, disable/enable,
 end sessions, re-send a link. Plain functions, usable without HTTP (tests, bench, CLI).
 
-Access is decided by ``portal.access``; these functions assume the caller checked it
-(``get_target`` does it for the views) and record who acted in the audit log.
+Access is decided by ``portal.access``: the views' guard checks reach before calling
+these; the edit rules (teams, oneself) are checked here too (``check_edit``). Every
+change records who acted in the audit log.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ from peewee import IntegrityError
 from .. import access, accounts, audit, links, mail, providers, sessions, throttle
 from ..db import write
 from ..messages import text
-from ..models import ResetToken, Team, User, fold, utcnow
+from ..models import Team, User, fold
 from .search import teams_for
 
-# --- one user --------------------------------------------------------------------------
 
 @dataclass
 class UserData:
@@ -193,17 +193,10 @@ def resend_purpose(user: User) -> str | None:
     return "invite" if user.password_hash is None else "reset"
 
 
-def has_pending_link(user: User) -> bool:
-    return ResetToken.select().where(
-        (ResetToken.user == user.id) & ResetToken.used_at.is_null()
-        & (ResetToken.expires_at > utcnow()) & (ResetToken.stamp == user.security_stamp)
-    ).exists()
-
-
 def resend_link(actor: User, user: User, purpose: str) -> None:
     """Send a new invitation or recovery link; the pending one is voided (links.issue)."""
     with write():
-        voided = has_pending_link(user)
+        voided = links.has_pending(user)
         links.issue(user, purpose, language=user.language)
         audit.record("admin.resend", actor=actor, target=user,
                      detail={"kind": purpose, "voided": voided})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import render_template, request
 
-from .. import access, htmx, providers
+from .. import access, htmx, links, providers
 from ..access.guard import requires
 from ..admin import bp
 from ..forms import EmptyForm
@@ -23,7 +23,7 @@ def list_context(actor: User, query: search.Search) -> dict:
         "labels": labels,
         "resend_purpose": service.resend_purpose,
         "may_create": access.has_permission(actor, "users.create"),
-        "may_manage_teams": visible is None and access.has_permission(actor, "users.update"),
+        "may_manage_teams": access.may_manage_teams(actor),
     }
 
 
@@ -40,7 +40,7 @@ def users(actor: User):
 def user_detail(actor: User, user: User):
     return render_template("admin/user_detail.html", user=user, labels=labels,
                            resend_purpose=service.resend_purpose,
-                           has_pending_link=service.has_pending_link,
+                           has_pending_link=links.has_pending,
                            form=EmptyForm(), may_update=access.can(actor, "users.update", user),
                            remote=_remote_state(user))
 

@@ -157,8 +157,8 @@ def test_french_ui(live, page):
 
 
 def test_expired_link(live, page):
+    from portal.links import issue as issue_link
     from portal.models import ResetToken, User, utcnow
-    from portal.recovery.service import issue_link
 
     address = unique_email("erin")
     user = live.make_user("erin", email=address)

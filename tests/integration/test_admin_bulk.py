@@ -11,7 +11,18 @@ import time
 from portal.db import database
 from portal.models import AuditEvent, BulkJob, ResetToken, User
 
-from ..helpers import HX, PASSWORD, age_session, audit_actions, body, db_get, login, people, post
+from ..helpers import (
+    HX,
+    PASSWORD,
+    age_session,
+    audit_actions,
+    body,
+    db_get,
+    login,
+    people,
+    post,
+    says,
+)
 
 
 def ids_of(*users) -> list[str]:
@@ -107,7 +118,7 @@ def test_bulk_reset_results_shown_once_and_downloadable_once(app, client, make_u
     # Taking passwords away is confirmed by typing the number of users.
     r = post(client, "/admin/users/bulk/reset", {"ids": selected, "reason": "new term"},
              htmx=True)
-    assert r.status_code == 422 and "Type the number of users to confirm." in body(r)
+    assert r.status_code == 422 and says(body(r), "BULK_CONFIRM_COUNT")
     assert "new term" in body(r)
     r = post(client, "/admin/users/bulk/reset", {"ids": selected, "reason": "new term",
                                                  "confirm_count": "2"}, htmx=True)

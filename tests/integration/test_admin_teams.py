@@ -8,7 +8,7 @@ import re
 from portal.db import database
 from portal.models import AuditEvent, ManagedTeam, Team, User
 
-from ..helpers import body, csrf_of, login, people
+from ..helpers import body, csrf_of, login, people, says
 
 
 def _post(client, url, data, page="/admin/teams"):
@@ -31,9 +31,9 @@ def test_create_rename_assign_managers_and_delete(app, client, make_user):
 
     # Create: empty, duplicate (any case) and too long are refused with the text kept.
     r = _post(client, "/admin/teams", {"name": "  "})
-    assert r.status_code == 422 and "Enter a team name." in body(r)
+    assert r.status_code == 422 and says(body(r), "TEAM_NAME_REQUIRED")
     r = _post(client, "/admin/teams", {"name": "a"})
-    assert r.status_code == 422 and "already exists" in body(r)
+    assert r.status_code == 422 and says(body(r), "TEAM_EXISTS")
     r = _post(client, "/admin/teams", {"name": "N" * 70})
     assert r.status_code == 422 and "(this has 70)" in body(r) and "N" * 70 in body(r)
     r = _post(client, "/admin/teams", {"name": "Front  Desk"})

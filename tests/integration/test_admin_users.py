@@ -22,6 +22,7 @@ from ..helpers import (
     login,
     people,
     post,
+    says,
 )
 
 TEMP_RE = re.compile(r'<input type="hidden" name="password" value="([^"]+)">')
@@ -200,7 +201,7 @@ def test_add_user_without_email_shows_temp_password_once(app, client, make_user)
                                           "provider": "identity"}, htmx=True)
     assert r.status_code == 200 and 'class="temp-password"' in body(r)
     assert r.headers["Cache-Control"] == "no-store"
-    assert "No email address on file" in body(r)
+    assert says(body(r), "NO_EMAIL")
 
 
 def test_add_user_invalid_keeps_input(app, client, make_user):
@@ -211,10 +212,10 @@ def test_add_user_invalid_keeps_input(app, client, make_user):
                                           "provider": "identity"}, htmx=True)
     assert r.status_code == 422
     assert 'value="frank"' in body(r) and 'value="Frank"' in body(r)
-    assert "Enter a valid email address." in body(r)
+    assert says(body(r), "EMAIL_INVALID")
     r = post(client, "/admin/users/new", {"username": "ALICE", "role": "user",
                                           "provider": "identity"})
-    assert r.status_code == 422 and "already exists" in body(r)
+    assert r.status_code == 422 and says(body(r), "USER_EXISTS")
 
 
 def test_add_user_without_csrf_is_400(app, client, make_user):
@@ -335,7 +336,7 @@ def test_reset_needs_step_up(app, client, make_user):
     assert r.status_code == 401 and "<dialog" in body(r) and "reauth_password" in body(r)
     r = post(client, f"/admin/users/{p['alice'].id}/reset",
              {"reauth_password": "not my password at all"}, htmx=True)
-    assert r.status_code == 401 and "not correct" in body(r)
+    assert r.status_code == 401 and says(body(r), "WRONG_PASSWORD")
     assert db_get(app, User, User.id == p["alice"].id).password_hash == before
     r = post(client, f"/admin/users/{p['alice'].id}/reset", {"reauth_password": PASSWORD},
              htmx=True)
@@ -390,7 +391,7 @@ def test_send_email_disabled_without_address(app, client, make_user):
     login(client, "admin")
     r = post(client, f"/admin/users/{hank.id}/reset", htmx=True)
     text = body(r)
-    assert "No email address on file" in text and re.search(r"<button[^>]*disabled", text)
+    assert says(text, "NO_EMAIL") and re.search(r"<button[^>]*disabled", text)
     temp = TEMP_RE.search(text).group(1)
     assert post(client, f"/admin/users/{hank.id}/reset/email", {"password": temp},
                 htmx=True).status_code == 422
@@ -479,4 +480,4 @@ def test_list_shows_flash_after_row_action(app, client, make_user):
     login(client, "admin")
     post(client, f"/admin/users/{p['bob'].id}/disable", htmx=True)
     refreshed = body(client.get("/admin/users", headers=HX))
-    assert "is disabled" in refreshed
+    assert says(refreshed, "USER_DISABLED", name=p["bob"].display_name)

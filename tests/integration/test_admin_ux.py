@@ -12,7 +12,7 @@ from datetime import timedelta
 from portal.db import database
 from portal.models import AuditEvent, User, utcnow
 
-from ..helpers import HX, body, login, people, post
+from ..helpers import HX, body, login, people, post, says
 
 
 def confirm_import(client, preview):
@@ -43,8 +43,8 @@ def test_over_long_input_is_refused_with_a_message_never_cut(app, client, make_u
                                           "email": long_email, "team": ""}, htmx=True)
     assert r.status_code == 422
     text = body(r)
-    assert "Use at most 64 characters (this has 500)." in text
-    assert "Use at most 254 characters (this has 263)." in text
+    assert says(text, "TOO_LONG", max=64, length=500)
+    assert says(text, "TOO_LONG", max=254, length=263)
     assert long_name in text and long_email in text  # kept, whole
     with app.app_context():
         database.connect(reuse_if_open=True)
@@ -241,8 +241,8 @@ def test_resend_invitation_voids_the_pending_one(app, client, make_user, outbox)
         assert fresh.purpose == "invite"
         event = AuditEvent.get(AuditEvent.action == "admin.resend")
         assert json.loads(event.detail) == {"kind": "invite", "voided": True}
-    assert "A new invitation has been sent to ivy@example.test" in body(
-        client.get("/admin/users", headers=HX))
+    assert says(body(client.get("/admin/users", headers=HX)), "INVITE_RESENT",
+                email="ivy@example.test")
     # With a password: a recovery link. From the detail page, without JavaScript.
     detail = body(client.get(f"/admin/users/{p['alice'].id}"))
     assert "Send a recovery link" in detail
@@ -277,7 +277,7 @@ def test_admin_set_password_keeps_what_was_typed(app, client, make_user):
     text = body(r)
     # Both fields come back filled; the mismatch is under Confirm, not under the password.
     assert text.count(f'value="{typed}"') == 1 and f'value="{typed}x"' in text
-    assert 'id="confirm-error"' in text and "The passwords do not match." in text
+    assert 'id="confirm-error"' in text and says(text, "PASSWORDS_DIFFER")
     assert 'id="password-error"' not in text
     # The checklist describes what is in the fields now.
     assert re.search(r'class="ok" data-rule="min_length"', text)

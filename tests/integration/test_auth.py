@@ -9,7 +9,7 @@ import pytest
 from portal.db import database
 from portal.models import AuditEvent, LoginThrottle, User, UserSession, utcnow
 
-from ..helpers import PASSWORD, csrf_of, login, normalize, post_form
+from ..helpers import PASSWORD, csrf_of, login, normalize, post_form, says
 
 GENERIC = "Your username, email or password was incorrect."
 
@@ -66,7 +66,7 @@ def test_missing_fields_give_422_and_keep_input(client):
                                            "csrf_token": csrf_of(page)})
     assert response.status_code == 422
     body = response.get_data(as_text=True)
-    assert 'value="someone"' in body and "Enter your password." in body
+    assert 'value="someone"' in body and says(body, "PASSWORD_REQUIRED")
 
 
 def test_login_without_csrf_is_400(client, make_user):
@@ -144,7 +144,7 @@ def test_throttle_waits_then_allows(app, client, make_user):
         assert login(client, "alice", "wrong password number x").status_code == 401
     # Right password during the wait: refused, and not counted.
     response = login(client, "alice")
-    assert response.status_code == 401 and "Too many attempts" in response.get_data(as_text=True)
+    assert response.status_code == 401 and says(response.get_data(as_text=True), "SIGNIN_PAUSED")
     with app.app_context():
         database.connect(reuse_if_open=True)
         user = User.get(User.username_key == "alice")
@@ -166,7 +166,7 @@ def test_unknown_identifier_is_throttled_the_same_way(client, make_user):
         answers[identifier] = (response.status_code, normalize(response.get_data(as_text=True))
                                .replace(f'value="{identifier}"', ""))
     assert answers["alice"] == answers["ghost"]
-    assert "Too many attempts" in answers["ghost"][1]
+    assert says(answers["ghost"][1], "SIGNIN_PAUSED")
 
 
 def test_per_ip_limit_gives_429(make_app):
@@ -226,7 +226,7 @@ def test_expired_temporary_password_is_refused_with_a_way_forward(app, client, m
         User.update(temp_password_expires_at=utcnow() - timedelta(minutes=1)).execute()
     response = login(client, "tina", user.temp)
     assert response.status_code == 401
-    assert "temporary password has expired" in response.get_data(as_text=True)
+    assert says(response.get_data(as_text=True), "TEMP_PASSWORD_EXPIRED")
 
 
 def test_change_password_ends_other_sessions_and_mails_a_notice(app, make_user, outbox):
@@ -251,13 +251,13 @@ def test_change_password_errors(app, client, make_user):
     wrong = post_form(client, "/password/change", {
         "current_password": "not it at all really", "password": "ocean breeze kettle 2042",
         "confirm": "ocean breeze kettle 2042"})
-    assert wrong.status_code == 422 and "current password is not correct" in wrong.get_data(as_text=True)
+    assert wrong.status_code == 422 and says(wrong.get_data(as_text=True), "CURRENT_PASSWORD_WRONG")
     short = post_form(client, "/password/change", {
         "current_password": PASSWORD, "password": "Zq8vmK2pL9xWbT", "confirm": "Zq8vmK2pL9xWbT"})
     assert short.status_code == 422 and "15" in short.get_data(as_text=True)
     same = post_form(client, "/password/change", {
         "current_password": PASSWORD, "password": PASSWORD, "confirm": PASSWORD})
-    assert same.status_code == 422 and "used this password recently" in same.get_data(as_text=True)
+    assert same.status_code == 422 and says(same.get_data(as_text=True), "PASSWORD_REUSED")
     assert login(app.test_client(), "alice").status_code == 303
 
 
@@ -437,5 +437,5 @@ def test_a_running_wait_says_wait_not_incorrect(app, client, make_user):
     assert response.status_code == 401
     body = response.get_data(as_text=True)
     assert GENERIC not in body
-    assert "Sign-in is paused after too many attempts." in body
+    assert says(body, "SIGNIN_PAUSED")
     assert "wait 2 minutes" in body

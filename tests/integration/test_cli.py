@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from portal.cli import main
 
-from ..helpers import PG_URL
+from ..helpers import PG_URL, says
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def test_duplicate_user_is_refused(env):
     run(env, "init-db")
     run(env, "create-user", "alice", "--email", "alice@example.test")
     result = CliRunner().invoke(main, ["create-user", "ALICE"], env=env)
-    assert result.exit_code != 0 and "already exists" in result.output
+    assert result.exit_code != 0 and says(result.output, "USER_EXISTS")
 
 
 def test_missing_secret_key_is_a_clear_error(env):

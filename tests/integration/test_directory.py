@@ -14,7 +14,7 @@ import pytest
 from portal.db import database
 from portal.models import AuditEvent, LoginThrottle, ResetToken, User
 
-from ..helpers import PASSWORD, csrf_of, login, normalize, post_form, prepare_database
+from ..helpers import PASSWORD, csrf_of, login, normalize, post_form, prepare_database, says
 from ..ldap_server import GROUPS, Slapd
 
 DORA = "dora directory pass 1"
@@ -111,7 +111,7 @@ def test_wrong_password_and_unknown_user_answer_alike(app, slapd):
         if password:
             assert response.status_code == 401
             text = response.get_data(as_text=True)
-            assert "Your username, email or password was incorrect." in text
+            assert says(text, "LOGIN_FAILED")
             answers.add(normalize(text).replace(identifier, "X"))
         else:
             assert response.status_code == 422  # empty password: never an anonymous bind
@@ -140,8 +140,8 @@ def test_directory_failures_use_the_same_throttle(app):
         User.update(failed_count=4).where(User.username_key == "dora").execute()
     response = sso_login(app.test_client(), "dora", "wrong wrong wrong 1")
     # The answer shows only what the typed identifier earned (issue 11, finding 3).
-    assert response.status_code == 401 and "Too many attempts" not in response.get_data(
-        as_text=True)
+    assert response.status_code == 401 and not says(response.get_data(as_text=True),
+                                                     "SIGNIN_PAUSED")
     dora = row(app, "dora")
     assert dora.failed_count == 5 and dora.locked_until is not None
     # While the account waits, even the right password is refused (silently).
@@ -149,7 +149,7 @@ def test_directory_failures_use_the_same_throttle(app):
     # Unknown directory identifiers are throttled by what was typed, as for local ones.
     for _ in range(6):
         last = sso_login(app.test_client(), "nobody-here", "wrong wrong wrong 1")
-    assert "Too many attempts" in last.get_data(as_text=True)
+    assert says(last.get_data(as_text=True), "SIGNIN_PAUSED")
     with app.app_context():
         database.connect(reuse_if_open=True)
         typed = LoginThrottle.get(LoginThrottle.key == throttle.key_of("nobody-here"))
@@ -189,7 +189,7 @@ def test_change_wrong_current_password(app, slapd):
     sso_login(client, "dora", DORA)
     response = change(client, "not my password 999", NEW)
     assert response.status_code == 422
-    assert "Your current password is not correct." in response.get_data(as_text=True)
+    assert says(response.get_data(as_text=True), "CURRENT_PASSWORD_WRONG")
     assert slapd.can_bind("dora", DORA)
 
 
@@ -287,7 +287,7 @@ def test_directory_down_during_reset_keeps_the_token(app, slapd, outbox):
     response = post_form(client, "/password/reset", {"password": NEW, "confirm": NEW})
     text = response.get_data(as_text=True)
     assert response.status_code == 503 and response.headers["Retry-After"]
-    assert "directory is unavailable" in text and "incorrect" not in text
+    assert says(text, "DIRECTORY_UNAVAILABLE") and not says(text, "LOGIN_FAILED")
     with app.app_context():
         database.connect(reuse_if_open=True)
         assert ResetToken.select().where(ResetToken.used_at.is_null()).count() == 1
@@ -306,7 +306,7 @@ def test_directory_down_sign_in_is_503_and_local_accounts_still_work(app, slapd,
     response = sso_login(app.test_client(), "dora", DORA)
     text = response.get_data(as_text=True)
     assert response.status_code == 503 and response.headers["Retry-After"] == "30"
-    assert "directory is unavailable" in text and "incorrect" not in text
+    assert says(text, "DIRECTORY_UNAVAILABLE") and not says(text, "LOGIN_FAILED")
     event = events(app, "directory.unavailable")[-1]
     assert event.outcome == "failure" and "login" in event.detail
     fr = app.test_client()
@@ -613,7 +613,7 @@ def test_directory_entry_never_merges_into_a_local_account(app, make_user):
     local = make_user("dora", email="dora.local@example.test")
     response = sso_login(app.test_client(), "dora", DORA)
     assert response.status_code == 401
-    assert "Your username, email or password was incorrect." in response.get_data(as_text=True)
+    assert says(response.get_data(as_text=True), "LOGIN_FAILED")
     after = row(app, "dora")
     assert after.provider == "identity" and after.password_hash == local.password_hash
     assert events(app, "directory.conflict")

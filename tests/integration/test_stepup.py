@@ -7,7 +7,7 @@ from datetime import timedelta
 from portal.db import database
 from portal.models import AuditEvent, UserSession, utcnow
 
-from ..helpers import PASSWORD, csrf_of, login
+from ..helpers import PASSWORD, csrf_of, login, says
 
 
 def stale(app):
@@ -30,7 +30,7 @@ def test_stale_session_gets_the_dialog_and_can_continue(app, client, make_user):
     assert "<dialog" in body and 'data-hx-post="/admin/reauth"' in body
     wrong = client.post("/admin/reauth", data={"reauth_password": "not my password at all"},
                         headers=headers)
-    assert wrong.status_code == 422 and "not correct" in wrong.get_data(as_text=True)
+    assert wrong.status_code == 422 and says(wrong.get_data(as_text=True), "WRONG_PASSWORD")
     right = client.post("/admin/reauth", data={"reauth_password": PASSWORD}, headers=headers)
     assert right.status_code == 200 and right.headers["HX-Reauthenticated"] == "true"
     with app.app_context():

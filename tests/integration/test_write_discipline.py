@@ -17,7 +17,18 @@ from portal.db import database
 from portal.models import AuditEvent, ResetToken, User
 from portal.schema import migrate
 
-from ..helpers import PASSWORD, csrf_of, forgot, link_from, login, path_of, people, post, post_form
+from ..helpers import (
+    PASSWORD,
+    csrf_of,
+    forgot,
+    link_from,
+    login,
+    path_of,
+    people,
+    post,
+    post_form,
+    says,
+)
 
 NEW = "amber falcon orchard 2231 tide"
 
@@ -129,7 +140,7 @@ def test_two_identical_adds_racing_give_one_user_and_one_form_error(app, client,
     second = post(client, "/admin/users/new", data, htmx=True)
     assert first.status_code == 200
     assert second.status_code == 422
-    assert "already exists" in second.get_data(as_text=True)
+    assert says(second.get_data(as_text=True), "USER_EXISTS")
     assert _count(app, User, User.username_key == "dora") == 1
 
 

@@ -25,9 +25,12 @@ def _imports(name: str, path: Path, known: set[str]) -> list[tuple[str, bool]]:
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     tree = ast.parse(path.read_text(encoding="utf-8"))
     top = {id(node) for node in tree.body}
-    type_only = {id(n) for node in tree.body  # imports under `if TYPE_CHECKING:` never run
-                 if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-                 for n in ast.walk(node)}
+    type_only = {
+        id(n)
+        for node in tree.body  # imports under `if TYPE_CHECKING:` never run
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for n in ast.walk(node)
+    }
     found = []
     for node in ast.walk(tree):
         if id(node) in type_only:
@@ -38,10 +41,11 @@ def _imports(name: str, path: Path, known: set[str]) -> list[tuple[str, bool]]:
             base = node.module or ""
             if node.level:
                 anchor = package.split(".")
-                anchor = anchor[:len(anchor) - node.level + 1]
+                anchor = anchor[: len(anchor) - node.level + 1]
                 base = ".".join(anchor + ([node.module] if node.module else []))
-            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base
-                       for a in node.names]
+            targets = [
+                f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names
+            ]
         else:
             continue
         for target in targets:
@@ -57,8 +61,10 @@ def _imports(name: str, path: Path, known: set[str]) -> list[tuple[str, bool]]:
 
 def graph() -> dict[str, set[str]]:
     modules = _modules()
-    return {name: {t for t, _top in _imports(name, path, set(modules))}
-            for name, path in modules.items()}
+    return {
+        name: {t for t, _top in _imports(name, path, set(modules))}
+        for name, path in modules.items()
+    }
 
 
 def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
@@ -106,8 +112,14 @@ def test_the_checker_finds_a_cycle():
 # Imports inside functions that are there on purpose: heavy libraries loaded only when
 # needed (ldap3, cryptography, gunicorn, limits: memory per server process) and the
 # application factory (importing one module must not build the whole app).
-LAZY_OK = {"portal", "portal.crypto", "portal.providers", "portal.providers.sync",
-           "portal.server", "portal.ratelimit"}
+LAZY_OK = {
+    "portal",
+    "portal.crypto",
+    "portal.providers",
+    "portal.providers.sync",
+    "portal.server",
+    "portal.ratelimit",
+}
 
 
 @pytest.mark.parametrize("name", sorted(set(_modules()) - LAZY_OK))

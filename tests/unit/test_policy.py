@@ -468,10 +468,12 @@ def test_texts_follow_the_request_locale(tmp_path):
 
 
 def test_all_messages_are_extractable_literals():
-    """Every text is a literal in a _()/ngettext() call, with %(num)d placeholders."""
+    """Every text is a literal in a _()/ngettext() call (or in the message table,
+    portal/messages.py), with %(num)d placeholders."""
     from babel.messages.extract import extract_from_file
 
-    found = list(extract_from_file("python", str(ROOT / "portal" / "policy.py")))
+    found = [m for name in ("policy.py", "policy_texts.py", "messages.py")
+             for m in extract_from_file("python", str(ROOT / "portal" / name))]
     ids = {m[1] if isinstance(m[1], str) else m[1][0] for m in found}
     for text in [MSG_CONTROL, MSG_PERSONAL, MSG_MISMATCH, MSG_EMPTY, common_message(),
                  "At least %(num)d character", "Use at most %(num)d character."]:
