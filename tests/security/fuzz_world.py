@@ -87,7 +87,8 @@ def field_names() -> list[str]:
 class World:
     """The app, its accounts and one test client per role."""
 
-    def __init__(self, tmp_path: Path):
+    def __init__(self, tmp_path: Path, fresh: bool = False):
+        self.fresh = fresh  # sessions inside the step-up window (manager and admin only)
         self.app = create_app(
             {**base_overrides(tmp_path), "LIMIT_POLICY_CHECK": "100000 per minute"},
             instance_path=str(tmp_path / "instance"))
@@ -106,7 +107,11 @@ class World:
         self.clients = {"anonymous": self.app.test_client()}
         self.tokens: dict[str, str] = {}
         self.last: dict[int, dict] | None = None  # the account rows after the last request
-        for role in ROLES:
+        self.actors = {SIGNED_IN[role]: self.ids[SIGNED_IN[role]] for role in ROLES[1:]}
+        with self.db():
+            self.originals = {uid: User.get_by_id(uid).__data__.copy()
+                              for uid in self.actors.values()}
+        for role in ROLES if not fresh else ("manager", "admin"):
             self.sign_in(role)
 
     def db(self):
@@ -140,8 +145,29 @@ class World:
         response = login(client, username)
         assert response.status_code == 303, response.get_data(as_text=True)
         self.clients[role] = client
-        self.age_sessions()
+        if not self.fresh:
+            self.age_sessions()
         self.tokens[role] = csrf_of(client.get("/password/change"))
+
+    def restore_actors(self, rows: dict[int, dict]) -> dict[int, dict]:
+        """Fresh-session pass: garbage may be valid input (disable the manager, set the
+        admin's password…). Put the fuzzing accounts back as they were and sign in again,
+        so the next examples still act as manager and administrator."""
+        changed = False
+        for role in ("manager", "admin"):
+            uid = self.ids[SIGNED_IN[role]]
+            with self.db():
+                signed_in = UserSession.select().where(UserSession.user == uid).exists()
+            original = {k: v for k, v in self.originals[uid].items() if k in rows[uid]}
+            if rows[uid] != original or not signed_in:
+                fields = {k: v for k, v in self.originals[uid].items() if k != "id"}
+                with self.db():  # the team may have been deleted (valid input too)
+                    if not Team.select().where(Team.id == fields["team"]).exists():
+                        fields["team"] = None
+                    User.update(**fields).where(User.id == uid).execute()
+                self.sign_in(role)
+                changed = True
+        return self.snapshot() if changed else rows
 
     def age_sessions(self) -> None:
         with self.db():
