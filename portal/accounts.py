@@ -127,12 +127,6 @@ def store_password(user: User, fields: dict) -> None:
         setattr(user, key, value)
 
 
-def set_password(user: User, password: str, *, temporary: bool = False,
-                 must_change: bool = False) -> None:
-    """Hash, then store in a short transaction of its own (see ``store_password``)."""
-    store_password(user, new_password(password, temporary=temporary, must_change=must_change))
-
-
 def _trim_history(user: User) -> None:
     keep = max(int(settings.get("PASSWORD_HISTORY")), 1)
     old = (PasswordHistory.select(PasswordHistory.id).where(PasswordHistory.user == user.id)

@@ -62,6 +62,9 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     ),
     "NOT_IN_DIRECTORY": N_("There is no account with this username in the organisation directory."),
     "TEAM_NOT_ALLOWED": N_("Choose a team from the list."),
+    "CREATE_TEAM_NOT_YOURS": N_("Choose one of your teams."),
+    "IMPORT_TEAM_NOT_YOURS": N_("Use one of your teams: %(teams)s."),
+    "IMPORT_ROLE_NOT_ALLOWED": N_("You cannot create accounts with the role “%(role)s”."),
     # Rules about oneself (portal.access)
     "SELF_DISABLE": N_("You cannot disable your own account."),
     "SELF_ROLE": N_("You cannot change your own role."),
@@ -84,12 +87,17 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
         "A new recovery link has been sent to %(email)s; any previous one no longer works."
     ),
     "PASSWORD_SET": N_("The password of %(name)s has been set."),
+    "RESET_DONE": N_("Password has been reset for %(name)s"),
+    "TEMP_MAIL_SENT": N_("Email sent to %(to)s"),
     "NO_EMAIL": N_("No email address on file."),
     "TEMP_PASSWORD_GONE": N_(
         "This temporary password is no longer valid. Reset the password again."
     ),
     # Bulk actions
     "BULK_CONFIRM_COUNT": N_("Type the number of users to confirm."),
+    "BULK_SKIPPED_SELF": N_("Your own account is not included."),
+    "BULK_TOO_MANY": N_("More than %(num)d users match. Narrow the search and try again."),
+    "BULK_NONE_SELECTED": N_("Select at least one user."),
     "BULK_RESULTS_GONE": N_("These results have already been downloaded or have expired."),
     # Teams
     "TEAM_NAME_REQUIRED": N_("Enter a team name."),
@@ -101,6 +109,11 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
         "Team %(name)s deleted; its %(num)d members now have no team.",
     ),
     # CSV import
+    "IMPORT_NOTHING": N_("Nothing was imported. Fix these lines and try again:"),
+    "IMPORT_NEW_TEAMS": N_plural(
+        "This file names %(num)d team that does not exist yet. It will be created:",
+        "This file names %(num)d teams that do not exist yet. They will be created:",
+    ),
     "FILE_TOO_LARGE": N_("The file is too large."),
     "FILE_NOT_UTF8": N_("Save the file as CSV in UTF-8 and try again."),
     "IMPORT_WRONG_PASSWORD": N_(
@@ -109,6 +122,8 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     "IMPORT_NEEDS_PASSWORD": N_(
         "This file creates administrators: enter your password and choose the file again."
     ),
+    # Audit log
+    "AUDIT_NO_MATCH": N_("No events match these filters."),
     # Settings
     "SETTINGS_SAVED": N_("Settings saved. They apply from now on."),
     "SETTINGS_UNCHANGED": N_("Nothing was changed."),

@@ -264,7 +264,7 @@ MODELS = [
 
 DEFAULT_ROLES = [
     ("admin", "users.read users.create users.update audit.read settings.update", "all", 100),
-    ("manager", "users.read users.update audit.read", "team", 50),
+    ("manager", "users.read users.create users.update audit.read", "team", 50),
     ("user", "", "self", 0),
 ]
 # How the seeded roles are named on screen (a role added later is shown as its name).

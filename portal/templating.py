@@ -11,7 +11,7 @@ from flask_babel import format_datetime, get_locale
 from flask_login import current_user
 from markupsafe import Markup
 
-from . import settings
+from . import messages, settings
 from .access import has_permission
 from .policy import rules
 
@@ -37,6 +37,7 @@ def init_app(app) -> None:
     app.jinja_env.globals["lang_url"] = lang_url
     app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     app.jinja_env.globals["policy_rules"] = _policy_rules
+    app.jinja_env.globals["message"] = messages.text  # a message by key (portal/messages.py)
 
     @app.context_processor
     def _globals():

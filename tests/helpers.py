@@ -46,28 +46,32 @@ def base_overrides(tmp_path) -> dict:
     }
 
 
-_pg_migrated = False
+_pg_migrated: set[str] = set()  # PostgreSQL databases migrated by this process
 
 
 def prepare_database(app) -> None:
     """Migrate the test database (SQLite: the test's own file; PostgreSQL: once, then
     empty tables and the seeded roles before every test)."""
-    global _pg_migrated
     clear_cache()
     with app.app_context():
-        if PG_URL:
-            database.connect(reuse_if_open=True)
-            if not _pg_migrated:
-                database.execute_sql("DROP SCHEMA public CASCADE")
-                database.execute_sql("CREATE SCHEMA public")
-                migrate()
-                _pg_migrated = True
-            truncate_all(MODELS)
-            for name, perms, scope, rank in DEFAULT_ROLES:
-                Role.create(name=name, permissions=perms, scope=scope, rank=rank)
+        if app.config["DATABASE_URL"].startswith("postgresql"):
+            empty_postgres(app.config["DATABASE_URL"])
         else:
             migrate()
         database.close()
+
+
+def empty_postgres(url: str) -> None:
+    """The schema migrated once per process, then empty tables and the seeded roles."""
+    database.connect(reuse_if_open=True)
+    if url not in _pg_migrated:
+        database.execute_sql("DROP SCHEMA public CASCADE")
+        database.execute_sql("CREATE SCHEMA public")
+        migrate()
+        _pg_migrated.add(url)
+    truncate_all(MODELS)
+    for name, perms, scope, rank in DEFAULT_ROLES:
+        Role.create(name=name, permissions=perms, scope=scope, rank=rank)
 
 
 def csrf_of(response) -> str:

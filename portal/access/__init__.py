@@ -25,19 +25,29 @@ def _role(name: str) -> tuple[frozenset, str, int]:
 
 @lru_cache(maxsize=64)
 def _ranked_below(rank: int) -> tuple[str, ...]:
-    return tuple(r.name for r in Role.select(Role.name).where(Role.rank < rank))
+    return tuple(
+        r.name
+        for r in Role.select(Role.name).where(Role.rank < rank).order_by(Role.rank.desc(), Role.name)
+    )
 
 
 @lru_cache(maxsize=1)
 def _roles() -> tuple[tuple[str, str], ...]:
-    """(name, scope) of every role, highest rank first."""
-    return tuple((r.name, r.scope) for r in Role.select().order_by(Role.rank.desc()))
+    """(name, scope) of every role, highest rank first (then by name)."""
+    return tuple((r.name, r.scope) for r in Role.select().order_by(Role.rank.desc(), Role.name))
+
+
+@lru_cache(maxsize=1)
+def _lowest() -> str:
+    role = Role.select(Role.name).order_by(Role.rank, Role.name).first()
+    return role.name if role is not None else ""
 
 
 def clear_cache() -> None:
     _role.cache_clear()
     _ranked_below.cache_clear()
     _roles.cache_clear()
+    _lowest.cache_clear()
 
 
 # --- roles ---------------------------------------------------------------------------
@@ -49,8 +59,8 @@ def role_names() -> list[str]:
 
 
 def default_role() -> str:
-    """The role of an account created without one: the lowest-ranked."""
-    return _roles()[-1][0]
+    """The role a new account gets when none is chosen: the lowest-ranked one."""
+    return _lowest()
 
 
 def grants_everyone(role: str) -> bool:
@@ -100,6 +110,30 @@ def can(actor: User, permission: str, target: User | None = None) -> bool:
     if scope != "team" or target.id == actor.id:
         return False
     return _role(target.role)[2] < rank and target.team_id in team_ids(actor)
+
+
+def may_create(actor: User, role: str, team_id: int | None) -> bool:
+    """May ``actor`` create an account with ``role`` in team ``team_id``? Every role and team
+    for an "all" scope; a team-scoped actor (a manager, seed 003) only below their own rank
+    and in one of their teams, so the new account is within their reach."""
+    if not has_permission(actor, "users.create"):
+        return False
+    _perms, scope, rank = _role(actor.role)
+    if scope == "all":
+        return True
+    if scope != "team" or team_id is None:
+        return False
+    return role in _ranked_below(rank) and team_id in team_ids(actor)
+
+
+def create_refusal(actor: User, role: str, team_id: int | None) -> str | None:
+    """Why ``actor`` may not create an account with ``role`` in team ``team_id``: "role"
+    (not ranked below theirs), "team" (not one of their teams), or None (they may)."""
+    if sees_everyone(actor):
+        return None
+    if role not in lower_roles(actor):
+        return "role"
+    return None if may_create(actor, role, team_id) else "team"
 
 
 def lower_roles(actor: User) -> list[str]:

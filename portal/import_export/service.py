@@ -14,9 +14,10 @@ from flask_babel import lazy_gettext as _l
 from .. import access, accounts, mail, settings
 from ..csvtext import csv_line
 from ..db import write
+from ..messages import text
 from ..models import Team, User, fold, utcnow
 from ..users import labels
-from ..users.search import Search, filtered_query
+from ..users.search import Search, filtered_query, teams_for
 
 EXPORT_COLUMNS = ["id", "username", "first_name", "last_name", "email", "email_present", "role",
                   "team", "provider", "status", "temp_password", "last_sign_in", "last_reset",
@@ -100,8 +101,10 @@ def _parse(text: str, result: ImportResult) -> list[tuple[int, dict]]:
     return rows
 
 
-def validate(text: str) -> tuple[ImportResult, list[tuple[int, dict]]]:
-    """Check every row (and duplicates within the file) before anything is written."""
+def validate(text: str, actor: User | None = None) -> tuple[ImportResult, list[tuple[int, dict]]]:
+    """Check every row (and duplicates within the file) before anything is written; with
+    ``actor``, also that each row is an account they may create (a manager: their teams,
+    roles below their own)."""
     result = ImportResult()
     rows = _parse(text, result)
     seen: dict[str, int] = {}
@@ -130,6 +133,8 @@ def validate(text: str) -> tuple[ImportResult, list[tuple[int, dict]]]:
         role = (values.get("role") or access.default_role()).lower()
         if role not in access.role_names():
             error("role", _("Unknown role “%(role)s”.", role=role))
+        elif actor is not None:
+            _check_reach(actor, values, role, error)
         values["role"] = role
         language = (values.get("language") or "").lower()
         if language not in LANGUAGES:
@@ -152,9 +157,22 @@ def validate(text: str) -> tuple[ImportResult, list[tuple[int, dict]]]:
     return result, rows
 
 
+def _check_reach(actor: User, values: dict, role: str, error) -> None:
+    """A row the actor may not create (``access.create_refusal``): a role at or above their
+    own, or a team that is not one of theirs (a team-scoped actor never creates a team)."""
+    name = (values.get("team") or "").strip()
+    team = Team.get_or_none(Team.name_key == fold(name)) if name else None
+    refusal = access.create_refusal(actor, role, team.id if team else None)
+    if refusal == "role":
+        error("role", text("IMPORT_ROLE_NOT_ALLOWED", role=labels.role_label(role)))
+    elif refusal == "team":
+        error("team", text("IMPORT_TEAM_NOT_YOURS",
+                           teams=", ".join(t.name for t in teams_for(actor))))
+
+
 def import_users(text: str, actor: User | None = None) -> ImportResult:
     """Validate every row, then create them all in one transaction (or none)."""
-    result, rows = validate(text)
+    result, rows = validate(text, actor)
     if not result.ok:
         return result
     prepared = []
@@ -183,15 +201,15 @@ def import_users(text: str, actor: User | None = None) -> ImportResult:
     return result
 
 
-def creates_privileged(text: str) -> bool:
+def creates_privileged(text: str, actor: User | None = None) -> bool:
     """Does a valid file create accounts that reach everyone (administrators)?"""
-    checked, rows = validate(text)
+    checked, rows = validate(text, actor)
     return checked.ok and any(access.grants_everyone(values.get("role")) for _l, values in rows)
 
 
-def teams_preview(text: str) -> dict | None:
+def teams_preview(text: str, actor: User | None = None) -> dict | None:
     """The teams a valid file would create (to be agreed first), or None."""
-    checked, rows = validate(text)
+    checked, rows = validate(text, actor)
     teams = new_teams(rows) if checked.ok else []
     return {"teams": teams, "users": len(rows), "text": text} if teams else None
 

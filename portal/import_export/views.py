@@ -83,11 +83,11 @@ def _import(actor: User, form: ImportForm, text: str, confirmed: bool = False):
     """Import ``text``; teams that do not exist yet are listed first and created only
     after the administrator agrees (a typo would otherwise make a new team). Rows that
     create administrators need a fresh password first, at either step (finding 1)."""
-    refusal = stepup.typed_refusal(csvio.creates_privileged(text), ask="IMPORT_NEEDS_PASSWORD",
+    refusal = stepup.typed_refusal(csvio.creates_privileged(text, actor), ask="IMPORT_NEEDS_PASSWORD",
                                    wrong="IMPORT_WRONG_PASSWORD")
     if refusal is not None:
         return _page(form, None, 401, reauth_error=refusal)
-    preview = None if confirmed else csvio.teams_preview(text)
+    preview = None if confirmed else csvio.teams_preview(text, actor)
     if preview:
         return _page(form, None, 200, preview=preview)
     result = csvio.import_users(text, actor=actor)

@@ -1,6 +1,6 @@
 """``identity`` accounts: the password is a bcrypt hash in Passgate's database.
 
-The hash itself is written by ``accounts.set_password`` (with history and the security
+The hash itself is written by ``accounts.replace_password`` (with history and the security
 stamp), so ``change_password``/``set_password``/``unlock`` have nothing more to do here.
 """
 

@@ -10,7 +10,7 @@ from ..access.guard import requires
 from ..admin import bp
 from ..forms import EmptyForm
 from ..messages import text
-from ..models import User, fold
+from ..models import User
 from ..stepup.service import challenge
 from . import service
 from .forms import UserForm
@@ -81,22 +81,12 @@ def user_edit(actor: User, user: User):
 
     def save(data: service.UserData):
         service.check_edit(actor, user, data)  # refusals first: never the dialog for them
-        refusal = challenge() if _sensitive_edit(user, data) else None
+        refusal = challenge() if service.needs_fresh_password(user, data) else None
         return (
             refusal if refusal is not None else _saved(user, service.update_user(actor, user, data))
         )
 
     return _run(form, ctx, save)
-
-
-def _sensitive_edit(user: User, data: service.UserData) -> bool:
-    """Edits that need a recent password entry (step-up): a role change (privilege), an email
-    change (the recovery channel, one's own included) and disabling or enabling."""
-    if data.role is not None and data.role != user.role:
-        return True
-    if (fold((data.email or "").strip()) or None) != (user.email_key or None):
-        return True
-    return bool(data.disabled) != bool(user.disabled)
 
 
 def _saved(user: User, changes: dict):

@@ -42,8 +42,9 @@ class UserForm(FlaskForm):
             self.role.data = self.role.data or access.default_role()
         else:
             del self.role
-        self.team.choices = [(None, _l("No team"))] + [(t.id, t.name)
-                                                        for t in search.teams_for(actor)]
+        # A manager creates accounts in one of their teams only (seed 003): no "No team".
+        no_team = [] if creating and not roles else [(None, _l("No team"))]
+        self.team.choices = no_team + [(t.id, t.name) for t in search.teams_for(actor)]
         self.provider.choices = [(p, label) for p, label in labels.PROVIDER_LABELS.items()]
         self.language.choices = [("", _l("Organisation default")), ("en", "English"),
                                  ("fr", "Français")]

@@ -46,13 +46,28 @@ def form_values(user: User) -> dict:
 
 def check_edit(actor: User, user: User | None, data: UserData) -> None:
     """The access rules of an edit (``user`` None: a new account), as a form error: a team
-    the actor may assign, and nothing an actor may not do to their own account."""
+    the actor may assign, an account the actor may create (``access.may_create``: a
+    manager, below their rank and in their teams), and nothing an actor may not do to their
+    own account."""
     allowed = {t.id for t in teams_for(actor)}
     if not access.team_allowed(actor, data.team_id, allowed):
         raise accounts.AccountError("team", text("TEAM_NOT_ALLOWED"))
+    role = data.role or access.default_role()
+    if user is None and not access.may_create(actor, role, data.team_id):
+        raise accounts.AccountError("team", text("CREATE_TEAM_NOT_YOURS"))
     refusal = access.edit_refusal(actor, user, disabled=bool(data.disabled), role=data.role)
     if refusal is not None:
         raise accounts.AccountError(refusal[0], text(refusal[1]))
+
+
+def needs_fresh_password(user: User, data: UserData) -> bool:
+    """Edits that need a recent password entry (step-up): a role change (privilege), an email
+    change (the recovery channel, one's own included) and disabling or enabling."""
+    if data.role is not None and data.role != user.role:
+        return True
+    if (fold((data.email or "").strip()) or None) != (user.email_key or None):
+        return True
+    return bool(data.disabled) != bool(user.disabled)
 
 
 def update_user(actor: User, user: User, data: UserData) -> dict:
@@ -128,6 +143,8 @@ def create_user(actor: User, data: UserData) -> tuple[User, str | None]:
     A directory account is not created but found: its row comes from the directory entry
     (which keeps the names, email and password); the role, team and language are Passgate's.
     """
+    check_edit(actor, None, data)
+    data = dataclasses.replace(data, role=data.role or access.default_role())
     team = Team.get_or_none(Team.id == data.team_id) if data.team_id else None
     source = providers.get(data.provider)
     if source.remote:
@@ -145,7 +162,7 @@ def _add_from_directory(actor: User, source, data: UserData) -> User:
     user = source.find_account(username)  # the directory, outside any transaction
     if user is None:
         raise accounts.AccountError("username", text("NOT_IN_DIRECTORY"))
-    fields = {"role": data.role or access.default_role(), "disabled": bool(data.disabled),
+    fields = {"role": data.role, "disabled": bool(data.disabled),
               "language": data.language or None}
     if "team_id" not in source.owned_fields():
         fields["team"] = data.team_id

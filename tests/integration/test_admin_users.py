@@ -302,7 +302,7 @@ def test_reset_and_unlock_flow(app, make_user, outbox):
     r = post(admin, f"/admin/users/{p['alice'].id}/reset", {"reason": "called the help desk"},
              htmx=True)
     text = body(r)
-    assert r.status_code == 200 and "Password has been reset for Alice Archer" in text
+    assert r.status_code == 200 and says(text, "RESET_DONE", name="Alice Archer")
     assert r.headers["Cache-Control"] == "no-store" and r.headers["HX-Push-Url"] == "false"
     assert "users-changed" in r.headers["HX-Trigger"]
     assert 'data-copy-target="#temp-password"' in text
@@ -340,7 +340,7 @@ def test_reset_needs_step_up(app, client, make_user):
     assert db_get(app, User, User.id == p["alice"].id).password_hash == before
     r = post(client, f"/admin/users/{p['alice'].id}/reset", {"reauth_password": PASSWORD},
              htmx=True)
-    assert r.status_code == 200 and "Password has been reset" in body(r)
+    assert r.status_code == 200 and says(body(r), "RESET_DONE")
     assert db_get(app, User, User.id == p["alice"].id).password_hash != before
 
 
@@ -377,7 +377,7 @@ def test_send_email_of_temp_password(app, client, make_user, outbox):
     outbox.deliver()
     assert any(temp in m.body for m in outbox) and outbox[-1].recipients == ["alice@example.test"]
     status = client.get(f"/admin/users/mail/{mail_id}", headers=HX)
-    assert "Email sent" in body(status) and "every 2s" not in body(status)
+    assert says(body(status), "TEMP_MAIL_SENT") and "every 2s" not in body(status)
     with app.app_context():
         database.connect(reuse_if_open=True)
         row = OutboxMail.get_by_id(mail_id)
@@ -472,7 +472,7 @@ def test_admin_can_reset_another_admin(app, client, make_user):
     other = make_user("admin2", role="admin")
     login(client, "admin")
     r = post(client, f"/admin/users/{other.id}/reset", htmx=True)
-    assert r.status_code == 200 and "Password has been reset" in body(r)
+    assert r.status_code == 200 and says(body(r), "RESET_DONE")
 
 
 def test_list_shows_flash_after_row_action(app, client, make_user):

@@ -319,7 +319,7 @@ def test_import_lists_new_teams_before_creating_them(app, client, make_user):
             "quin,,Accounts\n")
     r = upload(client, text)
     page = body(r)
-    assert r.status_code == 200 and "This file names 2 teams that do not exist yet." in page
+    assert r.status_code == 200 and says(page, "IMPORT_NEW_TEAMS", num=2)
     assert "<li>Accounts</li>" in page and "<li>Warehouse</li>" in page and "<li>A</li>" not in page
     with app.app_context():
         database.connect(reuse_if_open=True)

@@ -218,7 +218,7 @@ def test_postgresql_gets_a_one_line_pointer_without_the_password(tmp_path, comma
 
 
 def test_restore_serves_the_same_users_and_passwords(tmp_path):
-    from portal.accounts import set_password
+    from portal.accounts import replace_password
     from portal.models import User
 
     instance = tmp_path / "instance"
@@ -234,7 +234,8 @@ def test_restore_serves_the_same_users_and_passwords(tmp_path):
     # After the backup: alice changes her password, carol arrives.
     with app.test_request_context():
         database.connect(reuse_if_open=True)
-        set_password(User.get(User.username == "alice"), "a completely new passphrase 42")
+        replace_password(User.get(User.username == "alice"), "a completely new passphrase 42",
+                         how="admin", action="admin.set_password")
         database.close()
     add_user(app, "carol")
 

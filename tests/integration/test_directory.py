@@ -12,9 +12,18 @@ import re
 import pytest
 
 from portal.db import database
-from portal.models import AuditEvent, LoginThrottle, ResetToken, User
+from portal.models import LoginThrottle, ResetToken, User
 
-from ..helpers import PASSWORD, csrf_of, login, normalize, post_form, prepare_database, says
+from ..helpers import (
+    PASSWORD,
+    audit_actions,
+    csrf_of,
+    login,
+    normalize,
+    post_form,
+    prepare_database,
+    says,
+)
 from ..ldap_server import GROUPS, Slapd
 
 DORA = "dora directory pass 1"
@@ -58,17 +67,6 @@ def row(app, username) -> User | None:
         return user
 
 
-def events(app, action=None) -> list[AuditEvent]:
-    with app.app_context():
-        database.connect(reuse_if_open=True)
-        query = AuditEvent.select().order_by(AuditEvent.id)
-        if action:
-            query = query.where(AuditEvent.action == action)
-        rows = list(query)
-        database.close()
-        return rows
-
-
 # --- sign-in -----------------------------------------------------------------------------
 
 def test_sign_in_page_offers_the_provider_choice_in_both_languages(client):
@@ -94,7 +92,7 @@ def test_sign_in_by_username_creates_the_local_row(app, client):
         database.connect(reuse_if_open=True)
         assert User.get_by_id(dora.id).team.name == "Year 5"
     assert dora.status == "active" and dora.last_login_at is not None
-    assert [e.action for e in events(app)][-2:] == ["user.create", "login.success"]
+    assert [e.action for e in audit_actions(app)][-2:] == ["user.create", "login.success"]
 
 
 def test_sign_in_by_email_and_account_without_mail(app):
@@ -117,7 +115,7 @@ def test_wrong_password_and_unknown_user_answer_alike(app, slapd):
             assert response.status_code == 422  # empty password: never an anonymous bind
     assert len(answers) == 1
     assert row(app, "dora") is None  # no row before a successful sign-in
-    reasons = [e.detail for e in events(app, "login.failure")]
+    reasons = [e.detail for e in audit_actions(app, "login.failure")]
     assert len(reasons) == 3 and all("unknown_identifier" in r for r in reasons)
     assert slapd.can_bind("dora", DORA)  # one wrong password does not lock (ppolicy: 3)
 
@@ -154,7 +152,7 @@ def test_directory_failures_use_the_same_throttle(app):
         database.connect(reuse_if_open=True)
         typed = LoginThrottle.get(LoginThrottle.key == throttle.key_of("nobody-here"))
         assert typed.failed_count == 5 and typed.locked_until is not None
-    assert "account.lock" in [e.action for e in events(app)]
+    assert "account.lock" in [e.action for e in audit_actions(app)]
 
 
 def test_directory_must_change_flag_forces_the_change(app, slapd):
@@ -179,7 +177,7 @@ def test_change_own_password_writes_the_directory(app, slapd, outbox):
     assert response.status_code == 303, response.get_data(as_text=True)
     assert slapd.can_bind("dora", NEW) and not slapd.can_bind("dora", DORA)
     assert sso_login(app.test_client(), "dora", NEW).status_code == 303
-    assert "password.change" in [e.action for e in events(app)]
+    assert "password.change" in [e.action for e in audit_actions(app)]
     outbox.deliver()
     assert [m.recipients for m in outbox] == [["dora@school.test"]]
 
@@ -262,7 +260,7 @@ def test_recovery_link_sets_the_directory_password_and_unlocks(app, slapd, outbo
     state = slapd.read("dora", "pwdAccountLockedTime", "pwdReset")
     assert state == {"pwdAccountLockedTime": [], "pwdReset": []}
     assert sso_login(app.test_client(), "dora", NEW).headers["Location"] == "/"
-    assert "password.reset" in [e.action for e in events(app)]
+    assert "password.reset" in [e.action for e in audit_actions(app)]
 
 
 def test_recovery_answer_is_the_same_for_unknown_directory_users(app, outbox):
@@ -273,7 +271,7 @@ def test_recovery_answer_is_the_same_for_unknown_directory_users(app, outbox):
     assert answers == {(303, "/password/forgot/sent")}
     process_requests(app)
     assert [m.recipients for m in outbox.deliver()] == [["dora@school.test"]]
-    assert sorted(e.outcome for e in events(app, "recovery.request")) == \
+    assert sorted(e.outcome for e in audit_actions(app, "recovery.request")) == \
         ["no_email", "no_match", "sent"]
 
 
@@ -291,7 +289,7 @@ def test_directory_down_during_reset_keeps_the_token(app, slapd, outbox):
     with app.app_context():
         database.connect(reuse_if_open=True)
         assert ResetToken.select().where(ResetToken.used_at.is_null()).count() == 1
-    assert events(app, "directory.unavailable")
+    assert audit_actions(app, "directory.unavailable")
     slapd.start()
     response = post_form(client, "/password/reset", {"password": NEW, "confirm": NEW})
     assert response.status_code == 303
@@ -307,7 +305,7 @@ def test_directory_down_sign_in_is_503_and_local_accounts_still_work(app, slapd,
     text = response.get_data(as_text=True)
     assert response.status_code == 503 and response.headers["Retry-After"] == "30"
     assert says(text, "DIRECTORY_UNAVAILABLE") and not says(text, "LOGIN_FAILED")
-    event = events(app, "directory.unavailable")[-1]
+    event = audit_actions(app, "directory.unavailable")[-1]
     assert event.outcome == "failure" and "login" in event.detail
     fr = app.test_client()
     fr.get("/login?lang=fr")
@@ -320,7 +318,7 @@ def test_refused_service_account_is_unavailable_not_wrong_password(make_app, sla
     prepare_database(app)
     response = sso_login(app.test_client(), "dora", DORA)
     assert response.status_code == 503
-    assert "service bind refused" in events(app, "directory.unavailable")[-1].detail
+    assert "service bind refused" in audit_actions(app, "directory.unavailable")[-1].detail
 
 
 def test_slow_directory_times_out(make_app, slapd):
@@ -461,7 +459,7 @@ def test_sync_directory_adds_updates_and_disables_vanished(app, slapd, tmp_path)
     assert row(app, "gus").provider == "sso"
     assert row(app, "fay").disabled
     assert client.get("/").status_code == 302  # fay's session ended
-    assert events(app, "directory.vanished")[-1].target_name == "fay"
+    assert audit_actions(app, "directory.vanished")[-1].target_name == "fay"
     # The list marks them as directory accounts.
     admin = app.test_client()
     from portal.accounts import create_user
@@ -606,7 +604,7 @@ def test_recovery_request_with_directory_down_is_audited_and_sends_nothing(app, 
     slapd.stop()
     process_requests(app)
     assert outbox.deliver() == []
-    assert [e.outcome for e in events(app, "recovery.request")] == ["unavailable"]
+    assert [e.outcome for e in audit_actions(app, "recovery.request")] == ["unavailable"]
 
 
 def test_directory_entry_never_merges_into_a_local_account(app, make_user):
@@ -616,7 +614,7 @@ def test_directory_entry_never_merges_into_a_local_account(app, make_user):
     assert says(response.get_data(as_text=True), "LOGIN_FAILED")
     after = row(app, "dora")
     assert after.provider == "identity" and after.password_hash == local.password_hash
-    assert events(app, "directory.conflict")
+    assert audit_actions(app, "directory.conflict")
     assert login(app.test_client(), "dora", PASSWORD).status_code == 303
 
 
