@@ -14,8 +14,7 @@ def up(migrator, db):
     rows = db.execute_sql('SELECT id, username FROM "user"').fetchall()
     with db.atomic():
         for user_id, username in rows:
-            # nosec: a constant statement; only the placeholder style is substituted.
-            db.execute_sql('UPDATE "user" SET username_skeleton = %s WHERE id = %s'  # nosec B608
+            db.execute_sql('UPDATE "user" SET username_skeleton = %s WHERE id = %s'
                            .replace("%s", db.param), (username_skeleton(username), user_id))
 
 
