@@ -23,7 +23,8 @@ class PassgateRequest(Request):
             data = self.__dict__.get(key)
             if data is not None and None in data:
                 self.__dict__[key] = type(data)(
-                    (name, value) for name, value in data.items(multi=True) if name is not None)
+                    (name, value) for name, value in data.items(multi=True) if name is not None
+                )
 
 
 class IdConverter(IntegerConverter):

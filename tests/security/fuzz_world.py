@@ -34,8 +34,16 @@ EXCLUDED = {
 # Account columns that garbage must never change. Throttle counters (failed_count,
 # last_failed_at, locked_until, hard_locked), last_login_at and language are left out:
 # wrong passwords are *meant* to move the counters, ``?lang=`` sets the language.
-NEVER_WITHOUT_PASSWORD = ("password_hash", "security_stamp", "role", "email", "disabled",
-                          "must_change", "temp_password_expires_at", "password_changed_at")
+NEVER_WITHOUT_PASSWORD = (
+    "password_hash",
+    "security_stamp",
+    "role",
+    "email",
+    "disabled",
+    "must_change",
+    "temp_password_expires_at",
+    "password_changed_at",
+)
 PROFILE = ("username", "first_name", "last_name", "team", "provider")
 
 ROLES = ("anonymous", "user", "manager", "admin")
@@ -91,17 +99,24 @@ class World:
         self.fresh = fresh  # sessions inside the step-up window (manager and admin only)
         self.app = create_app(
             {**base_overrides(tmp_path), "LIMIT_POLICY_CHECK": "100000 per minute"},
-            instance_path=str(tmp_path / "instance"))
+            instance_path=str(tmp_path / "instance"),
+        )
         prepare_database(self.app)
         self.ids: dict[str, int] = {}
         with self.db():
             for username, (role, team) in ACCOUNTS.items():
-                user, _ = create_user(username, role=role, email=f"{username}@example.test",
-                                      team=team, password=PASSWORD)
+                user, _ = create_user(
+                    username,
+                    role=role,
+                    email=f"{username}@example.test",
+                    team=team,
+                    password=PASSWORD,
+                )
                 self.ids[username] = user.id
             create_user("fz.invited", email="fz.invited@example.test", team="Alpha")
-            ManagedTeam.create(manager=self.ids["fz.manager"],
-                               team=Team.get(Team.name_key == "alpha"))
+            ManagedTeam.create(
+                manager=self.ids["fz.manager"], team=Team.get(Team.name_key == "alpha")
+            )
             self.ids["fz.invited"] = User.get(User.username_key == "fz.invited").id
             self.team_ids = [t.id for t in Team.select()]
         self.clients = {"anonymous": self.app.test_client()}
@@ -109,8 +124,9 @@ class World:
         self.last: dict[int, dict] | None = None  # the account rows after the last request
         self.actors = {SIGNED_IN[role]: self.ids[SIGNED_IN[role]] for role in ROLES[1:]}
         with self.db():
-            self.originals = {uid: User.get_by_id(uid).__data__.copy()
-                              for uid in self.actors.values()}
+            self.originals = {
+                uid: User.get_by_id(uid).__data__.copy() for uid in self.actors.values()
+            }
         for role in ROLES if not fresh else ("manager", "admin"):
             self.sign_in(role)
 
@@ -139,8 +155,9 @@ class World:
         username = SIGNED_IN[role]
         with self.db():
             LoginThrottle.delete().execute()
-            User.update(failed_count=0, last_failed_at=None, locked_until=None,
-                        hard_locked=False).where(User.username_key == username).execute()
+            User.update(
+                failed_count=0, last_failed_at=None, locked_until=None, hard_locked=False
+            ).where(User.username_key == username).execute()
         client = self.app.test_client()
         response = login(client, username)
         assert response.status_code == 303, response.get_data(as_text=True)
@@ -184,4 +201,3 @@ class World:
         with self.db():
             team = Team.get_or_none(Team.id == team_id)
             return team.name if team else ""
-

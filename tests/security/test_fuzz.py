@@ -60,49 +60,133 @@ FRESH_EXAMPLES = max(3, EXAMPLES // 3)
 def _bare_app():
     """An app only for its url_map (no database is opened)."""
     scratch = tempfile.mkdtemp(prefix="passgate-fuzz-")
-    return create_app({**base_overrides(scratch), "DATABASE_URL": f"sqlite:///{scratch}/x.db"},
-                      instance_path=f"{scratch}/instance")
+    return create_app(
+        {**base_overrides(scratch), "DATABASE_URL": f"sqlite:///{scratch}/x.db"},
+        instance_path=f"{scratch}/instance",
+    )
 
 
 ROUTES = routes(_bare_app())
 FRESH_ROUTES = [route for route in ROUTES if route[2] != "GET"]
 FIELDS = field_names()
 
-EXTREMES = ["", " ", "0", "-1", "1", "2", "9" * 40, str(2**31), str(2**63), str(-(2**63) - 1),
-            "1e309", "-1e309", "NaN", "inf", "0x10", "1.5", "9999-12-31", "0001-01-01",
-            "1970-01-01", "2999-12-31", "3000-01-01", "2024-02-30", "-1-01-01", "99999-01-01",
-            "2024-01-01T25:61", "admin", "manager", "user", "identity", "directory", "on",
-            "y", "true", "false", "all", "en", "fr", "xx", "fz.admin", "fz.user",
-            "fz.manager", "fz.other@example.test", "Alpha", "Beta", "recovery", "disable",
-            "enable", "unlock", "end_sessions", "//evil.example/", "https://evil.example/",
-            "/\\evil.example", "javascript:alert(1)", "\x00", "%00", "a\r\nSet-Cookie: x=1",
-            "<script>alert(1)</script>", "' OR '1'='1", "../../etc/passwd", "\u202e",
-            "\ud7ff", "\U0001f600" * 30, "x" * 1100, "end-of-day"]
+EXTREMES = [
+    "",
+    " ",
+    "0",
+    "-1",
+    "1",
+    "2",
+    "9" * 40,
+    str(2**31),
+    str(2**63),
+    str(-(2**63) - 1),
+    "1e309",
+    "-1e309",
+    "NaN",
+    "inf",
+    "0x10",
+    "1.5",
+    "9999-12-31",
+    "0001-01-01",
+    "1970-01-01",
+    "2999-12-31",
+    "3000-01-01",
+    "2024-02-30",
+    "-1-01-01",
+    "99999-01-01",
+    "2024-01-01T25:61",
+    "admin",
+    "manager",
+    "user",
+    "identity",
+    "directory",
+    "on",
+    "y",
+    "true",
+    "false",
+    "all",
+    "en",
+    "fr",
+    "xx",
+    "fz.admin",
+    "fz.user",
+    "fz.manager",
+    "fz.other@example.test",
+    "Alpha",
+    "Beta",
+    "recovery",
+    "disable",
+    "enable",
+    "unlock",
+    "end_sessions",
+    "//evil.example/",
+    "https://evil.example/",
+    "/\\evil.example",
+    "javascript:alert(1)",
+    "\x00",
+    "%00",
+    "a\r\nSet-Cookie: x=1",
+    "<script>alert(1)</script>",
+    "' OR '1'='1",
+    "../../etc/passwd",
+    "\u202e",
+    "\ud7ff",
+    "\U0001f600" * 30,
+    "x" * 1100,
+    "end-of-day",
+]
 
 text = st.text(max_size=80)
-numbers = st.one_of(st.integers(min_value=-(2**80), max_value=2**80).map(str),
-                    st.floats(allow_nan=True, allow_infinity=True).map(repr))
+numbers = st.one_of(
+    st.integers(min_value=-(2**80), max_value=2**80).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+)
 dates = st.one_of(st.dates().map(str), st.datetimes().map(lambda d: d.isoformat()))
 value_text = st.one_of(text, numbers, dates, st.sampled_from(EXTREMES))
-values = st.one_of(value_text.map(lambda v: v.encode("utf-8", "surrogatepass")),
-                   st.binary(max_size=60))
+values = st.one_of(
+    value_text.map(lambda v: v.encode("utf-8", "surrogatepass")), st.binary(max_size=60)
+)
 names = st.one_of(st.sampled_from(FIELDS), st.text(max_size=12))
 pairs = st.lists(st.tuples(names, values), max_size=8)
 # Request headers the app reads (htmx, Fetch Metadata, language), with any latin-1 value.
-HEADERS = ["HX-Current-URL", "HX-Target", "HX-Trigger", "HX-History-Restore-Request",
-           "HX-Request-Type", "Sec-Fetch-Site", "Origin", "Referer", "Accept-Language"]
+HEADERS = [
+    "HX-Current-URL",
+    "HX-Target",
+    "HX-Trigger",
+    "HX-History-Restore-Request",
+    "HX-Request-Type",
+    "Sec-Fetch-Site",
+    "Origin",
+    "Referer",
+    "Accept-Language",
+]
 header_value = st.one_of(
     st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=60),
-    st.sampled_from(["true", "same-origin", "cross-site", "none", "http://localhost/admin/users",
-                     "http://evil.example/", "fr-FR,fr;q=0.9", "*;q=NaN", "partial", "full"]))
+    st.sampled_from(
+        [
+            "true",
+            "same-origin",
+            "cross-site",
+            "none",
+            "http://localhost/admin/users",
+            "http://evil.example/",
+            "fr-FR,fr;q=0.9",
+            "*;q=NaN",
+            "partial",
+            "full",
+        ]
+    ),
+)
 headers_drawn = st.dictionaries(st.sampled_from(HEADERS), header_value, max_size=3)
 
 
 def segment(converter: str, world_ids: list[int]):
     if converter == "int":
         return st.one_of(st.sampled_from(world_ids), st.integers(0, 2**70)).map(str)
-    known = st.sampled_from(["recovery", "disable", "enable", "unlock", "end_sessions",
-                             "delete", "x", "0"])
+    known = st.sampled_from(
+        ["recovery", "disable", "enable", "unlock", "end_sessions", "delete", "x", "0"]
+    )
     return st.one_of(known, st.text(min_size=1, max_size=40)).map(lambda v: quote(v, safe=""))
 
 
@@ -111,8 +195,12 @@ def _converters(rule: str) -> list[tuple[str, str]]:
 
 
 def _encode(items) -> bytes:
-    return b"&".join(quote_from_bytes(k.encode("utf-8", "surrogatepass")).encode() + b"="
-                     + quote_from_bytes(v).encode() for k, v in items)
+    return b"&".join(
+        quote_from_bytes(k.encode("utf-8", "surrogatepass")).encode()
+        + b"="
+        + quote_from_bytes(v).encode()
+        for k, v in items
+    )
 
 
 @pytest.fixture(scope="module")
@@ -126,9 +214,12 @@ def fresh_world(tmp_path_factory):
 
 
 def _changed(before: dict, after: dict) -> dict:
-    return {(uid, col): (row.get(col), after.get(uid, {}).get(col))
-            for uid, row in before.items() for col in row
-            if after.get(uid, {}).get(col) != row.get(col)}
+    return {
+        (uid, col): (row.get(col), after.get(uid, {}).get(col))
+        for uid, row in before.items()
+        for col in row
+        if after.get(uid, {}).get(col) != row.get(col)
+    }
 
 
 def _sent(items, form) -> str:
@@ -159,8 +250,9 @@ def check_refusal_changes_nothing(before, after, status) -> None:
     changes = _changed(before, after)
     assert not set(before) - set(after), "an account disappeared"
     if status >= 400:
-        assert not changes and set(after) == set(before), \
+        assert not changes and set(after) == set(before), (
             f"a refused request ({status}) changed {changes}"
+        )
 
 
 def fuzz_once(world, data, endpoint: str, rule: str, method: str, roles) -> None:
@@ -189,14 +281,22 @@ def fuzz_once(world, data, endpoint: str, rule: str, method: str, roles) -> None
         response = client.get(url, headers=headers)
     elif data.draw(st.booleans(), label="multipart"):
         form = [(k, v.decode("utf-8", "replace")) for k, v in items]
-        upload = (io.BytesIO(data.draw(st.binary(max_size=400), label="file")),
-                  data.draw(st.text(min_size=1, max_size=20), label="filename"))
+        upload = (
+            io.BytesIO(data.draw(st.binary(max_size=400), label="file")),
+            data.draw(st.text(min_size=1, max_size=20), label="filename"),
+        )
         payload = MultiDict([*form, ("file", upload)])
-        response = client.open(url, method=method, data=payload, headers=headers,
-                               content_type="multipart/form-data")
+        response = client.open(
+            url, method=method, data=payload, headers=headers, content_type="multipart/form-data"
+        )
     else:
-        response = client.open(url, method=method, data=_encode(items), headers=headers,
-                               content_type="application/x-www-form-urlencoded")
+        response = client.open(
+            url,
+            method=method,
+            data=_encode(items),
+            headers=headers,
+            content_type="application/x-www-form-urlencoded",
+        )
     status, body = response.status_code, response.get_data()  # a streamed body runs now
     response.close()
     assert status < 500, f"{method} {url} as {role}: {status}\n{body[:2000]}"
@@ -213,12 +313,16 @@ def fuzz_once(world, data, endpoint: str, rule: str, method: str, roles) -> None
 
 
 def _examples(test, examples: int = EXAMPLES):
-    return settings(max_examples=examples, deadline=None, database=None, print_blob=True,
-                    suppress_health_check=list(HealthCheck))(given(data=st.data())(test))
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        print_blob=True,
+        suppress_health_check=list(HealthCheck),
+    )(given(data=st.data())(test))
 
 
-@pytest.mark.parametrize("endpoint,rule,method", ROUTES,
-                         ids=[f"{m}-{e}" for e, _, m in ROUTES])
+@pytest.mark.parametrize("endpoint,rule,method", ROUTES, ids=[f"{m}-{e}" for e, _, m in ROUTES])
 def test_fuzz_route(world, endpoint, rule, method):
     """Every role, sessions past the step-up window: the strict properties."""
     _examples(lambda data: fuzz_once(world, data, endpoint, rule, method, ROLES))()
@@ -227,14 +331,17 @@ def test_fuzz_route(world, endpoint, rule, method):
         assert page.status_code == 200, f"{role} was signed out by garbage sent to {rule}"
 
 
-@pytest.mark.parametrize("endpoint,rule,method", FRESH_ROUTES,
-                         ids=[f"{m}-{e}" for e, _, m in FRESH_ROUTES])
+@pytest.mark.parametrize(
+    "endpoint,rule,method", FRESH_ROUTES, ids=[f"{m}-{e}" for e, _, m in FRESH_ROUTES]
+)
 def test_fuzz_route_fresh_session(fresh_world, endpoint, rule, method):
     """Manager and administrator who just entered their password: garbage reaches the forms
     behind the step-up (settings, set password, bulk actions, role changes…). Never a 5xx;
     a refused request changes no account. (GET needs no step-up: the pass above has it.)"""
-    _examples(lambda data: fuzz_once(fresh_world, data, endpoint, rule, method,
-                                     ("manager", "admin")), FRESH_EXAMPLES)()
+    _examples(
+        lambda data: fuzz_once(fresh_world, data, endpoint, rule, method, ("manager", "admin")),
+        FRESH_EXAMPLES,
+    )()
 
 
 def test_every_route_is_fuzzed_or_excluded_with_a_reason():
