@@ -259,7 +259,7 @@ class _Batch:
             connection, self.connection = self.connection, None
             try:
                 connection.__exit__(None, None, None)
-            except Exception:  # noqa: BLE001 — QUIT on a dropped connection
+            except Exception:  # noqa: BLE001 — QUIT on a dropped connection  # nosec B110
                 pass
 
 

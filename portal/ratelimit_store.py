@@ -56,7 +56,7 @@ class SQLiteStorage:
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or attempt == 199:
                     raise
-                time.sleep(0.01 + 0.02 * random.random())
+                time.sleep(0.01 + 0.02 * random.random())  # nosec B311 (jitter)
 
     def _write(self, fn):
         db = self._db()

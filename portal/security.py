@@ -8,7 +8,7 @@ from flask import abort, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 
-from . import htmx, settings
+from . import htmx, http_input, settings
 
 csrf = CSRFProtect()
 
@@ -24,6 +24,7 @@ FORCED_CHANGE_ALLOWED = {"auth.change_password", "auth.logout", "auth.policy_che
 
 
 def init_app(app) -> None:
+    http_input.init_app(app)
     csrf.init_app(app)
     app.before_request(refuse_cross_site)
     app.before_request(forced_change_gate)

@@ -77,7 +77,7 @@ def test_admin_sees_page_with_filters_and_nav_link(client, people):
     body = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "<!doctype html>" in body and 'id="audit-results"' in body
-    assert 'hx-get="/admin/audit"' in body and 'hx-push-url="true"' in body
+    assert 'data-hx-get="/admin/audit"' in body and 'data-hx-push-url="true"' in body
     for name in ("actor", "target", "action", "outcome", "date_from", "date_to"):
         assert f'name="{name}"' in body
     assert "HX-Request" in response.headers["Vary"]
@@ -93,7 +93,7 @@ def test_htmx_request_gets_the_fragment_only(client, people):
     assert response.status_code == 200
     assert "<!doctype html>" not in body and "<form" not in body
     assert body.lstrip().startswith('<div id="audit-results"')
-    assert 'hx-swap-oob="true"' in body  # the date error slots are refreshed too
+    assert 'data-hx-swap-oob="true"' in body  # the date error slots are refreshed too
 
 
 def test_newest_first_with_labels_and_raw_unknown_actions(app, client, people):
@@ -163,7 +163,7 @@ def test_bad_dates_are_422_with_message_next_to_field_and_input_kept(client, peo
     assert client.get("/admin/audit/export.csv?" + query).status_code == 422
     htmx = client.get("/admin/audit?" + query, headers=HX)
     assert htmx.status_code == 422
-    assert f'id="audit-{field}-error" hx-swap-oob="true" >' in htmx.get_data(as_text=True)
+    assert f'id="audit-{field}-error" data-hx-swap-oob="true" >' in htmx.get_data(as_text=True)
 
 
 def test_garbage_page_numbers_do_not_fail(client, people):

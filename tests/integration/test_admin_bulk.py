@@ -200,7 +200,7 @@ def test_large_run_in_background_with_progress(app, client, make_user):
         page = client.get(f"/admin/users/bulk/jobs/{public_id}", headers=HX)
         if "25 of 25 done" in body(page) and "every 1s" not in body(page):
             break
-        assert 'hx-trigger="every 1s"' in body(page)
+        assert 'data-hx-trigger="every 1s"' in body(page)
         time.sleep(0.05)
     else:
         raise AssertionError("the background job did not finish")

@@ -236,7 +236,7 @@ def test_htmx_422_puts_the_form_back_in_place(app, admin):
     assert response.headers["HX-Retarget"] == "#settings-form"
     assert response.headers["HX-Reswap"] == "outerHTML"
     assert "<!doctype html>" not in body and 'id="settings-form"' in body
-    assert 'hx-swap-oob="delete:dialog.reauth-dialog"' in body
+    assert 'data-hx-swap-oob="delete:dialog.reauth-dialog"' in body
 
 
 def test_csrf_is_required(app, admin):

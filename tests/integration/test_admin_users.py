@@ -372,7 +372,7 @@ def test_send_email_of_temp_password(app, client, make_user, outbox):
     sent = post(client, f"/admin/users/{p['alice'].id}/reset/email", {"password": temp},
                 htmx=True)
     assert sent.status_code == 200 and "queued" in body(sent)
-    assert 'hx-trigger="every 2s"' in body(sent)
+    assert 'data-hx-trigger="every 2s"' in body(sent)
     mail_id = int(re.search(r"/admin/users/mail/(\d+)", body(sent)).group(1))
     outbox.deliver()
     assert any(temp in m.body for m in outbox) and outbox[-1].recipients == ["alice@example.test"]
@@ -406,7 +406,7 @@ def test_set_password_form_and_policy_errors(app, client, make_user):
     text = body(form)
     assert form.status_code == 200 and 'name="confirm"' in text and "<summary" in text
     assert re.search(r'name="must_change"[^>]*checked|checked[^>]*name="must_change"', text)
-    assert 'hx-post="/password/check"' in text
+    assert 'data-hx-post="/password/check"' in text
     r = post(client, f"/admin/users/{p['alice'].id}/password",
              {"password": "short", "confirm": "short", "must_change": "y"}, htmx=True)
     assert r.status_code == 422 and "15" in body(r)

@@ -27,7 +27,7 @@ def test_stale_session_gets_the_dialog_and_can_continue(app, client, make_user):
     assert refused.status_code == 401
     assert refused.headers["HX-Reauth"] == "true" and refused.headers["HX-Retarget"] == "body"
     body = refused.get_data(as_text=True)
-    assert "<dialog" in body and 'hx-post="/admin/reauth"' in body
+    assert "<dialog" in body and 'data-hx-post="/admin/reauth"' in body
     wrong = client.post("/admin/reauth", data={"reauth_password": "not my password at all"},
                         headers=headers)
     assert wrong.status_code == 422 and says(wrong.get_data(as_text=True), "WRONG_PASSWORD")

@@ -327,7 +327,7 @@
   function describe(el) {
     if (!el || el === doc.body) return null;
     const holder = el.closest("[id]");
-    const attr = ["href", "formaction", "popovertarget", "hx-get", "hx-post"]
+    const attr = ["href", "formaction", "popovertarget", "data-hx-get", "data-hx-post"]
       .find((a) => el.hasAttribute(a));
     return { el, holderId: holder ? holder.id : null, attr, value: attr ? el.getAttribute(attr) : null };
   }
