@@ -13,7 +13,7 @@ from portal import config
 from portal.models import UserSession
 
 from .client import NEW_PASSWORD, PASSWORD, SESSION_COOKIE, cookie_payload
-from .flows import admin_reset, admin_set_password, form_values
+from .flows import admin_reset, admin_set_password
 
 
 def test_E1_cookie_attributes(live):
@@ -142,22 +142,33 @@ def test_E7_every_session_ends_at_once(live, admin, how):
         assert response.status == 302 and response.location.startswith("/login"), how
 
 
-def test_E8_reauthentication_before_changing_ones_own_email(live, admin):
-    """On this branch, the only way to change an email is the user form, which asks for the
-    password when the session is past its step-up window (docs/security.md: deviation)."""
-    account, browser = admin
-    path = f"/admin/users/{account.id}/edit"
-    live.age(UserSession, UserSession.user == account.id, authenticated_at=11 * 60)
-    values = form_values(browser.get(path).text, path)
-    values["email"] = f"moved.{account.username}@example.test"
-    refused = browser.post(path, values)
-    assert refused.status == 401
-    assert live.user(account.id).email == account.email
-    confirmed = browser.post(path, {**values, "reauth_password": PASSWORD})
-    assert confirmed.status in (200, 303)
-    assert live.user(account.id).email == values["email"]
-    notice, = live.wait_mails(account.email)  # to the old address
-    assert values["email"] not in live.text(notice)
+def test_E8_reauthentication_before_changing_ones_own_email(live):
+    """Own email change (/account/email): refused without the current password; with it, a
+    confirmation to the new address and a notice to the old one; the email changes only
+    when the confirmation link is used."""
+    account = live.account("eeight")
+    browser = live.client()
+    browser.login(account.username)
+    new = f"moved.{account.username}@example.test"
+    refused = browser.form("/account/email", {"email": new, "current_password": ""})
+    assert refused.status == 422
+    wrong = browser.form("/account/email", {"email": new, "current_password": "not it at all 1"})
+    assert wrong.status == 422
+    assert not live.mails_to(new)
+    asked = browser.form("/account/email", {"email": new, "current_password": PASSWORD})
+    assert asked.status == 303
+    confirmation, = live.wait_mails(new)
+    notice, = live.wait_mails(account.email)  # to the old address, with "this wasn't me"
+    assert "/account/not-me/" in live.text(notice)
+    assert live.user(account.id).email == account.email  # nothing changes yet
+    link = re.search(r"https?://[^/\s]+(/account/confirm/[A-Za-z0-9_-]+)",
+                     live.text(confirmation)).group(1)
+    landing = browser.get(link)
+    assert landing.status == 302 and landing.location == "/account/confirm"
+    assert live.user(account.id).email == account.email  # opening the link does not act
+    done = browser.form("/account/confirm", {})
+    assert done.status == 303
+    assert live.user(account.id).email == new
 
 
 def test_E9_no_caching_of_authenticated_or_auth_flow_pages(live, admin):
