@@ -32,26 +32,103 @@ SECRET_KEY = "bench-secret-key-not-for-production"
 PASSWORD = "violet lantern harbour 1987"  # satisfies the default policy
 
 FIRST_NAMES = [
-    "Alice", "Bruno", "Chloé", "David", "Emma", "François", "Gabriel", "Hélène", "Inès",
-    "Jules", "Karim", "Léa", "Manon", "Nathan", "Olivia", "Pierre", "Quentin", "Rose",
-    "Samuel", "Théo", "Ursula", "Victor", "Wendy", "Xavier", "Yasmine", "Zoé", "Amir",
-    "Björn", "Camille", "Dmitri", "Elif", "Farah", "Giulia", "Hugo", "Ingrid", "Jonas",
+    "Alice",
+    "Bruno",
+    "Chloé",
+    "David",
+    "Emma",
+    "François",
+    "Gabriel",
+    "Hélène",
+    "Inès",
+    "Jules",
+    "Karim",
+    "Léa",
+    "Manon",
+    "Nathan",
+    "Olivia",
+    "Pierre",
+    "Quentin",
+    "Rose",
+    "Samuel",
+    "Théo",
+    "Ursula",
+    "Victor",
+    "Wendy",
+    "Xavier",
+    "Yasmine",
+    "Zoé",
+    "Amir",
+    "Björn",
+    "Camille",
+    "Dmitri",
+    "Elif",
+    "Farah",
+    "Giulia",
+    "Hugo",
+    "Ingrid",
+    "Jonas",
 ]
 LAST_NAMES = [
-    "Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand",
-    "Leroy", "Moreau", "Simon", "Laurent", "Lefebvre", "Michel", "Garcia", "David",
-    "Bertrand", "Roux", "Vincent", "Fournier", "Morel", "Girard", "André", "Lefèvre",
-    "Mercier", "Dupont", "Lambert", "Bonnet", "François", "Martinez", "Smith", "Johnson",
-    "Williams", "Brown", "Jones", "Miller", "Davis", "Wilson", "Anderson", "Taylor",
-    "Nakamura", "Okafor", "Kowalski", "Novak", "Schmidt", "Müller", "Rossi", "Silva",
+    "Martin",
+    "Bernard",
+    "Dubois",
+    "Thomas",
+    "Robert",
+    "Richard",
+    "Petit",
+    "Durand",
+    "Leroy",
+    "Moreau",
+    "Simon",
+    "Laurent",
+    "Lefebvre",
+    "Michel",
+    "Garcia",
+    "David",
+    "Bertrand",
+    "Roux",
+    "Vincent",
+    "Fournier",
+    "Morel",
+    "Girard",
+    "André",
+    "Lefèvre",
+    "Mercier",
+    "Dupont",
+    "Lambert",
+    "Bonnet",
+    "François",
+    "Martinez",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Miller",
+    "Davis",
+    "Wilson",
+    "Anderson",
+    "Taylor",
+    "Nakamura",
+    "Okafor",
+    "Kowalski",
+    "Novak",
+    "Schmidt",
+    "Müller",
+    "Rossi",
+    "Silva",
 ]
 
 
 def parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--database-url", default=None,
-                   help="postgresql://… to run on PostgreSQL in a private, dropped schema "
-                        "(default: a temporary SQLite file)")
+    p.add_argument(
+        "--database-url",
+        default=None,
+        help="postgresql://… to run on PostgreSQL in a private, dropped schema "
+        "(default: a temporary SQLite file)",
+    )
     return p
 
 
@@ -116,8 +193,16 @@ def migrate(app) -> None:
         database.close()
 
 
-def seed(app, n_users: int, *, n_teams: int = 20, batch: int = 500, seed_value: int = 1,
-         varied: bool = True, progress: bool = True) -> dict:
+def seed(
+    app,
+    n_users: int,
+    *,
+    n_teams: int = 20,
+    batch: int = 500,
+    seed_value: int = 1,
+    varied: bool = True,
+    progress: bool = True,
+) -> dict:
     """Bulk-insert ``n_users`` users (``user000001`` … with ``@example.test`` emails).
 
     One bcrypt hash of ``PASSWORD`` is made once and reused for every row. With ``varied``
@@ -138,22 +223,44 @@ def seed(app, n_users: int, *, n_teams: int = 20, batch: int = 500, seed_value: 
             team_ids = []
             for i in range(1, n_teams + 1):
                 name = f"Team {i:02d}"
-                team_ids.append(Team.insert(name=name, name_key=fold(name),
-                                            created_at=utcnow()).execute())
+                team_ids.append(
+                    Team.insert(name=name, name_key=fold(name), created_at=utcnow()).execute()
+                )
         now = utcnow()
-        fields = [User.username, User.username_key, User.email, User.email_key,
-                  User.first_name, User.last_name, User.first_name_key, User.last_name_key,
-                  User.role, User.team, User.provider, User.disabled, User.password_hash,
-                  User.password_changed_at, User.must_change, User.temp_password_expires_at,
-                  User.security_stamp, User.failed_count, User.last_failed_at,
-                  User.locked_until, User.hard_locked, User.last_login_at,
-                  User.last_reset_at, User.language, User.created_at]
+        fields = [
+            User.username,
+            User.username_key,
+            User.email,
+            User.email_key,
+            User.first_name,
+            User.last_name,
+            User.first_name_key,
+            User.last_name_key,
+            User.role,
+            User.team,
+            User.provider,
+            User.disabled,
+            User.password_hash,
+            User.password_changed_at,
+            User.must_change,
+            User.temp_password_expires_at,
+            User.security_stamp,
+            User.failed_count,
+            User.last_failed_at,
+            User.locked_until,
+            User.hard_locked,
+            User.last_login_at,
+            User.last_reset_at,
+            User.language,
+            User.created_at,
+        ]
         # One INSERT statement, executed with executemany: peewee's insert_many spends most
         # of its time building SQL for every row, which made seeding 100k rows take a minute.
         sqlite = is_sqlite(app.config["DATABASE_URL"])
         mark = "?" if sqlite else "%s"
         sql = 'INSERT INTO "user" ({}) VALUES ({})'.format(
-            ", ".join(f'"{f.column_name}"' for f in fields), ", ".join([mark] * len(fields)))
+            ", ".join(f'"{f.column_name}"' for f in fields), ", ".join([mark] * len(fields))
+        )
         rows = []
         for i in range(1, n_users + 1):
             first = rng.choice(FIRST_NAMES)
@@ -165,7 +272,14 @@ def seed(app, n_users: int, *, n_teams: int = 20, batch: int = 500, seed_value: 
                 email = unicodedata.normalize("NFKD", fold(email)).encode("ascii", "ignore")
                 email = email.decode().replace(" ", "")
             role, disabled, pw, must_change, locked_until, hard, provider = (
-                "user", False, pw_hash, False, None, False, "identity")
+                "user",
+                False,
+                pw_hash,
+                False,
+                None,
+                False,
+                "identity",
+            )
             last_login = None
             if varied:
                 r = rng.random()
@@ -185,12 +299,35 @@ def seed(app, n_users: int, *, n_teams: int = 20, batch: int = 500, seed_value: 
                     role = "manager"
                 if rng.random() < 0.8:
                     last_login = now - timedelta(seconds=rng.randint(0, 90 * 86400))
-            rows.append((
-                username, fold(username), email, fold(email), first, last, fold(first),
-                fold(last), role, team_ids[i % n_teams], provider, disabled, pw, now,
-                must_change, None, secrets.token_hex(16), 0, None, locked_until, hard,
-                last_login, None, None, now - timedelta(seconds=n_users - i),
-            ))
+            rows.append(
+                (
+                    username,
+                    fold(username),
+                    email,
+                    fold(email),
+                    first,
+                    last,
+                    fold(first),
+                    fold(last),
+                    role,
+                    team_ids[i % n_teams],
+                    provider,
+                    disabled,
+                    pw,
+                    now,
+                    must_change,
+                    None,
+                    secrets.token_hex(16),
+                    0,
+                    None,
+                    locked_until,
+                    hard,
+                    last_login,
+                    None,
+                    None,
+                    now - timedelta(seconds=n_users - i),
+                )
+            )
             if len(rows) >= batch:
                 _insert(database, sql, rows, sqlite)
                 rows = []
@@ -200,8 +337,10 @@ def seed(app, n_users: int, *, n_teams: int = 20, batch: int = 500, seed_value: 
         database.execute_sql("ANALYZE")  # fresh statistics, as after a real import
         database.close()
     if progress:
-        print(f"seeded {n_users:,} users in {n_teams} teams in "
-              f"{time.perf_counter() - started:.1f} s", flush=True)
+        print(
+            f"seeded {n_users:,} users in {n_teams} teams in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
     return {"teams": team_ids, "managers": managers, "hash": pw_hash}
 
 

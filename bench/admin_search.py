@@ -84,8 +84,16 @@ TRY_INDEXES = [
     'CREATE INDEX bench_user_team_username ON "user" (team_id, username_key)',
 ]
 
-HTTP_PARAMS = {"q": "q", "role": "role", "status": "status", "team_id": "team",
-               "provider": "provider", "sort": "sort", "direction": "dir", "page": "page"}
+HTTP_PARAMS = {
+    "q": "q",
+    "role": "role",
+    "status": "status",
+    "team_id": "team",
+    "provider": "provider",
+    "sort": "sort",
+    "direction": "dir",
+    "page": "page",
+}
 
 
 def main() -> None:
@@ -94,10 +102,17 @@ def main() -> None:
     p.add_argument("--teams", type=int, default=20)
     p.add_argument("--runs", type=int, default=50)
     p.add_argument("--http-runs", type=int, default=20, help="0 to skip the page timings")
-    p.add_argument("--per-page", type=int, default=25,
-                   help="rows per page for the service and the page (0: the app's PER_PAGE)")
-    p.add_argument("--try-indexes", action="store_true",
-                   help="experiment: add the indexes suggested in bench/README.md first")
+    p.add_argument(
+        "--per-page",
+        type=int,
+        default=25,
+        help="rows per page for the service and the page (0: the app's PER_PAGE)",
+    )
+    p.add_argument(
+        "--try-indexes",
+        action="store_true",
+        help="experiment: add the indexes suggested in bench/README.md first",
+    )
     args = p.parse_args()
 
     try:
@@ -134,14 +149,28 @@ def main() -> None:
         with app.app_context():
             database.connect(reuse_if_open=True)
             now = utcnow()
-            User.insert(username="admin", username_key="admin", email="admin@example.test",
-                        email_key="admin@example.test", role="admin", password_hash=info["hash"],
-                        security_stamp="0" * 32, created_at=now).execute()
+            User.insert(
+                username="admin",
+                username_key="admin",
+                email="admin@example.test",
+                email_key="admin@example.test",
+                role="admin",
+                password_hash=info["hash"],
+                security_stamp="0" * 32,
+                created_at=now,
+            ).execute()
             admin = User.get(User.username_key == "admin")
-            manager = (User.select().where((User.role == "manager") & (User.disabled == False)
-                                           & User.password_hash.is_null(False)
-                                           & (User.hard_locked == False)
-                                           & User.locked_until.is_null()).first())
+            manager = (
+                User.select()
+                .where(
+                    (User.role == "manager")
+                    & (User.disabled == False)
+                    & User.password_hash.is_null(False)
+                    & (User.hard_locked == False)
+                    & User.locked_until.is_null()
+                )
+                .first()
+            )
             if manager is not None:
                 User.update(must_change=False).where(User.id == manager.id).execute()
             pick = User.get_by_id(args.users // 3)
@@ -155,11 +184,15 @@ def main() -> None:
             }
             database.close()
         actors = {"admin": admin, "manager": manager}
-        print(f"== admin search on {engine}: {args.users:,} users in {args.teams} teams; "
-              f"{len(info['managers'])} managers; sample last name {pick.last_name!r} "
-              f"({same_last:,} users) ==")
-        print(f"search_users{inspect.signature(service.search_users)}; {per_page} rows per "
-              f"page (the list shows {service.PER_PAGE})")
+        print(
+            f"== admin search on {engine}: {args.users:,} users in {args.teams} teams; "
+            f"{len(info['managers'])} managers; sample last name {pick.last_name!r} "
+            f"({same_last:,} users) =="
+        )
+        print(
+            f"search_users{inspect.signature(service.search_users)}; {per_page} rows per "
+            f"page (the list shows {service.PER_PAGE})"
+        )
 
         results = []
         capture = Capture()
@@ -186,39 +219,68 @@ def main() -> None:
                     t0 = time.perf_counter()
                     page = service.search_users(actor, **kw)
                     times.append(time.perf_counter() - t0)
-                plans = [(sql, params, explain(url, sql, params)) for sql, params in statements
-                         if sql.lstrip().upper().startswith("SELECT")]
+                plans = [
+                    (sql, params, explain(url, sql, params))
+                    for sql, params in statements
+                    if sql.lstrip().upper().startswith("SELECT")
+                ]
                 database.close()
-            results.append({"label": label, "who": who, "kw": kw, "times": times,
-                            "total": page.total, "rows": len(page.items), "plans": plans})
+            results.append(
+                {
+                    "label": label,
+                    "who": who,
+                    "kw": kw,
+                    "times": times,
+                    "total": page.total,
+                    "rows": len(page.items),
+                    "plans": plans,
+                }
+            )
 
         if args.http_runs:
             http_pages(app, results, actors, args.http_runs)
 
-        print(f"\n{'search':28} {'actor':8} {'matches':>8} {'rows':>5} {'p50 ms':>8} "
-              f"{'p95 ms':>8}" + (f" {'page p50':>9} {'page p95':>9} {'CPU p50':>8} {'CPU p95':>8}"
-                                  if args.http_runs else "")
-              + "  plan flags")
+        print(
+            f"\n{'search':28} {'actor':8} {'matches':>8} {'rows':>5} {'p50 ms':>8} "
+            f"{'p95 ms':>8}"
+            + (
+                f" {'page p50':>9} {'page p95':>9} {'CPU p50':>8} {'CPU p95':>8}"
+                if args.http_runs
+                else ""
+            )
+            + "  plan flags"
+        )
         for r in results:
             flags = []
             for sql, _params, plan in r["plans"]:
                 flags += classify(url, sql, plan)
             r["flags"] = flags
-            http = (f" {median(r['http']) * 1000:9.2f} {pct(r['http'], 95) * 1000:9.2f}"
-                    f" {median(r['http_cpu']) * 1000:8.2f} {pct(r['http_cpu'], 95) * 1000:8.2f}"
-                    if r.get("http") else "")
-            print(f"{r['label']:28} {r['who']:8} {r['total']:8,} {r['rows']:5} "
-                  f"{median(r['times']) * 1000:8.2f} {pct(r['times'], 95) * 1000:8.2f}{http}  "
-                  f"{', '.join(sorted(set(r['flags']))) or 'index seeks only'}")
-        print(f"({load_note()}; {args.runs} runs per search, {args.http_runs} per page; "
-              f"page = GET /admin/users with HX-Request, {per_page} rows, rendering included)")
+            http = (
+                f" {median(r['http']) * 1000:9.2f} {pct(r['http'], 95) * 1000:9.2f}"
+                f" {median(r['http_cpu']) * 1000:8.2f} {pct(r['http_cpu'], 95) * 1000:8.2f}"
+                if r.get("http")
+                else ""
+            )
+            print(
+                f"{r['label']:28} {r['who']:8} {r['total']:8,} {r['rows']:5} "
+                f"{median(r['times']) * 1000:8.2f} {pct(r['times'], 95) * 1000:8.2f}{http}  "
+                f"{', '.join(sorted(set(r['flags']))) or 'index seeks only'}"
+            )
+        print(
+            f"({load_note()}; {args.runs} runs per search, {args.http_runs} per page; "
+            f"page = GET /admin/users with HX-Request, {per_page} rows, rendering included)"
+        )
         if args.http_runs:
             worst = max(pct(r["http"], 95) for r in results if r.get("http"))
-            print(f"target: page p95 <= 25 ms at 100,000 users -> worst page p95 "
-                  f"{worst * 1000:.1f} ms")
-        print("flags: TABLE SCAN = every row read; 'count: all via idx' = COUNT walks a whole "
-              "index; 'walk idx X' = page read in index order, filtered until the page is full; "
-              "'sort' = matches sorted in a temp B-tree")
+            print(
+                f"target: page p95 <= 25 ms at 100,000 users -> worst page p95 "
+                f"{worst * 1000:.1f} ms"
+            )
+        print(
+            "flags: TABLE SCAN = every row read; 'count: all via idx' = COUNT walks a whole "
+            "index; 'walk idx X' = page read in index order, filtered until the page is full; "
+            "'sort' = matches sorted in a temp B-tree"
+        )
 
         print("\n== plans of the user queries (count | page) ==")
         for r in results:
@@ -227,10 +289,15 @@ def main() -> None:
                 if '"user"' not in sql:
                     continue
                 kind = "count" if "COUNT(" in sql.upper() else "page"
-                steps.append(f"{kind}: " + "; ".join(
-                    line.strip() for line in plan
-                    if not line.strip().startswith(("INDEX ", "MULTI-INDEX"))
-                    and "t2 USING INTEGER PRIMARY KEY" not in line))
+                steps.append(
+                    f"{kind}: "
+                    + "; ".join(
+                        line.strip()
+                        for line in plan
+                        if not line.strip().startswith(("INDEX ", "MULTI-INDEX"))
+                        and "t2 USING INTEGER PRIMARY KEY" not in line
+                    )
+                )
             print(f"{r['label']:28} " + ("\n" + " " * 29).join(step[:190] for step in steps))
 
         slowest = max(results, key=lambda r: median(r["times"]))
@@ -239,8 +306,10 @@ def main() -> None:
             print(f"SQL : {shorten(sql)}\nargs: {params}")
             print("plan:\n  " + "\n  ".join(plan))
         flagged = [r for r in results if any(f.startswith("TABLE SCAN") for f in r["flags"])]
-        print(f"\nsearches with a full scan of user: "
-              f"{', '.join(r['label'] for r in flagged) if flagged else 'none'}")
+        print(
+            f"\nsearches with a full scan of user: "
+            f"{', '.join(r['label'] for r in flagged) if flagged else 'none'}"
+        )
         for r in flagged:
             if r is slowest:
                 continue
@@ -271,15 +340,17 @@ def classify(url: str, sql: str, plan: list[str]) -> list[str]:
             flags.append("walk idx " + line.split("INDEX ")[-1].split()[0])
     if any("TEMP B-TREE" in line for line in plan):
         flags.append("sort")
-    if not is_sqlite(url) and any("Sort" in line and "Incremental Sort" not in line
-                                  and "Sort Key" not in line for line in plan):
+    if not is_sqlite(url) and any(
+        "Sort" in line and "Incremental Sort" not in line and "Sort Key" not in line
+        for line in plan
+    ):
         flags.append("sort")
     return flags
 
 
 def shorten(sql: str) -> str:
     """The column list of SELECT t1.a, t1.b, … is long and says nothing about the plan."""
-    return re.sub(r'SELECT (.{120}).*? FROM', r'SELECT \1… FROM', sql, count=1)
+    return re.sub(r"SELECT (.{120}).*? FROM", r"SELECT \1… FROM", sql, count=1)
 
 
 def http_pages(app, results, actors, runs: int) -> None:
@@ -291,8 +362,9 @@ def http_pages(app, results, actors, runs: int) -> None:
         client = app.test_client()
         page = client.get("/login")
         token = CSRF_RE.search(page.get_data(as_text=True)).group(1)
-        r = client.post("/login", data={"identifier": actor.username, "password": PASSWORD,
-                                        "csrf_token": token})
+        r = client.post(
+            "/login", data={"identifier": actor.username, "password": PASSWORD, "csrf_token": token}
+        )
         if r.status_code != 303:
             raise SystemExit(f"could not sign in as {who}: {r.status_code}")
         clients[who] = client

@@ -43,8 +43,13 @@ def main() -> None:
     controller, handler, port = smtp_sink()
     try:
         with _common.database_url(args.database_url) as url:
-            app = _common.make_app(url, MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1",
-                                   MAIL_PORT=port, RESET_MAILS_PER_WINDOW=10**6)
+            app = _common.make_app(
+                url,
+                MAIL_BACKEND="smtp",
+                MAIL_SERVER="127.0.0.1",
+                MAIL_PORT=port,
+                RESET_MAILS_PER_WINDOW=10**6,
+            )
             _common.migrate(app)
             _common.seed(app, args.users, varied=False, progress=False)
             run(app, args.users, handler)
@@ -60,8 +65,12 @@ def run(app, n: int, handler) -> None:
 
     with app.test_request_context():
         database.connect(reuse_if_open=True)
-        actor = User.create(username="bench-admin", username_key="bench-admin", role="admin",
-                            security_stamp="0" * 32)
+        actor = User.create(
+            username="bench-admin",
+            username_key="bench-admin",
+            role="admin",
+            security_stamp="0" * 32,
+        )
         users = list(User.select().where(User.email.is_null(False)).limit(n))
         started = time.perf_counter()
         job = bulk.start(actor, "recovery", users)
@@ -70,16 +79,20 @@ def run(app, n: int, handler) -> None:
         queued_s = time.perf_counter() - started
         queued = OutboxMail.select().where(OutboxMail.status == "queued").count()
         print(f"users selected:        {len(users):,}")
-        print(f"links + mails queued:  {queued:,} in {queued_s:.2f} s "
-              f"({queued / queued_s:,.0f}/s)  target: 10,000 in ≤ 2 s")
+        print(
+            f"links + mails queued:  {queued:,} in {queued_s:.2f} s "
+            f"({queued / queued_s:,.0f}/s)  target: 10,000 in ≤ 2 s"
+        )
         started = time.perf_counter()
         while True:  # until a pass finds nothing due
             counts = worker.run_once()
             if not (counts["sent"] or counts["retry"] or counts["failed"]):
                 break
         sent_s = time.perf_counter() - started
-        print(f"delivered over SMTP:   {handler.count:,} in {sent_s:.2f} s "
-              f"({handler.count / sent_s:,.0f} mails/s)  target: ≥ 200 mails/s")
+        print(
+            f"delivered over SMTP:   {handler.count:,} in {sent_s:.2f} s "
+            f"({handler.count / sent_s:,.0f} mails/s)  target: ≥ 200 mails/s"
+        )
         print(_common.load_note())
         database.close()
 

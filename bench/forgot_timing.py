@@ -102,8 +102,10 @@ def main() -> None:
             people = list(User.select(User.username, User.email).where(User.id.in_(ids)).tuples())
             database.close()
         known = [(u if i % 2 == 0 else e) for i, (u, e) in enumerate(people)]
-        unknown = [(f"user{args.users + 1000 + i:06d}" if i % 2 == 0
-                    else f"someone.else.{i}@example.test") for i in range(total)]
+        unknown = [
+            (f"user{args.users + 1000 + i:06d}" if i % 2 == 0 else f"someone.else.{i}@example.test")
+            for i in range(total)
+        ]
 
         for name in BCRYPT_CALLS:
             _count(name)
@@ -118,13 +120,13 @@ def main() -> None:
             token = CSRF_RE.search(page.get_data(as_text=True)).group(1)
             shapes.current = []
             c0, t0 = time.thread_time(), time.perf_counter()
-            response = client.post("/password/forgot",
-                                   data={"identifier": identifier, "csrf_token": token})
+            response = client.post(
+                "/password/forgot", data={"identifier": identifier, "csrf_token": token}
+            )
             elapsed = time.perf_counter() - t0
             cpu.append(time.thread_time() - c0)
             if response.status_code != 303:
-                raise SystemExit(f"POST /password/forgot {identifier!r}: "
-                                 f"{response.status_code}")
+                raise SystemExit(f"POST /password/forgot {identifier!r}: {response.status_code}")
             return elapsed, shapes.current
 
         times, labels, sql_seen, cpu = [], [], {0: set(), 1: set()}, []
@@ -157,36 +159,53 @@ def main() -> None:
         # Reference 2: 2-fold cross-validation (fit on one half, score on the other).
         idx = list(range(len(times)))
         rng.shuffle(idx)
-        halves = idx[: len(idx) // 2], idx[len(idx) // 2:]
+        halves = idx[: len(idx) // 2], idx[len(idx) // 2 :]
         cv = []
         for fit, test in (halves, halves[::-1]):
             _a, t_fit, d_fit = best_threshold([times[j] for j in fit], [labels[j] for j in fit])
-            cv.append(accuracy_at([times[j] for j in test], [labels[j] for j in test],
-                                  t_fit, d_fit))
+            cv.append(
+                accuracy_at([times[j] for j in test], [labels[j] for j in test], t_fit, d_fit)
+            )
 
-        print(f"\n== POST /password/forgot, {args.n} known + {args.n} unknown, interleaved "
-              f"after {args.warmup}+{args.warmup} warm-ups, {args.users:,} users ==")
+        print(
+            f"\n== POST /password/forgot, {args.n} known + {args.n} unknown, interleaved "
+            f"after {args.warmup}+{args.warmup} warm-ups, {args.users:,} users =="
+        )
         print(f"known    median {mk * 1000:7.3f} ms   p95 {pct(k_times, 95) * 1000:7.3f} ms")
         print(f"unknown  median {mu * 1000:7.3f} ms   p95 {pct(u_times, 95) * 1000:7.3f} ms")
-        print(f"(CPU time of the request thread, all {len(cpu)} POSTs: median "
-              f"{median(cpu) * 1000:.3f} ms — the rest of the wall time is waiting: disk, "
-              f"other processes)")
+        print(
+            f"(CPU time of the request thread, all {len(cpu)} POSTs: median "
+            f"{median(cpu) * 1000:.3f} ms — the rest of the wall time is waiting: disk, "
+            f"other processes)"
+        )
         diff = (mk - mu) * 1000
-        print(f"difference of medians (known − unknown): {diff:+.3f} ms  (target |Δ| ≤ 2 ms: "
-              f"{'OK' if abs(diff) <= 2 else 'ABOVE TARGET'})")
-        print(f"best threshold classifier: 'known if time {direction} {thr * 1000:.3f} ms' -> "
-              f"accuracy {acc * 100:.1f}% on the {len(times)} samples")
-        print(f"  reference, same classifier on shuffled labels (1000×): median "
-              f"{median(null) * 100:.1f}%, 95th pct {pct(null, 95) * 100:.1f}%  -> p = "
-              f"{p_value:.2f} that no-signal data scores ≥ {acc * 100:.1f}%")
-        print(f"  2-fold cross-validated accuracy: {sum(cv) / 2 * 100:.1f}% "
-              f"({', '.join(f'{c * 100:.1f}%' for c in cv)})")
-        print(f"bcrypt calls during the {2 * total} POSTs (warm-ups included): {bcrypt_during}"
-              f" -> {'no bcrypt on this path' if not any(bcrypt_during.values()) else 'BCRYPT RUNS'}")
+        print(
+            f"difference of medians (known − unknown): {diff:+.3f} ms  (target |Δ| ≤ 2 ms: "
+            f"{'OK' if abs(diff) <= 2 else 'ABOVE TARGET'})"
+        )
+        print(
+            f"best threshold classifier: 'known if time {direction} {thr * 1000:.3f} ms' -> "
+            f"accuracy {acc * 100:.1f}% on the {len(times)} samples"
+        )
+        print(
+            f"  reference, same classifier on shuffled labels (1000×): median "
+            f"{median(null) * 100:.1f}%, 95th pct {pct(null, 95) * 100:.1f}%  -> p = "
+            f"{p_value:.2f} that no-signal data scores ≥ {acc * 100:.1f}%"
+        )
+        print(
+            f"  2-fold cross-validated accuracy: {sum(cv) / 2 * 100:.1f}% "
+            f"({', '.join(f'{c * 100:.1f}%' for c in cv)})"
+        )
+        print(
+            f"bcrypt calls during the {2 * total} POSTs (warm-ups included): {bcrypt_during}"
+            f" -> {'no bcrypt on this path' if not any(bcrypt_during.values()) else 'BCRYPT RUNS'}"
+        )
         same = sql_seen[0] == sql_seen[1] and len(sql_seen[0]) == 1
-        print(f"SQL statements per request: known {sorted(len(s) for s in sql_seen[1])}, "
-              f"unknown {sorted(len(s) for s in sql_seen[0])}; identical sequence for both: "
-              f"{'yes' if same else 'NO'}")
+        print(
+            f"SQL statements per request: known {sorted(len(s) for s in sql_seen[1])}, "
+            f"unknown {sorted(len(s) for s in sql_seen[0])}; identical sequence for both: "
+            f"{'yes' if same else 'NO'}"
+        )
         for statement in next(iter(sql_seen[1])):
             print(f"    {statement}")
         print(f"({load_note()})")
@@ -207,9 +226,11 @@ def main() -> None:
             links = ResetToken.select().count()
             pending = RecoveryRequest.select().where(RecoveryRequest.processed_at.is_null()).count()
             database.close()
-        print(f"mail worker afterwards: resolved {handled} requests in {spent:.2f} s, "
-              f"{links} links issued (one per known identifier, warm-ups included), "
-              f"{pending} left pending")
+        print(
+            f"mail worker afterwards: resolved {handled} requests in {spent:.2f} s, "
+            f"{links} links issued (one per known identifier, warm-ups included), "
+            f"{pending} left pending"
+        )
 
 
 if __name__ == "__main__":

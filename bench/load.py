@@ -82,6 +82,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # --- one client ---------------------------------------------------------------------
 
+
 class Client:
     """A browser: one keep-alive connection, a cookie jar, no automatic redirects."""
 
@@ -93,8 +94,11 @@ class Client:
     def _connection(self) -> http.client.HTTPConnection:
         if self.conn is None:
             self.conn = http.client.HTTPConnection(
-                self.host, self.port, timeout=60,
-                source_address=(self.source, 0) if self.source else None)
+                self.host,
+                self.port,
+                timeout=60,
+                source_address=(self.source, 0) if self.source else None,
+            )
         return self.conn
 
     def close(self) -> None:
@@ -102,8 +106,9 @@ class Client:
             self.conn.close()
             self.conn = None
 
-    def request(self, kind: str, method: str, path: str,
-                form: dict | None = None) -> tuple[int, str]:
+    def request(
+        self, kind: str, method: str, path: str, form: dict | None = None
+    ) -> tuple[int, str]:
         """Send one request; record its latency and status under ``kind``."""
         headers = {"Host": f"{self.host}:{self.port}", "Accept-Language": "en"}
         body = None
@@ -122,8 +127,11 @@ class Client:
                     response = conn.getresponse()
                     text = response.read().decode("utf-8", "replace")
                     break
-                except (http.client.RemoteDisconnected, BrokenPipeError,
-                        ConnectionResetError) as exc:
+                except (
+                    http.client.RemoteDisconnected,
+                    BrokenPipeError,
+                    ConnectionResetError,
+                ) as exc:
                     # A kept-alive connection the server closed meanwhile: reconnect once.
                     self.close()
                     if attempt == 2:
@@ -194,9 +202,19 @@ class Stats:
             self.status[kind][status] += 1
 
 
-def run_client(index: int, host: str, port: int, source: str | None, deadline: float,
-               weights: dict[str, int], accounts: Accounts, password: str, stats: Stats,
-               seed_value: int, max_flows: int) -> None:
+def run_client(
+    index: int,
+    host: str,
+    port: int,
+    source: str | None,
+    deadline: float,
+    weights: dict[str, int],
+    accounts: Accounts,
+    password: str,
+    stats: Stats,
+    seed_value: int,
+    max_flows: int,
+) -> None:
     rng = random.Random(seed_value * 1000 + index)
     flows = [f for f in FLOWS if weights.get(f)]
     cum = [weights[f] for f in flows]
@@ -213,34 +231,53 @@ def run_client(index: int, host: str, port: int, source: str | None, deadline: f
                 if token is None:
                     continue
                 status, _ = client.request(
-                    "POST /login (right)", "POST", "/login",
-                    {"identifier": accounts.next_right(), "password": password,
-                     "csrf_token": token})
+                    "POST /login (right)",
+                    "POST",
+                    "/login",
+                    {
+                        "identifier": accounts.next_right(),
+                        "password": password,
+                        "csrf_token": token,
+                    },
+                )
                 if status == 303:
                     _status, home = client.request("GET / (signed in)", "GET", "/")
                     match = CSRF_RE.search(home)
                     if match:
-                        client.request("POST /logout", "POST", "/logout",
-                                       {"csrf_token": match.group(1)})
+                        client.request(
+                            "POST /logout", "POST", "/logout", {"csrf_token": match.group(1)}
+                        )
                 client.cookies.clear()  # signed out whatever happened: next flow starts fresh
             elif flow == "wrong":
                 token = client.csrf("GET /login", "/login")
                 if token is None:
                     continue
-                client.request("POST /login (wrong)", "POST", "/login",
-                               {"identifier": accounts.next_wrong(),
-                                "password": "not the password 0000", "csrf_token": token})
+                client.request(
+                    "POST /login (wrong)",
+                    "POST",
+                    "/login",
+                    {
+                        "identifier": accounts.next_wrong(),
+                        "password": "not the password 0000",
+                        "csrf_token": token,
+                    },
+                )
             else:
                 token = client.csrf("GET /password/forgot", "/password/forgot")
                 if token is None:
                     continue
-                client.request("POST /password/forgot", "POST", "/password/forgot",
-                               {"identifier": accounts.next_forgot(), "csrf_token": token})
+                client.request(
+                    "POST /password/forgot",
+                    "POST",
+                    "/password/forgot",
+                    {"identifier": accounts.next_forgot(), "csrf_token": token},
+                )
     finally:
         client.close()
 
 
 # --- server processes: find them, read their memory and CPU ---------------------------
+
 
 def _ppid_map() -> dict[int, int]:
     parents = {}
@@ -316,8 +353,11 @@ def memory(pid: int) -> dict[str, float] | None:
                     values[parts[0].rstrip(":")] = int(parts[1]) / 1024
     except OSError:
         return None
-    return {"rss": values.get("Rss", 0.0), "pss": values.get("Pss", 0.0),
-            "uss": values.get("Private_Clean", 0.0) + values.get("Private_Dirty", 0.0)}
+    return {
+        "rss": values.get("Rss", 0.0),
+        "pss": values.get("Pss", 0.0),
+        "uss": values.get("Private_Clean", 0.0) + values.get("Private_Dirty", 0.0),
+    }
 
 
 def cpu_seconds(pid: int) -> float:
@@ -333,8 +373,13 @@ def describe(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
             args = fh.read().split(b"\0")
-        text = " ".join(os.path.basename(a.decode(errors="replace")) if a.startswith(b"/")
-                        else a.decode(errors="replace") for a in args if a)
+        text = " ".join(
+            os.path.basename(a.decode(errors="replace"))
+            if a.startswith(b"/")
+            else a.decode(errors="replace")
+            for a in args
+            if a
+        )
     except OSError:
         text = "?"
     return text if len(text) <= 60 else text[:57] + "..."
@@ -350,13 +395,16 @@ def print_memory(title: str, snap: dict[int, dict]) -> None:
     for pid, m in snap.items():
         print(f"    {pid:>7}  {m['rss']:7.1f}  {m['pss']:7.1f}  {m['uss']:7.1f}  {describe(pid)}")
     if len(snap) > 1:
-        print(f"    {'total':>7}  {sum(m['rss'] for m in snap.values()):7.1f}  "
-              f"{sum(m['pss'] for m in snap.values()):7.1f}  "
-              f"{sum(m['uss'] for m in snap.values()):7.1f}  "
-              "(RSS total counts shared pages once per process; PSS total is the real cost)")
+        print(
+            f"    {'total':>7}  {sum(m['rss'] for m in snap.values()):7.1f}  "
+            f"{sum(m['pss'] for m in snap.values()):7.1f}  "
+            f"{sum(m['uss'] for m in snap.values()):7.1f}  "
+            "(RSS total counts shared pages once per process; PSS total is the real cost)"
+        )
 
 
 # --- the run -------------------------------------------------------------------------
+
 
 def parse_mix(text: str) -> dict[str, int]:
     weights = {}
@@ -390,31 +438,38 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(url: str, port: int, rounds: int, server_args: list[str],
-                 log) -> subprocess.Popen:
+def start_server(url: str, port: int, rounds: int, server_args: list[str], log) -> subprocess.Popen:
     instance = os.path.dirname(url.split("sqlite:///", 1)[1])
-    env = {**os.environ,
-           "PASSGATE_INSTANCE": instance,
-           "PASSGATE_SECRET_KEY": SECRET_KEY,  # the pepper of the seeded hashes
-           "PASSGATE_DATABASE_URL": url,
-           "PASSGATE_BASE_URL": f"http://127.0.0.1:{port}",
-           "PASSGATE_MAIL_BACKEND": "console",
-           "PASSGATE_BCRYPT_ROUNDS": str(rounds),  # as seeded: no rehash at sign-in
-           "PASSGATE_LIMIT_LOGIN": "1000000 per minute",
-           "PASSGATE_LIMIT_FORGOT": "1000000 per minute",
-           "PASSGATE_RESET_MAILS_PER_WINDOW": "1000000",
-           "PASSGATE_LOCKOUT_FREE_FAILURES": "1000000"}
+    env = {
+        **os.environ,
+        "PASSGATE_INSTANCE": instance,
+        "PASSGATE_SECRET_KEY": SECRET_KEY,  # the pepper of the seeded hashes
+        "PASSGATE_DATABASE_URL": url,
+        "PASSGATE_BASE_URL": f"http://127.0.0.1:{port}",
+        "PASSGATE_MAIL_BACKEND": "console",
+        "PASSGATE_BCRYPT_ROUNDS": str(rounds),  # as seeded: no rehash at sign-in
+        "PASSGATE_LIMIT_LOGIN": "1000000 per minute",
+        "PASSGATE_LIMIT_FORGOT": "1000000 per minute",
+        "PASSGATE_RESET_MAILS_PER_WINDOW": "1000000",
+        "PASSGATE_LOCKOUT_FREE_FAILURES": "1000000",
+    }
     passgate = os.path.join(os.path.dirname(sys.executable), "passgate")
-    cmd = [passgate] if os.path.exists(passgate) else [
-        sys.executable, "-c", "from portal.cli import main; main()"]
+    cmd = (
+        [passgate]
+        if os.path.exists(passgate)
+        else [sys.executable, "-c", "from portal.cli import main; main()"]
+    )
     cmd += ["serve", "--host", "127.0.0.1", "--port", str(port), *server_args]
-    print("server: passgate " + " ".join(shlex.quote(c) for c in cmd[cmd.index("serve"):]),
-          flush=True)
+    print(
+        "server: passgate " + " ".join(shlex.quote(c) for c in cmd[cmd.index("serve") :]),
+        flush=True,
+    )
     return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
 
 
-def wait_until_up(host: str, port: int, server: subprocess.Popen | None, log_path: str | None,
-                  seconds: float = 60) -> None:
+def wait_until_up(
+    host: str, port: int, server: subprocess.Popen | None, log_path: str | None, seconds: float = 60
+) -> None:
     deadline = time.monotonic() + seconds
     while True:
         try:
@@ -441,12 +496,30 @@ def drive(host: str, port: int, args, weights: dict[str, int]) -> tuple[Stats, f
     deadline = time.monotonic() + args.seconds
     threads = []
     for i in range(args.clients):
-        source = None if args.single_address or host not in ("127.0.0.1", "localhost") \
+        source = (
+            None
+            if args.single_address or host not in ("127.0.0.1", "localhost")
             else f"127.0.{(i + 2) // 256}.{(i + 2) % 256}"
-        threads.append(threading.Thread(
-            target=run_client, daemon=True,
-            args=(i, host, port, source, deadline, weights, accounts, args.password, stats,
-                  args.seed, args.max_flows)))
+        )
+        threads.append(
+            threading.Thread(
+                target=run_client,
+                daemon=True,
+                args=(
+                    i,
+                    host,
+                    port,
+                    source,
+                    deadline,
+                    weights,
+                    accounts,
+                    args.password,
+                    stats,
+                    args.seed,
+                    args.max_flows,
+                ),
+            )
+        )
     cpu0 = time.process_time()
     started = time.perf_counter()
     for t in threads:
@@ -458,22 +531,31 @@ def drive(host: str, port: int, args, weights: dict[str, int]) -> tuple[Stats, f
 
 def report(stats: Stats, elapsed: float, client_cpu: float, server_cpu: float | None) -> None:
     total = sum(len(v) for v in stats.latency.values())
-    print(f"\n{total:,} requests in {elapsed:.1f} s: {total / elapsed:,.1f} req/s "
-          f"(load generator CPU {client_cpu:.1f} s = {100 * client_cpu / elapsed:.0f} % of "
-          "one core)")
+    print(
+        f"\n{total:,} requests in {elapsed:.1f} s: {total / elapsed:,.1f} req/s "
+        f"(load generator CPU {client_cpu:.1f} s = {100 * client_cpu / elapsed:.0f} % of "
+        "one core)"
+    )
     if server_cpu is not None and total:
-        print(f"server CPU (all its processes, user + system): {server_cpu:.1f} s = "
-              f"{1000 * server_cpu / total:.2f} ms per request")
-    print(f"\n    {'kind':<24} {'count':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} "
-          f"{'p99 ms':>8} {'max ms':>8}  statuses")
+        print(
+            f"server CPU (all its processes, user + system): {server_cpu:.1f} s = "
+            f"{1000 * server_cpu / total:.2f} ms per request"
+        )
+    print(
+        f"\n    {'kind':<24} {'count':>7} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} "
+        f"{'p99 ms':>8} {'max ms':>8}  statuses"
+    )
     order = [k for k in EXPECTED if k in stats.latency]
     for kind in order:
         values = stats.latency[kind]
-        statuses = ", ".join(f"{s}: {n}" for s, n in sorted(stats.status[kind].items(),
-                                                             key=lambda x: str(x[0])))
-        print(f"    {kind:<24} {len(values):>7} {len(values) / elapsed:8.1f} "
-              f"{pct(values, 50) * 1000:8.1f} {pct(values, 95) * 1000:8.1f} "
-              f"{pct(values, 99) * 1000:8.1f} {max(values) * 1000:8.1f}  {statuses}")
+        statuses = ", ".join(
+            f"{s}: {n}" for s, n in sorted(stats.status[kind].items(), key=lambda x: str(x[0]))
+        )
+        print(
+            f"    {kind:<24} {len(values):>7} {len(values) / elapsed:8.1f} "
+            f"{pct(values, 50) * 1000:8.1f} {pct(values, 95) * 1000:8.1f} "
+            f"{pct(values, 99) * 1000:8.1f} {max(values) * 1000:8.1f}  {statuses}"
+        )
     errors: Counter = Counter()
     for kind, counter in stats.status.items():
         for status, n in counter.items():
@@ -485,11 +567,14 @@ def report(stats: Stats, elapsed: float, client_cpu: float, server_cpu: float | 
         for (status, kind), n in sorted(errors.items(), key=lambda x: str(x[0])):
             by_status[status] += n
             print(f"    {n:>7}  {status}  {kind}")
-        print("    by status: " + ", ".join(f"{s}: {n}" for s, n in
-                                             sorted(by_status.items(), key=lambda x: str(x[0]))))
+        print(
+            "    by status: "
+            + ", ".join(f"{s}: {n}" for s, n in sorted(by_status.items(), key=lambda x: str(x[0])))
+        )
         if any(s == 429 for s, _k in errors):
-            print("    (429: the server's per-IP limits; a server started by load.py has them "
-                  "raised)")
+            print(
+                "    (429: the server's per-IP limits; a server started by load.py has them raised)"
+            )
     else:
         print("\nerrors: none (every request answered the expected status)")
 
@@ -499,17 +584,29 @@ def main() -> None:
     p.add_argument("base_url", nargs="?", help="a running server (loopback); default: start one")
     p.add_argument("--clients", type=int, default=8)
     p.add_argument("--seconds", type=float, default=20.0)
-    p.add_argument("--mix", default="page=4,signin=2,wrong=2,forgot=2",
-                   help="flow weights (page, signin, wrong, forgot)")
+    p.add_argument(
+        "--mix",
+        default="page=4,signin=2,wrong=2,forgot=2",
+        help="flow weights (page, signin, wrong, forgot)",
+    )
     p.add_argument("--users", type=int, default=1000, help="accounts to seed / to use")
     p.add_argument("--rounds", type=int, default=12, help="bcrypt cost of the seeded accounts")
-    p.add_argument("--user-pattern", default="user{n:06d}",
-                   help="account names for an existing server (str.format with n)")
+    p.add_argument(
+        "--user-pattern",
+        default="user{n:06d}",
+        help="account names for an existing server (str.format with n)",
+    )
     p.add_argument("--password", default=PASSWORD, help="their password")
-    p.add_argument("--server-args", default="",
-                   help='extra arguments for passgate serve, e.g. "--workers 2 --threads 4"')
-    p.add_argument("--single-address", action="store_true",
-                   help="every client from 127.0.0.1 (default: 127.0.0.2, .3, … one each)")
+    p.add_argument(
+        "--server-args",
+        default="",
+        help='extra arguments for passgate serve, e.g. "--workers 2 --threads 4"',
+    )
+    p.add_argument(
+        "--single-address",
+        action="store_true",
+        help="every client from 127.0.0.1 (default: 127.0.0.2, .3, … one each)",
+    )
     p.add_argument("--seed", type=int, default=1, help="random seed of the flow choice")
     p.add_argument("--max-flows", type=int, default=1_000_000, help="per client, a bound")
     args = p.parse_args()
@@ -532,8 +629,9 @@ def main() -> None:
         migrate(app)
         seed(app, args.users, varied=False)
         port = free_port()
-        with tempfile.NamedTemporaryFile("w+b", prefix="passgate-load-", suffix=".log",
-                                         delete=False) as log:
+        with tempfile.NamedTemporaryFile(
+            "w+b", prefix="passgate-load-", suffix=".log", delete=False
+        ) as log:
             log_path = log.name
         with open(log_path, "wb") as log:
             server = start_server(url, port, args.rounds, shlex.split(args.server_args), log)
@@ -552,15 +650,21 @@ def main() -> None:
         with open(log_path, errors="replace") as fh:
             text = fh.read()
         os.unlink(log_path)
-        print(f"\nserver log: {text.count('Traceback')} tracebacks, "
-              f"{text.count('database is locked')} 'database is locked'; "
-              f"exit status after SIGTERM: {server.returncode}")
+        print(
+            f"\nserver log: {text.count('Traceback')} tracebacks, "
+            f"{text.count('database is locked')} 'database is locked'; "
+            f"exit status after SIGTERM: {server.returncode}"
+        )
         if "Traceback" in text:
             lines = text.splitlines()
-            raised = Counter(line for line in lines
-                             if re.match(r"^[\w.]+(Error|Exception)(:|$)", line))
-            frames = Counter(line.strip() for line in lines
-                             if line.strip().startswith("File") and "/portal/" in line)
+            raised = Counter(
+                line for line in lines if re.match(r"^[\w.]+(Error|Exception)(:|$)", line)
+            )
+            frames = Counter(
+                line.strip()
+                for line in lines
+                if line.strip().startswith("File") and "/portal/" in line
+            )
             print("exceptions in the server log:")
             for line, n in raised.most_common(5):
                 print(f"    {n:>5}  {line[:150]}")
@@ -569,11 +673,20 @@ def main() -> None:
                 print(f"    {n:>5}  {line[:150]}")
 
 
-def run(host: str, port: int, args, weights: dict[str, int], pids: list[int],
-        server: subprocess.Popen | None) -> None:
-    print(f"{args.clients} clients x {args.seconds:g} s, mix {weights}, "
-          f"{'one address' if args.single_address else 'one source address per client'}; "
-          f"{os.cpu_count()} CPUs; {load_note()}", flush=True)
+def run(
+    host: str,
+    port: int,
+    args,
+    weights: dict[str, int],
+    pids: list[int],
+    server: subprocess.Popen | None,
+) -> None:
+    print(
+        f"{args.clients} clients x {args.seconds:g} s, mix {weights}, "
+        f"{'one address' if args.single_address else 'one source address per client'}; "
+        f"{os.cpu_count()} CPUs; {load_note()}",
+        flush=True,
+    )
     idle = snapshot(pids)
     cpu_before = sum(cpu_seconds(pid) for pid in pids)
     stats, elapsed, client_cpu = drive(host, port, args, weights)

@@ -85,16 +85,21 @@ def main() -> None:
 
         with app.app_context():
             database.connect(reuse_if_open=True)
-            sample = list(User.select(User.username, User.email)
-                          .where(User.id.in_(rng.sample(range(1, args.users + 1),
-                                                        min(args.calls, args.users))))
-                          .tuples())
+            sample = list(
+                User.select(User.username, User.email)
+                .where(
+                    User.id.in_(rng.sample(range(1, args.users + 1), min(args.calls, args.users)))
+                )
+                .tuples()
+            )
             existing = []
             for i, (username, email) in enumerate(sample):
                 ident = email if (i % 2 and email) else username
                 existing.append(ident.upper() if i % 3 == 0 else ident)
-            unknown = [f"nobody{rng.randrange(10**9)}" + ("@example.test" if i % 2 else "")
-                       for i in range(args.calls)]
+            unknown = [
+                f"nobody{rng.randrange(10**9)}" + ("@example.test" if i % 2 else "")
+                for i in range(args.calls)
+            ]
 
             print(f"\n== accounts.find() on {engine}, {args.users:,} users ==")
             for label, ident in (("username", existing[0]), ("email", sample[1][1] or "x@y.z")):
@@ -103,8 +108,14 @@ def main() -> None:
                 print(f"\n-- lookup by {label} ({ident!r})\nSQL : {sql}\nargs: {params}")
                 print("plan:\n  " + "\n  ".join(plan))
                 bad = scans(url, plan, sql=sql)
-                print("verdict: " + ("TABLE SCAN: " + "; ".join(bad) if bad
-                                     else "uses the indexes (no scan of user)"))
+                print(
+                    "verdict: "
+                    + (
+                        "TABLE SCAN: " + "; ".join(bad)
+                        if bad
+                        else "uses the indexes (no scan of user)"
+                    )
+                )
 
             # warm-up, then interleave existing and unknown so both see the same noise
             for ident in existing[:50] + unknown[:50]:

@@ -71,6 +71,7 @@ def free_port(lo: int = 18600, hi: int = 18699) -> int:
 
 # --- /proc ------------------------------------------------------------------------------
 
+
 def children(pid: int) -> list[int]:
     kids = []
     try:
@@ -101,8 +102,17 @@ def memory(pid: int) -> dict:
     with open(f"/proc/{pid}/smaps_rollup") as fh:
         for line in fh:
             key, _, rest = line.partition(":")
-            if key in ("Rss", "Pss", "Pss_Anon", "Pss_File", "Shared_Clean", "Shared_Dirty",
-                       "Private_Clean", "Private_Dirty", "Anonymous"):
+            if key in (
+                "Rss",
+                "Pss",
+                "Pss_Anon",
+                "Pss_File",
+                "Shared_Clean",
+                "Shared_Dirty",
+                "Private_Clean",
+                "Private_Dirty",
+                "Anonymous",
+            ):
                 values[key] = int(rest.split()[0]) / 1024
     with open(f"/proc/{pid}/status") as fh:
         for line in fh:
@@ -112,6 +122,7 @@ def memory(pid: int) -> dict:
 
 
 # --- client -----------------------------------------------------------------------------
+
 
 def get_many(port: int, path: str, n: int, connections: int = 4) -> int:
     """Send ``n`` GETs of ``path`` over ``connections`` keep-alive connections; return
@@ -148,10 +159,15 @@ def sign_in(port: int, username: str) -> int:
     body = resp.read().decode()
     cookie = resp.getheader("Set-Cookie", "").split(";", 1)[0]
     token = CSRF_RE.search(body).group(1)
-    form = urllib.parse.urlencode({"identifier": username, "password": PASSWORD,
-                                   "csrf_token": token})
-    conn.request("POST", "/login", body=form, headers={
-        "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
+    form = urllib.parse.urlencode(
+        {"identifier": username, "password": PASSWORD, "csrf_token": token}
+    )
+    conn.request(
+        "POST",
+        "/login",
+        body=form,
+        headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"},
+    )
     resp = conn.getresponse()
     resp.read()
     conn.close()
@@ -193,6 +209,7 @@ def fmt(values: list[float]) -> str:
 
 # --- measurements -----------------------------------------------------------------------
 
+
 def idle_rate(pids: list[int], windows: int = 4, seconds: float = 1.0) -> float:
     """CPU seconds per second of the idle server: the least of a few windows (the
     background worker's first pass right after start-up is not idleness)."""
@@ -204,8 +221,9 @@ def idle_rate(pids: list[int], windows: int = 4, seconds: float = 1.0) -> float:
     return min(rates)
 
 
-def page_cpu(port: int, pids: list[int], path: str, n: int, repeat: int,
-             idle: float) -> tuple[list[float], list[float]]:
+def page_cpu(
+    port: int, pids: list[int], path: str, n: int, repeat: int, idle: float
+) -> tuple[list[float], list[float]]:
     """Server CPU ms per page (idle-corrected) per repetition, and req/s (noisy)."""
     get_many(port, path, 100)  # warm-up: every thread of every worker
     per_page, rates = [], []
@@ -224,12 +242,16 @@ def page_cpu(port: int, pids: list[int], path: str, n: int, repeat: int,
 def wrk_rate(port: int, path: str, seconds: int) -> str:
     if not shutil.which("wrk"):
         return "wrk not installed"
-    out = subprocess.run(["wrk", "-t2", "-c8", f"-d{seconds}s", f"http://127.0.0.1:{port}{path}"],
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["wrk", "-t2", "-c8", f"-d{seconds}s", f"http://127.0.0.1:{port}{path}"],
+        capture_output=True,
+        text=True,
+    ).stdout
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return (f"{float(rate.group(1)):.0f} req/s" if rate else "?") + (
-        f" ({non2xx.group(1)} non-2xx)" if non2xx else "")
+        f" ({non2xx.group(1)} non-2xx)" if non2xx else ""
+    )
 
 
 def in_process(app, n: int, repeat: int) -> None:
@@ -253,32 +275,47 @@ class Server:
         self.label, self.source, self.instance = label, source, instance
         self.port = free_port()
         self.log_path = os.path.join(instance, "server.log")
-        env = {**os.environ,
-               "PASSGATE_INSTANCE": instance,
-               "PASSGATE_SECRET_KEY": SECRET_KEY,  # same pepper as the seeded hashes
-               "PASSGATE_DATABASE_URL": url,
-               "PASSGATE_BASE_URL": f"http://127.0.0.1:{self.port}",
-               "PASSGATE_MAIL_BACKEND": "console",
-               "PASSGATE_LIMIT_LOGIN": "100000 per minute",
-               "PASSGATE_LIMIT_FORGOT": "100000 per minute",
-               "PASSGATE_BCRYPT_ROUNDS": str(args.rounds)}
+        env = {
+            **os.environ,
+            "PASSGATE_INSTANCE": instance,
+            "PASSGATE_SECRET_KEY": SECRET_KEY,  # same pepper as the seeded hashes
+            "PASSGATE_DATABASE_URL": url,
+            "PASSGATE_BASE_URL": f"http://127.0.0.1:{self.port}",
+            "PASSGATE_MAIL_BACKEND": "console",
+            "PASSGATE_LIMIT_LOGIN": "100000 per minute",
+            "PASSGATE_LIMIT_FORGOT": "100000 per minute",
+            "PASSGATE_BCRYPT_ROUNDS": str(args.rounds),
+        }
         for item in args.env:
             key, _, value = item.partition("=")
             env[key] = value
         # Run from ``source`` (another checkout, for before/after) or this checkout; the
         # path is put first so it wins over the editable install's finder.
-        code = ("import sys; sys.path.insert(0, {!r}); {}sys.argv[0] = 'passgate'; "
-                "from portal.cli import main; main()").format(
-                    os.path.abspath(source or os.path.dirname(os.path.dirname(
-                        os.path.abspath(__file__)))),
-                    "sys.modules['psycopg2'] = None; " if args.no_psycopg2 else "")
-        cmd = [sys.executable, "-c", code, "serve", "--host", "127.0.0.1",
-               "--port", str(self.port), "--workers", str(args.workers)]
+        code = (
+            "import sys; sys.path.insert(0, {!r}); {}sys.argv[0] = 'passgate'; "
+            "from portal.cli import main; main()"
+        ).format(
+            os.path.abspath(source or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+            "sys.modules['psycopg2'] = None; " if args.no_psycopg2 else "",
+        )
+        cmd = [
+            sys.executable,
+            "-c",
+            code,
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(args.workers),
+        ]
         if args.threads:
             cmd += ["--threads", str(args.threads)]
         with open(self.log_path, "w") as log:
-            self.proc = subprocess.Popen(cmd, env=env, cwd=instance, stdout=subprocess.DEVNULL,
-                                         stderr=log)
+            self.proc = subprocess.Popen(
+                cmd, env=env, cwd=instance, stdout=subprocess.DEVNULL, stderr=log
+            )
         wait_ready(self.port, self.proc, self.log_path)
         time.sleep(1.0)
         self.pids = server_pids(self.proc.pid)
@@ -298,24 +335,27 @@ class Server:
 
 def report_memory(server: Server) -> None:
     mem = {pid: memory(pid) for pid in server.pids}
-    print(f"memory of {server.label} (MB)  RSS idle  RSS now  PSS now  Pss_Anon  Private"
-          "  threads")
+    print(f"memory of {server.label} (MB)  RSS idle  RSS now  PSS now  Pss_Anon  Private  threads")
     for i, pid in enumerate(server.pids):
         m, m0 = mem[pid], server.mem_idle[pid]
         role = "master" if i == 0 else f"worker {i}"
         private = m["Private_Clean"] + m["Private_Dirty"]
-        print(f"  {role:9} {pid:>7}  {m0['Rss']:8.1f} {m['Rss']:8.1f} {m['Pss']:8.1f}  "
-              f"{m['Pss_Anon']:8.1f} {private:8.1f}  {m['Threads']:7}")
+        print(
+            f"  {role:9} {pid:>7}  {m0['Rss']:8.1f} {m['Rss']:8.1f} {m['Pss']:8.1f}  "
+            f"{m['Pss_Anon']:8.1f} {private:8.1f}  {m['Threads']:7}"
+        )
     rss = sum(m["Rss"] for m in mem.values())
     pss = sum(m["Pss"] for m in mem.values())
     workers = server.pids[1:] or server.pids
     worst = max(mem[p]["Rss"] for p in workers)
     print(f"  total                      {rss:8.1f} {pss:8.1f}")
-    print(f"  largest worker RSS {worst:.1f} MB [target ≤ {TARGET_WORKER_MB:.0f}: "
-          f"{'OK' if worst <= TARGET_WORKER_MB else 'above target'}]; whole server: "
-          f"RSS sum {rss:.1f} MB, PSS sum {pss:.1f} MB [target ≤ {TARGET_TOTAL_MB:.0f}: "
-          f"RSS {'OK' if rss <= TARGET_TOTAL_MB else 'above'}, "
-          f"PSS {'OK' if pss <= TARGET_TOTAL_MB else 'above'}]")
+    print(
+        f"  largest worker RSS {worst:.1f} MB [target ≤ {TARGET_WORKER_MB:.0f}: "
+        f"{'OK' if worst <= TARGET_WORKER_MB else 'above target'}]; whole server: "
+        f"RSS sum {rss:.1f} MB, PSS sum {pss:.1f} MB [target ≤ {TARGET_TOTAL_MB:.0f}: "
+        f"RSS {'OK' if rss <= TARGET_TOTAL_MB else 'above'}, "
+        f"PSS {'OK' if pss <= TARGET_TOTAL_MB else 'above'}]"
+    )
 
 
 def signin_round(server: Server, names: list[str]) -> tuple[float, int]:
@@ -335,23 +375,38 @@ def main() -> None:
     p.add_argument("-n", type=int, default=2000, help="GETs per repetition")
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--signins", type=int, default=20, help="sign-ins per round (3 rounds)")
-    p.add_argument("--rounds", type=int, default=12,
-                   help="bcrypt cost of the seeded hashes and the server (default 12, the "
-                        "production default). On a loaded machine the CPU time of one verify "
-                        "at cost 12 (~200 ms) varies by several ms, which swamps the few ms "
-                        "measured beyond it; --rounds 4 gives a precise figure of the same "
-                        "overhead (the verify is then ~1 ms)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=12,
+        help="bcrypt cost of the seeded hashes and the server (default 12, the "
+        "production default). On a loaded machine the CPU time of one verify "
+        "at cost 12 (~200 ms) varies by several ms, which swamps the few ms "
+        "measured beyond it; --rounds 4 gives a precise figure of the same "
+        "overhead (the verify is then ~1 ms)",
+    )
     p.add_argument("--wrk", type=int, default=5, help="seconds of wrk per page (0: skip)")
     p.add_argument("--in-process", action="store_true")
-    p.add_argument("--compare", metavar="DIR", default=None,
-                   help="also run a server from the source tree DIR (e.g. `git worktree` or "
-                        "`git archive` of the commit before a change) and interleave the "
-                        "measurements of both, so the machine's load affects both alike")
-    p.add_argument("--no-psycopg2", action="store_true",
-                   help="start the servers with psycopg2 unimportable, as on a SQLite-only "
-                        "install (it is an optional extra; peewee imports it when present)")
-    p.add_argument("--env", action="append", default=[],
-                   help="extra NAME=VALUE for the servers (e.g. MALLOC_ARENA_MAX=2)")
+    p.add_argument(
+        "--compare",
+        metavar="DIR",
+        default=None,
+        help="also run a server from the source tree DIR (e.g. `git worktree` or "
+        "`git archive` of the commit before a change) and interleave the "
+        "measurements of both, so the machine's load affects both alike",
+    )
+    p.add_argument(
+        "--no-psycopg2",
+        action="store_true",
+        help="start the servers with psycopg2 unimportable, as on a SQLite-only "
+        "install (it is an optional extra; peewee imports it when present)",
+    )
+    p.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        help="extra NAME=VALUE for the servers (e.g. MALLOC_ARENA_MAX=2)",
+    )
     args = p.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="passgate-pagecost-")
@@ -381,14 +436,18 @@ def main() -> None:
             shutil.copy(f"{tmp}/seed/bench.db", f"{instance}/bench.db")
             servers.append(Server(label, source, instance, f"sqlite:///{instance}/bench.db", args))
 
-        print(f"\n== passgate serve --workers {args.workers}"
-              f"{' --threads ' + str(args.threads) if args.threads else ''}, SQLite, "
-              f"bcrypt cost {args.rounds}{', psycopg2 not importable' if args.no_psycopg2 else ''} "
-              f"({load_note()}) ==")
+        print(
+            f"\n== passgate serve --workers {args.workers}"
+            f"{' --threads ' + str(args.threads) if args.threads else ''}, SQLite, "
+            f"bcrypt cost {args.rounds}{', psycopg2 not importable' if args.no_psycopg2 else ''} "
+            f"({load_note()}) =="
+        )
         for server in servers:
-            print(f"[{server.label}{' = ' + server.source if server.source else ''}] idle "
-                  f"server CPU (background worker polling): {server.idle * 1000:.2f} ms/s "
-                  "(subtracted below)")
+            print(
+                f"[{server.label}{' = ' + server.source if server.source else ''}] idle "
+                f"server CPU (background worker polling): {server.idle * 1000:.2f} ms/s "
+                "(subtracted below)"
+            )
         for path in ("/login", "/password/forgot"):
             results = {s.label: ([], []) for s in servers}
             for s in servers:
@@ -401,13 +460,19 @@ def main() -> None:
             for s in servers:
                 per_page, rates = results[s.label]
                 verdict = "OK" if min(per_page) <= TARGET_PAGE_MS else "above target"
-                print(f"[{s.label}] GET {path:17} server CPU ms/page ({args.n} × "
-                      f"{args.repeat}): {fmt(per_page)}   [target ≤ {TARGET_PAGE_MS} ms: "
-                      f"{verdict}]")
-                print(f"    req/s, 4 keep-alive http.client connections (NOISY): median "
-                      f"{statistics.median(rates):.0f}")
+                print(
+                    f"[{s.label}] GET {path:17} server CPU ms/page ({args.n} × "
+                    f"{args.repeat}): {fmt(per_page)}   [target ≤ {TARGET_PAGE_MS} ms: "
+                    f"{verdict}]"
+                )
+                print(
+                    f"    req/s, 4 keep-alive http.client connections (NOISY): median "
+                    f"{statistics.median(rates):.0f}"
+                )
                 if args.wrk:
-                    print(f"    wrk -c8 -t2 {args.wrk}s (NOISY): {wrk_rate(s.port, path, args.wrk)}")
+                    print(
+                        f"    wrk -c8 -t2 {args.wrk}s (NOISY): {wrk_rate(s.port, path, args.wrk)}"
+                    )
 
         # Sign-ins: sequential, each a new connection, GET /login then POST /login. The
         # bcrypt verify is measured in this process between the rounds (median).
@@ -415,7 +480,8 @@ def main() -> None:
         login_page = {}
         for s in servers:
             login_page[s.label] = statistics.median(
-                page_cpu(s.port, s.pids, "/login", 300, 3, s.idle)[0])
+                page_cpu(s.port, s.pids, "/login", 300, 3, s.idle)[0]
+            )
             sign_in(s.port, "user000002")  # warm-up
         flows = {s.label: [] for s in servers}
         for r in range(3):
@@ -430,14 +496,18 @@ def main() -> None:
         for s in servers:
             beyond = [v - login_page[s.label] - bcrypt_ms for v in flows[s.label]]
             verdict = "OK" if min(beyond) <= TARGET_SIGNIN_MS else "above target"
-            print(f"[{s.label}] sign-in (POST /login → 303) server CPU beyond one bcrypt "
-                  f"verify ({args.signins} × 3): {fmt(beyond)} ms   [target ≤ "
-                  f"{TARGET_SIGNIN_MS} ms: {verdict}]")
+            print(
+                f"[{s.label}] sign-in (POST /login → 303) server CPU beyond one bcrypt "
+                f"verify ({args.signins} × 3): {fmt(beyond)} ms   [target ≤ "
+                f"{TARGET_SIGNIN_MS} ms: {verdict}]"
+            )
             print(f"    (GET /login {login_page[s.label]:.3f} ms subtracted)")
-        print(f"    bcrypt.checkpw at cost {args.rounds} in this process: median {bcrypt_ms:.1f} ms CPU "
-              f"(samples {', '.join(f'{b:.1f}' for b in bcrypt_samples)}); its noise alone "
-              "is a few ms, and the CPU tick is "
-              f"{1000 / CLK_TCK:.0f} ms (÷ {args.signins} sign-ins)")
+        print(
+            f"    bcrypt.checkpw at cost {args.rounds} in this process: median {bcrypt_ms:.1f} ms CPU "
+            f"(samples {', '.join(f'{b:.1f}' for b in bcrypt_samples)}); its noise alone "
+            "is a few ms, and the CPU tick is "
+            f"{1000 / CLK_TCK:.0f} ms (÷ {args.signins} sign-ins)"
+        )
 
         print()
         for s in servers:

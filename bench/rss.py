@@ -74,7 +74,8 @@ class Browser:
         self.base = base
         self.counter = counter
         self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect())
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect()
+        )
 
     def request(self, path: str, data: dict | None = None) -> tuple[int, str]:
         body = urllib.parse.urlencode(data).encode() if data is not None else None
@@ -104,15 +105,19 @@ def visitor(base: str, budget: int, index: int, counter: Counter, users: int, er
             n = (index * 1000 + step) % users + 1
             if kind == 0:  # good sign-in, then the home page (3 requests)
                 token = b.csrf("/login")
-                status, _ = b.request("/login", {"identifier": f"user{n:06d}",
-                                                 "password": PASSWORD, "csrf_token": token})
+                status, _ = b.request(
+                    "/login",
+                    {"identifier": f"user{n:06d}", "password": PASSWORD, "csrf_token": token},
+                )
                 if status == 303:
                     b.request("/")
                 spent += 3
             elif kind == 1:  # wrong password (2)
                 token = b.csrf("/login")
-                b.request("/login", {"identifier": f"user{n:06d}", "password": "wrong " * 4,
-                                     "csrf_token": token})
+                b.request(
+                    "/login",
+                    {"identifier": f"user{n:06d}", "password": "wrong " * 4, "csrf_token": token},
+                )
                 spent += 2
             elif kind == 2:  # forgot, known and unknown alternately (2)
                 token = b.csrf("/password/forgot")
@@ -125,8 +130,9 @@ def visitor(base: str, budget: int, index: int, counter: Counter, users: int, er
             else:  # sent page and an unknown user's sign-in (3)
                 b.request("/password/forgot/sent")
                 token = b.csrf("/login")
-                b.request("/login", {"identifier": f"ghost{n}", "password": "x" * 20,
-                                     "csrf_token": token})
+                b.request(
+                    "/login", {"identifier": f"ghost{n}", "password": "x" * 20, "csrf_token": token}
+                )
                 spent += 3
     except Exception as exc:  # noqa: BLE001 - any failure is reported by the parent
         errors.append(repr(exc))
@@ -138,11 +144,18 @@ def main() -> None:
     p.add_argument("--clients", type=int, default=4, help="concurrent visitors")
     p.add_argument("--threads", type=int, default=4, help="waitress threads (serve default)")
     p.add_argument("--users", type=int, default=1000)
-    p.add_argument("--malloc-arena-max", type=int, default=0,
-                   help="experiment: run the server with MALLOC_ARENA_MAX=N (glibc)")
-    p.add_argument("--no-psycopg2", action="store_true",
-                   help="experiment: start the server with psycopg2 made unimportable, as if "
-                        "it were an optional extra that a SQLite install does not have")
+    p.add_argument(
+        "--malloc-arena-max",
+        type=int,
+        default=0,
+        help="experiment: run the server with MALLOC_ARENA_MAX=N (glibc)",
+    )
+    p.add_argument(
+        "--no-psycopg2",
+        action="store_true",
+        help="experiment: start the server with psycopg2 made unimportable, as if "
+        "it were an optional extra that a SQLite install does not have",
+    )
     args = p.parse_args()
     if args.database_url and not args.database_url.startswith("sqlite"):
         print("note: rss.py measures the SQLite quick-start setup; --database-url ignored")
@@ -154,30 +167,38 @@ def main() -> None:
         seed(app, args.users, varied=False)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        env = {**os.environ,
-               "PASSGATE_INSTANCE": instance,
-               "PASSGATE_SECRET_KEY": SECRET_KEY,  # same pepper as the seeded hashes
-               "PASSGATE_DATABASE_URL": url,
-               "PASSGATE_BASE_URL": base,
-               "PASSGATE_MAIL_BACKEND": "console",
-               "PASSGATE_LIMIT_LOGIN": "100000 per minute",
-               "PASSGATE_LIMIT_FORGOT": "100000 per minute",
-               "PASSGATE_RESET_MAILS_PER_WINDOW": "100000"}
+        env = {
+            **os.environ,
+            "PASSGATE_INSTANCE": instance,
+            "PASSGATE_SECRET_KEY": SECRET_KEY,  # same pepper as the seeded hashes
+            "PASSGATE_DATABASE_URL": url,
+            "PASSGATE_BASE_URL": base,
+            "PASSGATE_MAIL_BACKEND": "console",
+            "PASSGATE_LIMIT_LOGIN": "100000 per minute",
+            "PASSGATE_LIMIT_FORGOT": "100000 per minute",
+            "PASSGATE_RESET_MAILS_PER_WINDOW": "100000",
+        }
         if args.malloc_arena_max:
             env["MALLOC_ARENA_MAX"] = str(args.malloc_arena_max)
         passgate = os.path.join(os.path.dirname(sys.executable), "passgate")
         if args.no_psycopg2:
-            cmd = [sys.executable, "-c", ("import sys; sys.modules['psycopg2'] = None; "
-                                          "sys.argv[0] = 'passgate'; "
-                                          "from portal.cli import main; main()")]
+            cmd = [
+                sys.executable,
+                "-c",
+                (
+                    "import sys; sys.modules['psycopg2'] = None; "
+                    "sys.argv[0] = 'passgate'; "
+                    "from portal.cli import main; main()"
+                ),
+            ]
         elif os.path.exists(passgate):
             cmd = [passgate]
         else:
             cmd = [sys.executable, "-c", "from portal.cli import main; main()"]
-        cmd += ["serve", "--host", "127.0.0.1", "--port", str(port),
-                "--threads", str(args.threads)]
-        server = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE)
+        cmd += ["serve", "--host", "127.0.0.1", "--port", str(port), "--threads", str(args.threads)]
+        server = subprocess.Popen(
+            cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         try:
             deadline = time.time() + 60
             while True:
@@ -187,8 +208,9 @@ def main() -> None:
                             break
                 except OSError:
                     if server.poll() is not None or time.time() > deadline:
-                        raise SystemExit("server did not start:\n"
-                                         + server.stderr.read().decode()[-2000:])
+                        raise SystemExit(
+                            "server did not start:\n" + server.stderr.read().decode()[-2000:]
+                        )
                     time.sleep(0.2)
             idle = proc_status(server.pid)
 
@@ -196,9 +218,12 @@ def main() -> None:
             errors: list = []
             budget = args.requests // args.clients
             started = time.perf_counter()
-            workers = [threading.Thread(target=visitor,
-                                        args=(base, budget, i, counter, args.users, errors))
-                       for i in range(args.clients)]
+            workers = [
+                threading.Thread(
+                    target=visitor, args=(base, budget, i, counter, args.users, errors)
+                )
+                for i in range(args.clients)
+            ]
             for w in workers:
                 w.start()
             for w in workers:
@@ -214,19 +239,29 @@ def main() -> None:
                 server.kill()
 
     total = sum(counter.values())
-    extras = [x for x in (args.malloc_arena_max and f"MALLOC_ARENA_MAX={args.malloc_arena_max}",
-                          args.no_psycopg2 and "psycopg2 not importable") if x]
-    print(f"\n== passgate serve (waitress, {args.threads} threads, mail worker on), SQLite, "
-          f"bcrypt cost 12{'; experiment: ' + ', '.join(extras) if extras else ''} ==")
+    extras = [
+        x
+        for x in (
+            args.malloc_arena_max and f"MALLOC_ARENA_MAX={args.malloc_arena_max}",
+            args.no_psycopg2 and "psycopg2 not importable",
+        )
+        if x
+    ]
+    print(
+        f"\n== passgate serve (waitress, {args.threads} threads, mail worker on), SQLite, "
+        f"bcrypt cost 12{'; experiment: ' + ', '.join(extras) if extras else ''} =="
+    )
     print(f"load: {total} requests from {args.clients} concurrent visitors in {elapsed:.1f} s")
     for key, count in sorted(counter.items()):
         print(f"    {count:4}  {key}")
     if errors:
         print("visitor errors:", errors[:3])
     print(f"RSS after start-up (idle): {mb(idle['VmRSS']):.1f} MB")
-    print(f"RSS after the mixed run  : {mb(after['VmRSS']):.1f} MB  (peak VmHWM "
-          f"{mb(after['VmHWM']):.1f} MB; RssAnon {mb(after['RssAnon']):.1f} MB, RssFile "
-          f"{mb(after['RssFile']):.1f} MB; {after['Threads']} threads)")
+    print(
+        f"RSS after the mixed run  : {mb(after['VmRSS']):.1f} MB  (peak VmHWM "
+        f"{mb(after['VmHWM']):.1f} MB; RssAnon {mb(after['RssAnon']):.1f} MB, RssFile "
+        f"{mb(after['RssFile']):.1f} MB; {after['Threads']} threads)"
+    )
     verdict = "OK" if mb(after["VmRSS"]) <= TARGET_MB else "ABOVE TARGET"
     print(f"target ≤ {TARGET_MB:.0f} MB per worker -> {verdict}")
     print(f"({load_note()})")

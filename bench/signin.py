@@ -64,8 +64,7 @@ def csrf_client(app):
     return client, CSRF_RE.search(page.get_data(as_text=True)).group(1)
 
 
-def post_login(app, identifier: str, password: str, expect: int,
-               before_post=None) -> dict:
+def post_login(app, identifier: str, password: str, expect: int, before_post=None) -> dict:
     """One sign-in with a fresh client (the GET for the CSRF token is not timed)."""
     client, token = csrf_client(app)
     data = {"identifier": identifier, "password": password, "csrf_token": token}
@@ -76,10 +75,15 @@ def post_login(app, identifier: str, password: str, expect: int,
     response = client.post("/login", data=data)
     wall, cpu = time.perf_counter() - t0, time.thread_time() - c0
     if response.status_code != expect:
-        raise SystemExit(f"POST /login {identifier!r}: got {response.status_code}, "
-                         f"expected {expect}")
-    return {"wall": wall, "out_wall": wall - _inside["wall"], "out_cpu": cpu - _inside["cpu"],
-            "calls": _inside["calls"]}
+        raise SystemExit(
+            f"POST /login {identifier!r}: got {response.status_code}, expected {expect}"
+        )
+    return {
+        "wall": wall,
+        "out_wall": wall - _inside["wall"],
+        "out_cpu": cpu - _inside["cpu"],
+        "calls": _inside["calls"],
+    }
 
 
 def main() -> None:
@@ -89,8 +93,11 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--users", type=int, default=10_000)
     p.add_argument("--profile", action="store_true", help="profile even when within target")
-    p.add_argument("--no-pool", action="store_true",
-                   help="a connection per request instead of the server's pool")
+    p.add_argument(
+        "--no-pool",
+        action="store_true",
+        help="a connection per request instead of the server's pool",
+    )
     args = p.parse_args()
 
     with database_url(args.database_url) as url:
@@ -119,7 +126,7 @@ def main() -> None:
             return post_login(app, f"nobody-{i}@example.test", PASSWORD, 401)
 
         for i in range(total):
-            rotated = "abcd"[i % 4:] + "abcd"[:i % 4]
+            rotated = "abcd"[i % 4 :] + "abcd"[: i % 4]
             for kind in rotated:
                 result = run(kind, i)
                 if i >= args.warmup:
@@ -134,28 +141,43 @@ def main() -> None:
             return [s[key] for s in samples[kind]]
 
         a = median(col("a", "wall"))
-        print(f"\n== sign-in at bcrypt cost {args.rounds}, N={args.n} each (after {args.warmup} "
-              f"warm-ups), {args.users:,} users, {'per-request' if args.no_pool else 'pooled'} "
-              f"DB connections, {'SQLite' if url.startswith('sqlite') else 'PostgreSQL'} ==")
-        print(f"(a) bare bcrypt.checkpw    median {a * 1000:8.2f} ms   "
-              f"p95 {pct(col('a', 'wall'), 95) * 1000:8.2f} ms")
-        labels = {"b": "(b) POST /login good pw ", "c": "(c) POST /login wrong pw",
-                  "d": "(d) POST /login unknown "}
+        print(
+            f"\n== sign-in at bcrypt cost {args.rounds}, N={args.n} each (after {args.warmup} "
+            f"warm-ups), {args.users:,} users, {'per-request' if args.no_pool else 'pooled'} "
+            f"DB connections, {'SQLite' if url.startswith('sqlite') else 'PostgreSQL'} =="
+        )
+        print(
+            f"(a) bare bcrypt.checkpw    median {a * 1000:8.2f} ms   "
+            f"p95 {pct(col('a', 'wall'), 95) * 1000:8.2f} ms"
+        )
+        labels = {
+            "b": "(b) POST /login good pw ",
+            "c": "(c) POST /login wrong pw",
+            "d": "(d) POST /login unknown ",
+        }
         worst = 0.0
         for kind in "bcd":
             m = median(col(kind, "wall"))
             ow, oc = median(col(kind, "out_wall")), median(col(kind, "out_cpu"))
             worst = max(worst, ow)
-            print(f"{labels[kind]} median {m * 1000:8.2f} ms   p95 "
-                  f"{pct(col(kind, 'wall'), 95) * 1000:8.2f} ms   median−(a) {(m - a) * 1000:+7.2f} ms")
-            print(f"{'':27}outside checkpw: wall median {ow * 1000:6.2f} ms (p95 "
-                  f"{pct(col(kind, 'out_wall'), 95) * 1000:6.2f}), CPU median {oc * 1000:6.2f} ms;"
-                  f" checkpw calls per request {sorted(set(col(kind, 'calls')))}")
-        print(f"reference: GET /healthz (framework + test client + SELECT 1) median "
-              f"{median(health) * 1000:.2f} ms")
+            print(
+                f"{labels[kind]} median {m * 1000:8.2f} ms   p95 "
+                f"{pct(col(kind, 'wall'), 95) * 1000:8.2f} ms   median−(a) {(m - a) * 1000:+7.2f} ms"
+            )
+            print(
+                f"{'':27}outside checkpw: wall median {ow * 1000:6.2f} ms (p95 "
+                f"{pct(col(kind, 'out_wall'), 95) * 1000:6.2f}), CPU median {oc * 1000:6.2f} ms;"
+                f" checkpw calls per request {sorted(set(col(kind, 'calls')))}"
+            )
+        print(
+            f"reference: GET /healthz (framework + test client + SELECT 1) median "
+            f"{median(health) * 1000:.2f} ms"
+        )
         verdict = "OK" if worst * 1000 <= TARGET_MS else "ABOVE TARGET"
-        print(f"target ≤ {TARGET_MS:.0f} ms beyond one bcrypt verify: worst 'outside checkpw' "
-              f"wall median {worst * 1000:.2f} ms -> {verdict}")
+        print(
+            f"target ≤ {TARGET_MS:.0f} ms beyond one bcrypt verify: worst 'outside checkpw' "
+            f"wall median {worst * 1000:.2f} ms -> {verdict}"
+        )
         print(f"({load_note()})")
 
         breakdown(app, args.users)
@@ -203,8 +225,9 @@ def breakdown(app, n_users: int, n: int = 20) -> None:
         mod = importlib.import_module(module)
         if hasattr(mod, name):
             restore.append((mod, name, wrap(mod, name, label)))
-    restore.append((portal.settings, "current",
-                    wrap(portal.settings, "current", "settings.current()")))
+    restore.append(
+        (portal.settings, "current", wrap(portal.settings, "current", "settings.current()"))
+    )
 
     print(f"\n== where the time goes: median CPU ms per phase, {n} requests per path ==")
     rows = defaultdict(dict)
@@ -214,8 +237,9 @@ def breakdown(app, n_users: int, n: int = 20) -> None:
             if kind == "b":
                 r = post_login(app, "user000001", PASSWORD, 303, spent.clear)
             elif kind == "c":
-                r = post_login(app, f"user{n_users - i:06d}", "not the password at all 42", 401,
-                               spent.clear)
+                r = post_login(
+                    app, f"user{n_users - i:06d}", "not the password at all 42", 401, spent.clear
+                )
             else:
                 r = post_login(app, f"ghost-{i}@example.test", PASSWORD, 401, spent.clear)
             for label, v in spent.items():

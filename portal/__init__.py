@@ -13,7 +13,8 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     """Application factory: configuration layers, extensions, blueprints, CLI."""
     app = Flask(
         __name__,
-        instance_path=instance_path or os.environ.get("PASSGATE_INSTANCE")
+        instance_path=instance_path
+        or os.environ.get("PASSGATE_INSTANCE")
         or os.path.join(os.getcwd(), "instance"),
         instance_relative_config=True,
     )

@@ -41,8 +41,11 @@ def find(identifier: str) -> User | None:
     engine = type(database.obj)
     prepared = _find_sql.get(engine)
     if prepared is None:
-        query = (User.select().where((User.username_key == _FIND_KEY) | (User.email_key == _FIND_KEY))
-                 .limit(1))
+        query = (
+            User.select()
+            .where((User.username_key == _FIND_KEY) | (User.email_key == _FIND_KEY))
+            .limit(1)
+        )
         prepared = _find_sql[engine] = query.sql()
     sql, params = prepared
     return next(iter(User.raw(sql, *[key if p == _FIND_KEY else p for p in params])), None)
@@ -74,8 +77,9 @@ class PasswordCheck:
 
 def check_new_password(user: User | None, password: str, confirm: str | None) -> PasswordCheck:
     """The policy, then (only if it passes) the history of this account."""
-    evaluation = policy.evaluate(password, current_policy(), context_words=context_words(user),
-                                 confirm=confirm)
+    evaluation = policy.evaluate(
+        password, current_policy(), context_words=context_words(user), confirm=confirm
+    )
     errors = list(evaluation.errors)
     if not errors and user is not None and reused(user, password):
         errors.append(text("PASSWORD_REUSED"))
@@ -87,16 +91,17 @@ def reused(user: User, password: str) -> bool:
     depth = int(settings.get("PASSWORD_HISTORY"))
     hashes = [user.password_hash] if user.password_hash else []
     if depth > 1:
-        rows = (PasswordHistory.select(PasswordHistory.password_hash)
-                .where(PasswordHistory.user == user.id)
-                .order_by(PasswordHistory.created_at.desc(), PasswordHistory.id.desc())
-                .limit(depth - 1))
+        rows = (
+            PasswordHistory.select(PasswordHistory.password_hash)
+            .where(PasswordHistory.user == user.id)
+            .order_by(PasswordHistory.created_at.desc(), PasswordHistory.id.desc())
+            .limit(depth - 1)
+        )
         hashes += [r.password_hash for r in rows]
     return any(passwords.verify_password(password, h) for h in hashes)
 
 
-def new_password(password: str, *, temporary: bool = False,
-                 must_change: bool = False) -> dict:
+def new_password(password: str, *, temporary: bool = False, must_change: bool = False) -> dict:
     """The stored fields of a new password. Runs bcrypt: call it before any transaction."""
     now = utcnow()
     return {
@@ -118,8 +123,11 @@ def store_password(user: User, fields: dict) -> None:
     """
     with write():
         if user.password_hash:
-            PasswordHistory.create(user=user, password_hash=user.password_hash,
-                                   created_at=fields["password_changed_at"])
+            PasswordHistory.create(
+                user=user,
+                password_hash=user.password_hash,
+                created_at=fields["password_changed_at"],
+            )
             _trim_history(user)
         User.update(**fields).where(User.id == user.id).execute()
         throttle.clear_identifiers(user)  # its username and email may be tried again
@@ -130,8 +138,12 @@ def store_password(user: User, fields: dict) -> None:
 
 def _trim_history(user: User) -> None:
     keep = max(int(settings.get("PASSWORD_HISTORY")), 1)
-    old = (PasswordHistory.select(PasswordHistory.id).where(PasswordHistory.user == user.id)
-           .order_by(PasswordHistory.created_at.desc(), PasswordHistory.id.desc()).offset(keep))
+    old = (
+        PasswordHistory.select(PasswordHistory.id)
+        .where(PasswordHistory.user == user.id)
+        .order_by(PasswordHistory.created_at.desc(), PasswordHistory.id.desc())
+        .offset(keep)
+    )
     ids = [r.id for r in old]
     if ids:
         PasswordHistory.delete().where(PasswordHistory.id.in_(ids)).execute()
@@ -147,9 +159,18 @@ def notify_password_changed(user: User, how: str) -> None:
             mail.queue("password_changed", address, user=user, how=how, **context)
 
 
-def replace_password(user: User, password: str, *, how: str, action: str,
-                     actor: User | None = None, detail: dict | None = None,
-                     temporary: bool = False, must_change: bool = False, claim=None) -> bool:
+def replace_password(
+    user: User,
+    password: str,
+    *,
+    how: str,
+    action: str,
+    actor: User | None = None,
+    detail: dict | None = None,
+    temporary: bool = False,
+    must_change: bool = False,
+    claim=None,
+) -> bool:
     """The one way a password is replaced (recovery link, administrator, change of one's
     own): bcrypt first, then one write transaction: ``claim()`` (a recovery link: False if
     another request used it first, and nothing happens), the password stored (history,
@@ -164,14 +185,16 @@ def replace_password(user: User, password: str, *, how: str, action: str,
         store_password(user, fields)
         if not own_change:
             User.update(last_reset_at=fields["password_changed_at"]).where(
-                User.id == user.id).execute()
+                User.id == user.id
+            ).execute()
             user.last_reset_at = fields["password_changed_at"]
             sessions.end_all(user)
         notify_password_changed(user, how)
         audit.record(action, actor=actor or user, target=user, detail=detail)
         if how == "admin":  # the other administrators hear of it (when ``user`` is one)
-            notify_admins("admin_password_reset" if temporary else "admin_password_set", user,
-                          actor=actor)
+            notify_admins(
+                "admin_password_reset" if temporary else "admin_password_set", user, actor=actor
+            )
     if own_change:
         sessions.renew_after_password_change(user)
     mail.wake()
@@ -188,10 +211,19 @@ class NewAccount:
     temp: str | None  # the temporary password to show once, if one was generated
 
 
-def prepare_user(username: str, *, role: str | None = None, email: str | None = None,
-                 first_name: str = "", last_name: str = "", team: str | None = None,
-                 password: str | None = None, language: str | None = None,
-                 provider: str = "identity", disabled: bool = False) -> NewAccount:
+def prepare_user(
+    username: str,
+    *,
+    role: str | None = None,
+    email: str | None = None,
+    first_name: str = "",
+    last_name: str = "",
+    team: str | None = None,
+    password: str | None = None,
+    language: str | None = None,
+    provider: str = "identity",
+    disabled: bool = False,
+) -> NewAccount:
     """Validate and hash, with no transaction open (bcrypt never holds the write lock)."""
     username = clean_username(username)
     email = clean_email(email)
@@ -200,12 +232,22 @@ def prepare_user(username: str, *, role: str | None = None, email: str | None = 
     role = role or access.default_role()
     if role not in access.role_names():
         raise AccountError("role", _("Unknown role."))
-    row = dict(username=username, username_key=fold(username),
-               username_skeleton=username_skeleton(username), email=email,
-               email_key=fold(email) if email else None, first_name=first_name.strip(),
-               last_name=last_name.strip(), first_name_key=fold(first_name) or "",
-               last_name_key=fold(last_name) or "", role=role, provider=provider,
-               disabled=bool(disabled), security_stamp=new_stamp(), language=language)
+    row = dict(
+        username=username,
+        username_key=fold(username),
+        username_skeleton=username_skeleton(username),
+        email=email,
+        email_key=fold(email) if email else None,
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        first_name_key=fold(first_name) or "",
+        last_name_key=fold(last_name) or "",
+        role=role,
+        provider=provider,
+        disabled=bool(disabled),
+        security_stamp=new_stamp(),
+        language=language,
+    )
     temp = fields = None
     if password is not None:
         check = check_new_password(User(**row), password, None)
@@ -234,8 +276,13 @@ def insert_user(new: NewAccount, actor: User | None = None) -> User:
             store_password(user, new.fields)
         else:
             links.issue(user, "invite")
-        audit.record("user.create", actor=actor, target=user, ip="" if actor is None else None,
-                     detail={"role": new.row["role"], "invited": new.fields is None})
+        audit.record(
+            "user.create",
+            actor=actor,
+            target=user,
+            ip="" if actor is None else None,
+            detail={"role": new.row["role"], "invited": new.fields is None},
+        )
     return user
 
 

@@ -24,8 +24,11 @@ MANAGE_PERMISSION = "users.update"
 
 def admin_roles() -> list[str]:
     """Names of the roles with all-scope user management."""
-    return [role.name for role in Role.select()
-            if role.scope == "all" and MANAGE_PERMISSION in role.permission_set()]
+    return [
+        role.name
+        for role in Role.select()
+        if role.scope == "all" and MANAGE_PERMISSION in role.permission_set()
+    ]
 
 
 def is_admin(user: User | None) -> bool:
@@ -37,15 +40,28 @@ def recipients(exclude: set[int]) -> list[User]:
     roles = admin_roles()
     if not roles:
         return []
-    query = (User.select().where(User.role.in_(roles) & (User.disabled == False)  # noqa: E712
-                                 & User.password_hash.is_null(False) & User.email.is_null(False)
-                                 & (User.email != ""))
-             .order_by(User.id))
+    query = (
+        User.select()
+        .where(
+            User.role.in_(roles)
+            & (User.disabled == False)  # noqa: E712
+            & User.password_hash.is_null(False)
+            & User.email.is_null(False)
+            & (User.email != "")
+        )
+        .order_by(User.id)
+    )
     return [user for user in query if user.id not in exclude]
 
 
-def notify_admins(event: str, subject: User, *, actor: User | None = None,
-                  ip: str | None = None, when: datetime | None = None) -> int:
+def notify_admins(
+    event: str,
+    subject: User,
+    *,
+    actor: User | None = None,
+    ip: str | None = None,
+    when: datetime | None = None,
+) -> int:
     """Queue one alert about ``event`` on ``subject`` to every other active administrator
     (never the subject or the actor). Call inside the transaction of the action. Returns
     how many mails were queued (0 when the ``ADMIN_ALERTS`` setting is off)."""
@@ -55,20 +71,31 @@ def notify_admins(event: str, subject: User, *, actor: User | None = None,
         return 0
     if event in ADMIN_ONLY and not is_admin(subject):
         return 0
-    if event in ("admin_password_reset", "admin_password_set") and actor is not None \
-            and actor.id == subject.id:
+    if (
+        event in ("admin_password_reset", "admin_password_set")
+        and actor is not None
+        and actor.id == subject.id
+    ):
         return 0  # only a change made by another administrator is news
     exclude = {subject.id} | ({actor.id} if actor is not None else set())
     admins = recipients(exclude)
     ip = audit.client_ip() if ip is None else ip
     context = {
-        "event": event, "when": when or utcnow(), "ip": ip,
-        "subject_username": subject.username, "subject_name": subject.display_name,
+        "event": event,
+        "when": when or utcnow(),
+        "ip": ip,
+        "subject_username": subject.username,
+        "subject_name": subject.display_name,
         "actor_username": actor.username if actor is not None else "",
         "actor_name": actor.display_name if actor is not None else "",
     }
     for admin in admins:
         mail.queue("admin_alert", admin.email, user=admin, **context)
-    audit.record("admin.alert", actor=actor, target=subject, ip=ip,
-                 detail={"event": event, "recipients": len(admins)})
+    audit.record(
+        "admin.alert",
+        actor=actor,
+        target=subject,
+        ip=ip,
+        detail={"event": event, "recipients": len(admins)},
+    )
     return len(admins)

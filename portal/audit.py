@@ -22,17 +22,40 @@ def client_ip() -> str:
     return (request.remote_addr or "") if has_request_context() else ""
 
 
-def record(action: str, *, outcome: str = "success", actor: User | None = None,
-           target: User | None = None, target_name: str | None = None,
-           detail: dict | None = None, ip: str | None = None) -> AuditEvent:
+def record(
+    action: str,
+    *,
+    outcome: str = "success",
+    actor: User | None = None,
+    target: User | None = None,
+    target_name: str | None = None,
+    detail: dict | None = None,
+    ip: str | None = None,
+) -> AuditEvent:
     """Append one event. ``actor`` defaults to the signed-in user."""
-    return AuditEvent.create(**row(action, outcome=outcome, actor=actor, target=target,
-                                   target_name=target_name, detail=detail, ip=ip))
+    return AuditEvent.create(
+        **row(
+            action,
+            outcome=outcome,
+            actor=actor,
+            target=target,
+            target_name=target_name,
+            detail=detail,
+            ip=ip,
+        )
+    )
 
 
-def row(action: str, *, outcome: str = "success", actor: User | None = None,
-        target: User | None = None, target_name: str | None = None,
-        detail: dict | None = None, ip: str | None = None) -> dict:
+def row(
+    action: str,
+    *,
+    outcome: str = "success",
+    actor: User | None = None,
+    target: User | None = None,
+    target_name: str | None = None,
+    detail: dict | None = None,
+    ip: str | None = None,
+) -> dict:
     """The fields of one event (``record`` stores it; bulk work inserts many at once)."""
     if actor is None and has_request_context() and getattr(current_user, "is_authenticated", False):
         actor = current_user._get_current_object()
@@ -45,8 +68,9 @@ def row(action: str, *, outcome: str = "success", actor: User | None = None,
         "target_name": _clean(target.username if target else (target_name or ""), 64),
         "team_id": target.team_id if target else None,
         "ip": ip if ip is not None else client_ip(),
-        "detail": (_clean(json.dumps(detail, ensure_ascii=False, sort_keys=True), 2000)
-                   if detail else ""),
+        "detail": (
+            _clean(json.dumps(detail, ensure_ascii=False, sort_keys=True), 2000) if detail else ""
+        ),
         "created_at": utcnow(),
     }
 
@@ -62,12 +86,22 @@ def record_refusal(action: str, detail: dict | None = None) -> None:
     ip = client_ip()
     minute = utcnow().replace(second=0, microsecond=0)
     with write():
-        row = (AuditEvent.select(AuditEvent.id)
-               .where((AuditEvent.created_at >= minute) & (AuditEvent.action == action)
-                      & (AuditEvent.ip == ip) & AuditEvent.actor.is_null())
-               .order_by(AuditEvent.id.desc()).first())
+        row = (
+            AuditEvent.select(AuditEvent.id)
+            .where(
+                (AuditEvent.created_at >= minute)
+                & (AuditEvent.action == action)
+                & (AuditEvent.ip == ip)
+                & AuditEvent.actor.is_null()
+            )
+            .order_by(AuditEvent.id.desc())
+            .first()
+        )
         if row is None:
             record(action, outcome="denied", detail=detail, ip=ip)
         else:
-            (AuditEvent.update(repeats=AuditEvent.repeats + 1)
-             .where(AuditEvent.id == row.id).execute())
+            (
+                AuditEvent.update(repeats=AuditEvent.repeats + 1)
+                .where(AuditEvent.id == row.id)
+                .execute()
+            )

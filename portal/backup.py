@@ -71,11 +71,15 @@ def pointer(url: str, action: str = "backup", file: str = "FILE") -> str:
         options.append(f"-U {unquote(parts.username)}")
     opts = " ".join(options) + (" " if options else "")
     if action == "restore":
-        return (f"PostgreSQL: restore with pg_restore (stop Passgate first), e.g. "
-                f"`pg_restore {opts}--clean --if-exists -d {dbname} {shlex.quote(file)}`.")
-    return (f"PostgreSQL: passgate backup copies SQLite only; use pg_dump, e.g. "
-            f"`pg_dump {opts}-Fc -f {shlex.quote(file)} {dbname}` (the password comes from ~/.pgpass or "
-            f"PGPASSWORD, never from the command line).")
+        return (
+            f"PostgreSQL: restore with pg_restore (stop Passgate first), e.g. "
+            f"`pg_restore {opts}--clean --if-exists -d {dbname} {shlex.quote(file)}`."
+        )
+    return (
+        f"PostgreSQL: passgate backup copies SQLite only; use pg_dump, e.g. "
+        f"`pg_dump {opts}-Fc -f {shlex.quote(file)} {dbname}` (the password comes from ~/.pgpass or "
+        f"PGPASSWORD, never from the command line)."
+    )
 
 
 def _private_file(path: str) -> None:
@@ -231,8 +235,9 @@ def _restore(url: str, backup_file: str) -> tuple[Result, str | None]:
             src.close()
         _remove(*_sidecars(temp))
         if os.path.exists(target):
-            live = sqlite3.connect(f"file:{target}?mode=rw", uri=True, timeout=0,
-                                   isolation_level=None)
+            live = sqlite3.connect(
+                f"file:{target}?mode=rw", uri=True, timeout=0, isolation_level=None
+            )
             try:
                 # Leaving WAL needs every other connection closed: the "in use" test. It
                 # also checkpoints the WAL into the file, so no -wal is left to be replayed
@@ -242,8 +247,10 @@ def _restore(url: str, backup_file: str) -> tuple[Result, str | None]:
                     raise sqlite3.OperationalError("database is locked")
                 live.execute("BEGIN EXCLUSIVE")  # nobody starts using it meanwhile
             except sqlite3.OperationalError:
-                raise BackupError(f"{target} is in use: stop passgate serve and any "
-                                  f"mail-worker, then run restore again") from None
+                raise BackupError(
+                    f"{target} is in use: stop passgate serve and any "
+                    f"mail-worker, then run restore again"
+                ) from None
             stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
             kept = f"{target}.before-restore-{stamp}"
             os.replace(target, kept)

@@ -106,8 +106,17 @@ DEFAULTS: dict = {
 LINK_LIMITS = {"RESET_LINK_TTL": (5, 1440, "24 hours"), "INVITE_LINK_TTL": (5, 10080, "7 days")}
 END_OF_DAY = "end-of-day"
 
-_BOOL = {"1": True, "true": True, "yes": True, "on": True,
-         "0": False, "false": False, "no": False, "off": False, "": False}
+_BOOL = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+    "": False,
+}
 
 
 def _coerce(default, raw: str):
@@ -183,9 +192,11 @@ def _derive(app) -> None:
     cfg["BABEL_DEFAULT_TIMEZONE"] = "UTC"
     # Per-IP counts: Redis for several servers; otherwise a SQLite file in the instance
     # folder that every worker process of this server shares; memory only when asked.
-    cfg["RATELIMIT_STORAGE_URI"] = (cfg["REDIS_URL"] or cfg.get("RATELIMIT_STORAGE_URI")
-                                    or "passgate+sqlite://" + os.path.join(
-                                        app.instance_path, "ratelimit.db"))
+    cfg["RATELIMIT_STORAGE_URI"] = (
+        cfg["REDIS_URL"]
+        or cfg.get("RATELIMIT_STORAGE_URI")
+        or "passgate+sqlite://" + os.path.join(app.instance_path, "ratelimit.db")
+    )
     cfg["RATELIMIT_HEADERS_ENABLED"] = True
     cfg["RATELIMIT_ENABLED"] = cfg.get("RATELIMIT_ENABLED", True)
     if not cfg["MAIL_BACKEND"]:
@@ -193,14 +204,17 @@ def _derive(app) -> None:
     for key, (low, high, words) in LINK_LIMITS.items():
         value = str(cfg[key]).strip()
         if value != END_OF_DAY and not (value.isdigit() and low <= int(value) <= high):
-            raise SystemExit(f"PASSGATE_{key} must be a number of minutes from {low} to {high} "
-                             f"(at most {words}) or {END_OF_DAY}, not {value[:20]!r}")
+            raise SystemExit(
+                f"PASSGATE_{key} must be a number of minutes from {low} to {high} "
+                f"(at most {words}) or {END_OF_DAY}, not {value[:20]!r}"
+            )
         cfg[key] = value
     if not 1 <= int(cfg["NOT_ME_LINK_DAYS"]) <= 30:
         raise SystemExit("PASSGATE_NOT_ME_LINK_DAYS must be a number of days from 1 to 30")
     if not 5 <= int(cfg["CONFIRM_LINK_MINUTES"]) <= 10080:
-        raise SystemExit("PASSGATE_CONFIRM_LINK_MINUTES must be a number of minutes from 5 "
-                         "to 10080 (7 days)")
+        raise SystemExit(
+            "PASSGATE_CONFIRM_LINK_MINUTES must be a number of minutes from 5 to 10080 (7 days)"
+        )
     if cfg["LDAP_FLAVOUR"] not in ("openldap", "ad"):
         raise SystemExit("PASSGATE_LDAP_FLAVOUR must be openldap or ad")
     if cfg["LDAP_URL"]:

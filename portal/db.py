@@ -56,8 +56,9 @@ def open_database(url: str, pool: bool = False, busy_timeout_ms: int = 5000):
         # connection committed (SQLITE_BUSY_SNAPSHOT), and busy_timeout never retries
         # that. Waiting for the lock up front is bounded by busy_timeout instead.
         pragmas = {**SQLITE_PRAGMAS, "busy_timeout": int(busy_timeout_ms)}
-        return connect(url, pragmas=pragmas, check_same_thread=False,
-                       lock_type="IMMEDIATE", **options)
+        return connect(
+            url, pragmas=pragmas, check_same_thread=False, lock_type="IMMEDIATE", **options
+        )
     return connect(url, **options)
 
 
@@ -106,8 +107,9 @@ def in_transaction() -> bool:
 def is_unavailable(exc: BaseException) -> bool:
     # sqlite3.OperationalError: the per-IP limits' own SQLite file, still locked after its
     # timeout (the main database's errors arrive wrapped by peewee).
-    return isinstance(exc, (OperationalError, InterfaceError, MaxConnectionsExceeded,
-                            sqlite3.OperationalError))
+    return isinstance(
+        exc, (OperationalError, InterfaceError, MaxConnectionsExceeded, sqlite3.OperationalError)
+    )
 
 
 # PostgreSQL rolled the transaction back because of a concurrent one: trying again is safe.
@@ -132,6 +134,7 @@ def retry_conflicts(view):
     """Run a view again (up to ``RETRIES`` times, after a short random pause) when
     PostgreSQL aborted its transaction for a serialization failure or a deadlock; the
     aborted transaction left nothing behind. Still failing: the 503 handler answers."""
+
     @functools.wraps(view)
     def run(*args, **kwargs):
         for attempt in range(RETRIES):
@@ -163,8 +166,11 @@ def discard_broken_connections() -> None:
 
 def init_app(app) -> None:
     """Bind the proxy to the configured database and open/close a connection per request."""
-    db = open_database(app.config["DATABASE_URL"], pool=app.config.get("DATABASE_POOL", False),
-                       busy_timeout_ms=app.config["DATABASE_BUSY_TIMEOUT_MS"])
+    db = open_database(
+        app.config["DATABASE_URL"],
+        pool=app.config.get("DATABASE_POOL", False),
+        busy_timeout_ms=app.config["DATABASE_BUSY_TIMEOUT_MS"],
+    )
     database.initialize(db)
     app.extensions["peewee"] = db
 
@@ -195,8 +201,12 @@ def truncate_all(models) -> None:
 
 
 # Prefix search on the casefolded *_key columns (user list, audit filters).
-PREFIX_COLUMNS = (("user", "username_key"), ("user", "email_key"), ("user", "first_name_key"),
-                  ("user", "last_name_key"))
+PREFIX_COLUMNS = (
+    ("user", "username_key"),
+    ("user", "email_key"),
+    ("user", "first_name_key"),
+    ("user", "last_name_key"),
+)
 # The largest code point sorts after every key that starts with the prefix
 # (SQLite compares UTF-8 bytes; U+10FFFF encodes as F4 8F BF BF).
 KEY_CEILING = "\U0010ffff"
@@ -220,5 +230,7 @@ def create_prefix_indexes(db) -> None:
     if not isinstance(db, PostgresqlDatabase):
         return
     for table, column in PREFIX_COLUMNS:
-        db.execute_sql(f'CREATE INDEX IF NOT EXISTS "{table}_{column}_prefix" '
-                       f'ON "{table}" ("{column}" text_pattern_ops)')
+        db.execute_sql(
+            f'CREATE INDEX IF NOT EXISTS "{table}_{column}_prefix" '
+            f'ON "{table}" ("{column}" text_pattern_ops)'
+        )

@@ -64,7 +64,13 @@ def remember(user: User) -> None:
 
     @after_this_request
     def _set(response):
-        response.set_cookie(cookie_name(), value, max_age=MAX_AGE_DAYS * 86400, path="/",
-                            secure=settings.get("SECURE"), httponly=True,
-                            samesite="Strict")
+        response.set_cookie(
+            cookie_name(),
+            value,
+            max_age=MAX_AGE_DAYS * 86400,
+            path="/",
+            secure=settings.get("SECURE"),
+            httponly=True,
+            samesite="Strict",
+        )
         return response

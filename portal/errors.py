@@ -24,8 +24,7 @@ MESSAGES = {
     413: _l("What you sent is too large."),
     429: _l("Too many attempts. Please wait a little and try again."),
     500: _l("Something went wrong on our side. Please try again."),
-    503: _l("The service is busy right now. Nothing was lost: please try again in a few "
-            "seconds."),
+    503: _l("The service is busy right now. Nothing was lost: please try again in a few seconds."),
 }
 RETRY_AFTER_SECONDS = 5
 
@@ -43,8 +42,10 @@ def init_app(app) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
         audit.record_refusal("csrf.failure", detail={"path": request.path[:200]})
-        return render_error(400, _l("This form has expired or was sent from elsewhere. "
-                                    "Reload the page and try again."))
+        return render_error(
+            400,
+            _l("This form has expired or was sent from elsewhere. Reload the page and try again."),
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(exc):
@@ -76,8 +77,13 @@ def unavailable(exc: BaseException):
     page is rendered without touching the database again.
     """
     first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    log.warning("database unavailable on %s %s: %s: %s", request.method, request.path,
-                type(exc).__name__, first_line)
+    log.warning(
+        "database unavailable on %s %s: %s: %s",
+        request.method,
+        request.path,
+        type(exc).__name__,
+        first_line,
+    )
     if not db.is_sqlite():
         db.discard_broken_connections()  # PostgreSQL restarted: reconnect next time
     g.db_unavailable = True

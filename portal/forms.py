@@ -37,23 +37,32 @@ KEEP_VALUE = PasswordInput(hide_value=False)
 
 
 def new_password_field(label):
-    return PasswordField(label, validators=[InputRequired(message=_l("Enter a password.")),
-                                            MaxLength(MAX_INPUT)], widget=KEEP_VALUE,
-                         render_kw={"autocomplete": "new-password"})
+    return PasswordField(
+        label,
+        validators=[InputRequired(message=_l("Enter a password.")), MaxLength(MAX_INPUT)],
+        widget=KEEP_VALUE,
+        render_kw={"autocomplete": "new-password"},
+    )
 
 
 def confirm_field(label):
-    return PasswordField(label, validators=[InputRequired(message=_l("Enter the password again.")),
-                                            MaxLength(MAX_INPUT)], widget=KEEP_VALUE,
-                         render_kw={"autocomplete": "new-password"})
+    return PasswordField(
+        label,
+        validators=[InputRequired(message=_l("Enter the password again.")), MaxLength(MAX_INPUT)],
+        widget=KEEP_VALUE,
+        render_kw={"autocomplete": "new-password"},
+    )
 
 
 def password_checklist(user, password: str | None, confirm: str | None):
     """The policy checklist for what is typed now (live, and on a form sent back with an
     error, so no tick is left from an earlier state)."""
-    evaluation = policy.evaluate(password or "", accounts.current_policy(),
-                                 context_words=accounts.context_words(user),
-                                 confirm=confirm or None)
+    evaluation = policy.evaluate(
+        password or "",
+        accounts.current_policy(),
+        context_words=accounts.context_words(user),
+        confirm=confirm or None,
+    )
     return evaluation if confirm else policy.with_pending_match(evaluation)
 
 

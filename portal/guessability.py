@@ -47,15 +47,35 @@ STRUCTURE_RATIO = 0.6
 
 _KEYBOARD_ROWS = (
     # QWERTY (US), unshifted and shifted
-    "`1234567890-=", "qwertyuiop[]\\", "asdfghjkl;'", "zxcvbnm,./",
-    "~!@#$%^&*()_+", "qwertyuiop{}|", 'asdfghjkl:"', "zxcvbnm<>?",
+    "`1234567890-=",
+    "qwertyuiop[]\\",
+    "asdfghjkl;'",
+    "zxcvbnm,./",
+    "~!@#$%^&*()_+",
+    "qwertyuiop{}|",
+    'asdfghjkl:"',
+    "zxcvbnm<>?",
     # AZERTY (FR), unshifted and shifted
-    "²&é\"'(-è_çà)=", "azertyuiop^$", "qsdfghjklmù*", "<wxcvbn,;:!",
-    "1234567890°+", "azertyuiop¨£", "qsdfghjklm%µ", ">wxcvbn?./§",
+    "²&é\"'(-è_çà)=",
+    "azertyuiop^$",
+    "qsdfghjklmù*",
+    "<wxcvbn,;:!",
+    "1234567890°+",
+    "azertyuiop¨£",
+    "qsdfghjklm%µ",
+    ">wxcvbn?./§",
     # QWERTZ (DE/CH)
-    "qwertzuiopü+", "asdfghjklöä#", "<yxcvbnm,.-",
+    "qwertzuiopü+",
+    "asdfghjklöä#",
+    "<yxcvbnm,.-",
     # numeric keypad
-    "789", "456", "123", "741", "852", "963", "/*-",
+    "789",
+    "456",
+    "123",
+    "741",
+    "852",
+    "963",
+    "/*-",
 )
 
 
@@ -72,10 +92,42 @@ def _row_runs() -> frozenset[str]:
 
 _ROW_RUNS = _row_runs()
 
-_LEET_I = str.maketrans({"4": "a", "@": "a", "8": "b", "3": "e", "6": "g", "9": "g", "1": "i",
-                         "!": "i", "|": "i", "0": "o", "$": "s", "5": "s", "7": "t", "+": "t"})
-_LEET_L = str.maketrans({"4": "a", "@": "a", "8": "b", "3": "e", "6": "g", "9": "g", "1": "l",
-                         "!": "l", "|": "l", "0": "o", "$": "s", "5": "s", "7": "t", "+": "t"})
+_LEET_I = str.maketrans(
+    {
+        "4": "a",
+        "@": "a",
+        "8": "b",
+        "3": "e",
+        "6": "g",
+        "9": "g",
+        "1": "i",
+        "!": "i",
+        "|": "i",
+        "0": "o",
+        "$": "s",
+        "5": "s",
+        "7": "t",
+        "+": "t",
+    }
+)
+_LEET_L = str.maketrans(
+    {
+        "4": "a",
+        "@": "a",
+        "8": "b",
+        "3": "e",
+        "6": "g",
+        "9": "g",
+        "1": "l",
+        "!": "l",
+        "|": "l",
+        "0": "o",
+        "$": "s",
+        "5": "s",
+        "7": "t",
+        "+": "t",
+    }
+)
 _ASCII_DIGITS = frozenset("0123456789")
 _STEP_DIFFS = frozenset((1, -1, 9, -9))
 
@@ -107,6 +159,7 @@ def _step(a: str, b: str) -> int:
 
 def _date_like(s: str) -> bool:
     """DDMMYY, MMDDYY, YYMMDD (6 digits) or DDMMYYYY, MMDDYYYY, YYYYMMDD (8 digits)."""
+
     def valid(day: str, month: str) -> bool:
         return "01" <= day <= "31" and "01" <= month <= "12"
 
@@ -154,7 +207,7 @@ def _describe(p: str, context: tuple[str, ...] = ()) -> float:
                     nxt = c
                 first_changed[c] = nxt
         for i in range(n - _MIN_WORD + 1):
-            longest = prefixes.get(v[i:i + _MIN_WORD])
+            longest = prefixes.get(v[i : i + _MIN_WORD])
             if not longest:
                 continue
             first = i + _MIN_WORD
@@ -211,16 +264,16 @@ def _describe(p: str, context: tuple[str, ...] = ()) -> float:
         while j < n and p[j] in _ASCII_DIGITS:
             j += 1
         for s in range(i, j - 3 if j - i <= _MAX_DATE_RUN else i):
-            if p[s:s + 2] in ("19", "20"):
+            if p[s : s + 2] in ("19", "20"):
                 pieces[s].append((s + 4, _BITS_YEAR))
             for size in (6, 8):
-                if s + size <= j and _date_like(p[s:s + size]):
+                if s + size <= j and _date_like(p[s : s + size]):
                     pieces[s].append((s + size, _BITS_DATE))
         i = j
 
     # repeats of earlier text: to the shortest and the longest possible end
     for i in range(1, n - _MIN_PIECE + 1):
-        if p.find(p[i:i + _MIN_PIECE], 0, i + _MIN_PIECE - 1) >= 0:
+        if p.find(p[i : i + _MIN_PIECE], 0, i + _MIN_PIECE - 1) >= 0:
             end = _repeat_end(p, i)
             pieces[i].append((i + _MIN_PIECE, log2(i) + log2(_MIN_PIECE)))
             pieces[i].append((end, log2(i) + log2(end - i)))

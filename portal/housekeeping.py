@@ -23,10 +23,12 @@ def run(force: bool = False) -> dict:
     absolute = now - timedelta(hours=settings.get("SESSION_ABSOLUTE_HOURS"))
     month = now - timedelta(days=30)
     return {
-        "sessions": UserSession.delete().where((UserSession.last_seen_at < idle)
-                                               | (UserSession.created_at < absolute)).execute(),
+        "sessions": UserSession.delete()
+        .where((UserSession.last_seen_at < idle) | (UserSession.created_at < absolute))
+        .execute(),
         # Spent links are kept a day for the per-account mail limit, then go.
-        "tokens": ResetToken.delete().where(ResetToken.expires_at < now - timedelta(days=1))
+        "tokens": ResetToken.delete()
+        .where(ResetToken.expires_at < now - timedelta(days=1))
         .execute(),
         "requests": RecoveryRequest.delete().where(RecoveryRequest.processed_at < month).execute(),
         "throttle": throttle.purge_stale(throttle.Rules.current()),

@@ -21,8 +21,11 @@ def current_page() -> str | None:
     """The path and query of the page an htmx request came from (None if not sent, or
     not a page of this site: a forged header must not carry "//evil.example" along)."""
     page = urlsplit(request.headers.get("HX-Current-URL", ""))
-    own = (page.netloc in ("", request.host) and page.path.startswith("/")
-           and not page.path.startswith(("//", "/\\")))
+    own = (
+        page.netloc in ("", request.host)
+        and page.path.startswith("/")
+        and not page.path.startswith(("//", "/\\"))
+    )
     return page.path + (f"?{page.query}" if page.query else "") if own else None
 
 

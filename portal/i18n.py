@@ -45,8 +45,11 @@ def remember_choice():
     if lang not in languages():
         return
     session["lang"] = lang
-    if (getattr(current_user, "is_authenticated", False) and current_user.language != lang
-            and same_site_request()):
+    if (
+        getattr(current_user, "is_authenticated", False)
+        and current_user.language != lang
+        and same_site_request()
+    ):
         User.update(language=lang).where(User.id == current_user.id).execute()
         current_user.language = lang
     return

@@ -29,7 +29,9 @@ def clean_username(value: str) -> str:
     if len(value) > USERNAME_MAX:
         raise AccountError("username", _("Use at most %(num)d characters.", num=USERNAME_MAX))
     if any(not ch.isprintable() or ch.isspace() for ch in value) or "@" in value:
-        raise AccountError("username", _("A username cannot contain spaces, @ or control characters."))
+        raise AccountError(
+            "username", _("A username cannot contain spaces, @ or control characters.")
+        )
     return value
 
 
@@ -51,8 +53,11 @@ def _safe_char(ch: str) -> bool:
     if ch in USERNAME_PUNCTUATION or ("0" <= ch <= "9"):
         return True
     base = unicodedata.normalize("NFD", ch)
-    return (base[0].isascii() and base[0].isalpha()
-            and all(unicodedata.category(c) == "Mn" for c in base[1:]))
+    return (
+        base[0].isascii()
+        and base[0].isalpha()
+        and all(unicodedata.category(c) == "Mn" for c in base[1:])
+    )
 
 
 def username_skeleton(username: str) -> str:
@@ -67,8 +72,13 @@ def username_skeleton(username: str) -> str:
 def check_new_username(username: str, exclude_id: int | None = None) -> None:
     """Refuse a new (or renamed) username outside the safe set or confusable with another."""
     if not all(_safe_char(ch) for ch in username):
-        raise AccountError("username", _("Use only letters (a to z, with or without accents), "
-                                         "digits, and the characters . _ - in a username."))
+        raise AccountError(
+            "username",
+            _(
+                "Use only letters (a to z, with or without accents), "
+                "digits, and the characters . _ - in a username."
+            ),
+        )
     query = User.select(User.id).where(User.username_skeleton == username_skeleton(username))
     if exclude_id is not None:
         query = query.where(User.id != exclude_id)
@@ -85,12 +95,19 @@ def clean_email(value: str | None) -> str | None:
         # mail servers (nor by Flask-Mail), so every mail to it would fail. An
         # internationalised domain is kept in its ASCII (punycode) form, which every
         # server delivers to.
-        result = validate_email(value, check_deliverability=False, globally_deliverable=False,
-                                test_environment=True, allow_smtputf8=False)
+        result = validate_email(
+            value,
+            check_deliverability=False,
+            globally_deliverable=False,
+            test_environment=True,
+            allow_smtputf8=False,
+        )
     except EmailNotValidError:
         if not value.split("@")[0].isascii():
-            raise AccountError("email", _("Use an address without accents or other non-ASCII "
-                                          "letters before the @.")) from None
+            raise AccountError(
+                "email",
+                _("Use an address without accents or other non-ASCII letters before the @."),
+            ) from None
         raise AccountError("email", text("EMAIL_INVALID")) from None
     return result.ascii_email or result.normalized
 
@@ -102,13 +119,15 @@ def check_unique(username: str, email: str | None, exclude_id: int | None = None
     # Another account's recovery address counts too: recovery by that address must name
     # one account (portal/account/).
     query = User.select(User.id, User.email_key, User.backup_email_key).where(
-        User.username_key.in_(keys) | User.email_key.in_(keys)
-        | User.backup_email_key.in_(keys))
+        User.username_key.in_(keys) | User.email_key.in_(keys) | User.backup_email_key.in_(keys)
+    )
     if exclude_id is not None:
         query = query.where(User.id != exclude_id)
     clash = query.first()
     if clash is not None:
-        field_name = ("email" if email and fold(email) in (clash.email_key,
-                                                           clash.backup_email_key)
-                      else "username")
+        field_name = (
+            "email"
+            if email and fold(email) in (clash.email_key, clash.backup_email_key)
+            else "username"
+        )
         raise AccountError(field_name, text("USER_EXISTS"))

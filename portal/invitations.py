@@ -41,12 +41,18 @@ def for_users(users) -> dict[int, Invitation]:
     ids = [u.id for u in users if getattr(u, "password_hash", None) is None]
     if not ids:
         return {}
-    rows = (ResetToken.select(ResetToken.user, ResetToken.created_at, ResetToken.expires_at)
-            .join(User)
-            .where(ResetToken.user.in_(ids) & (ResetToken.purpose == "invite")
-                   & ResetToken.used_at.is_null()
-                   & (ResetToken.stamp == User.security_stamp) & User.password_hash.is_null())
-            .order_by(ResetToken.created_at))
+    rows = (
+        ResetToken.select(ResetToken.user, ResetToken.created_at, ResetToken.expires_at)
+        .join(User)
+        .where(
+            ResetToken.user.in_(ids)
+            & (ResetToken.purpose == "invite")
+            & ResetToken.used_at.is_null()
+            & (ResetToken.stamp == User.security_stamp)
+            & User.password_hash.is_null()
+        )
+        .order_by(ResetToken.created_at)
+    )
     return {row.user_id: Invitation(row.created_at, row.expires_at) for row in rows}
 
 
@@ -59,15 +65,19 @@ def _ago(moment: datetime, now: datetime) -> str:
 
 
 def note(invitation: Invitation) -> str:
-    """"Sent 2 days ago, expires in 1 day" / "Expired 3 hours ago" (request's language)."""
+    """ "Sent 2 days ago, expires in 1 day" / "Expired 3 hours ago" (request's language)."""
     now = utcnow()
     if invitation.expires_at <= now:
         return _("Invitation expired %(when)s", when=_ago(invitation.expires_at, now))
-    return _("Sent %(sent)s, expires %(when)s", sent=_ago(invitation.sent_at, now),
-             when=_ago(invitation.expires_at, now))
+    return _(
+        "Sent %(sent)s, expires %(when)s",
+        sent=_ago(invitation.sent_at, now),
+        when=_ago(invitation.expires_at, now),
+    )
 
 
 # --- reminders (background worker) ------------------------------------------------------
+
 
 def lead() -> timedelta | None:
     hours = int(settings.get("INVITE_REMINDER_HOURS"))
@@ -82,15 +92,24 @@ def candidates(now: datetime | None = None) -> list[int]:
     if ahead is None:
         return []
     now = now or utcnow()
-    rows = (ResetToken.select(ResetToken.id, ResetToken.created_at, ResetToken.expires_at)
-            .join(User)
-            .where((ResetToken.purpose == "invite") & ResetToken.used_at.is_null()
-                   & ResetToken.reminded_at.is_null() & (ResetToken.expires_at > now)
-                   & (ResetToken.expires_at <= now + ahead)
-                   & (ResetToken.stamp == User.security_stamp) & User.password_hash.is_null()
-                   & (User.disabled == False) & User.email.is_null(False)  # noqa: E712
-                   & (User.email != ""))
-            .order_by(ResetToken.expires_at).limit(500))
+    rows = (
+        ResetToken.select(ResetToken.id, ResetToken.created_at, ResetToken.expires_at)
+        .join(User)
+        .where(
+            (ResetToken.purpose == "invite")
+            & ResetToken.used_at.is_null()
+            & ResetToken.reminded_at.is_null()
+            & (ResetToken.expires_at > now)
+            & (ResetToken.expires_at <= now + ahead)
+            & (ResetToken.stamp == User.security_stamp)
+            & User.password_hash.is_null()
+            & (User.disabled == False)
+            & User.email.is_null(False)  # noqa: E712
+            & (User.email != "")
+        )
+        .order_by(ResetToken.expires_at)
+        .limit(500)
+    )
     return [row.id for row in rows if row.expires_at - row.created_at > ahead]
 
 
@@ -100,23 +119,37 @@ def remind(token_id: int, now: datetime | None = None) -> bool:
     raw, digest = tokens.new_token()
     with write():
         # The claim: the first worker to run this sets reminded_at; any other finds it set.
-        claimed = (ResetToken.update(reminded_at=now, used_at=now)
-                   .where((ResetToken.id == token_id) & ResetToken.reminded_at.is_null()
-                          & ResetToken.used_at.is_null() & (ResetToken.expires_at > now))
-                   .execute())
+        claimed = (
+            ResetToken.update(reminded_at=now, used_at=now)
+            .where(
+                (ResetToken.id == token_id)
+                & ResetToken.reminded_at.is_null()
+                & ResetToken.used_at.is_null()
+                & (ResetToken.expires_at > now)
+            )
+            .execute()
+        )
         if claimed != 1:
             return False
-        old = ResetToken.select(ResetToken, User).join(User).where(
-            ResetToken.id == token_id).get()
+        old = ResetToken.select(ResetToken, User).join(User).where(ResetToken.id == token_id).get()
         user = old.user
-        token = ResetToken.create(user=user, token_hash=digest, purpose="invite",
-                                  stamp=old.stamp, created_at=now, expires_at=old.expires_at,
-                                  reminded_at=now)
+        token = ResetToken.create(
+            user=user,
+            token_hash=digest,
+            purpose="invite",
+            stamp=old.stamp,
+            created_at=now,
+            expires_at=old.expires_at,
+            reminded_at=now,
+        )
         link = settings.get("BASE_URL").rstrip("/") + f"/password/reset/{raw}"
-        mail.queue("invite_reminder", user.email, user=user, link=link,
-                   expires_at=token.expires_at)
-        audit.record("invite.reminder", target=user, ip="",
-                     detail={"expires_at": token.expires_at.isoformat(timespec="minutes")})
+        mail.queue("invite_reminder", user.email, user=user, link=link, expires_at=token.expires_at)
+        audit.record(
+            "invite.reminder",
+            target=user,
+            ip="",
+            detail={"expires_at": token.expires_at.isoformat(timespec="minutes")},
+        )
     return True
 
 
@@ -130,5 +163,4 @@ def send_reminders(force: bool = False) -> int:
 
 
 def init_app(app) -> None:
-    app.jinja_env.globals.update(invitations_for=for_users, invitation_of=of,
-                                 invitation_note=note)
+    app.jinja_env.globals.update(invitations_for=for_users, invitation_of=of, invitation_note=note)

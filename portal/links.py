@@ -28,9 +28,14 @@ from .models import AuditEvent, OutboxMail, ResetToken, User, utcnow
 PASSWORD_KINDS = ("reset", "invite")
 CONFIRM_KINDS = ("confirm_email", "confirm_backup")
 NOT_ME_KINDS = ("not_me_reset", "not_me_lock")
-PATHS = {"reset": "/password/reset/", "invite": "/password/reset/",
-         "confirm_email": "/account/confirm/", "confirm_backup": "/account/confirm/",
-         "not_me_reset": "/account/not-me/", "not_me_lock": "/account/not-me/"}
+PATHS = {
+    "reset": "/password/reset/",
+    "invite": "/password/reset/",
+    "confirm_email": "/account/confirm/",
+    "confirm_backup": "/account/confirm/",
+    "not_me_reset": "/account/not-me/",
+    "not_me_lock": "/account/not-me/",
+}
 
 
 def url_of(purpose: str, raw: str) -> str:
@@ -41,9 +46,15 @@ def url_of(purpose: str, raw: str) -> str:
 def create(user: User, purpose: str, expires_at, *, data: str = "", now=None) -> str:
     """One more link row (inside the caller's write transaction); returns its URL."""
     raw, digest = tokens.new_token()
-    ResetToken.create(user=user, token_hash=digest, purpose=purpose, data=data,
-                      stamp=user.security_stamp, created_at=now or utcnow(),
-                      expires_at=expires_at)
+    ResetToken.create(
+        user=user,
+        token_hash=digest,
+        purpose=purpose,
+        data=data,
+        stamp=user.security_stamp,
+        created_at=now or utcnow(),
+        expires_at=expires_at,
+    )
     return url_of(purpose, raw)
 
 
@@ -52,8 +63,11 @@ def not_me_notice(user: User, *, now=None) -> dict:
     me" link that locks the account (valid NOT_ME_LINK_DAYS; inside a write transaction)."""
     now = now or utcnow()
     expires = now + timedelta(days=int(settings.get("NOT_ME_LINK_DAYS")))
-    return {**origin.of_request(), "not_me": create(user, "not_me_lock", expires, now=now),
-            "not_me_expires_at": expires}
+    return {
+        **origin.of_request(),
+        "not_me": create(user, "not_me_lock", expires, now=now),
+        "not_me_expires_at": expires,
+    }
 
 
 def recipients(user: User) -> list[str]:
@@ -81,10 +95,17 @@ def pending_ids(user_ids: list[int]) -> set[int]:
     issued under the account's current security stamp)."""
     if not user_ids:
         return set()
-    rows = (ResetToken.select(ResetToken.user, ResetToken.stamp, User.security_stamp)
-            .join(User).where(ResetToken.user.in_(user_ids) & ResetToken.used_at.is_null()
-                              & ResetToken.purpose.in_(PASSWORD_KINDS)
-                              & (ResetToken.expires_at > utcnow())).tuples())
+    rows = (
+        ResetToken.select(ResetToken.user, ResetToken.stamp, User.security_stamp)
+        .join(User)
+        .where(
+            ResetToken.user.in_(user_ids)
+            & ResetToken.used_at.is_null()
+            & ResetToken.purpose.in_(PASSWORD_KINDS)
+            & (ResetToken.expires_at > utcnow())
+        )
+        .tuples()
+    )
     return {uid for uid, stamp, current in rows if stamp == current}
 
 
@@ -97,8 +118,9 @@ def purpose_for(user: User) -> str:
     return "reset" if user.password_hash else "invite"
 
 
-def issue(user: User, purpose: str, *, language: str | None = None,
-          requested: dict | None = None) -> ResetToken:
+def issue(
+    user: User, purpose: str, *, language: str | None = None, requested: dict | None = None
+) -> ResetToken:
     """Create the one active password link of ``user`` and queue its mail to each
     recovery address (same transaction).
 
@@ -112,13 +134,19 @@ def issue(user: User, purpose: str, *, language: str | None = None,
         requested = origin.of_request()
     with write():
         void(user, now)
-        token = ResetToken.create(user=user, token_hash=digest, purpose=purpose,
-                                  stamp=user.security_stamp, created_at=now,
-                                  expires_at=settings.link_expiry(purpose, now))
+        token = ResetToken.create(
+            user=user,
+            token_hash=digest,
+            purpose=purpose,
+            stamp=user.security_stamp,
+            created_at=now,
+            expires_at=settings.link_expiry(purpose, now),
+        )
         context = {"link": url_of(purpose, raw), "expires_at": token.expires_at}
         if requested is not None:
-            context.update(requested, not_me=create(user, "not_me_reset", token.expires_at,
-                                                    now=now))
+            context.update(
+                requested, not_me=create(user, "not_me_reset", token.expires_at, now=now)
+            )
         for address in recipients(user):
             mail.queue(purpose, address, user=user, language=language, **context)
     return token
@@ -138,10 +166,17 @@ def issue_many(users: list[User], audit_rows: list[dict]) -> None:
 
     def token_row(user: User, purpose: str) -> str:
         raw, digest = tokens.new_token()
-        token_rows.append({"user": user.id, "token_hash": digest, "purpose": purpose,
-                           "data": "", "stamp": user.security_stamp, "created_at": now,
-                           "expires_at": expiry["reset" if purpose == "not_me_reset"
-                                                else purpose]})
+        token_rows.append(
+            {
+                "user": user.id,
+                "token_hash": digest,
+                "purpose": purpose,
+                "data": "",
+                "stamp": user.security_stamp,
+                "created_at": now,
+                "expires_at": expiry["reset" if purpose == "not_me_reset" else purpose],
+            }
+        )
         return url_of(purpose, raw)
 
     for user in users:
@@ -152,10 +187,10 @@ def issue_many(users: list[User], audit_rows: list[dict]) -> None:
         language = mail.recipient_language(user, None)
         subject = subjects.setdefault((purpose, language), mail.subject_of(purpose, language))
         for address in recipients(user):
-            row = mail.prepare(purpose, address, user=user, language=language,
-                               subject=subject, **context)
-            mail_rows.append({**row, "user": user.id, "created_at": now,
-                              "next_attempt_at": now})
+            row = mail.prepare(
+                purpose, address, user=user, language=language, subject=subject, **context
+            )
+            mail_rows.append({**row, "user": user.id, "created_at": now, "next_attempt_at": now})
     ids = [user.id for user in users]
     with write():
         void_all(ids, now)
@@ -180,9 +215,15 @@ def void(user: User, now=None, kinds: tuple[str, ...] = PASSWORD_KINDS) -> int:
 def void_all(user_ids: list[int], now=None, kinds: tuple[str, ...] = PASSWORD_KINDS) -> int:
     """``void`` for many accounts: links are marked used, never deleted (the per-account
     mail limit counts them until housekeeping removes them a day after they expire)."""
-    return (ResetToken.update(used_at=now or utcnow())
-            .where(ResetToken.user.in_(user_ids) & ResetToken.used_at.is_null()
-                   & ResetToken.purpose.in_(kinds)).execute())
+    return (
+        ResetToken.update(used_at=now or utcnow())
+        .where(
+            ResetToken.user.in_(user_ids)
+            & ResetToken.used_at.is_null()
+            & ResetToken.purpose.in_(kinds)
+        )
+        .execute()
+    )
 
 
 @dataclass
@@ -200,13 +241,22 @@ def lookup(digest: str | None, kinds: tuple[str, ...] = PASSWORD_KINDS) -> LinkS
     voided and of another kind all look alike)."""
     if not digest:
         return LinkState(None, None)
-    token = (ResetToken.select(ResetToken, User).join(User)
-             .where(ResetToken.token_hash == digest).first())
-    if (token is None or token.purpose not in kinds or token.used_at is not None
-            or token.expires_at <= utcnow()):
+    token = (
+        ResetToken.select(ResetToken, User)
+        .join(User)
+        .where(ResetToken.token_hash == digest)
+        .first()
+    )
+    if (
+        token is None
+        or token.purpose not in kinds
+        or token.used_at is not None
+        or token.expires_at <= utcnow()
+    ):
         return LinkState(None, None)
-    if token.purpose not in NOT_ME_KINDS and (token.stamp != token.user.security_stamp
-                                              or token.user.disabled):
+    if token.purpose not in NOT_ME_KINDS and (
+        token.stamp != token.user.security_stamp or token.user.disabled
+    ):
         return LinkState(None, None)
     return LinkState(token, token.user)
 
@@ -214,7 +264,12 @@ def lookup(digest: str | None, kinds: tuple[str, ...] = PASSWORD_KINDS) -> LinkS
 def consume(state: LinkState) -> bool:
     """Mark the link used, if nobody did first (call inside the write transaction that
     acts on it, so a failure later in that transaction leaves the link unused)."""
-    return (ResetToken.update(used_at=utcnow())
-            .where((ResetToken.id == state.token.id) & ResetToken.used_at.is_null()
-                   & (ResetToken.expires_at > utcnow()))
-            .execute()) == 1
+    return (
+        ResetToken.update(used_at=utcnow())
+        .where(
+            (ResetToken.id == state.token.id)
+            & ResetToken.used_at.is_null()
+            & (ResetToken.expires_at > utcnow())
+        )
+        .execute()
+    ) == 1

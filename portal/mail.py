@@ -49,9 +49,19 @@ SUBJECTS = {
 }
 # Kinds whose context holds a link or a password (a "this wasn't me" link included:
 # it can lock the account): encrypted at rest, cleared once sent.
-SECRET_KINDS = {"reset", "invite", "temp_password", "password_changed", "email_changed",
-                "email_confirm", "backup_confirm", "email_change_requested", "backup_changed",
-               "invite_reminder", "temp_passcode"}
+SECRET_KINDS = {
+    "reset",
+    "invite",
+    "temp_password",
+    "password_changed",
+    "email_changed",
+    "email_confirm",
+    "backup_confirm",
+    "email_change_requested",
+    "backup_changed",
+    "invite_reminder",
+    "temp_passcode",
+}
 
 PURPOSE = b"passgate outbox encryption v1"  # the key of queued secrets (crypto.fernet)
 
@@ -66,8 +76,15 @@ def subject_of(kind: str, language: str) -> str:
         return str(SUBJECTS[kind] % {"org": settings.get("ORG_NAME")})
 
 
-def prepare(kind: str, recipient: str, *, user: User | None = None,
-            language: str | None = None, subject: str | None = None, **context) -> dict:
+def prepare(
+    kind: str,
+    recipient: str,
+    *,
+    user: User | None = None,
+    language: str | None = None,
+    subject: str | None = None,
+    **context,
+) -> dict:
     """The row of one message, without rendering it (it is rendered when sent).
 
     ``context`` holds what the templates need besides the organisation and the user:
@@ -80,13 +97,20 @@ def prepare(kind: str, recipient: str, *, user: User | None = None,
     secret = kind in SECRET_KINDS
     if secret:
         payload = crypto.encrypt(PURPOSE, payload)
-    return {"kind": kind, "user": user, "recipient": recipient, "language": language,
-            "subject": subject or subject_of(kind, language), "context": payload,
-            "encrypted": secret}
+    return {
+        "kind": kind,
+        "user": user,
+        "recipient": recipient,
+        "language": language,
+        "subject": subject or subject_of(kind, language),
+        "context": payload,
+        "encrypted": secret,
+    }
 
 
-def queue(kind: str, recipient: str, *, user: User | None = None, language: str | None = None,
-          **context) -> OutboxMail:
+def queue(
+    kind: str, recipient: str, *, user: User | None = None, language: str | None = None, **context
+) -> OutboxMail:
     """Store one message; call inside the transaction of the action that causes it."""
     row = OutboxMail.create(**prepare(kind, recipient, user=user, language=language, **context))
     wake()
@@ -146,9 +170,12 @@ def _claim(row_ids: list[int]) -> list[int]:
     if not row_ids:
         return []
     lease = timedelta(seconds=settings.get("MAIL_LEASE_SECONDS"))
-    claimed = (OutboxMail.update(status="sending", next_attempt_at=utcnow() + lease)
-               .where(OutboxMail.id.in_(row_ids) & (OutboxMail.status == "queued"))
-               .returning(OutboxMail.id).execute())
+    claimed = (
+        OutboxMail.update(status="sending", next_attempt_at=utcnow() + lease)
+        .where(OutboxMail.id.in_(row_ids) & (OutboxMail.status == "queued"))
+        .returning(OutboxMail.id)
+        .execute()
+    )
     return sorted(row.id for row in claimed)
 
 
@@ -156,8 +183,13 @@ def _send(row: OutboxMail, subject: str, text: str, html: str, connection=None) 
     if settings.get("MAIL_BACKEND") == "console":
         print(f"\n----- mail to {row.recipient}: {subject} -----\n{text}\n-----", flush=True)
         return
-    msg = Message(subject=subject, recipients=[row.recipient], body=text, html=html,
-                  sender=settings.get("MAIL_DEFAULT_SENDER"))
+    msg = Message(
+        subject=subject,
+        recipients=[row.recipient],
+        body=text,
+        html=html,
+        sender=settings.get("MAIL_DEFAULT_SENDER"),
+    )
     (connection or mail).send(msg)
 
 
@@ -167,8 +199,11 @@ def deliver_due(limit: int = 200) -> dict:
     counts = {"sent": 0, "failed": 0, "retry": 0}
     now = utcnow()
     # Rows left in "sending" by a worker that died become due again after their lease.
-    (OutboxMail.update(status="queued")
-     .where((OutboxMail.status == "sending") & (OutboxMail.next_attempt_at <= now)).execute())
+    (
+        OutboxMail.update(status="queued")
+        .where((OutboxMail.status == "sending") & (OutboxMail.next_attempt_at <= now))
+        .execute()
+    )
     batch = _Batch()
     try:
         for row in _claimed_rows(limit):
@@ -197,18 +232,28 @@ def _claimed_rows(limit: int):
     """Due rows, claimed a few at a time for this worker (another worker takes others)."""
     taken = 0
     while taken < limit:
-        due = [row_id for (row_id,) in (
-            OutboxMail.select(OutboxMail.id)
-            .where((OutboxMail.status == "queued") & (OutboxMail.next_attempt_at <= utcnow()))
-            .order_by(OutboxMail.id).limit(min(CLAIM, limit - taken)).tuples())]
+        due = [
+            row_id
+            for (row_id,) in (
+                OutboxMail.select(OutboxMail.id)
+                .where((OutboxMail.status == "queued") & (OutboxMail.next_attempt_at <= utcnow()))
+                .order_by(OutboxMail.id)
+                .limit(min(CLAIM, limit - taken))
+                .tuples()
+            )
+        ]
         if not due:
             return
         claimed = _claim(due)
         taken += len(due)
         if claimed:
             # Read the rows before writing anything (no SELECT cursor stays open).
-            yield from list(OutboxMail.select(OutboxMail, User).join(User, JOIN.LEFT_OUTER)
-                            .where(OutboxMail.id.in_(claimed)).order_by(OutboxMail.id))
+            yield from list(
+                OutboxMail.select(OutboxMail, User)
+                .join(User, JOIN.LEFT_OUTER)
+                .where(OutboxMail.id.in_(claimed))
+                .order_by(OutboxMail.id)
+            )
 
 
 def _record(row: OutboxMail, error: Exception | None, retryable: bool, counts: dict) -> None:
@@ -217,25 +262,46 @@ def _record(row: OutboxMail, error: Exception | None, retryable: bool, counts: d
     with write():
         if error is None:
             cleared = {"context": "", "body_text": "", "body_html": ""} if row.encrypted else {}
-            (OutboxMail.update(status="sent", sent_at=now, attempts=row.attempts + 1,
-                               last_error="", **cleared)
-             .where(OutboxMail.id == row.id).execute())
-            audit.record("mail.sent", target=row.user, ip="",
-                         detail={"kind": row.kind, "mail_id": row.id})
+            (
+                OutboxMail.update(
+                    status="sent", sent_at=now, attempts=row.attempts + 1, last_error="", **cleared
+                )
+                .where(OutboxMail.id == row.id)
+                .execute()
+            )
+            audit.record(
+                "mail.sent", target=row.user, ip="", detail={"kind": row.kind, "mail_id": row.id}
+            )
             counts["sent"] += 1
             return
         attempts = row.attempts + 1
         final = attempts >= settings.get("MAIL_MAX_ATTEMPTS") or not retryable
         delay = settings.get("MAIL_RETRY_BASE_SECONDS") * 2 ** (attempts - 1)
-        (OutboxMail.update(status="failed" if final else "queued", attempts=attempts,
-                           last_error=f"{type(error).__name__}: {error}"[:255],
-                           next_attempt_at=now + timedelta(seconds=min(delay, 3600)))
-         .where(OutboxMail.id == row.id).execute())
-        log.warning("mail %s to user %s failed (attempt %s): %s", row.id, row.user_id,
-                    attempts, type(error).__name__)
+        (
+            OutboxMail.update(
+                status="failed" if final else "queued",
+                attempts=attempts,
+                last_error=f"{type(error).__name__}: {error}"[:255],
+                next_attempt_at=now + timedelta(seconds=min(delay, 3600)),
+            )
+            .where(OutboxMail.id == row.id)
+            .execute()
+        )
+        log.warning(
+            "mail %s to user %s failed (attempt %s): %s",
+            row.id,
+            row.user_id,
+            attempts,
+            type(error).__name__,
+        )
         if final:
-            audit.record("mail.failed", outcome="failure", target=row.user, ip="",
-                         detail={"kind": row.kind, "mail_id": row.id})
+            audit.record(
+                "mail.failed",
+                outcome="failure",
+                target=row.user,
+                ip="",
+                detail={"kind": row.kind, "mail_id": row.id},
+            )
         counts["failed" if final else "retry"] += 1
 
 

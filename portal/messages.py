@@ -96,12 +96,16 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     # Account care (portal/account/)
     "ADDRESS_REQUIRED": N_("Enter an email address."),
     "ADDRESS_ALREADY_YOURS": N_("This address is already on your account."),
-    "ADDRESS_TAKEN": N_("This address is already used by another account, so it cannot be "
-                        "added to this one."),
-    "EMAIL_CONFIRMATION_SENT": N_("We sent a confirmation link to %(address)s. Your email "
-                                  "address changes when you open it."),
-    "BACKUP_CONFIRMATION_SENT": N_("We sent a confirmation link to %(address)s. It becomes "
-                                   "your recovery address when you open it."),
+    "ADDRESS_TAKEN": N_(
+        "This address is already used by another account, so it cannot be added to this one."
+    ),
+    "EMAIL_CONFIRMATION_SENT": N_(
+        "We sent a confirmation link to %(address)s. Your email address changes when you open it."
+    ),
+    "BACKUP_CONFIRMATION_SENT": N_(
+        "We sent a confirmation link to %(address)s. It becomes "
+        "your recovery address when you open it."
+    ),
     "EMAIL_CHANGED": N_("Your email address is now %(address)s."),
     "BACKUP_ADDED": N_("%(address)s is now your recovery address."),
     "BACKUP_REMOVED": N_("Your recovery address was removed."),

@@ -35,8 +35,9 @@ def _pepper() -> bytes:
 
 
 def _prehash(password: str) -> bytes:
-    digest = hmac.new(_pepper(), normalize(password).encode("utf-8", "surrogatepass"),
-                      hashlib.sha384).digest()
+    digest = hmac.new(
+        _pepper(), normalize(password).encode("utf-8", "surrogatepass"), hashlib.sha384
+    ).digest()
     return base64.b64encode(digest)
 
 
@@ -83,4 +84,4 @@ def generate_temporary(length: int = 20) -> str:
     20 characters from a 49-symbol alphabet is about 112 bits.
     """
     chars = "".join(secrets.choice(TEMP_ALPHABET) for _ in range(length))
-    return "-".join(chars[i:i + 4] for i in range(0, length, 4))
+    return "-".join(chars[i : i + 4] for i in range(0, length, 4))

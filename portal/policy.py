@@ -31,8 +31,16 @@ from .guessability import check as _check
 from .policy_texts import _, _error_text, _keys, _match_text, _rule_text  # noqa: F401
 
 __all__ = [
-    "Evaluation", "Policy", "RuleResult", "common_passwords", "context_tokens", "evaluate",
-    "has_control_characters", "is_common", "normalize", "rules",
+    "Evaluation",
+    "Policy",
+    "RuleResult",
+    "common_passwords",
+    "context_tokens",
+    "evaluate",
+    "has_control_characters",
+    "is_common",
+    "normalize",
+    "rules",
 ]
 
 PRODUCT_NAME = "passgate"  # always treated as a context word
@@ -135,8 +143,13 @@ def has_control_characters(password: str) -> bool:
     return any(unicodedata.category(ch) in ("Cc", "Cs") for ch in password)
 
 
-def evaluate(password: str, policy: Policy, *, context_words: Iterable[str | None] = (),
-             confirm: str | None = None) -> Evaluation:
+def evaluate(
+    password: str,
+    policy: Policy,
+    *,
+    context_words: Iterable[str | None] = (),
+    confirm: str | None = None,
+) -> Evaluation:
     """Check ``password`` against ``policy``; never raises for any ``str`` input.
 
     ``context_words``: what an attacker may know about the user (username, first/last name,
@@ -146,8 +159,9 @@ def evaluate(password: str, policy: Policy, *, context_words: Iterable[str | Non
     """
     keys = _keys(policy, confirm is not None)
     if not password:
-        return Evaluation([RuleResult(k, _rule_text(k, policy), None) for k in keys],
-                          [_("Enter a password.")])
+        return Evaluation(
+            [RuleResult(k, _rule_text(k, policy), None) for k in keys], [_("Enter a password.")]
+        )
 
     pw = normalize(password)
     length = len(pw)
@@ -181,8 +195,15 @@ def evaluate(password: str, policy: Policy, *, context_words: Iterable[str | Non
     if has_control_characters(pw):
         errors.append(_("Passwords cannot contain control characters."))
     errors += [_error_text(k, policy) for k in keys if results[k] is False]
-    return Evaluation([RuleResult(k, _match_text(results[k]) if k == "match" else
-                                  _rule_text(k, policy), results[k]) for k in keys], errors)
+    return Evaluation(
+        [
+            RuleResult(
+                k, _match_text(results[k]) if k == "match" else _rule_text(k, policy), results[k]
+            )
+            for k in keys
+        ],
+        errors,
+    )
 
 
 def mismatch_message() -> str:
@@ -194,8 +215,9 @@ def with_pending_match(evaluation: Evaluation) -> Evaluation:
     """Add a not-yet-evaluated "match" line (the confirmation field is still empty)."""
     if any(r.key == "match" for r in evaluation.rules):
         return evaluation
-    return Evaluation([*evaluation.rules, RuleResult("match", _match_text(None), None)],
-                      evaluation.errors)
+    return Evaluation(
+        [*evaluation.rules, RuleResult("match", _match_text(None), None)], evaluation.errors
+    )
 
 
 def is_common(password: str) -> bool:

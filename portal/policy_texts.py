@@ -32,14 +32,15 @@ def ngettext(singular: str, plural: str, num: int, **variables) -> str:
         return (singular if num == 1 else plural) % variables
 
 
-
 def _rule_text(key: str, policy: Policy) -> str:
     if key == "min_length":
-        return ngettext("At least %(num)d character", "At least %(num)d characters",
-                        policy.min_length)
+        return ngettext(
+            "At least %(num)d character", "At least %(num)d characters", policy.min_length
+        )
     if key == "max_length":
-        return ngettext("At most %(num)d character", "At most %(num)d characters",
-                        policy.max_length)
+        return ngettext(
+            "At most %(num)d character", "At most %(num)d characters", policy.max_length
+        )
     if key == "upper":
         return _("At least one uppercase letter")
     if key == "lower":
@@ -69,11 +70,13 @@ def _match_text(ok: bool | None) -> str:
 
 def _error_text(key: str, policy: Policy) -> str:
     if key == "min_length":
-        return ngettext("Use at least %(num)d character.", "Use at least %(num)d characters.",
-                        policy.min_length)
+        return ngettext(
+            "Use at least %(num)d character.", "Use at least %(num)d characters.", policy.min_length
+        )
     if key == "max_length":
-        return ngettext("Use at most %(num)d character.", "Use at most %(num)d characters.",
-                        policy.max_length)
+        return ngettext(
+            "Use at most %(num)d character.", "Use at most %(num)d characters.", policy.max_length
+        )
     if key == "upper":
         return _("Add at least one uppercase letter.")
     if key == "lower":
@@ -83,8 +86,10 @@ def _error_text(key: str, policy: Policy) -> str:
     if key == "symbol":
         return _("Add at least one symbol or space (a character that is not a letter or digit).")
     if key == "not_common":
-        return _("This password is too common or too easy to guess. Avoid common words with a "
-                 "few digits or symbols added, repeated text, sequences and keyboard patterns.")
+        return _(
+            "This password is too common or too easy to guess. Avoid common words with a "
+            "few digits or symbols added, repeated text, sequences and keyboard patterns."
+        )
     if key == "not_personal":
         return _("Do not use your name, username, email address or the organisation's name.")
     if key == "match":
@@ -94,8 +99,12 @@ def _error_text(key: str, policy: Policy) -> str:
 
 def _keys(policy: Policy, with_confirm: bool) -> list[str]:
     keys = ["min_length", "max_length"]
-    for key, enabled in (("upper", policy.require_upper), ("lower", policy.require_lower),
-                         ("digit", policy.require_digit), ("symbol", policy.require_symbol)):
+    for key, enabled in (
+        ("upper", policy.require_upper),
+        ("lower", policy.require_lower),
+        ("digit", policy.require_digit),
+        ("symbol", policy.require_symbol),
+    ):
         if enabled:
             keys.append(key)
     keys += ["not_common", "not_personal"]

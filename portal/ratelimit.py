@@ -38,17 +38,27 @@ class Throttled(TooManyRequests):
 # The rate-limit string syntax of ``limits`` (limits.util), e.g. "20 per minute;300 per
 # day", "10 per 15 minutes", "5/second".
 _SEPARATORS = re.compile(r"[,;|]{1}")
-_SINGLE = re.compile(r"""
+_SINGLE = re.compile(
+    r"""
     \s*([0-9]+)
     \s*(/|\s*per\s*)
     \s*([0-9]+)?
     \s*([a-z]+)
     \s*
-    """, re.IGNORECASE | re.VERBOSE)
-_MANY = re.compile(rf"^{_SINGLE.pattern}(:?{_SEPARATORS.pattern}{_SINGLE.pattern})*$",
-                   re.IGNORECASE | re.VERBOSE)
-_SECONDS = {"day": 86400, "month": 86400 * 30, "year": 86400 * 30 * 12, "hour": 3600,
-            "minute": 60, "second": 1}
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+_MANY = re.compile(
+    rf"^{_SINGLE.pattern}(:?{_SEPARATORS.pattern}{_SINGLE.pattern})*$", re.IGNORECASE | re.VERBOSE
+)
+_SECONDS = {
+    "day": 86400,
+    "month": 86400 * 30,
+    "year": 86400 * 30 * 12,
+    "hour": 3600,
+    "minute": 60,
+    "second": 1,
+}
 
 
 @dataclass(frozen=True)
@@ -96,12 +106,12 @@ class _SQLiteWindows:
         self.storage = SQLiteStorage(uri)
 
     def hit(self, limit: Limit, *identifiers: str) -> bool:
-        return self.storage.acquire_entry(limit.key_for(*identifiers), limit.amount,
-                                          limit.expiry)
+        return self.storage.acquire_entry(limit.key_for(*identifiers), limit.amount, limit.expiry)
 
     def reset_at(self, limit: Limit, *identifiers: str) -> float:
-        start, _count = self.storage.get_moving_window(limit.key_for(*identifiers),
-                                                       limit.amount, limit.expiry)
+        start, _count = self.storage.get_moving_window(
+            limit.key_for(*identifiers), limit.amount, limit.expiry
+        )
         return start + limit.expiry
 
 

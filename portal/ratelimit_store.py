@@ -37,8 +37,9 @@ class SQLiteStorage:
         conn = getattr(self._local, "conn", None)
         if conn is None or self._local.pid != os.getpid():  # never share across fork
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=5, isolation_level=None,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(
+                self.path, timeout=5, isolation_level=None, check_same_thread=False
+            )
             self._set_up(conn)
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn
@@ -77,8 +78,9 @@ class SQLiteStorage:
         self._maybe_purge(now)
 
         def acquire(db):
-            (count,) = db.execute("SELECT COUNT(*) FROM hit WHERE key = ? AND at >= ?",
-                                  (key, now - expiry)).fetchone()
+            (count,) = db.execute(
+                "SELECT COUNT(*) FROM hit WHERE key = ? AND at >= ?", (key, now - expiry)
+            ).fetchone()
             if count + amount > limit:
                 return False
             db.executemany("INSERT INTO hit (key, at) VALUES (?, ?)", [(key, now)] * amount)
@@ -88,18 +90,25 @@ class SQLiteStorage:
 
     def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
         now = time.time()
-        oldest, count = self._db().execute(
-            "SELECT MIN(at), COUNT(*) FROM hit WHERE key = ? AND at >= ?",
-            (key, now - expiry)).fetchone()
+        oldest, count = (
+            self._db()
+            .execute(
+                "SELECT MIN(at), COUNT(*) FROM hit WHERE key = ? AND at >= ?", (key, now - expiry)
+            )
+            .fetchone()
+        )
         return (oldest if count else now), count
 
     def _maybe_purge(self, now: float) -> None:
         if now - self._last_purge < PURGE_EVERY:
             return
         self._last_purge = now
-        self._write(lambda db: (
-            db.execute("DELETE FROM hit WHERE at < ?", (now - LONGEST_WINDOW,)),
-            db.execute("DELETE FROM counter WHERE expires_at < ?", (now,))))
+        self._write(
+            lambda db: (
+                db.execute("DELETE FROM hit WHERE at < ?", (now - LONGEST_WINDOW,)),
+                db.execute("DELETE FROM counter WHERE expires_at < ?", (now,)),
+            )
+        )
 
     # --- plain counters (the Storage interface; fixed-window strategies) ------------------
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
@@ -107,21 +116,27 @@ class SQLiteStorage:
 
         def add(db):
             db.execute("DELETE FROM counter WHERE key = ? AND expires_at <= ?", (key, now))
-            db.execute("INSERT INTO counter (key, value, expires_at) VALUES (?, ?, ?) "
-                       "ON CONFLICT (key) DO UPDATE SET value = value + excluded.value",
-                       (key, amount, now + expiry))
+            db.execute(
+                "INSERT INTO counter (key, value, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = value + excluded.value",
+                (key, amount, now + expiry),
+            )
             return db.execute("SELECT value FROM counter WHERE key = ?", (key,)).fetchone()[0]
 
         return self._write(add)
 
     def get(self, key: str) -> int:
-        row = self._db().execute("SELECT value FROM counter WHERE key = ? AND expires_at > ?",
-                                 (key, time.time())).fetchone()
+        row = (
+            self._db()
+            .execute(
+                "SELECT value FROM counter WHERE key = ? AND expires_at > ?", (key, time.time())
+            )
+            .fetchone()
+        )
         return row[0] if row else 0
 
     def get_expiry(self, key: str) -> float:
-        row = self._db().execute("SELECT expires_at FROM counter WHERE key = ?",
-                                 (key,)).fetchone()
+        row = self._db().execute("SELECT expires_at FROM counter WHERE key = ?", (key,)).fetchone()
         return row[0] if row else time.time()
 
     def check(self) -> bool:
@@ -139,5 +154,9 @@ class SQLiteStorage:
         return self._write(wipe)
 
     def clear(self, key: str) -> None:
-        self._write(lambda db: (db.execute("DELETE FROM hit WHERE key = ?", (key,)),
-                                db.execute("DELETE FROM counter WHERE key = ?", (key,))))
+        self._write(
+            lambda db: (
+                db.execute("DELETE FROM hit WHERE key = ?", (key,)),
+                db.execute("DELETE FROM counter WHERE key = ?", (key,)),
+            )
+        )

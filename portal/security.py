@@ -12,15 +12,24 @@ from . import htmx, http_input, settings
 
 csrf = CSRFProtect()
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
-       "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-       "form-action 'self'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
 
 # Reachable while a temporary password must be replaced (everything else redirects).
-FORCED_CHANGE_ALLOWED = {"auth.change_password", "auth.logout", "auth.policy_check",
-                         "auth.healthz", "static",
-                         # "this wasn't me" must work whoever is signed in in this browser
-                         "account.not_me_landing", "account.not_me", "account.not_me_done"}
+FORCED_CHANGE_ALLOWED = {
+    "auth.change_password",
+    "auth.logout",
+    "auth.policy_check",
+    "auth.healthz",
+    "static",
+    # "this wasn't me" must work whoever is signed in in this browser
+    "account.not_me_landing",
+    "account.not_me",
+    "account.not_me_done",
+}
 
 
 def init_app(app) -> None:

@@ -52,17 +52,26 @@ def warm_up(app) -> None:
         passwords._dummy_hash()  # one bcrypt at the configured cost
 
 
-def serve(app, host: str, port: int, *, workers: int | None = None, threads: int = 4,
-          background_worker: bool = True, announce=print) -> None:
+def serve(
+    app,
+    host: str,
+    port: int,
+    *,
+    workers: int | None = None,
+    threads: int = 4,
+    background_worker: bool = True,
+    announce=print,
+) -> None:
     try:
         from gunicorn.app.base import BaseApplication
     except ImportError:  # Windows: gunicorn does not run there
         BaseApplication = None
     announce(f"Passgate on http://{host}:{port}/ (public URL {app.config['BASE_URL']})")
     if not logging.getLogger().handlers:  # Passgate's own events beside gunicorn's
-        logging.basicConfig(level=logging.INFO,
-                            format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: "
-                                   "%(message)s")
+        logging.basicConfig(
+            level=logging.INFO,
+            format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
+        )
     if BaseApplication is None:
         _waitress(app, host, port, threads, background_worker)
         return
@@ -122,6 +131,7 @@ def fork_background_worker(app) -> int:
         return pid
     # The child: stop on SIGTERM (graceful) and when the master is gone.
     leader = worker.Leader(app)
+
     def stop(*_):
         leader.stop.set()
         wakeup.signal(app.instance_path)
@@ -168,8 +178,14 @@ def _waitress(app, host, port, threads, background_worker) -> None:
     try:
         # Keep X-Forwarded-For/-Proto: waitress drops them by default, and then ProxyFix
         # (PASSGATE_TRUSTED_PROXIES) sees every visitor as the proxy (one rate-limit bucket).
-        waitress_serve(app, host=host, port=port, threads=threads, ident="",
-                       clear_untrusted_proxy_headers=False)
+        waitress_serve(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="",
+            clear_untrusted_proxy_headers=False,
+        )
     finally:
         if leader is not None:
             leader.shutdown()

@@ -103,8 +103,9 @@ def start(user: User) -> UserSession:
     lang = session.get("lang")
     session.clear()
     sid = secrets.token_urlsafe(32)
-    row = UserSession.create(id_hash=_hash(sid), user=user, ip=_ip(),
-                             user_agent=(request.user_agent.string or "")[:255])
+    row = UserSession.create(
+        id_hash=_hash(sid), user=user, ip=_ip(), user_agent=(request.user_agent.string or "")[:255]
+    )
     session["sid"] = sid
     if lang:
         session["lang"] = lang
@@ -123,8 +124,12 @@ def load_user(user_id: str) -> User | None:
     sid = session.get("sid")
     if not sid:
         return None
-    row = (UserSession.select(UserSession, User).join(User)
-           .where(UserSession.id_hash == _hash(sid)).first())
+    row = (
+        UserSession.select(UserSession, User)
+        .join(User)
+        .where(UserSession.id_hash == _hash(sid))
+        .first()
+    )
     if row is None or str(row.user_id) != str(user_id):
         # Unknown (ended) session: anonymous, but leave the cookie alone. A request that
         # was in flight while the password changed would otherwise overwrite the new
@@ -141,7 +146,8 @@ def load_user(user_id: str) -> User | None:
         # At most one write a minute per session (not one per page view); the address
         # is refreshed with it for "My sessions".
         UserSession.update(last_seen_at=now, ip=_ip()).where(
-            UserSession.id_hash == row.id_hash).execute()
+            UserSession.id_hash == row.id_hash
+        ).execute()
     g.user_session = row
     return row.user
 

@@ -18,14 +18,29 @@ from .models import Setting, utcnow
 
 # Keys an administrator can change from the settings screen.
 EDITABLE = (
-    "ORG_NAME", "TIMEZONE", "DEFAULT_LANGUAGE",
-    "PASSWORD_MIN_LENGTH", "PASSWORD_MAX_LENGTH", "PASSWORD_REQUIRE_UPPER",
-    "PASSWORD_REQUIRE_LOWER", "PASSWORD_REQUIRE_DIGIT", "PASSWORD_REQUIRE_SYMBOL",
-    "PASSWORD_HISTORY", "PASSWORD_MAX_AGE_DAYS", "TEMP_PASSWORD_TTL_HOURS",
-    "RESET_LINK_TTL", "INVITE_LINK_TTL", "LOCKOUT_FREE_FAILURES", "LOCKOUT_BASE_SECONDS",
-    "LOCKOUT_MAX_SECONDS", "LOCKOUT_HARD_LIMIT", "REAUTH_MINUTES",
-    "ADMIN_ALERTS", "INVITE_REMINDER_HOURS",
-    "PASSCODES_ENABLED", "PASSCODE_LENGTH",
+    "ORG_NAME",
+    "TIMEZONE",
+    "DEFAULT_LANGUAGE",
+    "PASSWORD_MIN_LENGTH",
+    "PASSWORD_MAX_LENGTH",
+    "PASSWORD_REQUIRE_UPPER",
+    "PASSWORD_REQUIRE_LOWER",
+    "PASSWORD_REQUIRE_DIGIT",
+    "PASSWORD_REQUIRE_SYMBOL",
+    "PASSWORD_HISTORY",
+    "PASSWORD_MAX_AGE_DAYS",
+    "TEMP_PASSWORD_TTL_HOURS",
+    "RESET_LINK_TTL",
+    "INVITE_LINK_TTL",
+    "LOCKOUT_FREE_FAILURES",
+    "LOCKOUT_BASE_SECONDS",
+    "LOCKOUT_MAX_SECONDS",
+    "LOCKOUT_HARD_LIMIT",
+    "REAUTH_MINUTES",
+    "ADMIN_ALERTS",
+    "INVITE_REMINDER_HOURS",
+    "PASSCODES_ENABLED",
+    "PASSCODE_LENGTH",
 )
 
 
@@ -82,10 +97,14 @@ def save(changes: dict) -> None:
     for key, value in changes.items():
         if key not in EDITABLE:
             raise KeyError(key)
-        (Setting.insert(key=key, value=json.dumps(value), updated_at=utcnow())
-         .on_conflict(conflict_target=[Setting.key],
-                      update={Setting.value: json.dumps(value), Setting.updated_at: utcnow()})
-         .execute())
+        (
+            Setting.insert(key=key, value=json.dumps(value), updated_at=utcnow())
+            .on_conflict(
+                conflict_target=[Setting.key],
+                update={Setting.value: json.dumps(value), Setting.updated_at: utcnow()},
+            )
+            .execute()
+        )
     if has_request_context():
         g.pop("passgate_settings", None)
 

@@ -46,8 +46,7 @@ def init_app(app) -> None:
             "org_name": values["ORG_NAME"],
             "current_lang": str(get_locale() or values["DEFAULT_LANGUAGE"]),
             "languages": [("en", "English"), ("fr", "Français")],
-            "can": (lambda perm: getattr(current_user, "is_authenticated", False)
-                    and _has(perm)),
+            "can": (lambda perm: getattr(current_user, "is_authenticated", False) and _has(perm)),
             "nbsp": Markup("&nbsp;"),
         }
 

@@ -67,15 +67,22 @@ def failure_fields(state, rules: Rules, now: datetime | None = None) -> dict:
     now = now or utcnow()
     count = state.failed_count or 0
     # A hard lock outlives the reset window: only an admin unlock or a reset lifts it.
-    if (not state.hard_locked and state.last_failed_at
-            and now - state.last_failed_at > timedelta(hours=rules.reset_hours)):
+    if (
+        not state.hard_locked
+        and state.last_failed_at
+        and now - state.last_failed_at > timedelta(hours=rules.reset_hours)
+    ):
         count = 0
     return _fields_for(count + 1, bool(state.hard_locked), rules, now)
 
 
 def _fields_for(count: int, hard: bool, rules: Rules, now: datetime) -> dict:
-    fields = {"failed_count": count, "last_failed_at": now, "locked_until": None,
-              "hard_locked": hard}
+    fields = {
+        "failed_count": count,
+        "last_failed_at": now,
+        "locked_until": None,
+        "hard_locked": hard,
+    }
     if count >= rules.hard_limit:
         fields["hard_locked"] = True
     elif wait_seconds(count, rules):
@@ -119,17 +126,28 @@ def save_failure(state, rules: Rules) -> dict:
     else:
         where = LoginThrottle.key == state.key
         LoginThrottle.insert(key=state.key, failed_count=0).on_conflict_ignore().execute()
-    stale = ((model.hard_locked == False) & model.last_failed_at.is_null(False)  # noqa: E712
-             & (model.last_failed_at < now - timedelta(hours=rules.reset_hours)))
+    stale = (
+        (model.hard_locked == False)
+        & model.last_failed_at.is_null(False)  # noqa: E712
+        & (model.last_failed_at < now - timedelta(hours=rules.reset_hours))
+    )
     with write():
-        (model.update(failed_count=Case(None, [(stale, 1)], model.failed_count + 1),
-                      last_failed_at=now)
-         .where(where).execute())
-        count, hard = (model.select(model.failed_count, model.hard_locked)
-                       .where(where).tuples().get())
+        (
+            model.update(
+                failed_count=Case(None, [(stale, 1)], model.failed_count + 1), last_failed_at=now
+            )
+            .where(where)
+            .execute()
+        )
+        count, hard = (
+            model.select(model.failed_count, model.hard_locked).where(where).tuples().get()
+        )
         fields = _fields_for(count, bool(hard), rules, now)
-        (model.update(locked_until=fields["locked_until"], hard_locked=fields["hard_locked"])
-         .where(where & (model.failed_count == count)).execute())
+        (
+            model.update(locked_until=fields["locked_until"], hard_locked=fields["hard_locked"])
+            .where(where & (model.failed_count == count))
+            .execute()
+        )
     for key, value in fields.items():
         setattr(state, key, value)
     return fields
@@ -176,8 +194,11 @@ def verify_password(user: User, password: str, check=None) -> Verdict:
     rules = Rules.current()
     device = devices.state_for(user)
     # ``check``: the account's provider (the directory for ``sso`` accounts).
-    matches = (check(user, password) if check is not None
-               else passwords.verify_password(password, user.password_hash))
+    matches = (
+        check(user, password)
+        if check is not None
+        else passwords.verify_password(password, user.password_hash)
+    )
     wait = retry_after(device if device is not None else user)
     if wait is not None:
         return Verdict(False, wait)
@@ -192,7 +213,8 @@ def verify_password(user: User, password: str, check=None) -> Verdict:
 def purge_stale(rules: Rules) -> int:
     """Forget throttle rows for unknown identifiers once they no longer matter."""
     cutoff = utcnow() - timedelta(hours=rules.reset_hours)
-    return (LoginThrottle.delete()
-            .where((LoginThrottle.hard_locked == False)
-                   & (LoginThrottle.last_failed_at < cutoff))
-            .execute())
+    return (
+        LoginThrottle.delete()
+        .where((LoginThrottle.hard_locked == False) & (LoginThrottle.last_failed_at < cutoff))
+        .execute()
+    )

@@ -86,8 +86,9 @@ class Leader:
             run(self.app, stop=self.stop)
             return
         os.makedirs(self.app.instance_path, exist_ok=True)
-        fd = os.open(os.path.join(self.app.instance_path, "worker.lock"),
-                     os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(
+            os.path.join(self.app.instance_path, "worker.lock"), os.O_RDWR | os.O_CREAT, 0o600
+        )
         try:
             while not self.stop.is_set():
                 try:

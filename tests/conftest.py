@@ -20,8 +20,9 @@ def make_app(tmp_path):
     """Build an app with extra overrides (the database is shared within one test)."""
 
     def build(**overrides):
-        app = create_app({**base_overrides(tmp_path), **overrides},
-                         instance_path=str(tmp_path / "instance"))
+        app = create_app(
+            {**base_overrides(tmp_path), **overrides}, instance_path=str(tmp_path / "instance")
+        )
         return app
 
     return build
@@ -58,8 +59,9 @@ def make_user(app):
             database.connect(reuse_if_open=True)
             if email is None and "@" not in username:
                 email = f"{username}@example.test"
-            user, temp = create_user(username, role=role, email=email or None, team=team,
-                                     password=password, **kw)
+            user, temp = create_user(
+                username, role=role, email=email or None, team=team, password=password, **kw
+            )
             user.temp = temp
             database.close()
             return user
@@ -121,6 +123,7 @@ def no_slow_call_inside_a_transaction(monkeypatch):
             if in_transaction():
                 raise SlowCallInTransaction(f"{name} called inside a database transaction")
             return fn(*args, **kwargs)
+
         return call
 
     class GuardedBcrypt:
@@ -133,5 +136,8 @@ def no_slow_call_inside_a_transaction(monkeypatch):
     import ldap3
 
     for name in ("bind", "search", "modify", "extended"):  # the directory's calls
-        monkeypatch.setattr(ldap3.Connection, name,
-                            guarded(f"ldap3.Connection.{name}", getattr(ldap3.Connection, name)))
+        monkeypatch.setattr(
+            ldap3.Connection,
+            name,
+            guarded(f"ldap3.Connection.{name}", getattr(ldap3.Connection, name)),
+        )

@@ -70,7 +70,8 @@ access to *
 
 
 def seed_ldif() -> str:
-    parts = [f"""\
+    parts = [
+        f"""\
 dn: {BASE}
 objectClass: dcObject
 objectClass: organization
@@ -112,7 +113,8 @@ objectClass: applicationProcess
 objectClass: simpleSecurityObject
 cn: passgate
 userPassword: {SERVICE_PASSWORD}
-"""]
+"""
+    ]
     for uid, given, sn, mail, password in PEOPLE_SEED:
         parts.append(person_ldif(uid, given, sn, mail, password))
     parts.append(f"""\
@@ -132,8 +134,14 @@ def _line(name: str, value: str) -> str:
 
 
 def person_ldif(uid, given, sn, mail, password) -> str:
-    lines = [f"dn: uid={uid},{PEOPLE}", "objectClass: inetOrgPerson", f"uid: {uid}",
-             _line("cn", f"{given} {sn}"), _line("givenName", given), _line("sn", sn)]
+    lines = [
+        f"dn: uid={uid},{PEOPLE}",
+        "objectClass: inetOrgPerson",
+        f"uid: {uid}",
+        _line("cn", f"{given} {sn}"),
+        _line("givenName", given),
+        _line("sn", sn),
+    ]
     if mail:
         lines.append(f"mail: {mail}")
     lines.append(f"userPassword: {password}")
@@ -165,31 +173,42 @@ def make_certificates(directory: str) -> dict:
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Passgate test CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now - datetime.timedelta(minutes=5))
-          .not_valid_after(now + datetime.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-            .issuer_name(ca_name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]),
-                           critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     paths = {name: os.path.join(directory, f"{name}.pem") for name in ("ca", "cert", "key")}
     with open(paths["ca"], "wb") as fh:
         fh.write(ca.public_bytes(serialization.Encoding.PEM))
     with open(paths["cert"], "wb") as fh:
         fh.write(cert.public_bytes(serialization.Encoding.PEM))
     with open(paths["key"], "wb") as fh:
-        fh.write(key.private_bytes(serialization.Encoding.PEM,
-                                   serialization.PrivateFormat.TraditionalOpenSSL,
-                                   serialization.NoEncryption()))
+        fh.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.TraditionalOpenSSL,
+                serialization.NoEncryption(),
+            )
+        )
     return paths
 
 
@@ -214,16 +233,26 @@ class Slapd:
         with open(self.conf, "w") as fh:
             if self.tls:
                 self.certs = make_certificates(self.dir)
-                fh.write(f'TLSCertificateFile "{self.certs["cert"]}"\n'
-                         f'TLSCertificateKeyFile "{self.certs["key"]}"\n')
-            fh.write(SLAPD_CONF.format(dir=self.dir, base=BASE, admin_dn=ADMIN_DN,
-                                       admin_password=ADMIN_PASSWORD, service_dn=SERVICE_DN))
+                fh.write(
+                    f'TLSCertificateFile "{self.certs["cert"]}"\n'
+                    f'TLSCertificateKeyFile "{self.certs["key"]}"\n'
+                )
+            fh.write(
+                SLAPD_CONF.format(
+                    dir=self.dir,
+                    base=BASE,
+                    admin_dn=ADMIN_DN,
+                    admin_password=ADMIN_PASSWORD,
+                    service_dn=SERVICE_DN,
+                )
+            )
         ldif = os.path.join(self.dir, "seed.ldif")
         with open(ldif, "w") as fh:
             fh.write(seed_ldif())
         slapadd = shutil.which("slapadd") or "/usr/sbin/slapadd"
-        done = subprocess.run([slapadd, "-q", "-f", self.conf, "-l", ldif],
-                              capture_output=True, timeout=30)
+        done = subprocess.run(
+            [slapadd, "-q", "-f", self.conf, "-l", ldif], capture_output=True, timeout=30
+        )
         if done.returncode:
             raise RuntimeError("slapadd failed: " + done.stderr.decode()[-2000:])
         self.binary = slapd
@@ -242,7 +271,9 @@ class Slapd:
         # -d 0: stay in the foreground (the test owns the process and stops it by pid).
         self.process = subprocess.Popen(
             [self.binary, "-d", "0", "-f", self.conf, "-h", urls],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -282,8 +313,12 @@ class Slapd:
         """Attributes of a person, read as the directory's root (operational ones too)."""
         conn = self._conn(ADMIN_DN, ADMIN_PASSWORD)
         assert conn.bind()
-        conn.search(f"uid={uid},{PEOPLE}", "(objectClass=*)", search_scope=ldap3.BASE,
-                    attributes=list(attributes))
+        conn.search(
+            f"uid={uid},{PEOPLE}",
+            "(objectClass=*)",
+            search_scope=ldap3.BASE,
+            attributes=list(attributes),
+        )
         raw = conn.response[0]["raw_attributes"] if conn.response else {}
         conn.unbind()
         return {k: [v.decode() for v in raw.get(k, [])] for k in attributes}
@@ -297,8 +332,13 @@ class Slapd:
     def add_person(self, uid, given, sn, mail, password) -> None:
         conn = self._conn(ADMIN_DN, ADMIN_PASSWORD)
         assert conn.bind()
-        attrs = {"uid": uid, "cn": f"{given} {sn}", "givenName": given, "sn": sn,
-                 "userPassword": password}
+        attrs = {
+            "uid": uid,
+            "cn": f"{given} {sn}",
+            "givenName": given,
+            "sn": sn,
+            "userPassword": password,
+        }
         if mail:
             attrs["mail"] = mail
         assert conn.add(f"uid={uid},{PEOPLE}", ["inetOrgPerson"], attrs), conn.result
@@ -312,6 +352,11 @@ class Slapd:
 
     def settings(self, **extra) -> dict:
         """Passgate's PASSGATE_LDAP_* values for this server."""
-        return {"LDAP_URL": self.url, "LDAP_BIND_DN": SERVICE_DN,
-                "LDAP_BIND_PASSWORD": SERVICE_PASSWORD, "LDAP_USER_BASE": PEOPLE,
-                "LDAP_TIMEOUT": 3.0, **extra}
+        return {
+            "LDAP_URL": self.url,
+            "LDAP_BIND_DN": SERVICE_DN,
+            "LDAP_BIND_PASSWORD": SERVICE_PASSWORD,
+            "LDAP_USER_BASE": PEOPLE,
+            "LDAP_TIMEOUT": 3.0,
+            **extra,
+        }

@@ -22,10 +22,14 @@ def form_values(body: str) -> dict:
                 data[name.group(1)] = value.group(1) if value else "y"
         else:
             data[name.group(1)] = value.group(1) if value else ""
-    for name, inner in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', body,
-                                  re.DOTALL):
-        chosen = re.search(r'<option[^>]*selected[^>]*value="([^"]*)"'
-                           r'|<option[^>]*value="([^"]*)"[^>]*selected', inner)
+    for name, inner in re.findall(
+        r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', body, re.DOTALL
+    ):
+        chosen = re.search(
+            r'<option[^>]*selected[^>]*value="([^"]*)"'
+            r'|<option[^>]*value="([^"]*)"[^>]*selected',
+            inner,
+        )
         if chosen:
             data[name] = chosen.group(1) or chosen.group(2)
     return data

@@ -71,16 +71,58 @@ KEYBOARD_ROWS = {
 }
 
 PHRASES = [
-    "iloveyouforever", "iloveyousomuch", "iloveyouverymuch", "iloveyoubaby",
-    "thisismypassword", "thisisapassword", "thisismynewpassword", "mypasswordisthis",
-    "mynewpassword", "mysecretpassword", "changeme", "changemenow", "changethispassword",
-    "letmeinplease", "letmein", "opensesame", "passwordpassword", "secretpassword",
-    "supersecretpassword", "welcometomyworld", "welcome", "administrator", "adminadmin",
-    "qwertyqwerty", "trustnoone", "thequickbrownfox", "thequickbrownfoxjumpsoverthelazydog",
-    "loremipsumdolorsitamet", "motdepasse", "monmotdepasse", "jetaime", "jetaimeatoutjamais",
-    "bonjour", "soleil", "azerty", "doudou", "chouchou", "loulou", "nicolas", "marseille",
-    "iamthebest", "whatever", "nevergiveup", "godisgood", "jesusislord", "happybirthday",
-    "goodmorning", "helloworld", "hellokitty", "starwars", "harrypotter", "liverpoolfc",
+    "iloveyouforever",
+    "iloveyousomuch",
+    "iloveyouverymuch",
+    "iloveyoubaby",
+    "thisismypassword",
+    "thisisapassword",
+    "thisismynewpassword",
+    "mypasswordisthis",
+    "mynewpassword",
+    "mysecretpassword",
+    "changeme",
+    "changemenow",
+    "changethispassword",
+    "letmeinplease",
+    "letmein",
+    "opensesame",
+    "passwordpassword",
+    "secretpassword",
+    "supersecretpassword",
+    "welcometomyworld",
+    "welcome",
+    "administrator",
+    "adminadmin",
+    "qwertyqwerty",
+    "trustnoone",
+    "thequickbrownfox",
+    "thequickbrownfoxjumpsoverthelazydog",
+    "loremipsumdolorsitamet",
+    "motdepasse",
+    "monmotdepasse",
+    "jetaime",
+    "jetaimeatoutjamais",
+    "bonjour",
+    "soleil",
+    "azerty",
+    "doudou",
+    "chouchou",
+    "loulou",
+    "nicolas",
+    "marseille",
+    "iamthebest",
+    "whatever",
+    "nevergiveup",
+    "godisgood",
+    "jesusislord",
+    "happybirthday",
+    "goodmorning",
+    "helloworld",
+    "hellokitty",
+    "starwars",
+    "harrypotter",
+    "liverpoolfc",
 ]
 
 
@@ -97,8 +139,14 @@ def _keyboard_walks() -> set[str]:
     for rows in KEYBOARD_ROWS.values():
         letters = "".join(rows[1:])
         everything = "".join(rows)
-        for chain in (letters, everything, rows[0] + rows[1], rows[1] + rows[0],
-                      letters[::-1], rows[1] + rows[2] + rows[3][::-1]):
+        for chain in (
+            letters,
+            everything,
+            rows[0] + rows[1],
+            rows[1] + rows[0],
+            letters[::-1],
+            rows[1] + rows[2] + rows[3][::-1],
+        ):
             for end in range(LONG, len(chain) + 1):
                 walks.add(chain[:end])
         top, row1, row2, row3 = rows
@@ -177,8 +225,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_bytes(data)
-    print(f"wrote {args.output}: {len(entries)} entries ({long_entries} of {LONG}+ characters), "
-          f"{len(data)} bytes")
+    print(
+        f"wrote {args.output}: {len(entries)} entries ({long_entries} of {LONG}+ characters), "
+        f"{len(data)} bytes"
+    )
     return 0
 
 

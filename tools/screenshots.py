@@ -22,8 +22,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def serve(port: int = 0):
@@ -39,13 +45,19 @@ def serve(port: int = 0):
     holder: dict = {}
     server = make_server("127.0.0.1", port, lambda e, s: holder["app"](e, s), threaded=True)
     base = f"http://127.0.0.1:{server.server_port}"
-    app = create_app({
-        "SECRET_KEY": "screenshots-only-" + os.urandom(8).hex(),
-        "DATABASE_URL": f"sqlite:///{tmp}/passgate.db",
-        "BASE_URL": base, "MAIL_BACKEND": "console", "BCRYPT_ROUNDS": 4,
-        "ORG_NAME": "Cabinet Exemple", "LIMIT_LOGIN": "1000 per minute",
-        "LIMIT_POLICY_CHECK": "1000 per minute",
-    }, instance_path=f"{tmp}/instance")
+    app = create_app(
+        {
+            "SECRET_KEY": "screenshots-only-" + os.urandom(8).hex(),
+            "DATABASE_URL": f"sqlite:///{tmp}/passgate.db",
+            "BASE_URL": base,
+            "MAIL_BACKEND": "console",
+            "BCRYPT_ROUNDS": 4,
+            "ORG_NAME": "Cabinet Exemple",
+            "LIMIT_LOGIN": "1000 per minute",
+            "LIMIT_POLICY_CHECK": "1000 per minute",
+        },
+        instance_path=f"{tmp}/instance",
+    )
     with app.app_context():
         database.connect(reuse_if_open=True)
         migrate()
@@ -91,8 +103,10 @@ def main() -> int:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         for lang in args.lang:
-            context = browser.new_context(viewport={"width": width, "height": height},
-                                          locale="fr-FR" if lang == "fr" else "en-GB")
+            context = browser.new_context(
+                viewport={"width": width, "height": height},
+                locale="fr-FR" if lang == "fr" else "en-GB",
+            )
             context.set_default_timeout(10_000)
             page = context.new_page()
 

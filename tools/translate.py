@@ -75,9 +75,21 @@ def extract(output: Path = POT) -> Path:
     keywords += [arg for kw in PLURAL_KEYWORDS for arg in ("-k", f"{kw}:1,2")]
     comments = [arg for tag in COMMENT_TAGS for arg in ("-c", tag)]
     try:
-        _pybabel("extract", "-F", str(MAPPING), *keywords, *comments, "--sort-by-file",
-                 "--add-location=file", "--project=Passgate", "--version=0.1",
-                 "--copyright-holder=Passgate contributors", "-o", str(fresh), ".")
+        _pybabel(
+            "extract",
+            "-F",
+            str(MAPPING),
+            *keywords,
+            *comments,
+            "--sort-by-file",
+            "--add-location=file",
+            "--project=Passgate",
+            "--version=0.1",
+            "--copyright-holder=Passgate contributors",
+            "-o",
+            str(fresh),
+            ".",
+        )
         if output.exists() and _body(output) == _body(fresh):
             fresh.unlink()
         else:
@@ -89,8 +101,11 @@ def extract(output: Path = POT) -> Path:
 
 def _body(path: Path) -> str:
     """A template without its creation date (which changes on every extraction)."""
-    return "".join(line for line in path.read_text(encoding="utf-8").splitlines(True)
-                   if not line.startswith('"POT-Creation-Date:'))
+    return "".join(
+        line
+        for line in path.read_text(encoding="utf-8").splitlines(True)
+        if not line.startswith('"POT-Creation-Date:')
+    )
 
 
 def update() -> None:
@@ -99,8 +114,7 @@ def update() -> None:
     for lang in LANGUAGES:
         if not po_path(lang).exists():
             _pybabel("init", "-i", str(POT), "-d", str(TRANSLATIONS), "-D", DOMAIN, "-l", lang)
-    _pybabel("update", "-i", str(POT), "-d", str(TRANSLATIONS), "-D", DOMAIN,
-             "--ignore-obsolete")
+    _pybabel("update", "-i", str(POT), "-d", str(TRANSLATIONS), "-D", DOMAIN, "--ignore-obsolete")
 
 
 def compile_all() -> None:
@@ -119,10 +133,14 @@ def source_messages() -> Catalog:
         keywords[kw] = (1, 2)
     catalog = Catalog(project="Passgate")
     for filename, lineno, message, comments, context in extract_from_dir(
-            str(ROOT), method_map, options_map, keywords=keywords,
-            comment_tags=COMMENT_TAGS, strip_comment_tags=True):
-        catalog.add(message, None, [(filename, lineno)], auto_comments=comments,
-                    context=context)
+        str(ROOT),
+        method_map,
+        options_map,
+        keywords=keywords,
+        comment_tags=COMMENT_TAGS,
+        strip_comment_tags=True,
+    ):
+        catalog.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
     return catalog
 
 

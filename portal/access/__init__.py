@@ -27,7 +27,9 @@ def _role(name: str) -> tuple[frozenset, str, int]:
 def _ranked_below(rank: int) -> tuple[str, ...]:
     return tuple(
         r.name
-        for r in Role.select(Role.name).where(Role.rank < rank).order_by(Role.rank.desc(), Role.name)
+        for r in Role.select(Role.name)
+        .where(Role.rank < rank)
+        .order_by(Role.rank.desc(), Role.name)
     )
 
 

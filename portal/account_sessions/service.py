@@ -19,13 +19,22 @@ from ..models import User, UserSession, utcnow
 # (pattern, name) in order: the first match wins (Edge and Opera also say "Chrome", Chrome
 # also says "Safari").
 BROWSERS = (
-    (r"Edg(?:e|A|iOS)?/", "Edge"), (r"OPR/|Opera", "Opera"), (r"SamsungBrowser/", "Samsung Internet"),
-    (r"Firefox/|FxiOS/", "Firefox"), (r"Chrome/|CriOS/", "Chrome"), (r"Chromium/", "Chromium"),
-    (r"Safari/", "Safari"), (r"curl/", "curl"),
+    (r"Edg(?:e|A|iOS)?/", "Edge"),
+    (r"OPR/|Opera", "Opera"),
+    (r"SamsungBrowser/", "Samsung Internet"),
+    (r"Firefox/|FxiOS/", "Firefox"),
+    (r"Chrome/|CriOS/", "Chrome"),
+    (r"Chromium/", "Chromium"),
+    (r"Safari/", "Safari"),
+    (r"curl/", "curl"),
 )
 SYSTEMS = (
-    (r"Windows", "Windows"), (r"iPhone|iPad|iPod", "iOS"), (r"Android", "Android"),
-    (r"CrOS", "ChromeOS"), (r"Mac OS X|Macintosh", "macOS"), (r"Linux|X11", "Linux"),
+    (r"Windows", "Windows"),
+    (r"iPhone|iPad|iPod", "iOS"),
+    (r"Android", "Android"),
+    (r"CrOS", "ChromeOS"),
+    (r"Mac OS X|Macintosh", "macOS"),
+    (r"Linux|X11", "Linux"),
 )
 _BROWSERS = [(re.compile(p), name) for p, name in BROWSERS]
 _SYSTEMS = [(re.compile(p), name) for p, name in SYSTEMS]
@@ -59,9 +68,11 @@ def _live(user: User):
     now = utcnow()
     idle = timedelta(minutes=settings.get("SESSION_IDLE_MINUTES"))
     absolute = timedelta(hours=settings.get("SESSION_ABSOLUTE_HOURS"))
-    return (UserSession.select().where(
-        (UserSession.user == user.id) & (UserSession.last_seen_at >= now - idle)
-        & (UserSession.created_at >= now - absolute)))
+    return UserSession.select().where(
+        (UserSession.user == user.id)
+        & (UserSession.last_seen_at >= now - idle)
+        & (UserSession.created_at >= now - absolute)
+    )
 
 
 def _current_hash() -> str | None:
@@ -75,8 +86,17 @@ def list_for(user: User) -> list[SessionView]:
     views = []
     for row in _live(user):
         browser, system = describe(row.user_agent)
-        views.append(SessionView(handle_of(row.id_hash), browser, system, row.ip,
-                                 row.created_at, row.last_seen_at, row.id_hash == mine))
+        views.append(
+            SessionView(
+                handle_of(row.id_hash),
+                browser,
+                system,
+                row.ip,
+                row.created_at,
+                row.last_seen_at,
+                row.id_hash == mine,
+            )
+        )
     views.sort(key=lambda v: (not v.current, -v.last_seen.timestamp()))
     return views
 
@@ -101,9 +121,12 @@ def end_one(actor: User, user: User, handle: str) -> bool | None:
         ended = UserSession.delete().where(UserSession.id_hash == row.id_hash).execute()
         if ended:
             action = "session.end" if actor.id == user.id else "admin.end_session"
-            audit.record(action, actor=actor, target=user,
-                         detail={"session_ip": row.ip, "browser": browser or "",
-                                 "system": system or ""})
+            audit.record(
+                action,
+                actor=actor,
+                target=user,
+                detail={"session_ip": row.ip, "browser": browser or "", "system": system or ""},
+            )
     return bool(ended) or None
 
 

@@ -34,9 +34,16 @@ def _own(message: str | None = None, kind: str = "success", status: int = 200):
     if not htmx.is_htmx() and message and status < 400:
         flash(message, kind)  # no JavaScript: back to the page (POST-redirect-GET)
         return redirect(url_for("account_sessions.page"), 303)
-    return htmx.render("account_sessions/page.html", "account_sessions/_list.html", status,
-                       owner=me, rows=service.list_for(me), admin_view=False,
-                       notice=message, kind=kind)
+    return htmx.render(
+        "account_sessions/page.html",
+        "account_sessions/_list.html",
+        status,
+        owner=me,
+        rows=service.list_for(me),
+        admin_view=False,
+        notice=message,
+        kind=kind,
+    )
 
 
 @bp.get("/account/sessions")
@@ -71,14 +78,21 @@ def user_session_end(actor: User, user: User, handle: str):
     ended = service.end_one(actor, user, handle)
     if ended is False:
         abort(400)  # the actor's own browser: that is signing out
-    message, kind, status = (text("SESSION_ENDED"), "success", 200) if ended else (
-        text("SESSION_GONE"), "error", 404)
+    message, kind, status = (
+        (text("SESSION_ENDED"), "success", 200) if ended else (text("SESSION_GONE"), "error", 404)
+    )
     if not htmx.is_htmx():
         if status == 404:
             abort(404)
         flash(message, kind)
         return redirect(url_for("admin.user_detail", user_id=user.id), 303)
-    body = render_template("account_sessions/_list.html", owner=user, admin_view=True,
-                           rows=service.list_for(user), notice=message, kind=kind,
-                           may_update=access.can(actor, "users.update", user))
+    body = render_template(
+        "account_sessions/_list.html",
+        owner=user,
+        admin_view=True,
+        rows=service.list_for(user),
+        notice=message,
+        kind=kind,
+        may_update=access.can(actor, "users.update", user),
+    )
     return body, status, HX_VARY

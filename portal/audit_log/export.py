@@ -38,19 +38,39 @@ def _export_chunks(query, tz) -> Iterator[str]:
 
     # One time column when the organisation's zone is UTC (it used to say "Time (UTC)" twice).
     local_column = tz.key not in ("UTC", "Etc/UTC")
-    writer.writerow([str(_l("Time (UTC)")),
-                     *([str(_l("Time (%(zone)s)", zone=tz.key))] if local_column else []),
-                     str(_l("Actor")), str(_l("Target")), str(_l("Action")),
-                     str(_l("Action code")), str(_l("Outcome")), str(_l("IP address")),
-                     str(_l("Detail"))])
+    writer.writerow(
+        [
+            str(_l("Time (UTC)")),
+            *([str(_l("Time (%(zone)s)", zone=tz.key))] if local_column else []),
+            str(_l("Actor")),
+            str(_l("Target")),
+            str(_l("Action")),
+            str(_l("Action code")),
+            str(_l("Outcome")),
+            str(_l("IP address")),
+            str(_l("Detail")),
+        ]
+    )
     yield "\ufeff" + flush()
     for n, event in enumerate(query.iterator(), 1):
         at = event.created_at.replace(tzinfo=utc)
         local = [at.astimezone(tz).isoformat(timespec="seconds")] if local_column else []
-        writer.writerow([safe_cell(v) for v in (
-            at.strftime("%Y-%m-%dT%H:%M:%SZ"), *local,
-            event.actor_name, event.target_name, action_label(event.action), event.action,
-            outcome_label(event.outcome), event.ip, detail_text(event))])
+        writer.writerow(
+            [
+                safe_cell(v)
+                for v in (
+                    at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    *local,
+                    event.actor_name,
+                    event.target_name,
+                    action_label(event.action),
+                    event.action,
+                    outcome_label(event.outcome),
+                    event.ip,
+                    detail_text(event),
+                )
+            ]
+        )
         if n % 500 == 0:
             yield flush()
     yield flush()

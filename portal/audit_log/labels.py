@@ -195,9 +195,15 @@ DETAIL_VALUES = {
     },
 }
 CHANGED_FIELDS = {
-    "username": _l("Username"), "email": _l("Email"), "first_name": _l("First name"),
-    "last_name": _l("Last name"), "team": _l("Team"), "provider": _l("Provider"),
-    "disabled": _l("Disabled"), "role": _l("Role"), "language": _l("Language"),
+    "username": _l("Username"),
+    "email": _l("Email"),
+    "first_name": _l("First name"),
+    "last_name": _l("Last name"),
+    "team": _l("Team"),
+    "provider": _l("Provider"),
+    "disabled": _l("Disabled"),
+    "role": _l("Role"),
+    "language": _l("Language"),
 }
 
 
@@ -241,6 +247,13 @@ def detail_text(event: AuditEvent) -> str:
             parts.append(str(_l("Changed: %(fields)s", fields=", ".join(changes))))
             continue
         label = DETAIL_KEYS.get(key)
-        parts.append(str(_l("%(label)s: %(value)s", label=label if label is not None else key,
-                            value=_value_text(value, key))))
+        parts.append(
+            str(
+                _l(
+                    "%(label)s: %(value)s",
+                    label=label if label is not None else key,
+                    value=_value_text(value, key),
+                )
+            )
+        )
     return "; ".join(parts)

@@ -32,6 +32,7 @@ PAGE_SIZE = 50
 MAX_FILTER = 64  # usernames are at most 64 characters
 MIN_DATE, MAX_DATE = date(1970, 1, 1), date(2999, 12, 31)  # filter range
 
+
 @dataclass
 class AuditFilter:
     """Validated filters; ``start``/``end`` are naive UTC bounds (end exclusive)."""
@@ -47,8 +48,10 @@ class AuditFilter:
 
     def bounds(self, tz: ZoneInfo) -> tuple[datetime | None, datetime | None]:
         """The date range as UTC instants: from local midnight to the next local midnight."""
-        return (_utc_midnight(self.date_from, tz),
-                _utc_midnight(self.date_to + timedelta(days=1), tz) if self.date_to else None)
+        return (
+            _utc_midnight(self.date_from, tz),
+            _utc_midnight(self.date_to + timedelta(days=1), tz) if self.date_to else None,
+        )
 
 
 def _utc_midnight(day: date | None, tz: ZoneInfo) -> datetime | None:
@@ -87,8 +90,13 @@ def parse_filters(args) -> AuditFilter:
             continue
         if not MIN_DATE <= day <= MAX_DATE:
             # Far dates overflow when turned into UTC bounds (issue 11, finding 6).
-            f.errors[name] = str(_l("Enter a date between %(first)s and %(last)s.",
-                                    first=MIN_DATE.isoformat(), last=MAX_DATE.isoformat()))
+            f.errors[name] = str(
+                _l(
+                    "Enter a date between %(first)s and %(last)s.",
+                    first=MIN_DATE.isoformat(),
+                    last=MAX_DATE.isoformat(),
+                )
+            )
             continue
         setattr(f, name, day)
     if f.date_from and f.date_to and f.date_from > f.date_to:
@@ -158,7 +166,16 @@ def page_of(actor: User, f: AuditFilter) -> Page:
 def choices(actor: User) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(actions, outcomes) for the filter selects: the known ones plus any recorded ones."""
     base = scoped(actor).order_by()
-    actions = set(ACTION_LABELS) | {a for (a,) in base.select(AuditEvent.action).distinct().tuples()}
-    outcomes = set(OUTCOME_LABELS) | {o for (o,) in base.select(AuditEvent.outcome).distinct().tuples()}
-    return ([(a, action_label(a)) for a in sorted(actions, key=lambda a: action_label(a).casefold())],
-            [(o, outcome_label(o)) for o in sorted(outcomes, key=lambda o: outcome_label(o).casefold())])
+    actions = set(ACTION_LABELS) | {
+        a for (a,) in base.select(AuditEvent.action).distinct().tuples()
+    }
+    outcomes = set(OUTCOME_LABELS) | {
+        o for (o,) in base.select(AuditEvent.outcome).distinct().tuples()
+    }
+    return (
+        [(a, action_label(a)) for a in sorted(actions, key=lambda a: action_label(a).casefold())],
+        [
+            (o, outcome_label(o))
+            for o in sorted(outcomes, key=lambda o: outcome_label(o).casefold())
+        ],
+    )

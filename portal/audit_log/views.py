@@ -23,19 +23,28 @@ def _render(actor, filters, page, status=200):
     kept = {k: request.args[k] for k in FILTER_ARGS if request.args.get(k)}
     actions, outcomes = service.choices(actor)
     return htmx.render(
-        "admin/audit.html", "admin/_audit_results.html", status=status,
-        f=filters, result=page, actions=actions, outcomes=outcomes, args=request.args,
-        labels=labels, tz=settings.timezone().key,
+        "admin/audit.html",
+        "admin/_audit_results.html",
+        status=status,
+        f=filters,
+        result=page,
+        actions=actions,
+        outcomes=outcomes,
+        args=request.args,
+        labels=labels,
+        tz=settings.timezone().key,
         page_url=lambda n: url_for("admin.audit", **kept, page=n),
-        export_url=url_for("admin.audit_export", **kept))
+        export_url=url_for("admin.audit_export", **kept),
+    )
 
 
 def _filtered(actor):
     """The filters of the query string, and the answer when they cannot be read (the page
     again with the errors, 422, no events) or None."""
     filters = service.parse_filters(request.args)
-    refused = (_render(actor, filters, service.Page([], 0, 1, 1), status=422)
-               if filters.errors else None)
+    refused = (
+        _render(actor, filters, service.Page([], 0, 1, 1), status=422) if filters.errors else None
+    )
     return filters, refused
 
 
@@ -55,10 +64,12 @@ def audit_export(actor: User):
     if refused is not None:
         return refused
     # Who took a copy of the log, and of what, is itself worth knowing.
-    audit_log.record("audit.export", actor=actor,
-                     detail={k: request.args[k] for k in FILTER_ARGS if request.args.get(k)})
-    response = Response(stream_with_context(export_rows(actor, filters)),
-                        mimetype="text/csv")
+    audit_log.record(
+        "audit.export",
+        actor=actor,
+        detail={k: request.args[k] for k in FILTER_ARGS if request.args.get(k)},
+    )
+    response = Response(stream_with_context(export_rows(actor, filters)), mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = 'attachment; filename="audit-log.csv"'
     return response

@@ -17,19 +17,33 @@ PROVIDERS = [("identity", _l("Passgate account")), ("sso", _l("Organisation dire
 
 
 class LoginForm(FlaskForm):
-    identifier = StringField(_l("Username or email"), validators=[
-        InputRequired(message=_l("Enter your username or email.")), MaxLength(254),
-        no_control_chars], render_kw={"autocomplete": "username", "autofocus": True})
-    password = PasswordField(_l("Password"), validators=[
-        InputRequired(message=lazy("PASSWORD_REQUIRED")), MaxLength(MAX_INPUT)],
-        render_kw={"autocomplete": "current-password"})
+    identifier = StringField(
+        _l("Username or email"),
+        validators=[
+            InputRequired(message=_l("Enter your username or email.")),
+            MaxLength(254),
+            no_control_chars,
+        ],
+        render_kw={"autocomplete": "username", "autofocus": True},
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[InputRequired(message=lazy("PASSWORD_REQUIRED")), MaxLength(MAX_INPUT)],
+        render_kw={"autocomplete": "current-password"},
+    )
     provider = SelectField(_l("Sign in with"), choices=PROVIDERS, default="identity")
 
 
 class ChangePasswordForm(FlaskForm):
-    current_password = PasswordField(_l("Current password"), validators=[
-        InputRequired(message=_l("Enter your current password.")), MaxLength(MAX_INPUT)],
-        widget=KEEP_VALUE, render_kw={"autocomplete": "current-password"})
+    current_password = PasswordField(
+        _l("Current password"),
+        validators=[
+            InputRequired(message=_l("Enter your current password.")),
+            MaxLength(MAX_INPUT),
+        ],
+        widget=KEEP_VALUE,
+        render_kw={"autocomplete": "current-password"},
+    )
     password = new_password_field(_l("New password"))
     confirm = confirm_field(_l("Confirm new password"))
 

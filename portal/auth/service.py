@@ -67,7 +67,8 @@ def _throttled(identifier: str, user: User | None) -> bool:
     device = devices.state_for(user)
     shown = device if device is not None else throttle.identifier_state(identifier)
     return throttle.retry_after(shown) is not None or (
-        device is None and user is not None and throttle.retry_after(user) is not None)
+        device is None and user is not None and throttle.retry_after(user) is not None
+    )
 
 
 def _decide(source, checked: Verification, identifier: str, rules: throttle.Rules) -> SignIn:
@@ -91,21 +92,37 @@ def _decide(source, checked: Verification, identifier: str, rules: throttle.Rule
     shown = device if device is not None else typed
     wait = throttle.retry_after(shown)
     if wait is not None:
-        audit.record("login.failure", outcome="throttled", target=user,
-                     target_name=None if user else identifier[:64])
+        audit.record(
+            "login.failure",
+            outcome="throttled",
+            target=user,
+            target_name=None if user else identifier[:64],
+        )
         return SignIn(retry_after=wait)
     # The account's own counter (all its identifiers together) refuses silently: the answer
     # is the generic failure, as for any identifier, so it tells nothing about pairing.
-    account_blocked = (device is None and user is not None
-                       and throttle.retry_after(user) is not None)
-    usable = (user is not None and matches and not user.disabled and not account_blocked
-              and user.provider == source.name)
+    account_blocked = device is None and user is not None and throttle.retry_after(user) is not None
+    usable = (
+        user is not None
+        and matches
+        and not user.disabled
+        and not account_blocked
+        and user.provider == source.name
+    )
     if not usable:
         _failure(user, shown, account_blocked, matches, source.name, identifier, rules)
         return SignIn(retry_after=throttle.retry_after(shown))
-    if user.must_change and user.temp_password_expires_at and user.temp_password_expires_at < utcnow():
-        audit.record("login.failure", outcome="failure", target=user,
-                     detail={"reason": "temporary_password_expired"})
+    if (
+        user.must_change
+        and user.temp_password_expires_at
+        and user.temp_password_expires_at < utcnow()
+    ):
+        audit.record(
+            "login.failure",
+            outcome="failure",
+            target=user,
+            detail={"reason": "temporary_password_expired"},
+        )
         return SignIn(temp_expired=True)
     _after_success(user, new_hash)
     if device is not None and device.failed_count:
@@ -115,19 +132,31 @@ def _decide(source, checked: Verification, identifier: str, rules: throttle.Rule
     return SignIn(user=user)
 
 
-def _failure(user, shown, account_blocked: bool, matches: bool, provider: str,
-             identifier: str, rules: throttle.Rules) -> None:
+def _failure(
+    user,
+    shown,
+    account_blocked: bool,
+    matches: bool,
+    provider: str,
+    identifier: str,
+    rules: throttle.Rules,
+) -> None:
     throttle.save_failure(shown, rules)
-    audit.record("login.failure", outcome="throttled" if account_blocked else "failure",
-                 target=user, target_name=None if user else identifier[:64],
-                 detail=None if account_blocked else {"reason": _reason(user, matches, provider)})
+    audit.record(
+        "login.failure",
+        outcome="throttled" if account_blocked else "failure",
+        target=user,
+        target_name=None if user else identifier[:64],
+        detail=None if account_blocked else {"reason": _reason(user, matches, provider)},
+    )
     if user is None or account_blocked:
         return
     fields = throttle.save_failure(user, rules)
     if fields["failed_count"] in (rules.free, rules.hard_limit):
         hard = fields["hard_locked"]
-        audit.record("account.lock", target=user,
-                     detail={"failures": fields["failed_count"], "hard": hard})
+        audit.record(
+            "account.lock", target=user, detail={"failures": fields["failed_count"], "hard": hard}
+        )
         if hard and user.email:
             # One notice per hard lock (ASVS 6.3.5): the owner learns before anyone else.
             mail.queue("account_locked", user.email, user=user)

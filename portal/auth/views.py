@@ -49,18 +49,26 @@ def login():
     if not directory_enabled():
         del form.provider
     if request.method != "POST":
-        return render_template("auth/login.html", form=form,
-                               signed_out=request.args.get("signed_out") == "1")
+        return render_template(
+            "auth/login.html", form=form, signed_out=request.args.get("signed_out") == "1"
+        )
     ratelimit.check("login")
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form), 422
     # bcrypt runs outside any transaction; the throttle/audit writes and the new session
     # are short write transactions of their own.
-    result = authenticate(form.identifier.data.strip(), form.password.data,
-                          form.provider.data if "provider" in form else "identity")
+    result = authenticate(
+        form.identifier.data.strip(),
+        form.password.data,
+        form.provider.data if "provider" in form else "identity",
+    )
     if not result.ok:
-        return render_template("auth/login.html", form=form, error=text(result.refusal_key),
-                               retry_minutes=result.retry_minutes), 401
+        return render_template(
+            "auth/login.html",
+            form=form,
+            error=text(result.refusal_key),
+            retry_minutes=result.retry_minutes,
+        ), 401
     with write():
         sessions.start(result.user)
     if result.user.must_change:
@@ -88,9 +96,11 @@ def change_password():
     if request.method != "POST":
         return render_template("auth/change_password.html", **page)
     ratelimit.check("password_change")
-    refusal = (change_own_password(user, form.current_password.data, form.password.data,
-                                   form.confirm.data)
-               if form.validate_on_submit() else Refusal(422, "password", []))
+    refusal = (
+        change_own_password(user, form.current_password.data, form.password.data, form.confirm.data)
+        if form.validate_on_submit()
+        else Refusal(422, "password", [])
+    )
     if refusal is None:
         flash(text("PASSWORD_CHANGED"), "success")
         return redirect(url_for("auth.home"), 303)
@@ -100,8 +110,9 @@ def change_password():
         attach_password_errors(form, refusal.messages)
     # The form back with its errors, what was typed and a checklist that matches it.
     evaluation = password_checklist(user, form.password.data, form.confirm.data)
-    return render_template("auth/change_password.html", evaluation=evaluation,
-                           **page), refusal.status
+    return render_template(
+        "auth/change_password.html", evaluation=evaluation, **page
+    ), refusal.status
 
 
 @bp.post("/password/check")
@@ -109,8 +120,9 @@ def policy_check():
     """Live checklist as the user types (htmx); the same validator as on submit."""
     ratelimit.check("policy_check")
     user = _subject()
-    evaluation = password_checklist(user, request.form.get("password", ""),
-                                    request.form.get("confirm"))
+    evaluation = password_checklist(
+        user, request.form.get("password", ""), request.form.get("confirm")
+    )
     return render_template("_policy.html", evaluation=evaluation, live=True)
 
 

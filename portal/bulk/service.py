@@ -70,6 +70,7 @@ def select_users(actor: User, ids: list[int], permission: str = "users.update") 
 
 # --- recovery-link eligibility ------------------------------------------------------------
 
+
 @dataclass
 class Eligibility:
     eligible: list[User] = field(default_factory=list)
@@ -95,8 +96,7 @@ def eligibility(users: list[User]) -> Eligibility:
     return result
 
 
-def refusal(action: str, users: list[User] | None, confirm_count: str,
-            reason: str) -> dict | None:
+def refusal(action: str, users: list[User] | None, confirm_count: str, reason: str) -> dict | None:
     """Why the run cannot go ahead (the confirm dialog's error, possibly empty), or None.
 
     Nobody selected, or no one eligible for a recovery link; the typed count for the
@@ -116,27 +116,34 @@ def refusal(action: str, users: list[User] | None, confirm_count: str,
 PURPOSE = b"passgate bulk results v1"  # the key of stored results (crypto.fernet)
 
 
-def start(actor: User, action: str, users: list[User], *, reason: str = "",
-          ip: str = "") -> BulkJob:
+def start(
+    actor: User, action: str, users: list[User], *, reason: str = "", ip: str = ""
+) -> BulkJob:
     """Create the job; run it now (small) or in a background thread (large)."""
     if action not in ACTIONS:
         raise SelectionError("bad action")
     if action == "recovery":
         users = eligibility(users).eligible
-    job = BulkJob.create(public_id=secrets.token_urlsafe(24), actor=actor, action=action,
-                         total=len(users))
+    job = BulkJob.create(
+        public_id=secrets.token_urlsafe(24), actor=actor, action=action, total=len(users)
+    )
     ids = [u.id for u in users]
     if len(ids) <= INLINE_LIMIT:
         execute(job.id, actor.id, action, ids, reason)
     else:
         app = current_app._get_current_object()
-        threading.Thread(target=_thread_main, args=(app, job.id, actor.id, action, ids, reason, ip),
-                         name=f"passgate-bulk-{job.id}", daemon=True).start()
+        threading.Thread(
+            target=_thread_main,
+            args=(app, job.id, actor.id, action, ids, reason, ip),
+            name=f"passgate-bulk-{job.id}",
+            daemon=True,
+        ).start()
     return BulkJob.get_by_id(job.id)
 
 
-def _thread_main(app, job_id: int, actor_id: int, action: str, ids: list[int], reason: str,
-                 ip: str) -> None:
+def _thread_main(
+    app, job_id: int, actor_id: int, action: str, ids: list[int], reason: str, ip: str
+) -> None:
     """Background run: its own request context (audit IP) and database connection."""
     with app.test_request_context(environ_base={"REMOTE_ADDR": ip or ""}):
         database.connect(reuse_if_open=True)
@@ -145,7 +152,8 @@ def _thread_main(app, job_id: int, actor_id: int, action: str, ids: list[int], r
         except Exception:
             log.exception("bulk job %s failed", job_id)
             BulkJob.update(status="failed", finished_at=utcnow()).where(
-                BulkJob.id == job_id).execute()
+                BulkJob.id == job_id
+            ).execute()
         finally:
             if not database.is_closed():
                 database.close()
@@ -171,9 +179,14 @@ def execute(job_id: int, actor_id: int, action: str, ids: list[int], reason: str
         except Exception as exc:  # noqa: BLE001 - one bad account must not stop the others
             failed += 1
             log.warning("bulk %s on user %s failed: %s", action, user_id, type(exc).__name__)
-            audit.record(f"admin.bulk_{action}", outcome="failure", actor=actor, target=user,
-                         target_name=None if user else str(user_id),
-                         detail={"job": job_id, "error": type(exc).__name__})
+            audit.record(
+                f"admin.bulk_{action}",
+                outcome="failure",
+                actor=actor,
+                target=user,
+                target_name=None if user else str(user_id),
+                detail={"job": job_id, "error": type(exc).__name__},
+            )
         done += 1
         BulkJob.update(done=done, failed=failed).where(BulkJob.id == job_id).execute()
     summary = {"action": action, "total": len(ids), "succeeded": done - failed, "failed": failed}
@@ -192,24 +205,36 @@ def _execute_recovery(job_id: int, actor: User, ids: list[int]) -> None:
     """Recovery links in chunks: a few statements per chunk, progress after each."""
     done = failed = 0
     for start in range(0, len(ids), RECOVERY_CHUNK):
-        chunk = ids[start:start + RECOVERY_CHUNK]
+        chunk = ids[start : start + RECOVERY_CHUNK]
         found = {u.id: u for u in User.select().where(User.id.in_(chunk))}
         # Re-checked per user: reach may have changed since the request was accepted.
-        users = [found[i] for i in chunk if i in found and access.can(actor, "users.update",
-                                                                      found[i])]
-        links.issue_many(users, [audit.row("admin.bulk_recovery", actor=actor, target=u)
-                                 for u in users])
+        users = [
+            found[i] for i in chunk if i in found and access.can(actor, "users.update", found[i])
+        ]
+        links.issue_many(
+            users, [audit.row("admin.bulk_recovery", actor=actor, target=u) for u in users]
+        )
         for user_id in set(chunk) - {u.id for u in users}:
             failed += 1
-            audit.record("admin.bulk_recovery", outcome="failure", actor=actor,
-                         target=found.get(user_id), target_name=str(user_id),
-                         detail={"job": job_id, "error": "Denied"})
+            audit.record(
+                "admin.bulk_recovery",
+                outcome="failure",
+                actor=actor,
+                target=found.get(user_id),
+                target_name=str(user_id),
+                detail={"job": job_id, "error": "Denied"},
+            )
         done += len(chunk)
         BulkJob.update(done=done, failed=failed).where(BulkJob.id == job_id).execute()
-    summary = {"action": "recovery", "total": len(ids), "succeeded": done - failed,
-               "failed": failed}
+    summary = {
+        "action": "recovery",
+        "total": len(ids),
+        "succeeded": done - failed,
+        "failed": failed,
+    }
     BulkJob.update(status="done", finished_at=utcnow(), summary=json.dumps(summary)).where(
-        BulkJob.id == job_id).execute()
+        BulkJob.id == job_id
+    ).execute()
     audit.record("admin.bulk", actor=actor, detail={"job": job_id, **summary})
 
 
@@ -217,9 +242,14 @@ def _apply(actor: User, user: User, action: str, reason: str) -> dict | None:
     if action == "reset":
         temp = user_passwords.reset_and_unlock(actor, user, reason)
         user = User.get_by_id(user.id)
-        return {"id": user.id, "username": user.username, "name": user.display_name,
-                "email": user.email or "", "password": temp,
-                "expires_at": user.temp_password_expires_at.isoformat(timespec="minutes")}
+        return {
+            "id": user.id,
+            "username": user.username,
+            "name": user.display_name,
+            "email": user.email or "",
+            "password": temp,
+            "expires_at": user.temp_password_expires_at.isoformat(timespec="minutes"),
+        }
     if action == "unlock":
         users.unlock(actor, user)
     elif action == "disable":
@@ -230,6 +260,7 @@ def _apply(actor: User, user: User, action: str, reason: str) -> dict | None:
 
 
 # --- reading a job ---------------------------------------------------------------------------
+
 
 def get_job(actor: User, public_id: str) -> BulkJob | None:
     """The actor's own job (another admin's job is as good as unknown)."""
@@ -253,9 +284,11 @@ def take_results_for_display(job: BulkJob) -> list[dict] | None:
     """The results, the first time only (None afterwards): "shown once"."""
     if not job.results:
         return None
-    claimed = (BulkJob.update(results_shown=True)
-               .where((BulkJob.id == job.id) & (BulkJob.results_shown == False))
-               .execute())
+    claimed = (
+        BulkJob.update(results_shown=True)
+        .where((BulkJob.id == job.id) & (BulkJob.results_shown == False))
+        .execute()
+    )
     return _decrypt(job.results) if claimed == 1 else None
 
 
@@ -264,20 +297,28 @@ def take_results_for_download(job: BulkJob) -> list[dict] | None:
     current = BulkJob.get_or_none(BulkJob.id == job.id)
     if current is None or not current.results:
         return None
-    claimed = (BulkJob.update(results="")
-               .where((BulkJob.id == job.id) & (BulkJob.results == current.results)).execute())
+    claimed = (
+        BulkJob.update(results="")
+        .where((BulkJob.id == job.id) & (BulkJob.results == current.results))
+        .execute()
+    )
     return _decrypt(current.results) if claimed == 1 else None
 
 
 def purge_expired() -> int:
     """Delete undownloaded results past their lifetime."""
     cutoff = utcnow() - RESULTS_TTL
-    return (BulkJob.update(results="")
-            .where((BulkJob.results != "") & (BulkJob.created_at < cutoff)).execute())
+    return (
+        BulkJob.update(results="")
+        .where((BulkJob.results != "") & (BulkJob.created_at < cutoff))
+        .execute()
+    )
 
 
 def results_csv(rows: list[dict]) -> str:
     lines = [csv_line(["id", "username", "name", "email", "temporary_password", "expires_at_utc"])]
-    lines += [csv_line([r["id"], r["username"], r["name"], r["email"], r["password"],
-                        r["expires_at"]]) for r in rows]
+    lines += [
+        csv_line([r["id"], r["username"], r["name"], r["email"], r["password"], r["expires_at"]])
+        for r in rows
+    ]
     return "\ufeff" + "".join(lines)

@@ -26,8 +26,9 @@ from .group import _app, _fail, main
 @click.option("--team", default=None)
 @click.option("--language", type=click.Choice(["en", "fr"]), default=None)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def create_user(username, role, email, first_name, last_name, team, language,
-                password_stdin) -> None:
+def create_user(
+    username, role, email, first_name, last_name, team, language, password_stdin
+) -> None:
     """Create an account (the first administrator included)."""
     app = _app()
     password = None
@@ -36,18 +37,26 @@ def create_user(username, role, email, first_name, last_name, team, language,
         if not password:
             _fail("no password on standard input")
     with app.test_request_context(), app.app_context():
-
         database.connect(reuse_if_open=True)
         try:
-            user, temp = create(username, role=role, email=email, first_name=first_name,
-                                last_name=last_name, team=team, password=password,
-                                language=language)
+            user, temp = create(
+                username,
+                role=role,
+                email=email,
+                first_name=first_name,
+                last_name=last_name,
+                team=team,
+                password=password,
+                language=language,
+            )
         except AccountError as exc:
             _fail(f"{exc.field}: {exc}")
         mail.wake()
     if temp:
-        click.echo(f"Created {user.username}. Temporary password (shown once, must be changed "
-                   f"at first sign-in): {temp}")
+        click.echo(
+            f"Created {user.username}. Temporary password (shown once, must be changed "
+            f"at first sign-in): {temp}"
+        )
     elif password is None:
         click.echo(f"Created {user.username}. An invitation email to {user.email} is queued.")
     else:
@@ -67,7 +76,6 @@ def import_users(csv_file) -> None:
         _fail("the file is not UTF-8 text; save it as CSV (UTF-8)")
     app = _app()
     with app.test_request_context(), app.app_context():
-
         database.connect(reuse_if_open=True)
         result = run_import(text)
         if not result.ok:
@@ -89,7 +97,6 @@ def export_users(csv_file) -> None:
     """Write the user report (CSV) to FILE, or to standard output."""
     app = _app()
     with app.test_request_context(), app.app_context():
-
         database.connect(reuse_if_open=True)
         chunks = report_csv(None, Search())  # the operator: every account
         if csv_file:
@@ -110,7 +117,6 @@ def unlock(user) -> None:
     who has no email to recover with."""
     app = _app()
     with app.test_request_context(), app.app_context():
-
         database.connect(reuse_if_open=True)
         account = find(user)
         if account is None:

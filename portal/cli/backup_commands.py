@@ -17,9 +17,11 @@ def backup(file, force) -> None:
         result = backups.backup(_app().config["DATABASE_URL"], file, force=force)
     except backups.BackupError as exc:
         _fail(str(exc))
-    click.echo(f"Backed up {result.source} to {result.destination} ({result.size:,} bytes, "
-               f"{result.users} user(s), integrity ok). Keep the secret key safe too: "
-               "passwords cannot be verified without it.")
+    click.echo(
+        f"Backed up {result.source} to {result.destination} ({result.size:,} bytes, "
+        f"{result.users} user(s), integrity ok). Keep the secret key safe too: "
+        "passwords cannot be verified without it."
+    )
 
 
 @main.command("restore")
@@ -30,6 +32,8 @@ def restore(file) -> None:
         result, kept = backups.restore(_app().config["DATABASE_URL"], file)
     except backups.BackupError as exc:
         _fail(str(exc))
-    click.echo(f"Restored {result.destination} from {result.source} ({result.users} user(s))."
-               + (f" The previous database is kept as {kept}." if kept else "")
-               + " Run `passgate init-db` if the backup comes from an older version.")
+    click.echo(
+        f"Restored {result.destination} from {result.source} ({result.users} user(s))."
+        + (f" The previous database is kept as {kept}." if kept else "")
+        + " Run `passgate init-db` if the backup comes from an older version."
+    )

@@ -26,7 +26,6 @@ def init_db() -> None:
     """Create or upgrade the database schema (safe to run twice)."""
     app = _app()
     with app.app_context():
-
         applied = migrate()
     click.echo(f"Database ready ({len(applied)} migration(s) applied).")
 
@@ -34,19 +33,36 @@ def init_db() -> None:
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--workers", default=None, type=click.IntRange(1, 64),
-              help="HTTP worker processes (default: one per CPU core).")
-@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64),
-              help="Threads per worker process.")
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(1, 64),
+    help="HTTP worker processes (default: one per CPU core).",
+)
+@click.option(
+    "--threads",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Threads per worker process.",
+)
 @click.option("--no-mail-worker", is_flag=True, help="Leave mail to `passgate mail-worker`.")
 def serve(host, port, workers, threads, no_mail_worker) -> None:
     """Run the production server (gunicorn; waitress on Windows); also delivers mail."""
     _serve(_app(DATABASE_POOL=True), host, port, workers, threads, not no_mail_worker)
 
+
 def _serve(app, host: str, port: int, workers: int | None, threads: int, worker: bool) -> None:
 
-    run_server(app, host, port, workers=workers, threads=threads, background_worker=worker,
-               announce=click.echo)
+    run_server(
+        app,
+        host,
+        port,
+        workers=workers,
+        threads=threads,
+        background_worker=worker,
+        announce=click.echo,
+    )
 
 
 @main.command("mail-worker")
@@ -84,7 +100,6 @@ def send_test_email(address) -> None:
     """Send a test email now and report the outcome."""
     app = _app()
     with app.test_request_context(), app.app_context():
-
         database.connect(reuse_if_open=True)
         try:
             recipient = clean_email(address)
@@ -117,15 +132,16 @@ def quickstart(host, port, no_serve) -> None:
         click.echo(f"Created {cfg} with a new secret key.")
     app = _app()
     with app.test_request_context(), app.app_context():
-
         migrate()
         database.connect(reuse_if_open=True)
         top = access.role_names()[0]  # the highest-ranked role: reaches every account
         if not User.select().where(User.role == top).exists():
             user, temp = create("admin", role=top, first_name="First", last_name="Administrator")
-            click.echo("\nFirst administrator created — shown once, write it down:\n"
-                       f"    username: {user.username}\n    temporary password: {temp}\n"
-                       "You will choose your own password at first sign-in.\n")
+            click.echo(
+                "\nFirst administrator created — shown once, write it down:\n"
+                f"    username: {user.username}\n    temporary password: {temp}\n"
+                "You will choose your own password at first sign-in.\n"
+            )
     if app.config["MAIL_BACKEND"] == "console":
         click.echo("No PASSGATE_MAIL_SERVER set: emails are printed here, in this terminal.")
     if not no_serve:

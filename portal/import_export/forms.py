@@ -10,8 +10,11 @@ from ..messages import text
 
 
 class ImportForm(FlaskForm):
-    file = FileField(_l("CSV file"), validators=[FileRequired(message=_l("Choose a CSV file."))],
-                     render_kw={"accept": ".csv,text/csv"})
+    file = FileField(
+        _l("CSV file"),
+        validators=[FileRequired(message=_l("Choose a CSV file."))],
+        render_kw={"accept": ".csv,text/csv"},
+    )
 
     def text(self, limit: int) -> str | None:
         """The uploaded file as text, or None with the reason under the field."""

@@ -19,9 +19,22 @@ from ..models import Team, User, fold, utcnow
 from ..users import labels
 from ..users.search import Search, filtered_query, teams_for
 
-EXPORT_COLUMNS = ["id", "username", "first_name", "last_name", "email", "email_present", "role",
-                  "team", "provider", "status", "temp_password", "last_sign_in", "last_reset",
-                  "created"]
+EXPORT_COLUMNS = [
+    "id",
+    "username",
+    "first_name",
+    "last_name",
+    "email",
+    "email_present",
+    "role",
+    "team",
+    "provider",
+    "status",
+    "temp_password",
+    "last_sign_in",
+    "last_reset",
+    "created",
+]
 IMPORT_COLUMNS = ["username", "email", "first_name", "last_name", "role", "team", "language"]
 MAX_IMPORT_ROWS = 5000
 LANGUAGES = ("", "en", "fr")
@@ -49,12 +62,22 @@ def report_rows(actor: User | None, search: Search) -> Iterator[list]:
     """The filtered user list as report rows (streamed: fine at 100,000 users)."""
     query = filtered_query(actor, search).order_by(User.username_key)
     for user in query.iterator():
-        yield [user.id, user.username, user.first_name, user.last_name, user.email or "",
-               _("yes") if user.email else _("no"), labels.role_label(user.role),
-               user.team.name if user.team_id else "", labels.provider_label(user.provider),
-               labels.status_label(labels.user_status(user)),
-               str(TEMP_PASSWORD_LABELS[temp_password_state(user)]), _when(user.last_login_at),
-               _when(user.last_reset_at), _when(user.created_at)]
+        yield [
+            user.id,
+            user.username,
+            user.first_name,
+            user.last_name,
+            user.email or "",
+            _("yes") if user.email else _("no"),
+            labels.role_label(user.role),
+            user.team.name if user.team_id else "",
+            labels.provider_label(user.provider),
+            labels.status_label(labels.user_status(user)),
+            str(TEMP_PASSWORD_LABELS[temp_password_state(user)]),
+            _when(user.last_login_at),
+            _when(user.last_reset_at),
+            _when(user.created_at),
+        ]
 
 
 def report_csv(actor: User | None, search: Search) -> Iterator[str]:
@@ -64,6 +87,7 @@ def report_csv(actor: User | None, search: Search) -> Iterator[str]:
 
 
 # --- import ------------------------------------------------------------------------------
+
 
 @dataclass
 class ImportResult:
@@ -79,8 +103,9 @@ def _parse(text: str, result: ImportResult) -> list[tuple[int, dict]]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     headers = [(h or "").strip().lower() for h in (reader.fieldnames or [])]
     if "username" not in headers:
-        result.errors.append((1, "username", _("The first line must name the columns, "
-                                               "including “username”.")))
+        result.errors.append(
+            (1, "username", _("The first line must name the columns, including “username”."))
+        )
         return []
     unknown = [h for h in headers if h and h not in IMPORT_COLUMNS]
     if unknown:
@@ -90,8 +115,9 @@ def _parse(text: str, result: ImportResult) -> list[tuple[int, dict]]:
     for row in reader:
         line = reader.line_num
         if len(rows) >= MAX_IMPORT_ROWS:
-            result.errors.append((line, "", _("At most %(num)d users per file.",
-                                              num=MAX_IMPORT_ROWS)))
+            result.errors.append(
+                (line, "", _("At most %(num)d users per file.", num=MAX_IMPORT_ROWS))
+            )
             break
         if None in row:
             result.errors.append((line, "", _("This line has more cells than there are columns.")))
@@ -109,6 +135,7 @@ def validate(text: str, actor: User | None = None) -> tuple[ImportResult, list[t
     rows = _parse(text, result)
     seen: dict[str, int] = {}
     for line, values in rows:
+
         def error(column, message, line=line):
             result.errors.append((line, column, message))
 
@@ -117,8 +144,10 @@ def validate(text: str, actor: User | None = None) -> tuple[ImportResult, list[t
             accounts.check_new_username(values["username"])
             skeleton = "skeleton:" + accounts.username_skeleton(values["username"])
             if skeleton in seen and fold(values["username"]) not in seen:
-                error("username", _("Too much like the username on line %(line)d.",
-                                    line=seen[skeleton]))
+                error(
+                    "username",
+                    _("Too much like the username on line %(line)d.", line=seen[skeleton]),
+                )
             seen.setdefault(skeleton, line)
         except accounts.AccountError as exc:
             error("username", str(exc))
@@ -166,8 +195,9 @@ def _check_reach(actor: User, values: dict, role: str, error) -> None:
     if refusal == "role":
         error("role", text("IMPORT_ROLE_NOT_ALLOWED", role=labels.role_label(role)))
     elif refusal == "team":
-        error("team", text("IMPORT_TEAM_NOT_YOURS",
-                           teams=", ".join(t.name for t in teams_for(actor))))
+        error(
+            "team", text("IMPORT_TEAM_NOT_YOURS", teams=", ".join(t.name for t in teams_for(actor)))
+        )
 
 
 def import_users(text: str, actor: User | None = None) -> ImportResult:
@@ -178,10 +208,20 @@ def import_users(text: str, actor: User | None = None) -> ImportResult:
     prepared = []
     for line, v in rows:  # bcrypt for temporary passwords: before the transaction
         try:
-            prepared.append((line, accounts.prepare_user(
-                v["username"], role=v["role"], email=v["email"],
-                first_name=v.get("first_name", ""), last_name=v.get("last_name", ""),
-                team=v.get("team") or None, language=v["language"])))
+            prepared.append(
+                (
+                    line,
+                    accounts.prepare_user(
+                        v["username"],
+                        role=v["role"],
+                        email=v["email"],
+                        first_name=v.get("first_name", ""),
+                        last_name=v.get("last_name", ""),
+                        team=v.get("team") or None,
+                        language=v["language"],
+                    ),
+                )
+            )
         except accounts.AccountError as exc:
             result.errors.append((line, exc.field, str(exc)))
             return result

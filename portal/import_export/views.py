@@ -20,13 +20,19 @@ MAX_IMPORT_BYTES = 2 * 1024 * 1024
 def _page(form, result, status=200, reauth_error=None, preview=None):
     """The import page; bigger files than the request limit go through the command line."""
     limit = settings.get("MAX_CONTENT_LENGTH", None) or MAX_IMPORT_BYTES
-    response = Response(render_template("admin/import.html", form=form, result=result,
-                                        preview=preview,
-                                        columns=csvio.IMPORT_COLUMNS,
-                                        max_kb=min(limit, MAX_IMPORT_BYTES) // 1024,
-                                        ask_password=not stepup.is_fresh(),
-                                        reauth_error=reauth_error),
-                        status=status)
+    response = Response(
+        render_template(
+            "admin/import.html",
+            form=form,
+            result=result,
+            preview=preview,
+            columns=csvio.IMPORT_COLUMNS,
+            max_kb=min(limit, MAX_IMPORT_BYTES) // 1024,
+            ask_password=not stepup.is_fresh(),
+            reauth_error=reauth_error,
+        ),
+        status=status,
+    )
     response.headers["Cache-Control"] = "no-store"  # may show temporary passwords
     return response
 
@@ -35,11 +41,13 @@ def _page(form, result, status=200, reauth_error=None, preview=None):
 @requires("users.read")
 def users_export(actor: User):
     search = Search.from_args(request.args)
-    audit.record("admin.export", actor=actor, detail={"q": search.q[:50], **{
-        k: v for k, v in search.params().items() if k != "q"}})
+    audit.record(
+        "admin.export",
+        actor=actor,
+        detail={"q": search.q[:50], **{k: v for k, v in search.params().items() if k != "q"}},
+    )
     stamp = utcnow().strftime("%Y%m%d-%H%M")
-    response = Response(stream_with_context(csvio.report_csv(actor, search)),
-                        mimetype="text/csv")
+    response = Response(stream_with_context(csvio.report_csv(actor, search)), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="passgate-users-{stamp}.csv"'
     return response
 
@@ -59,8 +67,7 @@ def _sample_rows() -> list[list[str]]:
 @requires("users.create")
 def users_import_sample(actor: User):
     """A file to start from: the columns the import reads and three example lines."""
-    body = "\ufeff" + "".join(csv_line(row) for row in
-                              [csvio.IMPORT_COLUMNS, *_sample_rows()])
+    body = "\ufeff" + "".join(csv_line(row) for row in [csvio.IMPORT_COLUMNS, *_sample_rows()])
     response = Response(body, mimetype="text/csv")
     response.headers["Content-Disposition"] = 'attachment; filename="passgate-import-sample.csv"'
     return response
@@ -83,8 +90,11 @@ def _import(actor: User, form: ImportForm, text: str, confirmed: bool = False):
     """Import ``text``; teams that do not exist yet are listed first and created only
     after the administrator agrees (a typo would otherwise make a new team). Rows that
     create administrators need a fresh password first, at either step (finding 1)."""
-    refusal = stepup.typed_refusal(csvio.creates_privileged(text, actor), ask="IMPORT_NEEDS_PASSWORD",
-                                   wrong="IMPORT_WRONG_PASSWORD")
+    refusal = stepup.typed_refusal(
+        csvio.creates_privileged(text, actor),
+        ask="IMPORT_NEEDS_PASSWORD",
+        wrong="IMPORT_WRONG_PASSWORD",
+    )
     if refusal is not None:
         return _page(form, None, 401, reauth_error=refusal)
     preview = None if confirmed else csvio.teams_preview(text, actor)

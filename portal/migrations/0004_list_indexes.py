@@ -6,12 +6,19 @@ from peewee import SQL
 
 def up(migrator, db):
     migrator.migrate(
-        migrator.add_index("user", ("username_key",), False,
-                           where=SQL("password_hash IS NULL"), name="user_invited_username"),
+        migrator.add_index(
+            "user",
+            ("username_key",),
+            False,
+            where=SQL("password_hash IS NULL"),
+            name="user_invited_username",
+        ),
         migrator.add_index("user", ("team_id", "username_key"), False),
     )
 
 
 def down(migrator, db):
-    migrator.migrate(migrator.drop_index("user", "user_invited_username"),
-                     migrator.drop_index("user", "user_team_id_username_key"))
+    migrator.migrate(
+        migrator.drop_index("user", "user_invited_username"),
+        migrator.drop_index("user", "user_team_id_username_key"),
+    )

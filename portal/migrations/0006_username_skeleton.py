@@ -14,10 +14,14 @@ def up(migrator, db):
     rows = db.execute_sql('SELECT id, username FROM "user"').fetchall()
     with db.atomic():
         for user_id, username in rows:
-            db.execute_sql('UPDATE "user" SET username_skeleton = %s WHERE id = %s'
-                           .replace("%s", db.param), (username_skeleton(username), user_id))
+            db.execute_sql(
+                'UPDATE "user" SET username_skeleton = %s WHERE id = %s'.replace("%s", db.param),
+                (username_skeleton(username), user_id),
+            )
 
 
 def down(migrator, db):
-    migrator.migrate(migrator.drop_index("user", "user_username_skeleton"),
-                     migrator.drop_column("user", "username_skeleton"))
+    migrator.migrate(
+        migrator.drop_index("user", "user_username_skeleton"),
+        migrator.drop_column("user", "username_skeleton"),
+    )

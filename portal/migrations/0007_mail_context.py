@@ -12,5 +12,7 @@ def up(migrator, db):
 
 
 def down(migrator, db):
-    migrator.migrate(migrator.drop_column("outbox_mail", "context"),
-                     migrator.drop_column("outbox_mail", "language"))
+    migrator.migrate(
+        migrator.drop_column("outbox_mail", "context"),
+        migrator.drop_column("outbox_mail", "language"),
+    )

@@ -14,11 +14,18 @@ from peewee import SQL
 def up(migrator, db):
     migrator.migrate(
         migrator.add_index("user", ("team_id", "role", "username_key"), False),
-        migrator.add_index("user", ("username_key",), False,
-                           where=SQL("must_change = TRUE"), name="user_must_change_username"),
+        migrator.add_index(
+            "user",
+            ("username_key",),
+            False,
+            where=SQL("must_change = TRUE"),
+            name="user_must_change_username",
+        ),
     )
 
 
 def down(migrator, db):
-    migrator.migrate(migrator.drop_index("user", "user_team_id_role_username_key"),
-                     migrator.drop_index("user", "user_must_change_username"))
+    migrator.migrate(
+        migrator.drop_index("user", "user_team_id_role_username_key"),
+        migrator.drop_index("user", "user_must_change_username"),
+    )

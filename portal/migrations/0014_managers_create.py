@@ -7,11 +7,16 @@ BUILT_IN = "users.read users.update audit.read"
 
 
 def up(migrator, db):
-    db.execute_sql("UPDATE role SET permissions = %s WHERE name = %s AND permissions = %s"
-                   .replace("%s", db.param),
-                   ("users.read users.create users.update audit.read", "manager", BUILT_IN))
+    db.execute_sql(
+        "UPDATE role SET permissions = %s WHERE name = %s AND permissions = %s".replace(
+            "%s", db.param
+        ),
+        ("users.read users.create users.update audit.read", "manager", BUILT_IN),
+    )
 
 
 def down(migrator, db):
-    db.execute_sql("UPDATE role SET permissions = %s WHERE name = %s"
-                   .replace("%s", db.param), (BUILT_IN, "manager"))
+    db.execute_sql(
+        "UPDATE role SET permissions = %s WHERE name = %s".replace("%s", db.param),
+        (BUILT_IN, "manager"),
+    )

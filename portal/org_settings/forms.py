@@ -23,13 +23,37 @@ END_OF_DAY = "end-of-day"
 
 # Offered in the time-zone list; any other IANA name can be typed.
 COMMON_ZONES = (
-    "UTC", "Europe/Paris", "Europe/London", "Europe/Brussels", "Europe/Luxembourg",
-    "Europe/Zurich", "Europe/Berlin", "Europe/Madrid", "Europe/Rome", "Europe/Amsterdam",
-    "Europe/Lisbon", "Europe/Dublin", "America/Montreal", "America/Toronto",
-    "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
-    "America/Guadeloupe", "America/Martinique", "America/Cayenne", "Indian/Reunion",
-    "Indian/Mayotte", "Pacific/Noumea", "Pacific/Tahiti", "Africa/Casablanca",
-    "Africa/Dakar", "Africa/Abidjan", "Asia/Tokyo", "Asia/Singapore", "Australia/Sydney",
+    "UTC",
+    "Europe/Paris",
+    "Europe/London",
+    "Europe/Brussels",
+    "Europe/Luxembourg",
+    "Europe/Zurich",
+    "Europe/Berlin",
+    "Europe/Madrid",
+    "Europe/Rome",
+    "Europe/Amsterdam",
+    "Europe/Lisbon",
+    "Europe/Dublin",
+    "America/Montreal",
+    "America/Toronto",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "America/Guadeloupe",
+    "America/Martinique",
+    "America/Cayenne",
+    "Indian/Reunion",
+    "Indian/Mayotte",
+    "Pacific/Noumea",
+    "Pacific/Tahiti",
+    "Africa/Casablanca",
+    "Africa/Dakar",
+    "Africa/Abidjan",
+    "Asia/Tokyo",
+    "Asia/Singapore",
+    "Australia/Sydney",
 )
 
 _DIGITS = re.compile(r"[0-9]{1,9}")
@@ -80,28 +104,42 @@ def between(low: int, high: int):
         if field.errors:  # not a number: already said so
             raise StopValidation()
         if field.data is None or not low <= field.data <= high:
-            raise ValidationError(_l("Enter a whole number from %(low)d to %(high)d.",
-                                     low=low, high=high))
+            raise ValidationError(
+                _l("Enter a whole number from %(low)d to %(high)d.", low=low, high=high)
+            )
 
     return check
 
 
 def lifetime_field(label) -> RadioField:
     """How long a mailed link lives: a number of minutes, or until the end of its day."""
-    return RadioField(label, default="minutes", choices=[
-        ("minutes", _l("A number of minutes")),
-        (END_OF_DAY, _l("Until midnight of the day it was sent"))])
+    return RadioField(
+        label,
+        default="minutes",
+        choices=[
+            ("minutes", _l("A number of minutes")),
+            (END_OF_DAY, _l("Until midnight of the day it was sent")),
+        ],
+    )
 
 
 class SettingsForm(FlaskForm):
-    org_name = StringField(_l("Organisation name"), validators=[
-        InputRequired(message=_l("Enter the organisation's name.")), MaxLength(64),
-        no_control_chars])
-    timezone = StringField(_l("Time zone"), validators=[
-        InputRequired(message=_l("Enter a time zone.")), MaxLength(64)],
-        render_kw={"list": "timezones", "autocomplete": "off", "spellcheck": "false"})
-    default_language = SelectField(_l("Default language"),
-                                   choices=[("en", "English"), ("fr", "Français")])
+    org_name = StringField(
+        _l("Organisation name"),
+        validators=[
+            InputRequired(message=_l("Enter the organisation's name.")),
+            MaxLength(64),
+            no_control_chars,
+        ],
+    )
+    timezone = StringField(
+        _l("Time zone"),
+        validators=[InputRequired(message=_l("Enter a time zone.")), MaxLength(64)],
+        render_kw={"list": "timezones", "autocomplete": "off", "spellcheck": "false"},
+    )
+    default_language = SelectField(
+        _l("Default language"), choices=[("en", "English"), ("fr", "Français")]
+    )
 
     password_min_length = WholeNumberField(_l("Minimum length"), validators=[between(6, 128)])
     password_max_length = WholeNumberField(_l("Maximum length"), validators=[between(6, 128)])
@@ -109,33 +147,45 @@ class SettingsForm(FlaskForm):
     password_require_lower = BooleanField(_l("At least one lowercase letter"))
     password_require_digit = BooleanField(_l("At least one digit"))
     password_require_symbol = BooleanField(_l("At least one symbol"))
-    password_history = WholeNumberField(_l("Previous passwords that cannot be reused"),
-                                        validators=[between(0, 24)])
-    password_max_age_days = WholeNumberField(_l("Maximum password age (days, 0 = never)"),
-                                             validators=[between(0, 3650)])
+    password_history = WholeNumberField(
+        _l("Previous passwords that cannot be reused"), validators=[between(0, 24)]
+    )
+    password_max_age_days = WholeNumberField(
+        _l("Maximum password age (days, 0 = never)"), validators=[between(0, 3650)]
+    )
 
     reset_link_mode = lifetime_field(_l("Recovery link lifetime"))
     reset_link_minutes = WholeNumberField(_l("Minutes (recovery link)"))
     invite_link_mode = lifetime_field(_l("Invitation link lifetime"))
     invite_link_minutes = WholeNumberField(_l("Minutes (invitation link)"))
     invite_reminder_hours = WholeNumberField(
-        _l("Invitation reminder (hours before it expires, 0 = none)"),
-        validators=[between(0, 168)])
-    temp_password_ttl_hours = WholeNumberField(_l("Temporary password lifetime (hours)"),
-                                               validators=[between(1, 168)])
+        _l("Invitation reminder (hours before it expires, 0 = none)"), validators=[between(0, 168)]
+    )
+    temp_password_ttl_hours = WholeNumberField(
+        _l("Temporary password lifetime (hours)"), validators=[between(1, 168)]
+    )
 
-    lockout_free_failures = WholeNumberField(_l("Failed sign-ins before a wait"),
-                                             validators=[between(1, 20)])
-    lockout_base_seconds = WholeNumberField(_l("First wait (seconds)"),
-                                            validators=[between(1, 3600)])
-    lockout_max_seconds = WholeNumberField(_l("Longest wait (seconds)"),
-                                           validators=[between(1, 86400)])
-    lockout_hard_limit = WholeNumberField(_l("Failed sign-ins before the account is locked"),
-                                          validators=[between(5, 100)])
-    reauth_minutes = WholeNumberField(_l("Re-enter password for sensitive actions after (minutes)"),
-                                      validators=[between(0, 60)])
-    admin_alerts = BooleanField(_l("Email the other administrators when an administrator's "
-                                   "password is reset or set, or their account is locked"))
+    lockout_free_failures = WholeNumberField(
+        _l("Failed sign-ins before a wait"), validators=[between(1, 20)]
+    )
+    lockout_base_seconds = WholeNumberField(
+        _l("First wait (seconds)"), validators=[between(1, 3600)]
+    )
+    lockout_max_seconds = WholeNumberField(
+        _l("Longest wait (seconds)"), validators=[between(1, 86400)]
+    )
+    lockout_hard_limit = WholeNumberField(
+        _l("Failed sign-ins before the account is locked"), validators=[between(5, 100)]
+    )
+    reauth_minutes = WholeNumberField(
+        _l("Re-enter password for sensitive actions after (minutes)"), validators=[between(0, 60)]
+    )
+    admin_alerts = BooleanField(
+        _l(
+            "Email the other administrators when an administrator's "
+            "password is reset or set, or their account is locked"
+        )
+    )
 
     def validate_timezone(self, field):
         if field.data and not is_time_zone(field.data.strip()):
@@ -147,13 +197,25 @@ class SettingsForm(FlaskForm):
             raise ValidationError(_l("The maximum must not be smaller than the minimum."))
 
     def validate_reset_link_minutes(self, field):
-        _link_minutes(self.reset_link_mode.data, field, 5, 1440, _l(
-            "A recovery link lives at most 24 hours: enter a number of minutes from 5 to 1440."))
+        _link_minutes(
+            self.reset_link_mode.data,
+            field,
+            5,
+            1440,
+            _l("A recovery link lives at most 24 hours: enter a number of minutes from 5 to 1440."),
+        )
 
     def validate_invite_link_minutes(self, field):
-        _link_minutes(self.invite_link_mode.data, field, 5, 10080, _l(
-            "An invitation link lives at most 7 days: enter a number of minutes from 5 to "
-            "10080."))
+        _link_minutes(
+            self.invite_link_mode.data,
+            field,
+            5,
+            10080,
+            _l(
+                "An invitation link lives at most 7 days: enter a number of minutes from 5 to "
+                "10080."
+            ),
+        )
 
     def validate_lockout_max_seconds(self, field):
         base = self.lockout_base_seconds.data

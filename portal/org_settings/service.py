@@ -82,8 +82,11 @@ def submitted(form: SettingsForm) -> dict:
 
 def changed(old: dict, new: dict) -> dict[str, list]:
     """{key: [old, new]} for the keys whose value differs."""
-    return {key: [typed(key, old[key]), value] for key, value in new.items()
-            if typed(key, old[key]) != value}
+    return {
+        key: [typed(key, old[key]), value]
+        for key, value in new.items()
+        if typed(key, old[key]) != value
+    }
 
 
 def save(actor: User, new: dict) -> dict[str, list]:

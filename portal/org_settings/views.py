@@ -15,9 +15,13 @@ from .forms import COMMON_ZONES, SettingsForm
 
 def _render(form: SettingsForm, status: int = 200):
     response = htmx.render(
-        "admin/settings.html", "admin/_settings_form.html", status=status, form=form,
+        "admin/settings.html",
+        "admin/_settings_form.html",
+        status=status,
+        form=form,
         zones=COMMON_ZONES,
-        warnings=service.warnings(form.password_min_length.data, form.password_max_length.data))
+        warnings=service.warnings(form.password_min_length.data, form.password_max_length.data),
+    )
     if request.method == "POST":
         # The POST may come from the step-up dialog (which targets <body>): put the form back
         # in its place whatever the source was.

@@ -53,8 +53,11 @@ def account_counts(actor: User) -> dict[str, int]:
     scope = scope_condition(actor)
     for status in [*STATUS_ORDER, "all"]:
         query = User.select(User.id)
-        conds = [c for c in (scope, None if status == "all" else
-                             status_condition(status)) if c is not None]
+        conds = [
+            c
+            for c in (scope, None if status == "all" else status_condition(status))
+            if c is not None
+        ]
         counts[status] = (query.where(*conds) if conds else query).count()
     return counts
 
@@ -62,9 +65,14 @@ def account_counts(actor: User) -> dict[str, int]:
 def mail_problems(actor: User, limit: int = 5) -> tuple[int, list[OutboxMail]]:
     """Mail that failed in the last 30 days, about accounts within reach (newest first)."""
     since = utcnow() - timedelta(days=DAYS)
-    query = (OutboxMail.select(OutboxMail.id, OutboxMail.created_at, OutboxMail.kind,
-                               OutboxMail.recipient, OutboxMail.last_error, OutboxMail.user)
-             .where((OutboxMail.status == "failed") & (OutboxMail.created_at >= since)))
+    query = OutboxMail.select(
+        OutboxMail.id,
+        OutboxMail.created_at,
+        OutboxMail.kind,
+        OutboxMail.recipient,
+        OutboxMail.last_error,
+        OutboxMail.user,
+    ).where((OutboxMail.status == "failed") & (OutboxMail.created_at >= since))
     scope = scope_condition(actor)
     if scope is not None:
         query = query.join(User, on=(OutboxMail.user == User.id)).where(scope)
@@ -80,16 +88,20 @@ def activity(actor: User, today: date | None = None) -> tuple[list[date], list[S
     start = datetime.combine(days[0], datetime.min.time(), tzinfo=tz).astimezone(utc)
     index = {d: i for i, d in enumerate(days)}
     counts = {action: [0] * DAYS for _key, action, _label in SERIES}
-    query = (audit_service.scoped(actor).order_by()
-             .select(AuditEvent.created_at, AuditEvent.action)
-             .where(AuditEvent.action.in_([a for _k, a, _l in SERIES])
-                    & (AuditEvent.created_at >= start.replace(tzinfo=None))))
+    query = (
+        audit_service.scoped(actor)
+        .order_by()
+        .select(AuditEvent.created_at, AuditEvent.action)
+        .where(
+            AuditEvent.action.in_([a for _k, a, _l in SERIES])
+            & (AuditEvent.created_at >= start.replace(tzinfo=None))
+        )
+    )
     for created_at, action in query.tuples().iterator():
         day = created_at.replace(tzinfo=utc).astimezone(tz).date()
         if day in index:
             counts[action][index[day]] += 1
-    return days, [Series(key, action, str(label), counts[action])
-                  for key, action, label in SERIES]
+    return days, [Series(key, action, str(label), counts[action]) for key, action, label in SERIES]
 
 
 # --------------------------------------------------------------------------- drawing
@@ -105,8 +117,15 @@ def bars(series: Series) -> list[dict]:
     out = []
     for i, count in enumerate(series.counts):
         height = 0 if count == 0 else max(2.0, (CHART_H - 4) * count / peak)
-        out.append({"x": round(i * step + (step - width) / 2, 2), "y": round(CHART_H - height, 2),
-                    "w": round(width, 2), "h": round(height, 2), "count": count})
+        out.append(
+            {
+                "x": round(i * step + (step - width) / 2, 2),
+                "y": round(CHART_H - height, 2),
+                "w": round(width, 2),
+                "h": round(height, 2),
+                "count": count,
+            }
+        )
     return out
 
 

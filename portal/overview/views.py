@@ -34,7 +34,19 @@ def overview(actor: User):
         return url_for("admin.audit", action=action, date_from=since) if may_audit else None
 
     return render_template(
-        "admin/overview.html", counts=account_counts(actor), status_order=STATUS_ORDER,
-        labels=labels, days=days, series=series, bars=bars, chart_w=CHART_W, chart_h=CHART_H,
-        failed_mail=failed_mail, recent_failures=recent_failures, audit_url=audit_url,
-        since=since, day_label=lambda d, fmt="d MMM": format_date(d, fmt), kind_label=kind_label)
+        "admin/overview.html",
+        counts=account_counts(actor),
+        status_order=STATUS_ORDER,
+        labels=labels,
+        days=days,
+        series=series,
+        bars=bars,
+        chart_w=CHART_W,
+        chart_h=CHART_H,
+        failed_mail=failed_mail,
+        recent_failures=recent_failures,
+        audit_url=audit_url,
+        since=since,
+        day_label=lambda d, fmt="d MMM": format_date(d, fmt),
+        kind_label=kind_label,
+    )

@@ -22,9 +22,19 @@ from .base import (
 )
 from .local import LocalProvider
 
-__all__ = ["AccountState", "DirectoryUnavailable", "PasswordRejected", "Provider",
-           "ProviderError", "Verification", "WrongPassword", "directory_enabled", "for_user",
-           "get", "init_app"]
+__all__ = [
+    "AccountState",
+    "DirectoryUnavailable",
+    "PasswordRejected",
+    "Provider",
+    "ProviderError",
+    "Verification",
+    "WrongPassword",
+    "directory_enabled",
+    "for_user",
+    "get",
+    "init_app",
+]
 
 UNAVAILABLE = lazy("DIRECTORY_UNAVAILABLE")
 RETRY_AFTER = 30
@@ -52,9 +62,14 @@ def for_user(user) -> Provider:
 def init_app(app) -> None:
     @app.errorhandler(DirectoryUnavailable)
     def directory_unavailable(exc: DirectoryUnavailable):
-        audit.record("directory.unavailable", outcome="failure",
-                     detail={"operation": exc.operation or request.endpoint or "",
-                             "reason": exc.reason[:120]})
+        audit.record(
+            "directory.unavailable",
+            outcome="failure",
+            detail={
+                "operation": exc.operation or request.endpoint or "",
+                "reason": exc.reason[:120],
+            },
+        )
         body, code = render_error(503, UNAVAILABLE)
         response = app.make_response((body, code))
         response.headers["Retry-After"] = str(RETRY_AFTER)

@@ -88,8 +88,12 @@ class DirectoryProvider(Provider):
 
     def check_current(self, user: User, password: str) -> bool:
         found = self.directory.find(user.username, "password.change")
-        return self.directory.bind_check(found.profile.dn if found else None, password,
-                                         "password.change") and found is not None
+        return (
+            self.directory.bind_check(
+                found.profile.dn if found else None, password, "password.change"
+            )
+            and found is not None
+        )
 
     def change_password(self, user: User, current: str, new: str) -> None:
         self.directory.change_own(self._dn(user), current, new)
@@ -116,8 +120,13 @@ class DirectoryProvider(Provider):
             return upsert(found.profile, found.state)
 
 
-def upsert(profile: Profile, state: AccountState | None, *, actor: User | None = None,
-           counts: dict | None = None) -> User | None:
+def upsert(
+    profile: Profile,
+    state: AccountState | None,
+    *,
+    actor: User | None = None,
+    counts: dict | None = None,
+) -> User | None:
     """Create or update the local row of a directory entry (no network; short).
 
     Returns None when the username belongs to a local (``identity``) account: the two are
@@ -132,8 +141,12 @@ def upsert(profile: Profile, state: AccountState | None, *, actor: User | None =
     user = User.get_or_none(User.username_key == key)
     if user is not None and user.provider != "sso":
         _count(counts, "conflicts")
-        audit.record("directory.conflict", outcome="failure", target=user,
-                     detail={"reason": "local_account_with_same_username"})
+        audit.record(
+            "directory.conflict",
+            outcome="failure",
+            target=user,
+            detail={"reason": "local_account_with_same_username"},
+        )
         return None
     email = None
     if profile.email:
@@ -142,35 +155,50 @@ def upsert(profile: Profile, state: AccountState | None, *, actor: User | None =
         except accounts.AccountError:
             email = None
     if email:
-        clash = User.get_or_none(((User.email_key == fold(email)) | (User.username_key == fold(email)))
-                                 & (User.id != (user.id if user else 0)))
+        clash = User.get_or_none(
+            ((User.email_key == fold(email)) | (User.username_key == fold(email)))
+            & (User.id != (user.id if user else 0))
+        )
         if clash is not None:
             email = None  # another account owns this address: keep the directory user mail-less
     team = accounts.ensure_team(profile.team) if profile.team else None
     values = {
-        "username": username, "email": email, "first_name": profile.first_name,
+        "username": username,
+        "email": email,
+        "first_name": profile.first_name,
         "last_name": profile.last_name,
     }
     if settings.get("LDAP_ATTR_TEAM", None):
         values["team"] = team.id if team else None
     if user is None:
         user = User.create(
-            username_key=key, email_key=fold(email) if email else None,
+            username_key=key,
+            email_key=fold(email) if email else None,
             first_name_key=fold(profile.first_name) or "",
-            last_name_key=fold(profile.last_name) or "", provider="sso",
-            password_hash=DIRECTORY_HASH, security_stamp=accounts.new_stamp(),
-            must_change=bool(state and state.must_change), **values)
-        audit.record("user.create", actor=actor, target=user,
-                     detail={"source": "directory"})
+            last_name_key=fold(profile.last_name) or "",
+            provider="sso",
+            password_hash=DIRECTORY_HASH,
+            security_stamp=accounts.new_stamp(),
+            must_change=bool(state and state.must_change),
+            **values,
+        )
+        audit.record("user.create", actor=actor, target=user, detail={"source": "directory"})
         _count(counts, "created")
         return user
-    old = {"username": user.username, "email": user.email, "first_name": user.first_name,
-           "last_name": user.last_name, "team": user.team_id}
+    old = {
+        "username": user.username,
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "team": user.team_id,
+    }
     changes = {k: [old[k], v] for k, v in values.items() if old[k] != v}
     fields = dict(values)
-    fields.update(email_key=fold(email) if email else None,
-                  first_name_key=fold(profile.first_name) or "",
-                  last_name_key=fold(profile.last_name) or "")
+    fields.update(
+        email_key=fold(email) if email else None,
+        first_name_key=fold(profile.first_name) or "",
+        last_name_key=fold(profile.last_name) or "",
+    )
     if state is not None and bool(state.must_change) != user.must_change:
         fields["must_change"] = bool(state.must_change)
         if not state.must_change:
@@ -181,8 +209,12 @@ def upsert(profile: Profile, state: AccountState | None, *, actor: User | None =
         User.update(**fields).where(User.id == user.id).execute()
         user = User.get_by_id(user.id)
     if changes:
-        audit.record("user.update", actor=actor, target=user,
-                     detail={"changed": changes, "source": "directory"})
+        audit.record(
+            "user.update",
+            actor=actor,
+            target=user,
+            detail={"changed": changes, "source": "directory"},
+        )
     _count(counts, "updated" if changes or "must_change" in fields else "unchanged")
     return user
 

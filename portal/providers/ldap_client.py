@@ -47,13 +47,18 @@ class Settings:
     @classmethod
     def from_config(cls, cfg) -> Settings:
         return cls(
-            url=cfg["LDAP_URL"], start_tls=bool(cfg["LDAP_START_TLS"]),
-            bind_dn=cfg["LDAP_BIND_DN"], bind_password=cfg["LDAP_BIND_PASSWORD"] or "",
+            url=cfg["LDAP_URL"],
+            start_tls=bool(cfg["LDAP_START_TLS"]),
+            bind_dn=cfg["LDAP_BIND_DN"],
+            bind_password=cfg["LDAP_BIND_PASSWORD"] or "",
             user_base=cfg["LDAP_USER_BASE"],
             user_filter=cfg["LDAP_USER_FILTER"] or "(objectClass=inetOrgPerson)",
-            attr_username=cfg["LDAP_ATTR_USERNAME"], attr_email=cfg["LDAP_ATTR_EMAIL"],
-            attr_first_name=cfg["LDAP_ATTR_FIRST_NAME"], attr_last_name=cfg["LDAP_ATTR_LAST_NAME"],
-            attr_team=cfg["LDAP_ATTR_TEAM"] or "", flavour=cfg["LDAP_FLAVOUR"],
+            attr_username=cfg["LDAP_ATTR_USERNAME"],
+            attr_email=cfg["LDAP_ATTR_EMAIL"],
+            attr_first_name=cfg["LDAP_ATTR_FIRST_NAME"],
+            attr_last_name=cfg["LDAP_ATTR_LAST_NAME"],
+            attr_team=cfg["LDAP_ATTR_TEAM"] or "",
+            flavour=cfg["LDAP_FLAVOUR"],
             timeout=float(cfg["LDAP_TIMEOUT"]),
         )
 
@@ -82,19 +87,29 @@ class Directory:
     def server(self):
         if self._server is None:
             tls = ldap3.Tls(validate=ssl.CERT_REQUIRED)
-            self._server = ldap3.Server(self.s.url, use_ssl=self.s.url.lower().startswith("ldaps:"),
-                                        tls=tls, get_info=ldap3.NONE,
-                                        connect_timeout=self.s.timeout)
+            self._server = ldap3.Server(
+                self.s.url,
+                use_ssl=self.s.url.lower().startswith("ldaps:"),
+                tls=tls,
+                get_info=ldap3.NONE,
+                connect_timeout=self.s.timeout,
+            )
         return self._server
 
     def connect(self, dn: str, password: str, operation: str):
         """An open connection bound as ``dn``, or None if the directory refused the
         credentials (invalidCredentials & co). Network trouble raises DirectoryUnavailable."""
         # auto_referrals off: credentials are never replayed to a host named by a referral.
-        conn = ldap3.Connection(self.server(), user=dn, password=password,
-                                client_strategy=self._strategy, raise_exceptions=False,
-                                auto_referrals=False,
-                                receive_timeout=math.ceil(self.s.timeout), auto_bind=ldap3.AUTO_BIND_NONE)
+        conn = ldap3.Connection(
+            self.server(),
+            user=dn,
+            password=password,
+            client_strategy=self._strategy,
+            raise_exceptions=False,
+            auto_referrals=False,
+            receive_timeout=math.ceil(self.s.timeout),
+            auto_bind=ldap3.AUTO_BIND_NONE,
+        )
         try:
             conn.open()
             if self.s.start_tls:
@@ -118,8 +133,13 @@ class Directory:
 
     # reads
     def attributes(self) -> list[str]:
-        names = [self.s.attr_username, self.s.attr_email, self.s.attr_first_name,
-                 self.s.attr_last_name, *self.flavour.state_attributes]
+        names = [
+            self.s.attr_username,
+            self.s.attr_email,
+            self.s.attr_first_name,
+            self.s.attr_last_name,
+            *self.flavour.state_attributes,
+        ]
         if self.s.attr_team and not self.s.team_is_group_base:
             names.append(self.s.attr_team)
         return [n for n in names if n]
@@ -127,9 +147,14 @@ class Directory:
     def _search(self, conn, condition: str, operation: str, limit: int = 2) -> list[dict]:
         query = f"(&{self.s.user_filter}{condition})"
         try:
-            conn.search(self.s.user_base, query, search_scope=ldap3.SUBTREE,
-                        attributes=self.attributes(), size_limit=limit,
-                        time_limit=max(int(self.s.timeout), 1))
+            conn.search(
+                self.s.user_base,
+                query,
+                search_scope=ldap3.SUBTREE,
+                attributes=self.attributes(),
+                size_limit=limit,
+                time_limit=max(int(self.s.timeout), 1),
+            )
         except NETWORK_ERRORS as exc:
             raise DirectoryUnavailable(type(exc).__name__, operation) from None
         code = conn.result.get("result")
@@ -160,8 +185,13 @@ class Directory:
             entries = []
             try:
                 pages = conn.extend.standard.paged_search(
-                    self.s.user_base, self.s.user_filter, search_scope=ldap3.SUBTREE,
-                    attributes=self.attributes(), paged_size=500, generator=True)
+                    self.s.user_base,
+                    self.s.user_filter,
+                    search_scope=ldap3.SUBTREE,
+                    attributes=self.attributes(),
+                    paged_size=500,
+                    generator=True,
+                )
                 for row in pages:
                     if row.get("type") == "searchResEntry":
                         entries.append(self.entry(conn, row, operation))
@@ -185,13 +215,19 @@ class Directory:
                 value = value[0] if value else None
             return str(value).strip() if value not in (None, "") else None
 
-        team = first(self.s.attr_team) if self.s.attr_team and not self.s.team_is_group_base \
+        team = (
+            first(self.s.attr_team)
+            if self.s.attr_team and not self.s.team_is_group_base
             else self.group_of(conn, row["dn"], first(self.s.attr_username), operation)
-        profile = Profile(dn=row["dn"], username=first(self.s.attr_username) or "",
-                          email=first(self.s.attr_email),
-                          first_name=(first(self.s.attr_first_name) or "")[:64],
-                          last_name=(first(self.s.attr_last_name) or "")[:64],
-                          team=(team or "")[:64] or None)
+        )
+        profile = Profile(
+            dn=row["dn"],
+            username=first(self.s.attr_username) or "",
+            email=first(self.s.attr_email),
+            first_name=(first(self.s.attr_first_name) or "")[:64],
+            last_name=(first(self.s.attr_last_name) or "")[:64],
+            team=(team or "")[:64] or None,
+        )
         state_raw = {k: raw.get(k) or [] for k in self.flavour.state_attributes}
         # ldap3 keys raw attributes case-insensitively only in some versions: look both ways
         for key, value in raw.items():
@@ -206,12 +242,20 @@ class Directory:
             return None
         member = escape_filter_chars(dn)
         uid = escape_filter_chars(username or "")
-        query = (f"(|(&(objectClass=groupOfNames)(member={member}))"
-                 f"(&(objectClass=groupOfUniqueNames)(uniqueMember={member}))"
-                 f"(&(objectClass=posixGroup)(memberUid={uid})))")
+        query = (
+            f"(|(&(objectClass=groupOfNames)(member={member}))"
+            f"(&(objectClass=groupOfUniqueNames)(uniqueMember={member}))"
+            f"(&(objectClass=posixGroup)(memberUid={uid})))"
+        )
         try:
-            conn.search(self.s.attr_team, query, search_scope=ldap3.SUBTREE, attributes=["cn"],
-                        size_limit=1, time_limit=max(int(self.s.timeout), 1))
+            conn.search(
+                self.s.attr_team,
+                query,
+                search_scope=ldap3.SUBTREE,
+                attributes=["cn"],
+                size_limit=1,
+                time_limit=max(int(self.s.timeout), 1),
+            )
         except NETWORK_ERRORS as exc:
             raise DirectoryUnavailable(type(exc).__name__, operation) from None
         for row in conn.response or []:
@@ -256,8 +300,9 @@ class Directory:
             except NETWORK_ERRORS as exc:
                 raise DirectoryUnavailable(type(exc).__name__, "password.set") from None
             if conn.result.get("result") not in (SUCCESS, NO_SUCH_ATTRIBUTE):
-                raise DirectoryUnavailable(f"modify result {conn.result.get('result')}",
-                                           "password.set")
+                raise DirectoryUnavailable(
+                    f"modify result {conn.result.get('result')}", "password.set"
+                )
         finally:
             _close(conn)
 

@@ -32,7 +32,7 @@ def ppolicy_error(controls: dict | None) -> int | None:
     pos, end = 2, 2 + value[1]
     while pos + 1 < min(end, len(value)):
         tag, length = value[pos], value[pos + 1]
-        body = value[pos + 2:pos + 2 + length]
+        body = value[pos + 2 : pos + 2 + length]
         if tag == 0x81 and body:
             return int.from_bytes(body, "big")
         pos += 2 + length
@@ -44,23 +44,42 @@ def rejection(result: dict) -> PasswordRejected:
     code = ppolicy_error(result.get("controls"))
     text = (result.get("message") or "").lower()
     if code == 8 or "history" in text:
-        return PasswordRejected(_("The directory refused this password: you have used it "
-                                  "before. Choose a different one."), "in_history")
+        return PasswordRejected(
+            _(
+                "The directory refused this password: you have used it "
+                "before. Choose a different one."
+            ),
+            "in_history",
+        )
     if code == 7 or "too young" in text:
-        return PasswordRejected(_("The directory does not allow another change yet: the "
-                                  "password was changed too recently. Try again later."),
-                                "too_young")
+        return PasswordRejected(
+            _(
+                "The directory does not allow another change yet: the "
+                "password was changed too recently. Try again later."
+            ),
+            "too_young",
+        )
     if code == 6 or "too short" in text or "not long enough" in text:
-        return PasswordRejected(_("The directory refused this password: it is too short "
-                                  "for the directory's rules."), "too_short")
+        return PasswordRejected(
+            _("The directory refused this password: it is too short for the directory's rules."),
+            "too_short",
+        )
     if code in (3, 4) or result.get("result") in (INSUFFICIENT_ACCESS, UNWILLING):
-        return PasswordRejected(_("The directory does not allow this password change. "
-                                  "Ask your administrator."), "not_allowed")
-    return PasswordRejected(_("The directory refused this password (its rules on length, "
-                              "complexity or reuse). Choose a different one."), "quality")
+        return PasswordRejected(
+            _("The directory does not allow this password change. Ask your administrator."),
+            "not_allowed",
+        )
+    return PasswordRejected(
+        _(
+            "The directory refused this password (its rules on length, "
+            "complexity or reuse). Choose a different one."
+        ),
+        "quality",
+    )
 
 
 # --- flavours --------------------------------------------------------------------------
+
 
 def ad_password(password: str) -> bytes:
     """``unicodePwd`` value: the password in double quotes, UTF-16-LE (MS-ADTS 3.1.1.3.1.5)."""
@@ -72,8 +91,9 @@ class OpenLDAP:
 
     def state(self, raw: dict) -> AccountState:
         reset = [v.upper() for v in raw.get("pwdReset", [])]
-        return AccountState(must_change=b"TRUE" in reset,
-                            locked=bool(raw.get("pwdAccountLockedTime")))
+        return AccountState(
+            must_change=b"TRUE" in reset, locked=bool(raw.get("pwdAccountLockedTime"))
+        )
 
     def change_own(self, conn, dn: str, current: str, new: str) -> dict:
         conn.extend.standard.modify_password(dn, current, new, controls=[PPOLICY_CONTROL])
@@ -85,8 +105,10 @@ class OpenLDAP:
 
     def flags(self, *, must_change: bool) -> dict:
         # ppolicy may set pwdReset itself (pwdMustChange): say explicitly what we want.
-        return {"pwdReset": [(ldap3.MODIFY_REPLACE, ["TRUE"] if must_change else [])],
-                "pwdAccountLockedTime": [(ldap3.MODIFY_REPLACE, [])]}
+        return {
+            "pwdReset": [(ldap3.MODIFY_REPLACE, ["TRUE"] if must_change else [])],
+            "pwdAccountLockedTime": [(ldap3.MODIFY_REPLACE, [])],
+        }
 
     def unlock(self) -> dict:
         return {"pwdAccountLockedTime": [(ldap3.MODIFY_REPLACE, [])]}
@@ -103,15 +125,21 @@ class ActiveDirectory:
             except ValueError:
                 return 0
 
-        return AccountState(must_change=bool(raw.get("pwdLastSet")) and number("pwdLastSet") == 0,
-                            locked=number("lockoutTime") > 0,
-                            disabled=bool(number("userAccountControl") & 2))
+        return AccountState(
+            must_change=bool(raw.get("pwdLastSet")) and number("pwdLastSet") == 0,
+            locked=number("lockoutTime") > 0,
+            disabled=bool(number("userAccountControl") & 2),
+        )
 
     @staticmethod
     def own_change(current: str, new: str) -> dict:
         """A user's own change: delete the old value and add the new one, in one modify."""
-        return {"unicodePwd": [(ldap3.MODIFY_DELETE, [ad_password(current)]),
-                               (ldap3.MODIFY_ADD, [ad_password(new)])]}
+        return {
+            "unicodePwd": [
+                (ldap3.MODIFY_DELETE, [ad_password(current)]),
+                (ldap3.MODIFY_ADD, [ad_password(new)]),
+            ]
+        }
 
     @staticmethod
     def admin_change(new: str) -> dict:
@@ -122,7 +150,9 @@ class ActiveDirectory:
         conn.modify(dn, self.own_change(current, new))
         result = dict(conn.result)
         # ERROR_INVALID_PASSWORD (0x56): the old value did not match.
-        if result.get("result") == CONSTRAINT_VIOLATION and "00000056" in (result.get("message") or ""):
+        if result.get("result") == CONSTRAINT_VIOLATION and "00000056" in (
+            result.get("message") or ""
+        ):
             result["wrong_current"] = True
         return result
 
@@ -132,8 +162,10 @@ class ActiveDirectory:
 
     def flags(self, *, must_change: bool) -> dict:
         # pwdLastSet: 0 = must change at next logon; -1 = "now" (clears it).
-        return {"pwdLastSet": [(ldap3.MODIFY_REPLACE, ["0" if must_change else "-1"])],
-                "lockoutTime": [(ldap3.MODIFY_REPLACE, ["0"])]}
+        return {
+            "pwdLastSet": [(ldap3.MODIFY_REPLACE, ["0" if must_change else "-1"])],
+            "lockoutTime": [(ldap3.MODIFY_REPLACE, ["0"])],
+        }
 
     def unlock(self) -> dict:
         return {"lockoutTime": [(ldap3.MODIFY_REPLACE, ["0"])]}

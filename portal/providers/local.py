@@ -42,8 +42,9 @@ class LocalProvider(Provider):
         return None
 
     def state(self, user: User) -> AccountState:
-        return AccountState(exists=True, locked=user.is_locked, must_change=user.must_change,
-                            disabled=user.disabled)
+        return AccountState(
+            exists=True, locked=user.is_locked, must_change=user.must_change, disabled=user.disabled
+        )
 
     def find_account(self, identifier: str) -> User | None:
         return accounts.find(identifier)

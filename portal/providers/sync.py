@@ -38,8 +38,11 @@ def sync(actor: User | None = None) -> dict:
             seen.add(user.username_key)
         elif entry.profile.username:
             seen.add(fold(entry.profile.username))
-    local = (User.select(User.id, User.username_key)
-             .where((User.provider == "sso") & (User.disabled == False)).tuples())
+    local = (
+        User.select(User.id, User.username_key)
+        .where((User.provider == "sso") & (User.disabled == False))
+        .tuples()
+    )
     for user_id, key in list(local):
         if key not in seen:
             _disable_vanished(User.get_by_id(user_id), actor)
@@ -50,10 +53,12 @@ def sync(actor: User | None = None) -> dict:
 def _disable_vanished(user: User, actor: User | None) -> None:
     with database.atomic():
         User.update(disabled=True, security_stamp=accounts.new_stamp()).where(
-            User.id == user.id).execute()
+            User.id == user.id
+        ).execute()
         sessions.end_all(user)
-        audit.record("directory.vanished", actor=actor, target=user, ip="",
-                     detail={"action": "disabled"})
+        audit.record(
+            "directory.vanished", actor=actor, target=user, ip="", detail={"action": "disabled"}
+        )
 
 
 def run_if_due() -> dict:
@@ -66,6 +71,10 @@ def run_if_due() -> dict:
         return sync()
     except DirectoryUnavailable as exc:
         log.warning("directory sync skipped: %s", exc.reason)
-        audit.record("directory.unavailable", outcome="failure", ip="",
-                     detail={"operation": "sync", "reason": exc.reason[:120]})
+        audit.record(
+            "directory.unavailable",
+            outcome="failure",
+            ip="",
+            detail={"operation": "sync", "reason": exc.reason[:120]},
+        )
         return {}

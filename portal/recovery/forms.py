@@ -8,9 +8,15 @@ from ..forms import MaxLength, confirm_field, new_password_field, no_control_cha
 
 
 class ForgotForm(FlaskForm):
-    identifier = StringField(_l("Username or email"), validators=[
-        InputRequired(message=_l("Enter your username or email.")), MaxLength(254),
-        no_control_chars], render_kw={"autocomplete": "username", "autofocus": True})
+    identifier = StringField(
+        _l("Username or email"),
+        validators=[
+            InputRequired(message=_l("Enter your username or email.")),
+            MaxLength(254),
+            no_control_chars,
+        ],
+        render_kw={"autocomplete": "username", "autofocus": True},
+    )
     provider = SelectField(_l("Account type"), choices=PROVIDERS, default="identity")
 
 

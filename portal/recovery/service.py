@@ -14,11 +14,17 @@ from ..db import write
 from ..models import RecoveryRequest, ResetToken, User, fold, utcnow
 
 
-def request_recovery(identifier: str, provider: str, language: str, ip: str,
-                     user_agent: str = "") -> None:
+def request_recovery(
+    identifier: str, provider: str, language: str, ip: str, user_agent: str = ""
+) -> None:
     """Record a request; identical for every identifier."""
-    RecoveryRequest.create(identifier=identifier[:254], provider=provider, language=language,
-                           ip=ip[:64], user_agent=(user_agent or "")[:255])
+    RecoveryRequest.create(
+        identifier=identifier[:254],
+        provider=provider,
+        language=language,
+        ip=ip[:64],
+        user_agent=(user_agent or "")[:255],
+    )
     mail.wake()
 
 
@@ -37,9 +43,12 @@ def find_account(identifier: str, provider: str) -> User | None:
 def process_pending(limit: int = 100) -> int:
     """Resolve recorded requests (background worker). Returns how many were handled."""
     handled = 0
-    pending = list(RecoveryRequest.select()
-                   .where(RecoveryRequest.processed_at.is_null())
-                   .order_by(RecoveryRequest.id).limit(limit))
+    pending = list(
+        RecoveryRequest.select()
+        .where(RecoveryRequest.processed_at.is_null())
+        .order_by(RecoveryRequest.id)
+        .limit(limit)
+    )
     for req in pending:
         # The account is looked up first, outside any transaction (it may ask the
         # directory, in the worker, never in the web request). Then one transaction claims
@@ -50,10 +59,11 @@ def process_pending(limit: int = 100) -> int:
         except providers.DirectoryUnavailable:
             user, unavailable = None, True
         with write():
-            claimed = (RecoveryRequest.update(processed_at=utcnow())
-                       .where((RecoveryRequest.id == req.id)
-                              & RecoveryRequest.processed_at.is_null())
-                       .execute())
+            claimed = (
+                RecoveryRequest.update(processed_at=utcnow())
+                .where((RecoveryRequest.id == req.id) & RecoveryRequest.processed_at.is_null())
+                .execute()
+            )
             if claimed:
                 _answer(req, user, unavailable)
                 handled += 1
@@ -62,26 +72,42 @@ def process_pending(limit: int = 100) -> int:
 
 def _answer(req: RecoveryRequest, user: User | None, unavailable: bool) -> None:
     if unavailable:
-        audit.record("recovery.request", outcome="unavailable", ip=req.ip,
-                     target_name=req.identifier[:64])
+        audit.record(
+            "recovery.request", outcome="unavailable", ip=req.ip, target_name=req.identifier[:64]
+        )
         return
     outcome = _eligibility(user)
     if outcome == "sent":
-        links.issue(user, links.purpose_for(user), language=req.language,
-                    requested=origin.of_request(req.ip, req.user_agent, req.created_at))
-    audit.record("recovery.request", outcome=outcome, target=user, ip=req.ip,
-                 target_name=None if user else req.identifier[:64])
+        links.issue(
+            user,
+            links.purpose_for(user),
+            language=req.language,
+            requested=origin.of_request(req.ip, req.user_agent, req.created_at),
+        )
+    audit.record(
+        "recovery.request",
+        outcome=outcome,
+        target=user,
+        ip=req.ip,
+        target_name=None if user else req.identifier[:64],
+    )
 
 
 def _eligibility(user: User | None) -> str:
-    """"sent", or why not: ``links.refusal``, or "rate_limited" (too many recent links)."""
+    """ "sent", or why not: ``links.refusal``, or "rate_limited" (too many recent links)."""
     reason = links.refusal(user)
     if reason is not None:
         return reason
     window = utcnow() - timedelta(minutes=settings.get("RESET_MAIL_WINDOW_MINUTES"))
-    recent = ResetToken.select().where((ResetToken.user == user.id)
-                                       & (ResetToken.created_at >= window)
-                                       & ResetToken.purpose.in_(links.PASSWORD_KINDS)).count()
+    recent = (
+        ResetToken.select()
+        .where(
+            (ResetToken.user == user.id)
+            & (ResetToken.created_at >= window)
+            & ResetToken.purpose.in_(links.PASSWORD_KINDS)
+        )
+        .count()
+    )
     if recent >= settings.get("RESET_MAILS_PER_WINDOW"):
         return "rate_limited"
     return "sent"
@@ -122,6 +148,10 @@ def complete(state: links.LinkState, password: str) -> bool:
             links.release(state)
             raise
     return accounts.replace_password(
-        user, password, how="first" if first else "reset", action="password.reset",
+        user,
+        password,
+        how="first" if first else "reset",
+        action="password.reset",
         detail={"via": state.token.purpose},
-        claim=None if source.remote else (lambda: links.consume(state)))
+        claim=None if source.remote else (lambda: links.consume(state)),
+    )

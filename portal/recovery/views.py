@@ -26,10 +26,13 @@ def forgot():
     ratelimit.check("forgot")
     if not form.validate_on_submit():
         return render_template("recovery/forgot.html", form=form), 422
-    service.request_recovery(form.identifier.data.strip(),
-                             form.provider.data if "provider" in form else "identity",
-                             str(get_locale() or "en"), request.remote_addr or "",
-                             request.user_agent.string or "")
+    service.request_recovery(
+        form.identifier.data.strip(),
+        form.provider.data if "provider" in form else "identity",
+        str(get_locale() or "en"),
+        request.remote_addr or "",
+        request.user_agent.string or "",
+    )
     return redirect(url_for("recovery.sent"), 303)
 
 
@@ -57,13 +60,20 @@ def reset():
             audit.record("recovery.link_invalid", outcome="failure")
         return render_template("recovery/invalid.html"), 404
     form = ResetForm()
-    context = {"form": form, "user": state.user, "policy": accounts.current_policy(),
-               "first": state.user.password_hash is None,
-               "seconds_left": int((state.token.expires_at - utcnow()).total_seconds())}
+    context = {
+        "form": form,
+        "user": state.user,
+        "policy": accounts.current_policy(),
+        "first": state.user.password_hash is None,
+        "seconds_left": int((state.token.expires_at - utcnow()).total_seconds()),
+    }
     if request.method != "POST":
         return render_template("recovery/reset.html", **context)
-    errors = (service.finish(state, form.password.data, form.confirm.data)
-              if form.validate_on_submit() else [])
+    errors = (
+        service.finish(state, form.password.data, form.confirm.data)
+        if form.validate_on_submit()
+        else []
+    )
     if errors is None:  # another request used the link first
         return render_template("recovery/invalid.html"), 404
     if errors or form.errors:

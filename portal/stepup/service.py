@@ -40,8 +40,7 @@ def check_password(password: str) -> bool:
     """
     ratelimit.check("reauth")
     user = current_user._get_current_object()
-    verdict = throttle.verify_password(user, password,
-                                       check=providers.for_user(user).check_current)
+    verdict = throttle.verify_password(user, password, check=providers.for_user(user).check_current)
     if verdict.ok:
         sessions.mark_reauthenticated()
         audit.record("reauth", target=user)
@@ -78,11 +77,11 @@ def challenge():
             error = text("WRONG_PASSWORD")
         except Throttled as exc:
             error, status = throttled_message(exc.retry_after), 429
-    fields = [(k, v) for k, v in request.form.items(multi=True)
-              if k not in (FIELD, "csrf_token")]
+    fields = [(k, v) for k, v in request.form.items(multi=True) if k not in (FIELD, "csrf_token")]
     template = "admin/_reauth.html" if htmx.is_htmx() else "admin/reauth.html"
-    response = current_app.make_response((render_template(
-        template, fields=fields, action=request.path, error=error), status))
+    response = current_app.make_response(
+        (render_template(template, fields=fields, action=request.path, error=error), status)
+    )
     return htmx.ask_reauth(response)
 
 

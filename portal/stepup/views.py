@@ -19,9 +19,14 @@ def reauth():
     try:
         ok = check_password(request.form.get(FIELD, ""))
     except Throttled as exc:
-        return render_template("admin/_reauth.html", fields=[], action=request.path,
-                               error=throttled_message(exc.retry_after)), 429
+        return render_template(
+            "admin/_reauth.html",
+            fields=[],
+            action=request.path,
+            error=throttled_message(exc.retry_after),
+        ), 429
     if ok:
         return htmx.reauthenticated(current_app.make_response(("", 200)))
-    return render_template("admin/_reauth.html", fields=[], action=request.path,
-                           error=text("WRONG_PASSWORD")), 422
+    return render_template(
+        "admin/_reauth.html", fields=[], action=request.path, error=text("WRONG_PASSWORD")
+    ), 422

@@ -11,9 +11,11 @@ from ..forms import MaxLength, confirm_field, new_password_field
 
 
 class ResetForm(FlaskForm):
-    reason = TextAreaField(_l("Reason (optional, kept in the audit log)"),
-                           validators=[MaxLength(500), Optional()],
-                           render_kw={"rows": 2})
+    reason = TextAreaField(
+        _l("Reason (optional, kept in the audit log)"),
+        validators=[MaxLength(500), Optional()],
+        render_kw={"rows": 2},
+    )
 
 
 class SetPasswordForm(FlaskForm):

@@ -16,16 +16,31 @@ def reset_and_unlock(actor: User, user: User, reason: str = "") -> str:
     return temp
 
 
-def _replace_password(actor: User, user: User, password: str, action: str,
-                      detail: dict | None, *, temporary: bool = False,
-                      must_change: bool = False) -> None:
+def _replace_password(
+    actor: User,
+    user: User,
+    password: str,
+    action: str,
+    detail: dict | None,
+    *,
+    temporary: bool = False,
+    must_change: bool = False,
+) -> None:
     """An administrator's new password for ``user``: stored, sessions ended, owner told,
     audited (``accounts.replace_password``) — after the provider (the directory, for
     ``sso`` accounts) has accepted it. Raises ``providers.PasswordRejected`` /
     ``DirectoryUnavailable``."""
     providers.for_user(user).set_password(user, password, must_change=temporary or must_change)
-    accounts.replace_password(user, password, how="admin", action=action, actor=actor,
-                              detail=detail, temporary=temporary, must_change=must_change)
+    accounts.replace_password(
+        user,
+        password,
+        how="admin",
+        action=action,
+        actor=actor,
+        detail=detail,
+        temporary=temporary,
+        must_change=must_change,
+    )
 
 
 def email_temporary_password(actor: User, user: User, password: str) -> OutboxMail | None:
@@ -42,15 +57,22 @@ def email_temporary_password(actor: User, user: User, password: str) -> OutboxMa
     if not password or not passwords.verify_password(password, user.password_hash):
         return None
     with write():
-        row = mail.queue("temp_password", user.email, user=user, password=password,
-                         expires_at=user.temp_password_expires_at)
-        audit.record("admin.temp_password_mail", actor=actor, target=user,
-                     detail={"mail_id": row.id})
+        row = mail.queue(
+            "temp_password",
+            user.email,
+            user=user,
+            password=password,
+            expires_at=user.temp_password_expires_at,
+        )
+        audit.record(
+            "admin.temp_password_mail", actor=actor, target=user, detail={"mail_id": row.id}
+        )
     return row
 
 
-def try_set_password(actor: User, user: User, password: str, confirm: str,
-                     must_change: bool) -> list[str]:
+def try_set_password(
+    actor: User, user: User, password: str, confirm: str, must_change: bool
+) -> list[str]:
     """Check the typed password against the policy, then set it; the errors, if any
     (the policy's, then the directory's)."""
     check = accounts.check_new_password(user, password, confirm)
@@ -64,8 +86,14 @@ def try_set_password(actor: User, user: User, password: str, confirm: str,
 
 def set_password(actor: User, user: User, password: str, must_change: bool) -> None:
     """An administrator types the password (seeds 001-003); checked by the caller."""
-    _replace_password(actor, user, password, "admin.set_password",
-                      {"must_change": bool(must_change)}, must_change=must_change)
+    _replace_password(
+        actor,
+        user,
+        password,
+        "admin.set_password",
+        {"must_change": bool(must_change)},
+        must_change=must_change,
+    )
 
 
 def mail_status(row_id: int) -> OutboxMail | None:

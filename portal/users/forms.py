@@ -21,11 +21,20 @@ def _team_coerce(value):
 
 
 class UserForm(FlaskForm):
-    username = StringField(_l("Username"), validators=[
-        InputRequired(message=_l("Enter a username.")), MaxLength(64), no_control_chars],
-        render_kw={"autocomplete": "off", "spellcheck": "false"})
-    email = StringField(_l("Email"), validators=[Optional(), MaxLength(254), no_control_chars],
-                        render_kw={"autocomplete": "off", "type": "email"})
+    username = StringField(
+        _l("Username"),
+        validators=[
+            InputRequired(message=_l("Enter a username.")),
+            MaxLength(64),
+            no_control_chars,
+        ],
+        render_kw={"autocomplete": "off", "spellcheck": "false"},
+    )
+    email = StringField(
+        _l("Email"),
+        validators=[Optional(), MaxLength(254), no_control_chars],
+        render_kw={"autocomplete": "off", "type": "email"},
+    )
     first_name = StringField(_l("First name"), validators=[MaxLength(64), no_control_chars])
     last_name = StringField(_l("Last name"), validators=[MaxLength(64), no_control_chars])
     role = SelectField(_l("Role"))
@@ -46,13 +55,22 @@ class UserForm(FlaskForm):
         no_team = [] if creating and not roles else [(None, _l("No team"))]
         self.team.choices = no_team + [(t.id, t.name) for t in search.teams_for(actor)]
         self.provider.choices = [(p, label) for p, label in labels.PROVIDER_LABELS.items()]
-        self.language.choices = [("", _l("Organisation default")), ("en", "English"),
-                                 ("fr", "Français")]
+        self.language.choices = [
+            ("", _l("Organisation default")),
+            ("en", "English"),
+            ("fr", "Français"),
+        ]
         return self
 
     def data_for_service(self) -> service.UserData:
         return service.UserData(
-            username=self.username.data or "", email=self.email.data or None,
-            first_name=self.first_name.data or "", last_name=self.last_name.data or "",
-            team_id=self.team.data, provider=self.provider.data, disabled=bool(self.disabled.data),
-            role=self.role.data if "role" in self else None, language=self.language.data or "")
+            username=self.username.data or "",
+            email=self.email.data or None,
+            first_name=self.first_name.data or "",
+            last_name=self.last_name.data or "",
+            team_id=self.team.data,
+            provider=self.provider.data,
+            disabled=bool(self.disabled.data),
+            role=self.role.data if "role" in self else None,
+            language=self.language.data or "",
+        )

@@ -82,9 +82,16 @@ class Search:
 
     def params(self, **changes) -> dict:
         """Query-string parameters (only the ones that differ from the defaults)."""
-        values = {"q": self.q, "role": self.role, "status": self.status, "team": self.team_id,
-                  "provider": self.provider, "sort": self.sort, "dir": self.direction,
-                  "page": self.page}
+        values = {
+            "q": self.q,
+            "role": self.role,
+            "status": self.status,
+            "team": self.team_id,
+            "provider": self.provider,
+            "sort": self.sort,
+            "dir": self.direction,
+            "page": self.page,
+        }
         values.update(changes)
         defaults = {"sort": "username", "dir": "asc", "page": 1}
         return {k: v for k, v in values.items() if v not in (None, "") and defaults.get(k) != v}
@@ -113,7 +120,8 @@ def status_condition(status: str, now: datetime | None = None):
     """SQL for the status badge (same precedence as ``User.status``)."""
     now = now or utcnow()
     not_locked = (User.hard_locked == False) & (
-        User.locked_until.is_null() | (User.locked_until <= now))
+        User.locked_until.is_null() | (User.locked_until <= now)
+    )
     enabled = User.disabled == False
     if status == "disabled":
         return User.disabled == SQL("TRUE")  # literal: matches the partial index
@@ -126,11 +134,16 @@ def status_condition(status: str, now: datetime | None = None):
     if status == "invited":
         return enabled & not_locked & User.password_hash.is_null()
     if status == "must_change":
-        return (enabled & not_locked & User.password_hash.is_null(False)
-                & (User.must_change == SQL("TRUE")))  # literal: matches the partial index
+        return (
+            enabled
+            & not_locked
+            & User.password_hash.is_null(False)
+            & (User.must_change == SQL("TRUE"))
+        )  # literal: matches the partial index
     if status == "active":
-        return (enabled & not_locked & User.password_hash.is_null(False)
-                & (User.must_change == False))
+        return (
+            enabled & not_locked & User.password_hash.is_null(False) & (User.must_change == False)
+        )
     return None
 
 
@@ -144,15 +157,20 @@ def text_condition(q: str):
     key = fold(q)
     if not key:
         return None
-    cond = (_prefix(User.username_key, key) | _prefix(User.email_key, key)
-            | _prefix(User.first_name_key, key) | _prefix(User.last_name_key, key))
+    cond = (
+        _prefix(User.username_key, key)
+        | _prefix(User.email_key, key)
+        | _prefix(User.first_name_key, key)
+        | _prefix(User.last_name_key, key)
+    )
     if key.isdigit() and len(key) < 10:
         cond |= User.id == int(key)
     words = key.split()
     if len(words) == 2:
         a, b = words
-        cond |= ((_prefix(User.first_name_key, a) & _prefix(User.last_name_key, b))
-                 | (_prefix(User.last_name_key, a) & _prefix(User.first_name_key, b)))
+        cond |= (_prefix(User.first_name_key, a) & _prefix(User.last_name_key, b)) | (
+            _prefix(User.last_name_key, a) & _prefix(User.first_name_key, b)
+        )
     return cond
 
 
@@ -179,13 +197,29 @@ def filtered_query(actor: User | None, search: Search, conds: list | None = None
     return query.where(*conds) if conds else query
 
 
-def search_users(actor: User, q: str = "", role: str | None = None, status: str | None = None,
-                 team_id: int | None = None, provider: str | None = None,
-                 sort: str = "username", direction: str = "asc", page: int = 1,
-                 per_page: int = PER_PAGE) -> Page:
+def search_users(
+    actor: User,
+    q: str = "",
+    role: str | None = None,
+    status: str | None = None,
+    team_id: int | None = None,
+    provider: str | None = None,
+    sort: str = "username",
+    direction: str = "asc",
+    page: int = 1,
+    per_page: int = PER_PAGE,
+) -> Page:
     """One page of the user list, as the actor may see it."""
-    search = Search(q=q, role=role, status=status, team_id=team_id, provider=provider,
-                    sort=sort if sort in SORTS else "username", direction=direction, page=page)
+    search = Search(
+        q=q,
+        role=role,
+        status=status,
+        team_id=team_id,
+        provider=provider,
+        sort=sort if sort in SORTS else "username",
+        direction=direction,
+        page=page,
+    )
     return run_search(actor, search, per_page)
 
 
@@ -197,21 +231,22 @@ def run_search(actor: User, search: Search, per_page: int = PER_PAGE) -> Page:
     pages = max(math.ceil(total / per_page), 1)
     page = min(max(search.page, 1), pages)
     column = SORTS.get(search.sort, User.username_key)
-    if (is_sqlite() and total <= SMALL_RESULT
-            and not _username_order_is_cheaper(actor, search, total, page * per_page)):
+    if (
+        is_sqlite()
+        and total <= SMALL_RESULT
+        and not _username_order_is_cheaper(actor, search, total, page * per_page)
+    ):
         # Few matches: sort them, rather than walk the whole sort index looking for them
         # (SQLite would otherwise prefer the index that gives the order for free).
         column = column + 0 if search.sort == "id" else column.concat("")
     # Empty values (no team, never signed in) last in both directions, on both engines.
-    order = (column.desc(nulls="LAST") if search.direction == "desc"
-             else column.asc(nulls="LAST"))
+    order = column.desc(nulls="LAST") if search.direction == "desc" else column.asc(nulls="LAST")
     tiebreak = User.id.desc() if search.direction == "desc" else User.id.asc()
     items = list(query.order_by(order, tiebreak).paginate(page, per_page))
     return Page(items=items, total=total, page=page, pages=pages, per_page=per_page)
 
 
-def _username_order_is_cheaper(actor: User | None, search: Search, total: int,
-                               rows: int) -> bool:
+def _username_order_is_cheaper(actor: User | None, search: Search, total: int, rows: int) -> bool:
     """Read the first ``rows`` matches in username order from an index, rather than sort
     all ``total`` matches? (SQLite only: the caller otherwise hides the index.)
 

@@ -38,10 +38,17 @@ class UserData:
 
 def form_values(user: User) -> dict:
     """The edit form's starting values."""
-    return {"username": user.username, "email": user.email or "",
-            "first_name": user.first_name, "last_name": user.last_name, "role": user.role,
-            "team": user.team_id, "provider": user.provider, "language": user.language or "",
-            "disabled": user.disabled}
+    return {
+        "username": user.username,
+        "email": user.email or "",
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "role": user.role,
+        "team": user.team_id,
+        "provider": user.provider,
+        "language": user.language or "",
+        "disabled": user.disabled,
+    }
 
 
 def check_edit(actor: User, user: User | None, data: UserData) -> None:
@@ -81,8 +88,13 @@ def update_user(actor: User, user: User, data: UserData) -> dict:
     check_edit(actor, user, data)
     owned = providers.for_user(user).owned_fields()
     if owned:
-        current = {"username": user.username, "email": user.email, "first_name": user.first_name,
-                   "last_name": user.last_name, "team_id": user.team_id}
+        current = {
+            "username": user.username,
+            "email": user.email,
+            "first_name": user.first_name,
+            "last_name": user.last_name,
+            "team_id": user.team_id,
+        }
         data = dataclasses.replace(data, **{k: current[k] for k in owned})
     username = accounts.clean_username(data.username)
     email = accounts.clean_email(data.email)
@@ -90,25 +102,40 @@ def update_user(actor: User, user: User, data: UserData) -> dict:
         accounts.check_new_username(username, exclude_id=user.id)
     accounts.check_unique(username, email, exclude_id=user.id)
     new = {
-        "username": username, "email": email, "first_name": data.first_name.strip(),
-        "last_name": data.last_name.strip(), "team": data.team_id, "provider": data.provider,
+        "username": username,
+        "email": email,
+        "first_name": data.first_name.strip(),
+        "last_name": data.last_name.strip(),
+        "team": data.team_id,
+        "provider": data.provider,
         "disabled": bool(data.disabled),
     }
     if data.role is not None:
         new["role"] = data.role
     if data.language is not None:
         new["language"] = data.language or None
-    old = {"username": user.username, "email": user.email, "first_name": user.first_name,
-           "last_name": user.last_name, "team": user.team_id, "provider": user.provider,
-           "disabled": user.disabled, "role": user.role, "language": user.language}
+    old = {
+        "username": user.username,
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "team": user.team_id,
+        "provider": user.provider,
+        "disabled": user.disabled,
+        "role": user.role,
+        "language": user.language,
+    }
     changes = {k: [old[k], v] for k, v in new.items() if old[k] != v}
     if not changes:
         return {}
     fields = dict(new)
-    fields.update(username_key=fold(username), email_key=fold(email) if email else None,
-                  username_skeleton=accounts.username_skeleton(username),
-                  first_name_key=fold(new["first_name"]) or "",
-                  last_name_key=fold(new["last_name"]) or "")
+    fields.update(
+        username_key=fold(username),
+        email_key=fold(email) if email else None,
+        username_skeleton=accounts.username_skeleton(username),
+        first_name_key=fold(new["first_name"]) or "",
+        last_name_key=fold(new["last_name"]) or "",
+    )
     if "email" in changes or ("disabled" in changes and new["disabled"]):
         fields["security_stamp"] = accounts.new_stamp()
     try:
@@ -117,14 +144,16 @@ def update_user(actor: User, user: User, data: UserData) -> dict:
     except IntegrityError:  # another request took the username or email meanwhile
         raise accounts.AccountError(
             "email" if "email" in changes and "username" not in changes else "username",
-            text("USER_EXISTS")) from None
+            text("USER_EXISTS"),
+        ) from None
     if "role" in changes:
         access.clear_cache()
     return changes
 
 
-def _apply_update(actor: User, user: User, fields: dict, changes: dict,
-                  old_email: str | None) -> None:
+def _apply_update(
+    actor: User, user: User, fields: dict, changes: dict, old_email: str | None
+) -> None:
     User.update(**fields).where(User.id == user.id).execute()
     if "email" in changes:
         links.void(user)
@@ -133,8 +162,13 @@ def _apply_update(actor: User, user: User, fields: dict, changes: dict,
     user = User.get_by_id(user.id)
     if "email" in changes and old_email:
         # The recovery channel moved: the previous address hears of it (never the new one).
-        mail.queue("email_changed", old_email, user=user, by_admin=actor.id != user.id,
-                   **links.not_me_notice(user))  # "this wasn't me" locks (issue 10)
+        mail.queue(
+            "email_changed",
+            old_email,
+            user=user,
+            by_admin=actor.id != user.id,
+            **links.not_me_notice(user),
+        )  # "this wasn't me" locks (issue 10)
     audit.record("user.update", actor=actor, target=user, detail={"changed": changes})
 
 
@@ -151,10 +185,17 @@ def create_user(actor: User, data: UserData) -> tuple[User, str | None]:
     if source.remote:
         return _add_from_directory(actor, source, data), None
     return accounts.create_user(
-        data.username, role=data.role, email=data.email,
-        first_name=data.first_name, last_name=data.last_name,
-        team=team.name if team else None, language=data.language or None, actor=actor,
-        provider=data.provider or "identity", disabled=bool(data.disabled))
+        data.username,
+        role=data.role,
+        email=data.email,
+        first_name=data.first_name,
+        last_name=data.last_name,
+        team=team.name if team else None,
+        language=data.language or None,
+        actor=actor,
+        provider=data.provider or "identity",
+        disabled=bool(data.disabled),
+    )
 
 
 def _add_from_directory(actor: User, source, data: UserData) -> User:
@@ -163,16 +204,18 @@ def _add_from_directory(actor: User, source, data: UserData) -> User:
     user = source.find_account(username)  # the directory, outside any transaction
     if user is None:
         raise accounts.AccountError("username", text("NOT_IN_DIRECTORY"))
-    fields = {"role": data.role, "disabled": bool(data.disabled),
-              "language": data.language or None}
+    fields = {"role": data.role, "disabled": bool(data.disabled), "language": data.language or None}
     if "team_id" not in source.owned_fields():
         fields["team"] = data.team_id
     with write():
         User.update(**fields).where(User.id == user.id).execute()
         user = User.get_by_id(user.id)
-        audit.record("user.update", actor=actor, target=user,
-                     detail={"changed": {k: [None, v] for k, v in fields.items()},
-                             "source": "admin"})
+        audit.record(
+            "user.update",
+            actor=actor,
+            target=user,
+            detail={"changed": {k: [None, v] for k, v in fields.items()}, "source": "admin"},
+        )
     return user
 
 
@@ -216,6 +259,7 @@ def resend_link(actor: User, user: User, purpose: str) -> None:
     with write():
         voided = links.has_pending(user)
         links.issue(user, purpose, language=user.language)
-        audit.record("admin.resend", actor=actor, target=user,
-                     detail={"kind": purpose, "voided": voided})
+        audit.record(
+            "admin.resend", actor=actor, target=user, detail={"kind": purpose, "voided": voided}
+        )
     mail.wake()

@@ -31,18 +31,22 @@ def list_context(actor: User, query: search.Search) -> dict:
 @requires("users.read")
 def users(actor: User):
     query = search.Search.from_args(request.args)
-    return htmx.render("admin/users.html", "admin/_user_results.html",
-                       **list_context(actor, query))
+    return htmx.render("admin/users.html", "admin/_user_results.html", **list_context(actor, query))
 
 
 @bp.get("/users/<int:user_id>")
 @requires("users.read")
 def user_detail(actor: User, user: User):
-    return render_template("admin/user_detail.html", user=user, labels=labels,
-                           resend_purpose=service.resend_purpose,
-                           has_pending_link=links.has_pending,
-                           form=EmptyForm(), may_update=access.can(actor, "users.update", user),
-                           remote=_remote_state(user))
+    return render_template(
+        "admin/user_detail.html",
+        user=user,
+        labels=labels,
+        resend_purpose=service.resend_purpose,
+        has_pending_link=links.has_pending,
+        form=EmptyForm(),
+        may_update=access.can(actor, "users.update", user),
+        remote=_remote_state(user),
+    )
 
 
 def _remote_state(user: User) -> dict | None:

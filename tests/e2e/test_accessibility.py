@@ -39,14 +39,33 @@ def test_every_screen_and_dialog_passes_axe(live, new_page, lang):
 
     tour(page, live.url, lang, visit, stale=_stale(live))
     # The tour really went everywhere (a shortened walk would pass trivially).
-    for name in ("login-error", "forgot-sent", "overview", "overview-numbers", "change-password-errors", "users-one-row-menu", "dialog-edit-user",
-                 "dialog-reset-result", "dialog-bulk-reset-error", "dialog-reauth-error",
-                 "dialog-bulk-reset-results", "import", "import-new-teams", "import-done", "teams-error", "team-edit", "team-delete",
-                 "audit", "settings"):
+    for name in (
+        "login-error",
+        "forgot-sent",
+        "overview",
+        "overview-numbers",
+        "change-password-errors",
+        "users-one-row-menu",
+        "dialog-edit-user",
+        "dialog-reset-result",
+        "dialog-bulk-reset-error",
+        "dialog-reauth-error",
+        "dialog-bulk-reset-results",
+        "import",
+        "import-new-teams",
+        "import-done",
+        "teams-error",
+        "team-edit",
+        "team-delete",
+        "audit",
+        "settings",
+    ):
         assert name in visited, visited
     assert not found, f"axe-core {AXE_VERSION} ({lang}): " + "\n".join(
         f"{screen}: {v['impact']} {v['id']} ({v['help']}) at {v['nodes']}"
-        for screen, violations in found.items() for v in violations)
+        for screen, violations in found.items()
+        for v in violations
+    )
 
 
 def test_the_axe_check_can_fail(live, page):
@@ -63,7 +82,9 @@ def test_the_axe_check_can_fail(live, page):
       document.querySelector('main').append(wrap);
     }""")
     assert {v["id"] for v in axe_violations(page)} == {
-        "aria-valid-attr-value", "scrollable-region-focusable"}
+        "aria-valid-attr-value",
+        "scrollable-region-focusable",
+    }
 
 
 @pytest.mark.parametrize("lang", ["en", "fr"])

@@ -11,16 +11,21 @@ from tests.e2e.tour import sign_in
 
 pytestmark = pytest.mark.e2e
 
-PHONE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
-            "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1")
-TABLET_UA = ("Mozilla/5.0 (Linux; Android 14; Pixel Tablet) AppleWebKit/537.36 (KHTML, like "
-             "Gecko) Chrome/126.0.0.0 Safari/537.36")
+PHONE_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
+)
+TABLET_UA = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel Tablet) AppleWebKit/537.36 (KHTML, like "
+    "Gecko) Chrome/126.0.0.0 Safari/537.36"
+)
 
 
 def _no_violations(page, where: str) -> None:
     violations = axe_violations(page)
     assert not violations, f"axe-core {AXE_VERSION} on {where}: " + "\n".join(
-        f"{v['impact']} {v['id']} ({v['help']}) at {v['nodes']}" for v in violations)
+        f"{v['impact']} {v['id']} ({v['help']}) at {v['nodes']}" for v in violations
+    )
 
 
 @pytest.mark.parametrize("lang", ["en", "fr"])
@@ -58,10 +63,13 @@ def test_sessions_page_ends_other_browsers(live, new_page, lang):
     assert "/login" not in tablet.url
 
     # End all the others.
-    laptop.get_by_role("button", name="Terminer toutes les autres sessions" if lang == "fr"
-                       else "End all other sessions").click()
-    laptop.get_by_text("1 autre session a été terminée." if lang == "fr"
-                       else "1 other session has been ended.").wait_for()
+    laptop.get_by_role(
+        "button",
+        name="Terminer toutes les autres sessions" if lang == "fr" else "End all other sessions",
+    ).click()
+    laptop.get_by_text(
+        "1 autre session a été terminée." if lang == "fr" else "1 other session has been ended."
+    ).wait_for()
     assert laptop.locator("tr[data-session]").count() == 1
     tablet.goto(f"{live.url}/")
     assert "/login" in tablet.url

@@ -13,7 +13,7 @@ from tests.e2e.helpers import PASSWORD, sign_in
 pytestmark = pytest.mark.e2e
 
 SCREEN = {"width": 1280, "height": 800}
-LONG_EMAIL = ("a" * 60 + "." + "b" * 60 + "." + "c" * 60 + "@" + "d" * 50 + ".example.org")
+LONG_EMAIL = "a" * 60 + "." + "b" * 60 + "." + "c" * 60 + "@" + "d" * 50 + ".example.org"
 
 
 def rows(page):
@@ -30,7 +30,8 @@ def visible_at_center(page, locator) -> bool:
     assert box is not None
     return page.evaluate(
         "([el, x, y]) => { const hit = document.elementFromPoint(x, y); return !!hit && (hit === el || el.contains(hit)); }",
-        [locator.element_handle(), box["x"] + box["width"] / 2, box["y"] + box["height"] / 2])
+        [locator.element_handle(), box["x"] + box["width"] / 2, box["y"] + box["height"] / 2],
+    )
 
 
 def test_more_menu_is_usable_with_one_row(live, new_page):
@@ -66,8 +67,13 @@ def test_more_menu_is_usable_with_one_row(live, new_page):
 @pytest.mark.parametrize("lang", ["en", "fr"])
 def test_status_and_last_sign_in_are_visible_at_1280(live, new_page, lang):
     live.make_user("root", role="admin", email="root@example.test")
-    live.make_user("longmail", email=LONG_EMAIL, first_name="Maximilien-Alexandre",
-                   last_name="de La Rochefoucauld-Montbel", team="Warehouse — North site")
+    live.make_user(
+        "longmail",
+        email=LONG_EMAIL,
+        first_name="Maximilien-Alexandre",
+        last_name="de La Rochefoucauld-Montbel",
+        team="Warehouse — North site",
+    )
     for name in ("amy", "ben", "cleo"):
         live.make_user(name, email=f"{name}@example.test", team="Accounting & Payroll")
     page = new_page(viewport=SCREEN)
@@ -118,14 +124,16 @@ def test_password_form_keeps_what_was_typed(live, new_page):
     page.get_by_role("button", name="Save new password").click()
     page.locator("#confirm-error").wait_for()
     assert "do not match" in page.locator("#confirm-error").inner_text()
-    assert page.get_by_label("Confirm new password").get_attribute("aria-describedby") == "confirm-error"
+    assert (
+        page.get_by_label("Confirm new password").get_attribute("aria-describedby")
+        == "confirm-error"
+    )
     assert page.locator("#password-error").count() == 0
     assert page.get_by_label("Current password").input_value() == PASSWORD
 
     # Correct Confirm: the live checklist follows (no stale tick or cross).
     page.get_by_label("Confirm new password").fill(new)
-    page.wait_for_function(
-        "() => document.querySelector('li[data-rule=match]').className === 'ok'")
+    page.wait_for_function("() => document.querySelector('li[data-rule=match]').className === 'ok'")
     with page.expect_navigation():
         page.get_by_role("button", name="Save new password").click()
     assert page.get_by_text("Your password has been changed.").is_visible()
@@ -203,7 +211,8 @@ def test_one_time_password_asks_before_closing_and_focus_returns(live, new_page)
     page.locator("dialog").wait_for(state="detached")
     # Focus is back on the row's Reset & Unlock (the list was refreshed meanwhile).
     focused = page.evaluate(
-        "() => [document.activeElement.textContent.trim(), document.activeElement.closest('tr')?.id]")
+        "() => [document.activeElement.textContent.trim(), document.activeElement.closest('tr')?.id]"
+    )
     assert focused[0] == "Reset & Unlock" and focused[1], focused
 
 
@@ -295,13 +304,21 @@ def test_overview_counts_lead_to_the_filtered_list(live, new_page):
     assert locked.locator(".stat-number").inner_text() == "1"
     locked.click()
     page.wait_for_url(re.compile(r"/admin/users\?status=locked"))
-    assert [t.strip() for t in rows(page).locator("td:nth-child(2) a").all_inner_texts()] == ["stuck"]
+    assert [t.strip() for t in rows(page).locator("td:nth-child(2) a").all_inner_texts()] == [
+        "stuck"
+    ]
 
 
 def test_teams_management_and_a_manager_with_two_teams(live, new_page):
     live.make_user("root", role="admin", email="root@example.test")
-    live.make_user("mia", role="manager", email="mia@example.test", team="Front Desk",
-                   first_name="Mia", last_name="Manager")
+    live.make_user(
+        "mia",
+        role="manager",
+        email="mia@example.test",
+        team="Front Desk",
+        first_name="Mia",
+        last_name="Manager",
+    )
     live.make_user("wes", email="wes@example.test", team="Warehouse")
     page = new_page(viewport=SCREEN)
     sign_in(page, live.url, "root")
@@ -348,4 +365,5 @@ def test_keyboard_row_menu_action_keeps_focus_on_the_row(live, new_page):
     page.get_by_text("Ended 0 sessions of Kai Keys.").wait_for()
     page.wait_for_function(
         "id => document.activeElement && document.activeElement.getAttribute('popovertarget') === id",
-        arg=menu_id)
+        arg=menu_id,
+    )

@@ -17,21 +17,51 @@ TEAMS = ["Accounting & Payroll", "Front Desk", "Warehouse — North site", "Dire
 PEOPLE = [
     # username, first, last, email, team, state
     ("a.martin", "Alice", "Martin", "alice.martin@cabinet-exemple.fr", "Front Desk", "active"),
-    ("b.nguyen", "Bao", "Nguyen", "bao.nguyen@cabinet-exemple.fr", "Accounting & Payroll", "locked"),
-    ("c.dupont", "Céline", "Dupont-Aignan", "celine.dupont-aignan@cabinet-exemple.fr",
-     "Accounting & Payroll", "waiting"),
+    (
+        "b.nguyen",
+        "Bao",
+        "Nguyen",
+        "bao.nguyen@cabinet-exemple.fr",
+        "Accounting & Payroll",
+        "locked",
+    ),
+    (
+        "c.dupont",
+        "Céline",
+        "Dupont-Aignan",
+        "celine.dupont-aignan@cabinet-exemple.fr",
+        "Accounting & Payroll",
+        "waiting",
+    ),
     ("d.okafor", "Daniel", "Okafor", None, "Warehouse — North site", "must_change"),
     ("e.rossi", "Elena", "Rossi", "elena.rossi@cabinet-exemple.fr", "Front Desk", "invited"),
     ("f.moreau", "François", "Moreau", "francois.moreau@cabinet-exemple.fr", None, "disabled"),
     ("g.bernard", "Gaëlle", "Bernard", "gaelle.bernard@cabinet-exemple.fr", "Direction", "active"),
-    ("h.larochefoucauld", "Maximilien-Alexandre", "de La Rochefoucauld-Montbel",
-     "maximilien-alexandre.de-la-rochefoucauld-montbel@services-comptables-regionaux.example.fr",
-     "Accounting & Payroll", "active"),
+    (
+        "h.larochefoucauld",
+        "Maximilien-Alexandre",
+        "de La Rochefoucauld-Montbel",
+        "maximilien-alexandre.de-la-rochefoucauld-montbel@services-comptables-regionaux.example.fr",
+        "Accounting & Payroll",
+        "active",
+    ),
     ("i.haddad", "Inès", "Haddad", "ines.haddad@cabinet-exemple.fr", "Front Desk", "active"),
-    ("j.schmidt", "Jonas", "Schmidt", "jonas.schmidt@cabinet-exemple.fr",
-     "Warehouse — North site", "active"),
-    ("k.traore", "Kadiatou", "Traoré", "kadiatou.traore@cabinet-exemple.fr", "Front Desk",
-     "active"),
+    (
+        "j.schmidt",
+        "Jonas",
+        "Schmidt",
+        "jonas.schmidt@cabinet-exemple.fr",
+        "Warehouse — North site",
+        "active",
+    ),
+    (
+        "k.traore",
+        "Kadiatou",
+        "Traoré",
+        "kadiatou.traore@cabinet-exemple.fr",
+        "Front Desk",
+        "active",
+    ),
     ("l.petit", "Louis", "Petit", None, "Warehouse — North site", "active"),
 ]
 
@@ -45,12 +75,24 @@ def seed(app) -> None:
     with app.test_request_context():
         database.connect(reuse_if_open=True)
         try:
-            admin, _ = create_user(ADMIN, role="admin", email="camille.lefebvre@cabinet-exemple.fr",
-                                   first_name="Camille", last_name="Lefebvre", password=PASSWORD,
-                                   team="Direction")
-            manager, _ = create_user(MANAGER, role="manager", email="marc.dubois@cabinet-exemple.fr",
-                                     first_name="Marc", last_name="Dubois", password=PASSWORD,
-                                     team="Front Desk")
+            admin, _ = create_user(
+                ADMIN,
+                role="admin",
+                email="camille.lefebvre@cabinet-exemple.fr",
+                first_name="Camille",
+                last_name="Lefebvre",
+                password=PASSWORD,
+                team="Direction",
+            )
+            manager, _ = create_user(
+                MANAGER,
+                role="manager",
+                email="marc.dubois@cabinet-exemple.fr",
+                first_name="Marc",
+                last_name="Dubois",
+                password=PASSWORD,
+                team="Front Desk",
+            )
             for name in TEAMS:
                 from portal.accounts import ensure_team
 
@@ -59,40 +101,62 @@ def seed(app) -> None:
             now = utcnow()
             for i, (username, first, last, email, team, state) in enumerate(PEOPLE):
                 password = None if state in ("invited", "must_change") else PASSWORD
-                user, _ = create_user(username, email=email, first_name=first, last_name=last,
-                                      team=team, password=password)
+                user, _ = create_user(
+                    username,
+                    email=email,
+                    first_name=first,
+                    last_name=last,
+                    team=team,
+                    password=password,
+                )
                 fields = {}
                 if state in ("active", "locked", "waiting", "disabled"):
                     fields["last_login_at"] = now - timedelta(days=i, hours=3 * i)
                 if state == "locked":
                     fields.update(hard_locked=True, failed_count=50, last_failed_at=now)
                 if state == "waiting":
-                    fields.update(locked_until=now + timedelta(minutes=1), failed_count=5,
-                                  last_failed_at=now)
+                    fields.update(
+                        locked_until=now + timedelta(minutes=1), failed_count=5, last_failed_at=now
+                    )
                 if state == "disabled":
                     fields["disabled"] = True
                 if fields:
                     User.update(**fields).where(User.id == user.id).execute()
             User.update(last_login_at=now - timedelta(minutes=5)).where(
-                User.id == admin.id).execute()
+                User.id == admin.id
+            ).execute()
             # 30 days of activity for the overview, and one email that bounced.
             from portal.models import AuditEvent, OutboxMail
 
             events = []
             for day in range(30):
                 at = now - timedelta(days=day, hours=2)
-                for action, n in (("login.success", 6 + (day * 7) % 11),
-                                  ("login.failure", (day * 5) % 4),
-                                  ("account.lock", 1 if day % 9 == 3 else 0),
-                                  ("recovery.request", day % 3),
-                                  ("password.reset", 1 if day % 4 == 1 else 0)):
-                    events += [{"created_at": at, "action": action, "actor_name": "",
-                                "target_name": "a.martin", "detail": ""}] * n
+                for action, n in (
+                    ("login.success", 6 + (day * 7) % 11),
+                    ("login.failure", (day * 5) % 4),
+                    ("account.lock", 1 if day % 9 == 3 else 0),
+                    ("recovery.request", day % 3),
+                    ("password.reset", 1 if day % 4 == 1 else 0),
+                ):
+                    events += [
+                        {
+                            "created_at": at,
+                            "action": action,
+                            "actor_name": "",
+                            "target_name": "a.martin",
+                            "detail": "",
+                        }
+                    ] * n
             AuditEvent.insert_many(events).execute()
             rossi = User.get(User.username == "e.rossi")
-            OutboxMail.create(kind="invite", user=rossi, recipient=rossi.email,
-                              subject="Invitation", status="failed",
-                              last_error="550 5.1.1 mailbox unavailable")
+            OutboxMail.create(
+                kind="invite",
+                user=rossi,
+                recipient=rossi.email,
+                subject="Invitation",
+                status="failed",
+                last_error="550 5.1.1 mailbox unavailable",
+            )
         finally:
             database.close()
 
@@ -231,17 +295,21 @@ def tour(page, base: str, lang: str, visit, stale=None) -> None:
     _close_dialogs(page)
 
     user_id = page.evaluate(
-        "() => document.querySelector('a[href*=\"/admin/users/\"][href$=\"/edit\"]')"
-        ".getAttribute('href').split('/')[3]")
+        '() => document.querySelector(\'a[href*="/admin/users/"][href$="/edit"]\')'
+        ".getAttribute('href').split('/')[3]"
+    )
     page.goto(f"{base}/admin/users/{user_id}")
     visit("user-detail")
     page.goto(f"{base}/admin/users/import")
     visit("import")
-    sample = ("username,email,first_name,last_name,role,team,language\r\n"
-              "n.girard,nadia.girard@cabinet-exemple.fr,Nadia,Girard,user,Front Desk,fr\r\n"
-              "o.weber,,Otto,Weber,user,Archives — Sud,en\r\n")
+    sample = (
+        "username,email,first_name,last_name,role,team,language\r\n"
+        "n.girard,nadia.girard@cabinet-exemple.fr,Nadia,Girard,user,Front Desk,fr\r\n"
+        "o.weber,,Otto,Weber,user,Archives — Sud,en\r\n"
+    )
     page.locator("input[type=file]").set_input_files(
-        files=[{"name": "users.csv", "mimeType": "text/csv", "buffer": sample.encode()}])
+        files=[{"name": "users.csv", "mimeType": "text/csv", "buffer": sample.encode()}]
+    )
     page.locator("form[enctype] button[type=submit]").click()
     page.locator("ul.new-teams").wait_for()
     visit("import-new-teams")

@@ -18,30 +18,69 @@ from ..helpers import NEW_PASSWORD, csrf_of, login
 
 ROLES = ("admin", "manager", "user", "anonymous")
 TARGETS = ("self", "own_team", "other_team", "manager", "admin")
-TARGET_ACTIONS = ("view", "edit_form", "edit_post", "reset_get", "reset_post", "set_password",
-                  "unlock", "disable", "bulk")
+TARGET_ACTIONS = (
+    "view",
+    "edit_form",
+    "edit_post",
+    "reset_get",
+    "reset_post",
+    "set_password",
+    "unlock",
+    "disable",
+    "bulk",
+)
 PLAIN_ACTIONS = ("list", "export", "import")
 
 # Who acts, and who each target kind is, for each role.
 ACTOR = {"admin": "admin", "manager": "mgrA", "user": "alice", "anonymous": None}
 TARGET_OF = {
-    "admin": {"self": "admin", "own_team": "alice", "other_team": "bob", "manager": "mgrA",
-              "admin": "admin2"},
-    "manager": {"self": "mgrA", "own_team": "alice", "other_team": "bob", "manager": "mgrA2",
-                "admin": "admin"},
-    "user": {"self": "alice", "own_team": "carol", "other_team": "bob", "manager": "mgrA",
-             "admin": "admin"},
-    "anonymous": {"self": "alice", "own_team": "alice", "other_team": "bob", "manager": "mgrA",
-                  "admin": "admin"},
+    "admin": {
+        "self": "admin",
+        "own_team": "alice",
+        "other_team": "bob",
+        "manager": "mgrA",
+        "admin": "admin2",
+    },
+    "manager": {
+        "self": "mgrA",
+        "own_team": "alice",
+        "other_team": "bob",
+        "manager": "mgrA2",
+        "admin": "admin",
+    },
+    "user": {
+        "self": "alice",
+        "own_team": "carol",
+        "other_team": "bob",
+        "manager": "mgrA",
+        "admin": "admin",
+    },
+    "anonymous": {
+        "self": "alice",
+        "own_team": "alice",
+        "other_team": "bob",
+        "manager": "mgrA",
+        "admin": "admin",
+    },
 }
 
 ALL = {a: "allow" for a in TARGET_ACTIONS}
 NONE = {a: "deny" for a in TARGET_ACTIONS}
 EXPECTED = {
-    "admin": {"self": {**ALL, "disable": "deny", "bulk": "skip"}, "own_team": ALL,
-              "other_team": ALL, "manager": ALL, "admin": ALL},
-    "manager": {"self": {**NONE, "bulk": "skip"}, "own_team": ALL, "other_team": NONE, "manager": NONE,
-                "admin": NONE},
+    "admin": {
+        "self": {**ALL, "disable": "deny", "bulk": "skip"},
+        "own_team": ALL,
+        "other_team": ALL,
+        "manager": ALL,
+        "admin": ALL,
+    },
+    "manager": {
+        "self": {**NONE, "bulk": "skip"},
+        "own_team": ALL,
+        "other_team": NONE,
+        "manager": NONE,
+        "admin": NONE,
+    },
     "user": {t: NONE for t in TARGETS},
     "anonymous": {t: {a: "login" for a in TARGET_ACTIONS} for t in TARGETS},
 }
@@ -55,10 +94,16 @@ EXPECTED_PLAIN = {
 
 @pytest.fixture
 def cast(app, make_user):
-    for name, role, team in [("admin", "admin", None), ("admin2", "admin", None),
-                             ("mgrA", "manager", "A"), ("mgrA2", "manager", "A"),
-                             ("mgrB", "manager", "B"), ("alice", "user", "A"),
-                             ("carol", "user", "A"), ("bob", "user", "B")]:
+    for name, role, team in [
+        ("admin", "admin", None),
+        ("admin2", "admin", None),
+        ("mgrA", "manager", "A"),
+        ("mgrA2", "manager", "A"),
+        ("mgrB", "manager", "B"),
+        ("alice", "user", "A"),
+        ("carol", "user", "A"),
+        ("bob", "user", "B"),
+    ]:
         make_user(name, role=role, team=team)
     with app.app_context():
         database.connect(reuse_if_open=True)
@@ -108,8 +153,14 @@ def do(client, action, target: User | None):
         return client.get(f"/admin/users/{uid}/reset")
     data = {"csrf_token": _token(client)}
     if action == "edit_post":
-        data.update(username=target.username, email=target.email or "", provider="identity",
-                    role=target.role, team=str(target.team_id or ""), first_name="Renamed")
+        data.update(
+            username=target.username,
+            email=target.email or "",
+            provider="identity",
+            role=target.role,
+            team=str(target.team_id or ""),
+            first_name="Renamed",
+        )
         return client.post(f"/admin/users/{uid}/edit", data=data)
     if action == "reset_post":
         return client.post(f"/admin/users/{uid}/reset", data=data)
@@ -170,4 +221,8 @@ def test_denied_actions_change_nothing(app, cast):
         after = User.get_by_id(before.id)
         database.close()
     assert (after.password_hash, after.first_name, after.disabled, after.security_stamp) == (
-        before.password_hash, before.first_name, before.disabled, before.security_stamp)
+        before.password_hash,
+        before.first_name,
+        before.disabled,
+        before.security_stamp,
+    )

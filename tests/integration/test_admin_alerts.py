@@ -30,11 +30,22 @@ def staff(app):
     with app.test_request_context():
         database.connect(reuse_if_open=True)
         out = {}
-        for name, role, lang in (("ada", "admin", None), ("bea", "admin", None),
-                                 ("chloe", "admin", "fr"), ("dan", "admin", None),
-                                 ("mia", "manager", None), ("uma", "user", None)):
-            out[name], _ = create_user(name, role=role, email=f"{name}@example.test",
-                                       password=PASSWORD, language=lang, first_name=name.title())
+        for name, role, lang in (
+            ("ada", "admin", None),
+            ("bea", "admin", None),
+            ("chloe", "admin", "fr"),
+            ("dan", "admin", None),
+            ("mia", "manager", None),
+            ("uma", "user", None),
+        ):
+            out[name], _ = create_user(
+                name,
+                role=role,
+                email=f"{name}@example.test",
+                password=PASSWORD,
+                language=lang,
+                first_name=name.title(),
+            )
         User.update(disabled=True).where(User.id == out["dan"].id).execute()
         database.close()
     return out
@@ -90,8 +101,12 @@ def test_set_password_of_an_admin_alerts_in_english(make_app, smtp_server):
     p = staff(app)
     client = app.test_client()
     login(client, "chloe")
-    r = post(client, f"/admin/users/{p['bea'].id}/password",
-             {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "must_change": "y"}, htmx=True)
+    r = post(
+        client,
+        f"/admin/users/{p['bea'].id}/password",
+        {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "must_change": "y"},
+        htmx=True,
+    )
     assert r.status_code == 200
     deliver(app)
     got = alerts_to(smtp_server)
@@ -131,7 +146,8 @@ def test_hard_lock_of_an_admin_alerts_the_others(make_app, smtp_server):
     with app.app_context():
         database.connect(reuse_if_open=True)
         User.update(failed_count=49, last_failed_at=utcnow()).where(
-            User.id == p["bea"].id).execute()
+            User.id == p["bea"].id
+        ).execute()
         database.close()
     r = login(app.test_client(), "bea", "wrong password entirely 123")
     assert r.status_code in (401, 429)
@@ -191,8 +207,10 @@ def test_notify_admins_derives_admins_from_role_rows(make_app, smtp_server):
         pending, _ = create_user("pat", role="admin", email="pat@example.test")  # invited
         with write():
             # "This wasn't me" concerns any account; the actor is nobody.
-            assert alerts.notify_admins("not_me_lock", User.get_by_id(p["uma"].id),
-                                        ip="203.0.113.9") == 4
+            assert (
+                alerts.notify_admins("not_me_lock", User.get_by_id(p["uma"].id), ip="203.0.113.9")
+                == 4
+            )
             # A non-administrator subject of an admin_* event alerts nobody.
             assert alerts.notify_admins("admin_locked", User.get_by_id(p["uma"].id)) == 0
         database.close()
@@ -200,7 +218,11 @@ def test_notify_admins_derives_admins_from_role_rows(make_app, smtp_server):
     got = alerts_to(smtp_server)
     # Every enabled administrator with a password, whatever their role is called; not an
     # invited one (pat), a disabled one (dan), a manager (mia) or the subject (uma).
-    assert sorted(got) == ["ada@example.test", "bea@example.test", "chloe@example.test",
-                           "gil@example.test"]
+    assert sorted(got) == [
+        "ada@example.test",
+        "bea@example.test",
+        "chloe@example.test",
+        "gil@example.test",
+    ]
     assert "did not make" in got["gil@example.test"] and "203.0.113.9" in got["gil@example.test"]
     assert pending.password_hash is None

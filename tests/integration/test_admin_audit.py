@@ -26,14 +26,31 @@ def _db(app):
     return ctx
 
 
-def _event(app, action, *, actor=None, target=None, target_name=None, outcome="success",
-           detail=None, at=None, ip="10.0.0.1"):
+def _event(
+    app,
+    action,
+    *,
+    actor=None,
+    target=None,
+    target_name=None,
+    outcome="success",
+    detail=None,
+    at=None,
+    ip="10.0.0.1",
+):
     with app.test_request_context():
         database.connect(reuse_if_open=True)
         actor = User.get_by_id(actor.id) if actor else None
         target = User.get_by_id(target.id) if target else None
-        event = audit_module.record(action, outcome=outcome, actor=actor, target=target,
-                                    target_name=target_name, detail=detail, ip=ip)
+        event = audit_module.record(
+            action,
+            outcome=outcome,
+            actor=actor,
+            target=target,
+            target_name=target_name,
+            detail=detail,
+            ip=ip,
+        )
         if at is not None:
             AuditEvent.update(created_at=at).where(AuditEvent.id == event.id).execute()
         database.close()
@@ -97,10 +114,20 @@ def test_htmx_request_gets_the_fragment_only(client, people):
 
 
 def test_newest_first_with_labels_and_raw_unknown_actions(app, client, people):
-    _event(app, "password.change", actor=people["alice"], target=people["alice"],
-           at=datetime(2026, 1, 1, 10, 0))
-    _event(app, "custom.thing", actor=people["admin"], target=people["bob"],
-           at=datetime(2026, 1, 2, 10, 0))
+    _event(
+        app,
+        "password.change",
+        actor=people["alice"],
+        target=people["alice"],
+        at=datetime(2026, 1, 1, 10, 0),
+    )
+    _event(
+        app,
+        "custom.thing",
+        actor=people["admin"],
+        target=people["bob"],
+        at=datetime(2026, 1, 2, 10, 0),
+    )
     login(client, "admin")
     rows = _rows(client.get("/admin/audit?date_from=2026-01-01&date_to=2026-01-02"))
     assert len(rows) == 2
@@ -139,19 +166,24 @@ def test_date_range_uses_the_org_time_zone(app, client, people):
     _event(app, "custom.tz", target=people["bob"], at=datetime(2026, 3, 10, 22, 59))
     _event(app, "custom.tz", target=people["bob"], at=datetime(2026, 3, 10, 23, 0))  # 11th in Paris
     login(client, "admin")
-    rows = _rows(client.get("/admin/audit?action=custom.tz&date_from=2026-03-10&date_to=2026-03-10"))
+    rows = _rows(
+        client.get("/admin/audit?action=custom.tz&date_from=2026-03-10&date_to=2026-03-10")
+    )
     assert len(rows) == 2
     assert "Europe/Paris" in client.get("/admin/audit").get_data(as_text=True)
     assert len(_rows(client.get("/admin/audit?action=custom.tz&date_to=2026-03-09"))) == 0
 
 
-@pytest.mark.parametrize("query, field", [
-    ("date_from=2026-13-01", "date_from"),
-    ("date_from=yesterday", "date_from"),
-    ("date_to=2026-02-30", "date_to"),
-    ("date_from=2026-03-02&date_to=2026-03-01", "date_to"),
-    ("date_from=%00%0a", "date_from"),
-])
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ("date_from=2026-13-01", "date_from"),
+        ("date_from=yesterday", "date_from"),
+        ("date_to=2026-02-30", "date_to"),
+        ("date_from=2026-03-02&date_to=2026-03-01", "date_to"),
+        ("date_from=%00%0a", "date_from"),
+    ],
+)
 def test_bad_dates_are_422_with_message_next_to_field_and_input_kept(client, people, query, field):
     login(client, "admin")
     response = client.get("/admin/audit?actor=adm&" + query)
@@ -176,8 +208,17 @@ def test_pagination_50_per_page(app, client, people):
     with app.app_context():
         database.connect(reuse_if_open=True)
         now = utcnow()
-        AuditEvent.insert_many([{"action": "custom.bulk", "target_name": f"n{i:03d}",
-                                 "created_at": now, "detail": ""} for i in range(120)]).execute()
+        AuditEvent.insert_many(
+            [
+                {
+                    "action": "custom.bulk",
+                    "target_name": f"n{i:03d}",
+                    "created_at": now,
+                    "detail": "",
+                }
+                for i in range(120)
+            ]
+        ).execute()
         database.close()
     login(client, "admin")
     first = client.get("/admin/audit?action=custom.bulk")
@@ -193,8 +234,7 @@ def test_manager_sees_only_events_about_their_teams(app, client, people, make_us
     carol = make_user("carol", team="Gamma")
     with app.app_context():
         database.connect(reuse_if_open=True)
-        ManagedTeam.create(manager=people["mgr"].id,
-                           team=Team.get(Team.name == "Gamma").id)
+        ManagedTeam.create(manager=people["mgr"].id, team=Team.get(Team.name == "Gamma").id)
         database.close()
     _event(app, "custom.scope", actor=people["admin"], target=people["alice"])  # Alpha
     _event(app, "custom.scope", actor=people["admin"], target=carol)  # Gamma (managed)
@@ -247,7 +287,7 @@ def test_csv_export_is_filtered_safe_and_excel_friendly(app, client, people):
     header, data = rows[0], rows[1:]
     assert "Action" in header and "IP address" in header
     targets = {r[header.index("Target")] for r in data}
-    assert targets == {"'=HYPERLINK(\"http://x\")", "'@SUM(A1)", "'-2+3"}
+    assert targets == {'\'=HYPERLINK("http://x")', "'@SUM(A1)", "'-2+3"}
     assert all(r[header.index("Action code")] == "custom.csv" for r in data)
     assert all(not cell.startswith(("=", "+", "-", "@")) for r in data for cell in r)
     everything = client.get("/admin/audit/export.csv").get_data().decode("utf-8-sig")
@@ -255,8 +295,9 @@ def test_csv_export_is_filtered_safe_and_excel_friendly(app, client, people):
     # Taking a copy is recorded, with the filters used.
     with app.app_context():
         database.connect(reuse_if_open=True)
-        exports = list(AuditEvent.select().where(AuditEvent.action == "audit.export")
-                       .order_by(AuditEvent.id))
+        exports = list(
+            AuditEvent.select().where(AuditEvent.action == "audit.export").order_by(AuditEvent.id)
+        )
         database.close()
     assert [e.actor_name for e in exports] == ["admin", "admin"]
     assert json.loads(exports[0].detail) == {"action": "custom.csv"}
@@ -279,8 +320,9 @@ def test_audit_is_append_only(app, client, people, method, url):
         database.close()
 
 
-def test_no_password_or_token_ever_reaches_the_audit_log(app, client, make_user, outbox,
-                                                         monkeypatch):
+def test_no_password_or_token_ever_reaches_the_audit_log(
+    app, client, make_user, outbox, monkeypatch
+):
     """A full flow: sign-ins, a failure, recovery by link, a change, an admin Reset & Unlock
     (temporary password, emailed), an admin-typed password; then search every row."""
     from portal import passwords
@@ -306,32 +348,47 @@ def test_no_password_or_token_ever_reaches_the_audit_log(app, client, make_user,
     page = client.get(link, follow_redirects=True)
     new = "quiet orchard lantern 2291"
     secrets_seen.append(new)
-    response = client.post("/password/reset", data={"password": new, "confirm": new,
-                                                    "csrf_token": csrf_of(page)})
+    response = client.post(
+        "/password/reset", data={"password": new, "confirm": new, "csrf_token": csrf_of(page)}
+    )
     assert response.status_code in (200, 302, 303)
     assert login(client, "dave", new).status_code == 303
     newer = "amber kettle meadow 5521"
     secrets_seen.append(newer)
     page = client.get("/password/change")
-    assert client.post("/password/change", data={
-        "current_password": new, "password": newer, "confirm": newer,
-        "csrf_token": csrf_of(page)}).status_code == 303
+    assert (
+        client.post(
+            "/password/change",
+            data={
+                "current_password": new,
+                "password": newer,
+                "confirm": newer,
+                "csrf_token": csrf_of(page),
+            },
+        ).status_code
+        == 303
+    )
     client.post("/logout", data={"csrf_token": csrf_of(client.get("/"))})
     # The administrator resets dave's password, mails the temporary one, then types one.
     login(client, "admin")
     page = client.get(f"/admin/users/{dave.id}/reset")
-    reset = client.post(f"/admin/users/{dave.id}/reset",
-                        data={"reason": "called the help desk", "csrf_token": csrf_of(page)})
+    reset = client.post(
+        f"/admin/users/{dave.id}/reset",
+        data={"reason": "called the help desk", "csrf_token": csrf_of(page)},
+    )
     assert reset.status_code == 200 and temps and temps[-1] in reset.get_data(as_text=True)
     secrets_seen.append(temps[-1])
-    client.post(f"/admin/users/{dave.id}/reset/email",
-                data={"password": temps[-1], "csrf_token": csrf_of(page)})
+    client.post(
+        f"/admin/users/{dave.id}/reset/email",
+        data={"password": temps[-1], "csrf_token": csrf_of(page)},
+    )
     typed = "copper willow basin 7713"
     secrets_seen.append(typed)
     page = client.get(f"/admin/users/{dave.id}/password")
-    assert client.post(f"/admin/users/{dave.id}/password", data={
-        "password": typed, "confirm": typed, "must_change": "y",
-        "csrf_token": csrf_of(page)}).status_code in (200, 303)
+    assert client.post(
+        f"/admin/users/{dave.id}/password",
+        data={"password": typed, "confirm": typed, "must_change": "y", "csrf_token": csrf_of(page)},
+    ).status_code in (200, 303)
     outbox.deliver()
     with app.app_context():
         database.connect(reuse_if_open=True)
@@ -339,9 +396,17 @@ def test_no_password_or_token_ever_reaches_the_audit_log(app, client, make_user,
         hashes = [u.password_hash for u in User.select()]
         database.close()
     actions = {e.action for e in events}
-    assert {"login.failure", "recovery.request", "password.reset", "password.change",
-            "login.success", "mail.sent", "admin.reset", "admin.temp_password_mail",
-            "admin.set_password"} <= actions
+    assert {
+        "login.failure",
+        "recovery.request",
+        "password.reset",
+        "password.change",
+        "login.success",
+        "mail.sent",
+        "admin.reset",
+        "admin.temp_password_mail",
+        "admin.set_password",
+    } <= actions
     assert "called the help desk" in dump_of(events)  # the reason is kept with the event
     dump = dump_of(events)
     for secret in secrets_seen + hashes:

@@ -56,8 +56,10 @@ def test_recovery_preview_counts_and_typed_confirmation(app, client, make_user, 
     r = post(client, "/admin/users/bulk/recovery", {"ids": selected}, htmx=True)
     assert r.status_code == 200 and "2 of 2 done" in body(r)
     outbox.deliver()
-    assert sorted(m.recipients[0] for m in outbox[already:]) == ["alice@example.test",
-                                                                  "bob@example.test"]
+    assert sorted(m.recipients[0] for m in outbox[already:]) == [
+        "alice@example.test",
+        "bob@example.test",
+    ]
     per_user = audit_actions(app, "admin.bulk_recovery")
     assert sorted(e.target_name for e in per_user) == ["alice", "bob"]
     summary = audit_actions(app, "admin.bulk")
@@ -74,8 +76,7 @@ def test_bulk_needs_step_up(app, client, make_user):
     with app.app_context():
         database.connect(reuse_if_open=True)
         assert ResetToken.select().count() == 0
-    r = post(client, "/admin/users/bulk/recovery", {**data, "reauth_password": PASSWORD},
-             htmx=True)
+    r = post(client, "/admin/users/bulk/recovery", {**data, "reauth_password": PASSWORD}, htmx=True)
     assert r.status_code == 200
 
 
@@ -96,8 +97,11 @@ def test_manager_bulk_with_other_team_is_refused_whole(app, client, make_user, o
     assert outbox.deliver() == []
     assert audit_actions(app, "access.denied")
     # Within the team it works.
-    r = post(client, "/admin/users/bulk/disable", {"ids": ids_of(p["alice"], p["carol"]),
-                                                   "confirm_count": "2"})
+    r = post(
+        client,
+        "/admin/users/bulk/disable",
+        {"ids": ids_of(p["alice"], p["carol"]), "confirm_count": "2"},
+    )
     assert r.status_code == 200
     assert db_get(app, User, User.id == p["carol"].id).disabled
 
@@ -116,12 +120,15 @@ def test_bulk_reset_results_shown_once_and_downloadable_once(app, client, make_u
     login(client, "admin")
     selected = ids_of(p["alice"], p["bob"])
     # Taking passwords away is confirmed by typing the number of users.
-    r = post(client, "/admin/users/bulk/reset", {"ids": selected, "reason": "new term"},
-             htmx=True)
+    r = post(client, "/admin/users/bulk/reset", {"ids": selected, "reason": "new term"}, htmx=True)
     assert r.status_code == 422 and says(body(r), "BULK_CONFIRM_COUNT")
     assert "new term" in body(r)
-    r = post(client, "/admin/users/bulk/reset", {"ids": selected, "reason": "new term",
-                                                 "confirm_count": "2"}, htmx=True)
+    r = post(
+        client,
+        "/admin/users/bulk/reset",
+        {"ids": selected, "reason": "new term", "confirm_count": "2"},
+        htmx=True,
+    )
     text = body(r)
     assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
     shown = re.findall(r'<code class="temp-password-cell">([^<]+)</code>', text)
@@ -154,8 +161,12 @@ def test_other_admin_cannot_read_job(app, client, make_user):
     p = people(make_user)
     make_user("admin2", role="admin")
     login(client, "admin")
-    r = post(client, "/admin/users/bulk/reset", {"ids": ids_of(p["alice"]), "confirm_count": "1"},
-             htmx=True)
+    r = post(
+        client,
+        "/admin/users/bulk/reset",
+        {"ids": ids_of(p["alice"]), "confirm_count": "1"},
+        htmx=True,
+    )
     public_id = re.search(r"/admin/users/bulk/jobs/([A-Za-z0-9_-]+)/download", body(r)).group(1)
     other = app.test_client()
     login(other, "admin2")
@@ -168,11 +179,16 @@ def test_select_all_matching_search(app, client, make_user):
     for i in range(3):
         make_user(f"temp{i}", team="A")
     login(client, "admin")
-    r = post(client, "/admin/users/bulk/disable/confirm", {"all_matching": "1", "q": "temp"},
-             htmx=True)
+    r = post(
+        client, "/admin/users/bulk/disable/confirm", {"all_matching": "1", "q": "temp"}, htmx=True
+    )
     assert r.status_code == 200 and "these 3 users" in body(r)
-    r = post(client, "/admin/users/bulk/disable", {"all_matching": "1", "q": "temp",
-                                                   "confirm_count": "3"}, htmx=True)
+    r = post(
+        client,
+        "/admin/users/bulk/disable",
+        {"all_matching": "1", "q": "temp", "confirm_count": "3"},
+        htmx=True,
+    )
     assert r.status_code == 200
     with app.app_context():
         database.connect(reuse_if_open=True)
@@ -186,9 +202,17 @@ def test_large_run_in_background_with_progress(app, client, make_user):
         database.connect(reuse_if_open=True)
         from portal.accounts import new_stamp
 
-        User.insert_many([{"username": f"bulk{i:02}", "username_key": f"bulk{i:02}",
-                           "security_stamp": new_stamp(), "hard_locked": True}
-                          for i in range(25)]).execute()
+        User.insert_many(
+            [
+                {
+                    "username": f"bulk{i:02}",
+                    "username_key": f"bulk{i:02}",
+                    "security_stamp": new_stamp(),
+                    "hard_locked": True,
+                }
+                for i in range(25)
+            ]
+        ).execute()
         ids = [str(u.id) for u in User.select().where(User.username_key.startswith("bulk"))]
         database.close()
     login(client, "admin")
@@ -225,10 +249,10 @@ def test_own_account_is_left_out(app, client, make_user):
     login(client, "admin")
     selected = ids_of(p["admin"], p["alice"])
     preview = post(client, "/admin/users/bulk/disable/confirm", {"ids": selected}, htmx=True)
-    assert says(body(preview), "BULK_SKIPPED_SELF") and "these 1 users" not in body(
-        preview)
-    r = post(client, "/admin/users/bulk/disable", {"ids": selected, "confirm_count": "1"},
-             htmx=True)
+    assert says(body(preview), "BULK_SKIPPED_SELF") and "these 1 users" not in body(preview)
+    r = post(
+        client, "/admin/users/bulk/disable", {"ids": selected, "confirm_count": "1"}, htmx=True
+    )
     assert r.status_code == 200
     assert not db_get(app, User, User.id == p["admin"].id).disabled
     assert db_get(app, User, User.id == p["alice"].id).disabled

@@ -12,9 +12,11 @@ from portal.models import OutboxMail, User
 
 from ..helpers import audit_actions, base_overrides, body, csrf_of, login, people, says, upload
 
-GOOD = ("username,email,first_name,last_name,role,team,language\n"
-        "ivan,ivan@example.test,Ivan,Ives,user,A,fr\n"
-        "judy,,Judy,Jones,user,B,\n")
+GOOD = (
+    "username,email,first_name,last_name,role,team,language\n"
+    "ivan,ivan@example.test,Ivan,Ives,user,A,fr\n"
+    "judy,,Judy,Jones,user,B,\n"
+)
 BAD = GOOD + "ALICE,alice2@example.test,Dup,Licate,user,A,en\n" + "kim,not-an-email,,,boss,,de\n"
 
 
@@ -24,18 +26,24 @@ def rows_of(response) -> list[list[str]]:
 
 def test_export_escapes_formulas_and_follows_filters(app, client, make_user):
     people(make_user)
-    make_user("evil", first_name="=HYPERLINK(\"http://x\")", last_name="+1", team="A")
+    make_user("evil", first_name='=HYPERLINK("http://x")', last_name="+1", team="A")
     login(client, "admin")
     r = client.get("/admin/users/export.csv")
     assert r.status_code == 200 and r.mimetype == "text/csv"
     assert "attachment" in r.headers["Content-Disposition"]
     rows = rows_of(r)
     header = rows[0]
-    for column in ("provider", "email_present", "status", "temp_password", "last_sign_in",
-                   "last_reset"):
+    for column in (
+        "provider",
+        "email_present",
+        "status",
+        "temp_password",
+        "last_sign_in",
+        "last_reset",
+    ):
         assert column in header
     evil = next(row for row in rows if row[1] == "evil")
-    assert evil[header.index("first_name")] == "'=HYPERLINK(\"http://x\")"
+    assert evil[header.index("first_name")] == '\'=HYPERLINK("http://x")'
     assert evil[header.index("last_name")] == "'+1"
     assert "$2b$" not in r.get_data(as_text=True)
     filtered = rows_of(client.get("/admin/users/export.csv?q=ali"))
@@ -93,9 +101,11 @@ def test_import_rejects_garbage(app, client, make_user):
     r = upload(client, "")
     assert r.status_code == 422
     page = client.get("/admin/users/import")
-    r = client.post("/admin/users/import", data={"csrf_token": csrf_of(page),
-                                                  "file": (io.BytesIO(b"\xff\xfe\x00bad"), "x.csv")},
-                    content_type="multipart/form-data")
+    r = client.post(
+        "/admin/users/import",
+        data={"csrf_token": csrf_of(page), "file": (io.BytesIO(b"\xff\xfe\x00bad"), "x.csv")},
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 422 and "UTF-8" in body(r)
 
 
@@ -109,8 +119,11 @@ def test_cli_import_and_export(app, make_app, tmp_path, make_user):
     make_user("admin", role="admin")
     from portal import cli
 
-    env = {f"PASSGATE_{k}": str(v) for k, v in base_overrides(tmp_path).items()
-           if k in ("SECRET_KEY", "DATABASE_URL", "BASE_URL", "BCRYPT_ROUNDS")}
+    env = {
+        f"PASSGATE_{k}": str(v)
+        for k, v in base_overrides(tmp_path).items()
+        if k in ("SECRET_KEY", "DATABASE_URL", "BASE_URL", "BCRYPT_ROUNDS")
+    }
     env["PASSGATE_INSTANCE"] = str(tmp_path / "instance")
     runner = CliRunner()
     bad = tmp_path / "bad.csv"

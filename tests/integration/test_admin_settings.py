@@ -31,8 +31,13 @@ def _form_values(body: str) -> dict:
                 data[name.group(1)] = value.group(1) if value else "y"
         else:
             data[name.group(1)] = value.group(1) if value else ""
-    for name, inner in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', body, re.DOTALL):
-        chosen = re.search(r'<option[^>]*selected[^>]*value="([^"]*)"|<option[^>]*value="([^"]*)"[^>]*selected', inner)
+    for name, inner in re.findall(
+        r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', body, re.DOTALL
+    ):
+        chosen = re.search(
+            r'<option[^>]*selected[^>]*value="([^"]*)"|<option[^>]*value="([^"]*)"[^>]*selected',
+            inner,
+        )
         if chosen:
             data[name] = chosen.group(1) or chosen.group(2)
     return data
@@ -56,7 +61,8 @@ def _stale_session(app, username):
         database.connect(reuse_if_open=True)
         user = User.get(User.username == username)
         UserSession.update(authenticated_at=utcnow() - timedelta(hours=1)).where(
-            UserSession.user == user.id).execute()
+            UserSession.user == user.id
+        ).execute()
         database.close()
 
 
@@ -106,22 +112,35 @@ def test_page_shows_current_values_and_every_field(admin):
 
 
 def test_save_stores_audits_changed_keys_only_and_redirects(app, admin):
-    response = _submit(admin, {"org_name": "Acme Care", "password_history": "10",
-                               "password_require_digit": "y",
-                               "reset_link_mode": "end-of-day"})
+    response = _submit(
+        admin,
+        {
+            "org_name": "Acme Care",
+            "password_history": "10",
+            "password_require_digit": "y",
+            "reset_link_mode": "end-of-day",
+        },
+    )
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/admin/settings")
     assert says(admin.get("/admin/settings").get_data(as_text=True), "SETTINGS_SAVED")
-    assert _settings_rows(app) == {"ORG_NAME": "Acme Care", "PASSWORD_HISTORY": 10,
-                                   "PASSWORD_REQUIRE_DIGIT": True, "RESET_LINK_TTL": "end-of-day"}
+    assert _settings_rows(app) == {
+        "ORG_NAME": "Acme Care",
+        "PASSWORD_HISTORY": 10,
+        "PASSWORD_REQUIRE_DIGIT": True,
+        "RESET_LINK_TTL": "end-of-day",
+    }
     with app.app_context():
         database.connect(reuse_if_open=True)
         events = list(AuditEvent.select().where(AuditEvent.action == "settings.update"))
         database.close()
     assert len(events) == 1 and events[0].actor_name == "admin"
     assert json.loads(events[0].detail) == {
-        "ORG_NAME": ["Passgate", "Acme Care"], "PASSWORD_HISTORY": [5, 10],
-        "PASSWORD_REQUIRE_DIGIT": [False, True], "RESET_LINK_TTL": ["30", "end-of-day"]}
+        "ORG_NAME": ["Passgate", "Acme Care"],
+        "PASSWORD_HISTORY": [5, 10],
+        "PASSWORD_REQUIRE_DIGIT": [False, True],
+        "RESET_LINK_TTL": ["30", "end-of-day"],
+    }
     # The form now shows the stored values.
     values = _form_values(admin.get("/admin/settings").get_data(as_text=True))
     assert values["reset_link_mode"] == "end-of-day" and values["password_require_digit"] == "y"
@@ -142,40 +161,43 @@ def test_htmx_save_answers_hx_redirect(admin):
     assert response.headers["HX-Redirect"].endswith("/admin/settings")
 
 
-@pytest.mark.parametrize("changes, field", [
-    ({"password_min_length": "5"}, "password_min_length"),
-    ({"password_min_length": "129", "password_max_length": "128"}, "password_min_length"),
-    ({"password_min_length": "twenty"}, "password_min_length"),
-    ({"password_min_length": "20", "password_max_length": "16"}, "password_max_length"),
-    ({"password_max_length": "129"}, "password_max_length"),
-    ({"password_history": "25"}, "password_history"),
-    ({"password_history": "-1"}, "password_history"),
-    ({"password_max_age_days": ""}, "password_max_age_days"),
-    ({"reset_link_minutes": "1441"}, "reset_link_minutes"),
-    ({"reset_link_minutes": "4"}, "reset_link_minutes"),
-    ({"invite_link_minutes": "10081"}, "invite_link_minutes"),
-    ({"reset_link_mode": "forever"}, "reset_link_mode"),
-    ({"temp_password_ttl_hours": "0"}, "temp_password_ttl_hours"),
-    ({"temp_password_ttl_hours": "169"}, "temp_password_ttl_hours"),
-    ({"lockout_free_failures": "21"}, "lockout_free_failures"),
-    ({"lockout_base_seconds": "0"}, "lockout_base_seconds"),
-    ({"lockout_base_seconds": "60", "lockout_max_seconds": "59"}, "lockout_max_seconds"),
-    ({"lockout_max_seconds": "86401"}, "lockout_max_seconds"),
-    ({"lockout_hard_limit": "101"}, "lockout_hard_limit"),
-    ({"lockout_hard_limit": "4"}, "lockout_hard_limit"),
-    ({"lockout_free_failures": "10", "lockout_hard_limit": "10"}, "lockout_hard_limit"),
-    ({"reauth_minutes": "61"}, "reauth_minutes"),
-    ({"timezone": "Mars/Olympus_Mons"}, "timezone"),
-    ({"timezone": "../../etc/passwd"}, "timezone"),
-    ({"timezone": "Europe"}, "timezone"),
-    ({"timezone": ""}, "timezone"),
-    ({"org_name": ""}, "org_name"),
-    ({"org_name": "Acme\r\nBcc: x@evil.test"}, "org_name"),
-    ({"org_name": "x" * 65}, "org_name"),
-    ({"default_language": "de"}, "default_language"),
-    ({"password_min_length": "1e3"}, "password_min_length"),
-    ({"password_min_length": "٣٠"}, "password_min_length"),
-])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"password_min_length": "5"}, "password_min_length"),
+        ({"password_min_length": "129", "password_max_length": "128"}, "password_min_length"),
+        ({"password_min_length": "twenty"}, "password_min_length"),
+        ({"password_min_length": "20", "password_max_length": "16"}, "password_max_length"),
+        ({"password_max_length": "129"}, "password_max_length"),
+        ({"password_history": "25"}, "password_history"),
+        ({"password_history": "-1"}, "password_history"),
+        ({"password_max_age_days": ""}, "password_max_age_days"),
+        ({"reset_link_minutes": "1441"}, "reset_link_minutes"),
+        ({"reset_link_minutes": "4"}, "reset_link_minutes"),
+        ({"invite_link_minutes": "10081"}, "invite_link_minutes"),
+        ({"reset_link_mode": "forever"}, "reset_link_mode"),
+        ({"temp_password_ttl_hours": "0"}, "temp_password_ttl_hours"),
+        ({"temp_password_ttl_hours": "169"}, "temp_password_ttl_hours"),
+        ({"lockout_free_failures": "21"}, "lockout_free_failures"),
+        ({"lockout_base_seconds": "0"}, "lockout_base_seconds"),
+        ({"lockout_base_seconds": "60", "lockout_max_seconds": "59"}, "lockout_max_seconds"),
+        ({"lockout_max_seconds": "86401"}, "lockout_max_seconds"),
+        ({"lockout_hard_limit": "101"}, "lockout_hard_limit"),
+        ({"lockout_hard_limit": "4"}, "lockout_hard_limit"),
+        ({"lockout_free_failures": "10", "lockout_hard_limit": "10"}, "lockout_hard_limit"),
+        ({"reauth_minutes": "61"}, "reauth_minutes"),
+        ({"timezone": "Mars/Olympus_Mons"}, "timezone"),
+        ({"timezone": "../../etc/passwd"}, "timezone"),
+        ({"timezone": "Europe"}, "timezone"),
+        ({"timezone": ""}, "timezone"),
+        ({"org_name": ""}, "org_name"),
+        ({"org_name": "Acme\r\nBcc: x@evil.test"}, "org_name"),
+        ({"org_name": "x" * 65}, "org_name"),
+        ({"default_language": "de"}, "default_language"),
+        ({"password_min_length": "1e3"}, "password_min_length"),
+        ({"password_min_length": "٣٠"}, "password_min_length"),
+    ],
+)
 def test_invalid_values_give_422_with_field_error_and_keep_input(app, admin, changes, field):
     response = _submit(admin, {**changes, "org_name": changes.get("org_name", "Kept Org")})
     body = response.get_data(as_text=True)
@@ -217,8 +239,11 @@ def test_time_zone_free_text_is_accepted_when_real(app, admin):
 def test_save_needs_a_recent_password_entry(app, admin):
     _stale_session(app, "admin")
     page = admin.get("/admin/settings")
-    data = {**_form_values(page.get_data(as_text=True)), "org_name": "Stepped Up",
-            "csrf_token": csrf_of(page)}
+    data = {
+        **_form_values(page.get_data(as_text=True)),
+        "org_name": "Stepped Up",
+        "csrf_token": csrf_of(page),
+    }
     first = admin.post("/admin/settings", data=data)
     assert first.status_code == 401 and 'name="reauth_password"' in first.get_data(as_text=True)
     assert _settings_rows(app) == {}
@@ -258,17 +283,32 @@ def test_min_length_change_applies_to_the_next_password_change(app, client, make
     page = client.get("/password/change")
     twenty = Policy(min_length=20)  # the policy's own texts, not English sentences
     assert rules(twenty)[0].text in page.get_data(as_text=True)
-    response = client.post("/password/change", data={
-        "current_password": PASSWORD, "password": sixteen, "confirm": sixteen,
-        "csrf_token": csrf_of(page)})
+    response = client.post(
+        "/password/change",
+        data={
+            "current_password": PASSWORD,
+            "password": sixteen,
+            "confirm": sixteen,
+            "csrf_token": csrf_of(page),
+        },
+    )
     assert response.status_code == 422
     assert evaluate(sixteen, twenty).errors[0] in response.get_data(as_text=True)
     # The same password was fine under the default minimum of 15.
     assert _submit(client, {"password_min_length": "15"}).status_code == 303
     page = client.get("/password/change")
-    assert client.post("/password/change", data={
-        "current_password": PASSWORD, "password": sixteen, "confirm": sixteen,
-        "csrf_token": csrf_of(page)}).status_code == 303
+    assert (
+        client.post(
+            "/password/change",
+            data={
+                "current_password": PASSWORD,
+                "password": sixteen,
+                "confirm": sixteen,
+                "csrf_token": csrf_of(page),
+            },
+        ).status_code
+        == 303
+    )
 
 
 def test_reset_link_lifetime_change_applies_to_the_next_link(app, client, make_user, outbox):

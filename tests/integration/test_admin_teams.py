@@ -47,14 +47,20 @@ def test_create_rename_assign_managers_and_delete(app, client, make_user):
     assert "Team Front Desk created." in body(client.get(r.headers["Location"]))
 
     # Rename and give it to both managers (mgrA keeps team A as well).
-    r = _post(client, edit, {"name": "Reception", "managers": [str(p["mgrA"].id),
-                                                                str(p["mgrB"].id)]}, edit)
+    r = _post(
+        client,
+        edit,
+        {"name": "Reception", "managers": [str(p["mgrA"].id), str(p["mgrB"].id)]},
+        edit,
+    )
     assert r.status_code == 303
     ctx = _db(app)
     try:
         assert Team.get_by_id(team.id).name == "Reception"
-        assert {m.manager_id for m in ManagedTeam.select().where(ManagedTeam.team == team.id)} \
-            == {p["mgrA"].id, p["mgrB"].id}
+        assert {m.manager_id for m in ManagedTeam.select().where(ManagedTeam.team == team.id)} == {
+            p["mgrA"].id,
+            p["mgrB"].id,
+        }
         User.update(team=team.id).where(User.id == p["alice"].id).execute()
     finally:
         ctx.pop()
@@ -63,8 +69,10 @@ def test_create_rename_assign_managers_and_delete(app, client, make_user):
     login(mgr_b, "mgrB")
     assert ">alice</a>" in body(mgr_b.get("/admin/users"))
     # Only managers can be chosen.
-    assert _post(client, edit, {"name": "Reception", "managers": [str(p["bob"].id)]},
-                 edit).status_code == 400
+    assert (
+        _post(client, edit, {"name": "Reception", "managers": [str(p["bob"].id)]}, edit).status_code
+        == 400
+    )
     # Take it away from mgrB.
     _post(client, edit, {"name": "Reception", "managers": [str(p["mgrA"].id)]}, edit)
     assert ">alice</a>" not in body(mgr_b.get("/admin/users"))
@@ -81,7 +89,9 @@ def test_create_rename_assign_managers_and_delete(app, client, make_user):
         alice = User.get_by_id(p["alice"].id)
         assert alice.team_id is None and not alice.disabled
         assert ManagedTeam.select().where(ManagedTeam.team == team.id).count() == 0
-        actions = [e.action for e in AuditEvent.select().where(AuditEvent.action.startswith("team."))]
+        actions = [
+            e.action for e in AuditEvent.select().where(AuditEvent.action.startswith("team."))
+        ]
         assert actions.count("team.create") == 1 and "team.rename" in actions
         assert "team.delete" in actions and actions.count("team.managers") == 3
     finally:
@@ -98,9 +108,15 @@ def test_teams_are_for_administrators_only(app, client, make_user):
         assert other.get("/admin/teams").status_code == 403
         home = other.get("/")
         token = csrf_of(home)
-        assert other.post("/admin/teams", data={"name": "X", "csrf_token": token}).status_code == 403
-        assert other.post(f"/admin/teams/{p['alice'].team_id}/delete",
-                          data={"csrf_token": token}).status_code == 403
+        assert (
+            other.post("/admin/teams", data={"name": "X", "csrf_token": token}).status_code == 403
+        )
+        assert (
+            other.post(
+                f"/admin/teams/{p['alice'].team_id}/delete", data={"csrf_token": token}
+            ).status_code
+            == 403
+        )
         assert 'href="/admin/teams"' not in body(other.get("/admin/users"))
     login(client, "admin")
     assert client.get("/admin/teams/99999").status_code == 404

@@ -29,6 +29,7 @@ TEMP_RE = re.compile(r'<input type="hidden" name="password" value="([^"]+)">')
 
 # --- list and search -----------------------------------------------------------------------
 
+
 def test_list_page_and_fragment(app, client, make_user):
     people(make_user)
     login(client, "admin")
@@ -47,13 +48,16 @@ def test_list_page_and_fragment(app, client, make_user):
     assert "<html" in body(plain) and ">alice</a>" in body(plain) and ">bob</a>" not in body(plain)
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("ALI", {"alice"}),             # username prefix, case-insensitive
-    ("archer", {"alice"}),          # last name
-    ("bob@example", {"bob"}),       # email prefix
-    ("Carol Cole", {"carol"}),      # first + last
-    ("lice", set()),                # no infix scans
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("ALI", {"alice"}),  # username prefix, case-insensitive
+        ("archer", {"alice"}),  # last name
+        ("bob@example", {"bob"}),  # email prefix
+        ("Carol Cole", {"carol"}),  # first + last
+        ("lice", set()),  # no infix scans
+    ],
+)
 def test_search_by_name_email_prefix(app, client, make_user, query, expected):
     people(make_user)
     login(client, "admin")
@@ -80,7 +84,9 @@ def test_search_by_id_and_filters_and_sort(app, client, make_user):
     text = body(client.get("/admin/users?sort=username&dir=desc", headers=HX))
     assert text.index(">mgrB</a>") < text.index(">alice</a>")
     # Unknown sort columns and junk values are ignored, never a 500.
-    assert client.get("/admin/users?sort=password_hash&page=x&team=zz&status=%00").status_code == 200
+    assert (
+        client.get("/admin/users?sort=password_hash&page=x&team=zz&status=%00").status_code == 200
+    )
 
 
 def test_pagination(app, client, make_user):
@@ -89,8 +95,12 @@ def test_pagination(app, client, make_user):
         database.connect(reuse_if_open=True)
         from portal.accounts import new_stamp
 
-        User.insert_many([{"username": f"u{i:03}", "username_key": f"u{i:03}",
-                           "security_stamp": new_stamp()} for i in range(120)]).execute()
+        User.insert_many(
+            [
+                {"username": f"u{i:03}", "username_key": f"u{i:03}", "security_stamp": new_stamp()}
+                for i in range(120)
+            ]
+        ).execute()
         database.close()
     login(client, "admin")
     first = body(client.get("/admin/users", headers=HX))
@@ -115,6 +125,7 @@ def test_status_badges_and_last_sign_in(app, client, make_user):
 
 # --- manager scoping -----------------------------------------------------------------------
 
+
 def test_manager_sees_only_own_team_users(app, client, make_user):
     p = people(make_user)
     login(client, "mgrA")
@@ -123,8 +134,12 @@ def test_manager_sees_only_own_team_users(app, client, make_user):
     for hidden in ("bob", "admin", "mgrB", "mgrA"):
         assert f">{hidden}</a>" not in text
     assert "2 users" in text
-    assert client.get(f"/admin/users?q={p['bob'].id}", headers=HX).get_data(as_text=True).count(
-        "user-row-") == 0
+    assert (
+        client.get(f"/admin/users?q={p['bob'].id}", headers=HX)
+        .get_data(as_text=True)
+        .count("user-row-")
+        == 0
+    )
 
 
 def test_manager_cannot_touch_other_team_or_admin(app, client, make_user):
@@ -149,15 +164,28 @@ def test_manager_edit_ignores_role_and_foreign_team(app, client, make_user):
     assert form.status_code == 200 and 'name="role"' not in body(form)
     team_a = db_get(app, User, User.id == p["alice"].id).team_id
     team_b = db_get(app, User, User.id == p["bob"].id).team_id
-    r = post(client, f"/admin/users/{p['alice'].id}/edit",
-             {"username": "alice", "email": "alice@example.test", "first_name": "Alicia",
-              "last_name": "Archer", "team": str(team_a), "provider": "identity",
-              "role": "admin", "is_admin": "1"})
+    r = post(
+        client,
+        f"/admin/users/{p['alice'].id}/edit",
+        {
+            "username": "alice",
+            "email": "alice@example.test",
+            "first_name": "Alicia",
+            "last_name": "Archer",
+            "team": str(team_a),
+            "provider": "identity",
+            "role": "admin",
+            "is_admin": "1",
+        },
+    )
     assert r.status_code == 303
     alice = db_get(app, User, User.id == p["alice"].id)
     assert alice.role == "user" and alice.first_name == "Alicia"
-    r = post(client, f"/admin/users/{p['alice'].id}/edit",
-             {"username": "alice", "team": str(team_b), "provider": "identity"})
+    r = post(
+        client,
+        f"/admin/users/{p['alice'].id}/edit",
+        {"username": "alice", "team": str(team_b), "provider": "identity"},
+    )
     assert r.status_code == 422
     assert db_get(app, User, User.id == p["alice"].id).team_id == team_a
 
@@ -177,15 +205,26 @@ def test_anonymous_is_sent_to_login(client, make_user):
 
 # --- add / edit ------------------------------------------------------------------------------
 
+
 def test_add_user_with_email_sends_invitation(app, client, make_user, outbox):
     people(make_user)
     login(client, "admin")
     dialog = client.get("/admin/users/new", headers=HX)
     assert dialog.status_code == 200 and body(dialog).lstrip().startswith("<dialog")
     assert client.get("/admin/users/new").status_code == 200
-    r = post(client, "/admin/users/new", {"username": "dave", "email": "dave@example.test",
-                                          "first_name": "Dave", "last_name": "Dunn",
-                                          "role": "user", "provider": "identity"}, htmx=True)
+    r = post(
+        client,
+        "/admin/users/new",
+        {
+            "username": "dave",
+            "email": "dave@example.test",
+            "first_name": "Dave",
+            "last_name": "Dunn",
+            "role": "user",
+            "provider": "identity",
+        },
+        htmx=True,
+    )
     assert r.status_code == 200 and "invitation" in body(r)
     assert "users-changed" in r.headers["HX-Trigger"]
     dave = db_get(app, User, User.username_key == "dave")
@@ -197,8 +236,12 @@ def test_add_user_with_email_sends_invitation(app, client, make_user, outbox):
 def test_add_user_without_email_shows_temp_password_once(app, client, make_user):
     people(make_user)
     login(client, "admin")
-    r = post(client, "/admin/users/new", {"username": "erin", "role": "user",
-                                          "provider": "identity"}, htmx=True)
+    r = post(
+        client,
+        "/admin/users/new",
+        {"username": "erin", "role": "user", "provider": "identity"},
+        htmx=True,
+    )
     assert r.status_code == 200 and 'class="temp-password"' in body(r)
     assert r.headers["Cache-Control"] == "no-store"
     assert says(body(r), "NO_EMAIL")
@@ -207,14 +250,24 @@ def test_add_user_without_email_shows_temp_password_once(app, client, make_user)
 def test_add_user_invalid_keeps_input(app, client, make_user):
     people(make_user)
     login(client, "admin")
-    r = post(client, "/admin/users/new", {"username": "frank", "email": "not-an-email",
-                                          "first_name": "Frank", "role": "user",
-                                          "provider": "identity"}, htmx=True)
+    r = post(
+        client,
+        "/admin/users/new",
+        {
+            "username": "frank",
+            "email": "not-an-email",
+            "first_name": "Frank",
+            "role": "user",
+            "provider": "identity",
+        },
+        htmx=True,
+    )
     assert r.status_code == 422
     assert 'value="frank"' in body(r) and 'value="Frank"' in body(r)
     assert says(body(r), "EMAIL_INVALID")
-    r = post(client, "/admin/users/new", {"username": "ALICE", "role": "user",
-                                          "provider": "identity"})
+    r = post(
+        client, "/admin/users/new", {"username": "ALICE", "role": "user", "provider": "identity"}
+    )
     assert r.status_code == 422 and says(body(r), "USER_EXISTS")
 
 
@@ -234,9 +287,18 @@ def test_edit_adds_email_and_rotates_stamp(app, client, make_user):
     before = db_get(app, User, User.id == noemail.id)
     assert before.email is None
     login(client, "admin")
-    r = post(client, f"/admin/users/{noemail.id}/edit",
-             {"username": "gina", "email": "Gina@Example.TEST", "provider": "identity",
-              "role": "user", "team": ""}, htmx=True)
+    r = post(
+        client,
+        f"/admin/users/{noemail.id}/edit",
+        {
+            "username": "gina",
+            "email": "Gina@Example.TEST",
+            "provider": "identity",
+            "role": "user",
+            "team": "",
+        },
+        htmx=True,
+    )
     assert r.status_code == 200 and "<dialog" not in body(r) and "hx-swap-oob" in body(r)
     assert "users-changed" in r.headers["HX-Trigger"]
     after = db_get(app, User, User.id == noemail.id)
@@ -252,9 +314,18 @@ def test_disable_via_edit_ends_sessions(app, make_user):
     login(admin_client, "admin")
     login(alice_client, "alice")
     assert alice_client.get("/").status_code == 200
-    r = post(admin_client, f"/admin/users/{p['alice'].id}/edit",
-             {"username": "alice", "email": "alice@example.test", "provider": "identity",
-              "role": "user", "team": "", "disabled": "y"})
+    r = post(
+        admin_client,
+        f"/admin/users/{p['alice'].id}/edit",
+        {
+            "username": "alice",
+            "email": "alice@example.test",
+            "provider": "identity",
+            "role": "user",
+            "team": "",
+            "disabled": "y",
+        },
+    )
     assert r.status_code == 303
     assert alice_client.get("/").status_code == 302
 
@@ -263,18 +334,28 @@ def test_role_change_needs_step_up(app, client, make_user):
     p = people(make_user)
     login(client, "admin")
     age_session(app)
-    data = {"username": "alice", "email": "alice@example.test", "provider": "identity",
-            "role": "manager", "team": ""}
+    data = {
+        "username": "alice",
+        "email": "alice@example.test",
+        "provider": "identity",
+        "role": "manager",
+        "team": "",
+    }
     r = post(client, f"/admin/users/{p['alice'].id}/edit", data, htmx=True)
     assert r.status_code == 401 and "reauth_password" in body(r)
     assert db_get(app, User, User.id == p["alice"].id).role == "user"
-    r = post(client, f"/admin/users/{p['alice'].id}/edit", {**data, "reauth_password": PASSWORD},
-             htmx=True)
+    r = post(
+        client,
+        f"/admin/users/{p['alice'].id}/edit",
+        {**data, "reauth_password": PASSWORD},
+        htmx=True,
+    )
     assert r.status_code == 200
     assert db_get(app, User, User.id == p["alice"].id).role == "manager"
 
 
 # --- Reset & Unlock --------------------------------------------------------------------------
+
 
 def test_reset_confirm_dialog(app, client, make_user):
     p = people(make_user)
@@ -282,12 +363,14 @@ def test_reset_confirm_dialog(app, client, make_user):
     r = client.get(f"/admin/users/{p['alice'].id}/reset", headers=HX)
     text = body(r)
     assert r.status_code == 200 and text.lstrip().startswith("<dialog data-modal")
-    assert ("Are you sure you want to reset the password and unlock the account for "
-            "Alice Archer?") in text
+    assert (
+        "Are you sure you want to reset the password and unlock the account for Alice Archer?"
+    ) in text
     # The button names its action (issue 8), and looks destructive.
     assert 'name="reason"' in text and ">OK<" not in text and "Cancel" in text
-    assert re.search(r'<button type="submit" class="btn btn-danger">Reset (&amp;|&) Unlock</button>',
-                     text)
+    assert re.search(
+        r'<button type="submit" class="btn btn-danger">Reset (&amp;|&) Unlock</button>', text
+    )
     assert "<html" in body(client.get(f"/admin/users/{p['alice'].id}/reset"))
 
 
@@ -299,8 +382,9 @@ def test_reset_and_unlock_flow(app, make_user, outbox):
     admin, alice_old = app.test_client(), app.test_client()
     login(admin, "admin")
     login(alice_old, "alice")
-    r = post(admin, f"/admin/users/{p['alice'].id}/reset", {"reason": "called the help desk"},
-             htmx=True)
+    r = post(
+        admin, f"/admin/users/{p['alice'].id}/reset", {"reason": "called the help desk"}, htmx=True
+    )
     text = body(r)
     assert r.status_code == 200 and says(text, "RESET_DONE", name="Alice Archer")
     assert r.headers["Cache-Control"] == "no-store" and r.headers["HX-Push-Url"] == "false"
@@ -334,12 +418,17 @@ def test_reset_needs_step_up(app, client, make_user):
     before = db_get(app, User, User.id == p["alice"].id).password_hash
     r = post(client, f"/admin/users/{p['alice'].id}/reset", htmx=True)
     assert r.status_code == 401 and "<dialog" in body(r) and "reauth_password" in body(r)
-    r = post(client, f"/admin/users/{p['alice'].id}/reset",
-             {"reauth_password": "not my password at all"}, htmx=True)
+    r = post(
+        client,
+        f"/admin/users/{p['alice'].id}/reset",
+        {"reauth_password": "not my password at all"},
+        htmx=True,
+    )
     assert r.status_code == 401 and says(body(r), "WRONG_PASSWORD")
     assert db_get(app, User, User.id == p["alice"].id).password_hash == before
-    r = post(client, f"/admin/users/{p['alice'].id}/reset", {"reauth_password": PASSWORD},
-             htmx=True)
+    r = post(
+        client, f"/admin/users/{p['alice'].id}/reset", {"reauth_password": PASSWORD}, htmx=True
+    )
     assert r.status_code == 200 and says(body(r), "RESET_DONE")
     assert db_get(app, User, User.id == p["alice"].id).password_hash != before
 
@@ -366,11 +455,14 @@ def test_send_email_of_temp_password(app, client, make_user, outbox):
     r = post(client, f"/admin/users/{p['alice'].id}/reset", htmx=True)
     temp = TEMP_RE.search(body(r)).group(1)
     outbox.deliver()  # the password_changed notice
-    wrong = post(client, f"/admin/users/{p['alice'].id}/reset/email",
-                 {"password": "AAAA-BBBB-CCCC-DDDD-EEEE"}, htmx=True)
+    wrong = post(
+        client,
+        f"/admin/users/{p['alice'].id}/reset/email",
+        {"password": "AAAA-BBBB-CCCC-DDDD-EEEE"},
+        htmx=True,
+    )
     assert wrong.status_code == 422
-    sent = post(client, f"/admin/users/{p['alice'].id}/reset/email", {"password": temp},
-                htmx=True)
+    sent = post(client, f"/admin/users/{p['alice'].id}/reset/email", {"password": temp}, htmx=True)
     assert sent.status_code == 200 and "queued" in body(sent)
     assert 'data-hx-trigger="every 2s"' in body(sent)
     mail_id = int(re.search(r"/admin/users/mail/(\d+)", body(sent)).group(1))
@@ -393,11 +485,16 @@ def test_send_email_disabled_without_address(app, client, make_user):
     text = body(r)
     assert says(text, "NO_EMAIL") and re.search(r"<button[^>]*disabled", text)
     temp = TEMP_RE.search(text).group(1)
-    assert post(client, f"/admin/users/{hank.id}/reset/email", {"password": temp},
-                htmx=True).status_code == 422
+    assert (
+        post(
+            client, f"/admin/users/{hank.id}/reset/email", {"password": temp}, htmx=True
+        ).status_code
+        == 422
+    )
 
 
 # --- set password ------------------------------------------------------------------------------
+
 
 def test_set_password_form_and_policy_errors(app, client, make_user):
     p = people(make_user)
@@ -407,11 +504,18 @@ def test_set_password_form_and_policy_errors(app, client, make_user):
     assert form.status_code == 200 and 'name="confirm"' in text and "<summary" in text
     assert re.search(r'name="must_change"[^>]*checked|checked[^>]*name="must_change"', text)
     assert 'data-hx-post="/password/check"' in text
-    r = post(client, f"/admin/users/{p['alice'].id}/password",
-             {"password": "short", "confirm": "short", "must_change": "y"}, htmx=True)
+    r = post(
+        client,
+        f"/admin/users/{p['alice'].id}/password",
+        {"password": "short", "confirm": "short", "must_change": "y"},
+        htmx=True,
+    )
     assert r.status_code == 422 and "15" in body(r)
-    r = post(client, f"/admin/users/{p['alice'].id}/password",
-             {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD + "x", "must_change": "y"})
+    r = post(
+        client,
+        f"/admin/users/{p['alice'].id}/password",
+        {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD + "x", "must_change": "y"},
+    )
     assert r.status_code == 422
 
 
@@ -420,8 +524,12 @@ def test_set_password_success(app, make_user, outbox):
     admin, alice_old = app.test_client(), app.test_client()
     login(admin, "admin")
     login(alice_old, "alice")
-    r = post(admin, f"/admin/users/{p['alice'].id}/password",
-             {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "must_change": "y"}, htmx=True)
+    r = post(
+        admin,
+        f"/admin/users/{p['alice'].id}/password",
+        {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "must_change": "y"},
+        htmx=True,
+    )
     assert r.status_code == 200 and "users-changed" in r.headers["HX-Trigger"]
     assert alice_old.get("/").status_code == 302
     alice = db_get(app, User, User.id == p["alice"].id)
@@ -434,6 +542,7 @@ def test_set_password_success(app, make_user, outbox):
 
 
 # --- row actions -------------------------------------------------------------------------------
+
 
 def test_unlock_disable_enable_end_sessions(app, make_user):
     p = people(make_user)

@@ -20,10 +20,14 @@ def confirm_import(client, preview):
     import html
 
     page = body(preview)
-    return client.post("/admin/users/import", data={
-        "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page).group(1),
-        "teams_ok": "1",
-        "csv_text": html.unescape(re.search(r'name="csv_text" value="([^"]*)"', page).group(1))})
+    return client.post(
+        "/admin/users/import",
+        data={
+            "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', page).group(1),
+            "teams_ok": "1",
+            "csv_text": html.unescape(re.search(r'name="csv_text" value="([^"]*)"', page).group(1)),
+        },
+    )
 
 
 def _set(app, user_id, **fields):
@@ -39,8 +43,12 @@ def test_over_long_input_is_refused_with_a_message_never_cut(app, client, make_u
     assert "maxlength" not in form  # a browser would cut a paste silently
     long_name = "N" * 500
     long_email = "e" * 250 + "@example.test"
-    r = post(client, "/admin/users/new", {"username": "newbie", "first_name": long_name,
-                                          "email": long_email, "team": ""}, htmx=True)
+    r = post(
+        client,
+        "/admin/users/new",
+        {"username": "newbie", "first_name": long_name, "email": long_email, "team": ""},
+        htmx=True,
+    )
     assert r.status_code == 422
     text = body(r)
     assert says(text, "TOO_LONG", max=64, length=500)
@@ -50,9 +58,12 @@ def test_over_long_input_is_refused_with_a_message_never_cut(app, client, make_u
         database.connect(reuse_if_open=True)
         assert User.get_or_none(User.username == "newbie") is None
     # The same on edit.
-    r = post(client, f"/admin/users/{p['alice'].id}/edit",
-             {"username": "alice", "last_name": "L" * 65, "team": str(p["alice"].team_id)},
-             htmx=True)
+    r = post(
+        client,
+        f"/admin/users/{p['alice'].id}/edit",
+        {"username": "alice", "last_name": "L" * 65, "team": str(p["alice"].team_id)},
+        htmx=True,
+    )
     assert r.status_code == 422 and "(this has 65)" in body(r)
 
 
@@ -60,8 +71,12 @@ def test_bulk_reason_too_long_is_refused(app, client, make_user):
     p = people(make_user)
     login(client, "admin")
     reason = "r" * 501
-    r = post(client, "/admin/users/bulk/reset", {"ids": str(p["alice"].id), "reason": reason,
-                                                 "confirm_count": "1"}, htmx=True)
+    r = post(
+        client,
+        "/admin/users/bulk/reset",
+        {"ids": str(p["alice"].id), "reason": reason, "confirm_count": "1"},
+        htmx=True,
+    )
     assert r.status_code == 422
     assert "(this has 501)" in body(r) and reason in body(r)
     with app.app_context():
@@ -75,10 +90,10 @@ def test_list_tells_waiting_from_locked(app, client, make_user):
     _set(app, p["carol"].id, hard_locked=True, failed_count=50)
     login(client, "admin")
     text = body(client.get("/admin/users", headers=HX))
-    alice = text[text.index('id="user-row-%d"' % p["alice"].id):]
-    alice = alice[:alice.index("</tr>")]
-    carol = text[text.index('id="user-row-%d"' % p["carol"].id):]
-    carol = carol[:carol.index("</tr>")]
+    alice = text[text.index('id="user-row-%d"' % p["alice"].id) :]
+    alice = alice[: alice.index("</tr>")]
+    carol = text[text.index('id="user-row-%d"' % p["carol"].id) :]
+    carol = carol[: carol.index("</tr>")]
     assert "Sign-in paused" in alice and "until " in alice and ">Locked<" not in alice
     assert ">Locked<" in carol and "Sign-in paused" not in carol
     # Each is its own filter.
@@ -105,12 +120,25 @@ def test_audit_detail_in_words_and_one_time_column(app, client, make_user):
     p = people(make_user)
     with app.app_context():
         database.connect(reuse_if_open=True)
-        AuditEvent.create(action="mail.sent", target=p["alice"].id, target_name="alice",
-                          detail=json.dumps({"kind": "password_changed", "mail_id": 32}))
-        AuditEvent.create(action="login.failure", outcome="failure", target=p["bob"].id,
-                          target_name="bob", detail=json.dumps({"reason": "bad_password"}))
-        AuditEvent.create(action="user.update", target=p["carol"].id, target_name="carol",
-                          detail=json.dumps({"changed": {"role": ["user", "manager"]}}))
+        AuditEvent.create(
+            action="mail.sent",
+            target=p["alice"].id,
+            target_name="alice",
+            detail=json.dumps({"kind": "password_changed", "mail_id": 32}),
+        )
+        AuditEvent.create(
+            action="login.failure",
+            outcome="failure",
+            target=p["bob"].id,
+            target_name="bob",
+            detail=json.dumps({"reason": "bad_password"}),
+        )
+        AuditEvent.create(
+            action="user.update",
+            target=p["carol"].id,
+            target_name="carol",
+            detail=json.dumps({"changed": {"role": ["user", "manager"]}}),
+        )
     login(client, "admin")
     text = body(client.get("/admin/audit"))
     assert "kind: password_changed" not in text and "mail_id" not in text
@@ -174,13 +202,30 @@ def test_overview_counts_links_and_picture_within_scope(app, client, make_user):
         database.connect(reuse_if_open=True)
         now = utcnow()
         for days_ago, target in ((0, p["alice"]), (0, p["alice"]), (3, p["bob"]), (40, p["alice"])):
-            AuditEvent.create(action="login.failure", outcome="failure", target=target.id,
-                              target_name=target.username, team_id=target.team_id,
-                              created_at=now - timedelta(days=days_ago))
-        OutboxMail.create(kind="reset", user=p["carol"].id, recipient="carol@example.test",
-                          subject="x", status="failed", last_error="550 no such user")
-        OutboxMail.create(kind="reset", user=p["bob"].id, recipient="bob@example.test",
-                          subject="x", status="failed", last_error="550 no such user")
+            AuditEvent.create(
+                action="login.failure",
+                outcome="failure",
+                target=target.id,
+                target_name=target.username,
+                team_id=target.team_id,
+                created_at=now - timedelta(days=days_ago),
+            )
+        OutboxMail.create(
+            kind="reset",
+            user=p["carol"].id,
+            recipient="carol@example.test",
+            subject="x",
+            status="failed",
+            last_error="550 no such user",
+        )
+        OutboxMail.create(
+            kind="reset",
+            user=p["bob"].id,
+            recipient="bob@example.test",
+            subject="x",
+            status="failed",
+            last_error="550 no such user",
+        )
     login(client, "admin")
     text = body(client.get("/admin/overview"))
     assert 'aria-current="page"' in text and ">Overview<" in text
@@ -192,7 +237,7 @@ def test_overview_counts_links_and_picture_within_scope(app, client, make_user):
     assert "3 in 30 days" in text  # failures: the 40-day-old one is left out
     assert "/admin/audit?action=login.failure&amp;date_from=" in text
     assert "2 emails could not be delivered in the last 30 days." in text
-    assert "<th scope=\"row\">" in text  # numbers by day, as a table
+    assert '<th scope="row">' in text  # numbers by day, as a table
     # A manager sees their team only: one lock, one failed mail, two failures.
     other = app.test_client()
     login(other, "mgrA")
@@ -236,13 +281,17 @@ def test_resend_invitation_voids_the_pending_one(app, client, make_user, outbox)
     with app.app_context():
         database.connect(reuse_if_open=True)
         assert ResetToken.get_by_id(first.id).used_at is not None  # the old link is void
-        fresh = ResetToken.select().where((ResetToken.user == invited.id)
-                                          & ResetToken.used_at.is_null()).get()
+        fresh = (
+            ResetToken.select()
+            .where((ResetToken.user == invited.id) & ResetToken.used_at.is_null())
+            .get()
+        )
         assert fresh.purpose == "invite"
         event = AuditEvent.get(AuditEvent.action == "admin.resend")
         assert json.loads(event.detail) == {"kind": "invite", "voided": True}
-    assert says(body(client.get("/admin/users", headers=HX)), "INVITE_RESENT",
-                email="ivy@example.test")
+    assert says(
+        body(client.get("/admin/users", headers=HX)), "INVITE_RESENT", email="ivy@example.test"
+    )
     # With a password: a recovery link. From the detail page, without JavaScript.
     detail = body(client.get(f"/admin/users/{p['alice'].id}"))
     assert "Send a recovery link" in detail
@@ -262,17 +311,28 @@ def test_resend_refused_without_email_or_out_of_reach(app, client, make_user):
     assert post(client, f"/admin/users/{nomail.id}/resend").status_code == 422
     manager = client.application.test_client()
     login(manager, "mgrA")
-    assert post(manager, f"/admin/users/{p['bob'].id}/resend",
-                csrf=re.search(r'name="csrf_token" value="([^"]+)"',
-                               body(manager.get("/admin/users"))).group(1)).status_code == 403
+    assert (
+        post(
+            manager,
+            f"/admin/users/{p['bob'].id}/resend",
+            csrf=re.search(
+                r'name="csrf_token" value="([^"]+)"', body(manager.get("/admin/users"))
+            ).group(1),
+        ).status_code
+        == 403
+    )
 
 
 def test_admin_set_password_keeps_what_was_typed(app, client, make_user):
     p = people(make_user)
     login(client, "admin")
     typed = "quiet meadow copper 4471 kite"
-    r = post(client, f"/admin/users/{p['alice'].id}/password",
-             {"password": typed, "confirm": typed + "x", "must_change": "y"}, htmx=True)
+    r = post(
+        client,
+        f"/admin/users/{p['alice'].id}/password",
+        {"password": typed, "confirm": typed + "x", "must_change": "y"},
+        htmx=True,
+    )
     assert r.status_code == 422
     text = body(r)
     # Both fields come back filled; the mismatch is under Confirm, not under the password.
@@ -292,9 +352,14 @@ def test_live_checklist_match_line_reads_true_in_every_state(client, make_user):
     token = re.search(r'name="csrf-token" content="([^"]+)"', body(page)).group(1)
 
     def check(password, confirm):
-        return body(client.post("/password/check", data={"password": password,
-                                                          "confirm": confirm},
-                                headers={**HX, "X-CSRFToken": token}))
+        return body(
+            client.post(
+                "/password/check",
+                data={"password": password, "confirm": confirm},
+                headers={**HX, "X-CSRFToken": token},
+            )
+        )
+
     assert "Typed the same way in both fields" in body(page)  # listed before typing
     pending = check("quiet meadow copper 4471 kite", "")
     assert re.search(r'class="todo" data-rule="match"', pending)
@@ -312,11 +377,13 @@ def test_import_lists_new_teams_before_creating_them(app, client, make_user):
 
     people(make_user)
     login(client, "admin")
-    text = ("username,email,team\n"
-            "nora,nora@example.test,A\n"
-            "otto,otto@example.test,Warehouse\n"
-            "pia,,warehouse\n"
-            "quin,,Accounts\n")
+    text = (
+        "username,email,team\n"
+        "nora,nora@example.test,A\n"
+        "otto,otto@example.test,Warehouse\n"
+        "pia,,warehouse\n"
+        "quin,,Accounts\n"
+    )
     r = upload(client, text)
     page = body(r)
     assert r.status_code == 200 and says(page, "IMPORT_NEW_TEAMS", num=2)

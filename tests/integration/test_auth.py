@@ -47,12 +47,17 @@ def test_one_generic_failure_for_every_reason(app, client, make_user):
         User.update(hard_locked=True).where(User.id == locked.id).execute()
         User.update(disabled=True).where(User.id == disabled.id).execute()
     bodies = set()
-    for identifier, password in [("ghost", PASSWORD), ("alice", "wrong password here!!"),
-                                 ("lockie", PASSWORD), ("dis", PASSWORD)]:
+    for identifier, password in [
+        ("ghost", PASSWORD),
+        ("alice", "wrong password here!!"),
+        ("lockie", PASSWORD),
+        ("dis", PASSWORD),
+    ]:
         response = login(client, identifier, password)
         assert response.status_code == 401
         body = normalize(response.get_data(as_text=True)).replace(
-            f'value="{identifier}"', 'value="ID"')
+            f'value="{identifier}"', 'value="ID"'
+        )
         assert GENERIC in body
         bodies.add(body)
     # Identical for every case, the hard-locked account included: what the answer shows
@@ -62,8 +67,9 @@ def test_one_generic_failure_for_every_reason(app, client, make_user):
 
 def test_missing_fields_give_422_and_keep_input(client):
     page = client.get("/login")
-    response = client.post("/login", data={"identifier": "someone", "password": "",
-                                           "csrf_token": csrf_of(page)})
+    response = client.post(
+        "/login", data={"identifier": "someone", "password": "", "csrf_token": csrf_of(page)}
+    )
     assert response.status_code == 422
     body = response.get_data(as_text=True)
     assert 'value="someone"' in body and says(body, "PASSWORD_REQUIRED")
@@ -119,8 +125,9 @@ def test_idle_and_absolute_timeouts(app, client, make_user):
 def test_cookie_flags_local_http(client, make_user):
     make_user("alice")
     response = login(client, "alice")
-    cookie = next(c for c in response.headers.getlist("Set-Cookie")
-                  if c.startswith("passgate_session="))
+    cookie = next(
+        c for c in response.headers.getlist("Set-Cookie") if c.startswith("passgate_session=")
+    )
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
     assert "Domain" not in cookie
     assert "remember_token" not in "".join(response.headers.getlist("Set-Cookie"))
@@ -163,8 +170,10 @@ def test_unknown_identifier_is_throttled_the_same_way(client, make_user):
     for identifier in ("alice", "ghost"):
         for _ in range(6):
             response = login(client, identifier, "wrong password number x")
-        answers[identifier] = (response.status_code, normalize(response.get_data(as_text=True))
-                               .replace(f'value="{identifier}"', ""))
+        answers[identifier] = (
+            response.status_code,
+            normalize(response.get_data(as_text=True)).replace(f'value="{identifier}"', ""),
+        )
     assert answers["alice"] == answers["ghost"]
     assert says(answers["ghost"][1], "SIGNIN_PAUSED")
 
@@ -177,8 +186,9 @@ def test_per_ip_limit_gives_429(make_app):
     client = app.test_client()
     codes = [login(client, f"user{i}", "whatever password").status_code for i in range(4)]
     assert codes[:3] == [401, 401, 401] and codes[3] == 429
-    forwarded = client.post("/login", data={"identifier": "x", "password": "y"},
-                            headers={"X-Forwarded-For": "10.9.8.7"})
+    forwarded = client.post(
+        "/login", data={"identifier": "x", "password": "y"}, headers={"X-Forwarded-For": "10.9.8.7"}
+    )
     assert forwarded.status_code in (400, 429)
 
 
@@ -196,11 +206,17 @@ def test_audit_records_success_and_failure_without_secrets(app, client, make_use
 
 def test_open_redirect_is_refused(client, make_user):
     make_user("alice")
-    for target in ["https://evil.example", "//evil.example", "/\\evil.example",
-                   "javascript:alert(1)"]:
+    for target in [
+        "https://evil.example",
+        "//evil.example",
+        "/\\evil.example",
+        "javascript:alert(1)",
+    ]:
         page = client.get("/login")
-        response = client.post(f"/login?next={target}", data={
-            "identifier": "alice", "password": PASSWORD, "csrf_token": csrf_of(page)})
+        response = client.post(
+            f"/login?next={target}",
+            data={"identifier": "alice", "password": PASSWORD, "csrf_token": csrf_of(page)},
+        )
         assert response.headers["Location"] == "/", target
         client.post("/logout", data={"csrf_token": csrf_of(client.get("/"))})
 
@@ -213,8 +229,11 @@ def test_temporary_password_forces_change(app, client, make_user):
         assert client.get(url).headers["Location"] == "/password/change"
     htmx = client.get("/", headers={"HX-Request": "true"})
     assert htmx.headers.get("HX-Redirect") == "/password/change"
-    response = post_form(client, "/password/change", {
-        "current_password": user.temp, "password": PASSWORD, "confirm": PASSWORD})
+    response = post_form(
+        client,
+        "/password/change",
+        {"current_password": user.temp, "password": PASSWORD, "confirm": PASSWORD},
+    )
     assert response.status_code == 303
     assert client.get("/").status_code == 200
 
@@ -235,8 +254,9 @@ def test_change_password_ends_other_sessions_and_mails_a_notice(app, make_user, 
     login(a, "alice")
     login(b, "alice")
     new = "ocean breeze kettle 2042"
-    response = post_form(a, "/password/change", {
-        "current_password": PASSWORD, "password": new, "confirm": new})
+    response = post_form(
+        a, "/password/change", {"current_password": PASSWORD, "password": new, "confirm": new}
+    )
     assert response.status_code == 303
     assert a.get("/").status_code == 200
     assert b.get("/").status_code == 302
@@ -248,15 +268,27 @@ def test_change_password_ends_other_sessions_and_mails_a_notice(app, make_user, 
 def test_change_password_errors(app, client, make_user):
     make_user("alice")
     login(client, "alice")
-    wrong = post_form(client, "/password/change", {
-        "current_password": "not it at all really", "password": "ocean breeze kettle 2042",
-        "confirm": "ocean breeze kettle 2042"})
+    wrong = post_form(
+        client,
+        "/password/change",
+        {
+            "current_password": "not it at all really",
+            "password": "ocean breeze kettle 2042",
+            "confirm": "ocean breeze kettle 2042",
+        },
+    )
     assert wrong.status_code == 422 and says(wrong.get_data(as_text=True), "CURRENT_PASSWORD_WRONG")
-    short = post_form(client, "/password/change", {
-        "current_password": PASSWORD, "password": "Zq8vmK2pL9xWbT", "confirm": "Zq8vmK2pL9xWbT"})
+    short = post_form(
+        client,
+        "/password/change",
+        {"current_password": PASSWORD, "password": "Zq8vmK2pL9xWbT", "confirm": "Zq8vmK2pL9xWbT"},
+    )
     assert short.status_code == 422 and "15" in short.get_data(as_text=True)
-    same = post_form(client, "/password/change", {
-        "current_password": PASSWORD, "password": PASSWORD, "confirm": PASSWORD})
+    same = post_form(
+        client,
+        "/password/change",
+        {"current_password": PASSWORD, "password": PASSWORD, "confirm": PASSWORD},
+    )
     assert same.status_code == 422 and says(same.get_data(as_text=True), "PASSWORD_REUSED")
     assert login(app.test_client(), "alice").status_code == 303
 
@@ -294,8 +326,9 @@ def test_language_switch_is_remembered_on_the_account(app, client, make_user):
     make_user("alice")
     login(client, "alice")
     # The switcher is a same-site link (browsers send Sec-Fetch-Site: same-origin).
-    assert "Bonjour" in client.get("/?lang=fr", headers={"Sec-Fetch-Site": "same-origin"}
-                                   ).get_data(as_text=True)
+    assert "Bonjour" in client.get("/?lang=fr", headers={"Sec-Fetch-Site": "same-origin"}).get_data(
+        as_text=True
+    )
     with app.app_context():
         database.connect(reuse_if_open=True)
         assert User.get(User.username_key == "alice").language == "fr"
@@ -305,7 +338,9 @@ def test_language_switch_is_remembered_on_the_account(app, client, make_user):
 
 
 def test_accept_language_decides_otherwise(client):
-    body = client.get("/login", headers={"Accept-Language": "fr-FR,fr;q=0.9"}).get_data(as_text=True)
+    body = client.get("/login", headers={"Accept-Language": "fr-FR,fr;q=0.9"}).get_data(
+        as_text=True
+    )
     assert "Se connecter" in body and 'lang="fr"' in body
 
 
@@ -326,10 +361,11 @@ def test_untrusted_host_is_refused(client):
 def test_cross_site_post_is_refused(client, make_user):
     make_user("alice")
     page = client.get("/login")
-    response = client.post("/login", data={"identifier": "alice", "password": PASSWORD,
-                                           "csrf_token": csrf_of(page)},
-                           headers={"Sec-Fetch-Site": "cross-site",
-                                    "Origin": "https://evil.example"})
+    response = client.post(
+        "/login",
+        data={"identifier": "alice", "password": PASSWORD, "csrf_token": csrf_of(page)},
+        headers={"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},
+    )
     assert response.status_code == 403
 
 
@@ -407,8 +443,10 @@ def test_housekeeping_removes_dead_sessions_links_and_throttle_rows(app, client,
 
 
 def test_anonymous_htmx_and_post_get_401_not_a_login_page(client):
-    fragment = client.get("/admin/users?q=alice", headers={
-        "HX-Request": "true", "HX-Current-URL": "http://localhost/admin/users?q=alice"})
+    fragment = client.get(
+        "/admin/users?q=alice",
+        headers={"HX-Request": "true", "HX-Current-URL": "http://localhost/admin/users?q=alice"},
+    )
     assert fragment.status_code == 401
     assert fragment.headers["HX-Redirect"] == "/login?next=/admin/users?q%3Dalice"
     page = client.get("/login")
@@ -431,9 +469,12 @@ def test_a_running_wait_says_wait_not_incorrect(app, client, make_user):
         database.connect(reuse_if_open=True)
         # What the page may say follows the typed identifier's own failures (issue 11,
         # finding 3): "waiter" was tried five times.
-        LoginThrottle.create(key=throttle.key_of("waiter"), failed_count=5,
-                             last_failed_at=utcnow(),
-                             locked_until=utcnow() + timedelta(seconds=90))
+        LoginThrottle.create(
+            key=throttle.key_of("waiter"),
+            failed_count=5,
+            last_failed_at=utcnow(),
+            locked_until=utcnow() + timedelta(seconds=90),
+        )
     response = login(client, "waiter", PASSWORD)
     assert response.status_code == 401
     body = response.get_data(as_text=True)

@@ -36,8 +36,7 @@ def sqlite_app(tmp_path, db_file=None, instance=None, **overrides):
         del config["DATABASE_URL"]  # the instance folder's passgate.db
     else:
         config["DATABASE_URL"] = f"sqlite:///{db_file}"
-    app = create_app({**config, **overrides},
-                     instance_path=str(instance or tmp_path / "instance"))
+    app = create_app({**config, **overrides}, instance_path=str(instance or tmp_path / "instance"))
     clear_cache()
     with app.app_context():
         migrate()
@@ -46,8 +45,12 @@ def sqlite_app(tmp_path, db_file=None, instance=None, **overrides):
 
 
 def run_cli(db_file, *args):
-    env = {"PASSGATE_SECRET_KEY": SECRET, "PASSGATE_DATABASE_URL": f"sqlite:///{db_file}",
-           "PASSGATE_BASE_URL": "http://localhost", "PASSGATE_INSTANCE": os.path.dirname(db_file)}
+    env = {
+        "PASSGATE_SECRET_KEY": SECRET,
+        "PASSGATE_DATABASE_URL": f"sqlite:///{db_file}",
+        "PASSGATE_BASE_URL": "http://localhost",
+        "PASSGATE_INSTANCE": os.path.dirname(db_file),
+    }
     return CliRunner().invoke(main, list(args), env=env)
 
 
@@ -69,6 +72,7 @@ def signs_in(app, username, password=PASSWORD) -> bool:
 
 # --- writer process: committed transactions, each a user and its audit event ----------
 
+
 def _writer(db_file, pw_hash, committed, stop, failure):
     """Insert users w000001, w000002, … each with its audit event in ONE transaction;
     publish the number of the last committed one. Bounded: 60 s or 100,000 rows."""
@@ -77,8 +81,15 @@ def _writer(db_file, pw_hash, committed, stop, failure):
     from portal.models import AuditEvent, User
 
     try:
-        db = SqliteDatabase(db_file, pragmas={"journal_mode": "wal", "busy_timeout": 5000,
-                                              "synchronous": "normal", "foreign_keys": 1})
+        db = SqliteDatabase(
+            db_file,
+            pragmas={
+                "journal_mode": "wal",
+                "busy_timeout": 5000,
+                "synchronous": "normal",
+                "foreign_keys": 1,
+            },
+        )
         database.initialize(db)
         database.connect()
         deadline = time.monotonic() + 60
@@ -87,10 +98,12 @@ def _writer(db_file, pw_hash, committed, stop, failure):
             number += 1
             name = f"w{number:06d}"
             with database.atomic():
-                user = User.create(username=name, username_key=name, password_hash=pw_hash,
-                                   security_stamp="s" * 32)
-                AuditEvent.create(action="user.create", target=user, target_name=name,
-                                  detail=str(number))
+                user = User.create(
+                    username=name, username_key=name, password_hash=pw_hash, security_stamp="s" * 32
+                )
+                AuditEvent.create(
+                    action="user.create", target=user, target_name=name, detail=str(number)
+                )
             committed.value = number
     except BaseException as exc:  # reported to the test, which fails on it
         failure.value = f"{type(exc).__name__}: {exc}"[:200].encode()
@@ -103,7 +116,8 @@ def _bulk_audit(db_file, rows):
         "INSERT INTO audit_event (created_at, action, outcome, actor_name, target_name, ip, "
         "detail, repeats) VALUES ('2026-01-01 00:00:00', 'seed', 'success', '', '', "
         "'127.0.0.1', ?, 1)",
-        (("x" * 200,) for _ in range(rows)))
+        (("x" * 200,) for _ in range(rows)),
+    )
     conn.commit()
     conn.close()
 
@@ -152,8 +166,12 @@ def test_backup_while_another_process_writes_is_a_consistent_snapshot(tmp_path):
         conn = sqlite3.connect(target)
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
-        names = [r[0] for r in conn.execute(
-            "SELECT username FROM user WHERE username LIKE 'w%' ORDER BY username")]
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT username FROM user WHERE username LIKE 'w%' ORDER BY username"
+            )
+        ]
         k = len(names)
         # Every transaction committed before the backup started is there; the copy is a
         # snapshot: users 1..k without gaps, k at most what was committed when it ended.
@@ -161,10 +179,12 @@ def test_backup_while_another_process_writes_is_a_consistent_snapshot(tmp_path):
         assert names == [f"w{i:06d}" for i in range(1, k + 1)]
         pairs = conn.execute(
             "SELECT COUNT(*) FROM audit_event a JOIN user u ON a.target_id = u.id "
-            "WHERE a.action = 'user.create' AND a.detail = substr(u.username, 2) + 0").fetchone()
+            "WHERE a.action = 'user.create' AND a.detail = substr(u.username, 2) + 0"
+        ).fetchone()
         assert pairs == (k,)  # no user without its audit event, none the other way round
-        assert conn.execute("SELECT COUNT(*) FROM audit_event WHERE action = 'seed'"
-                            ).fetchone() == (40_000,)
+        assert conn.execute(
+            "SELECT COUNT(*) FROM audit_event WHERE action = 'seed'"
+        ).fetchone() == (40_000,)
         conn.close()
 
     # A copy taken under load serves sign-ins with the passwords of that time.
@@ -203,8 +223,11 @@ def test_backup_of_a_missing_database_creates_nothing(tmp_path):
 def test_postgresql_gets_a_one_line_pointer_without_the_password(tmp_path, command):
     url = "postgresql://passgate:s3cret-Pa55@db.example.test:5433/passgate_prod"
     (tmp_path / "dump.db").write_bytes(b"")
-    env = {"PASSGATE_SECRET_KEY": SECRET, "PASSGATE_DATABASE_URL": url,
-           "PASSGATE_INSTANCE": str(tmp_path / "instance")}
+    env = {
+        "PASSGATE_SECRET_KEY": SECRET,
+        "PASSGATE_DATABASE_URL": url,
+        "PASSGATE_INSTANCE": str(tmp_path / "instance"),
+    }
     result = CliRunner().invoke(main, [command, str(tmp_path / "dump.db")], env=env)
     assert result.exit_code != 0
     assert len(result.output.strip().splitlines()) == 1
@@ -234,8 +257,12 @@ def test_restore_serves_the_same_users_and_passwords(tmp_path):
     # After the backup: alice changes her password, carol arrives.
     with app.test_request_context():
         database.connect(reuse_if_open=True)
-        replace_password(User.get(User.username == "alice"), "a completely new passphrase 42",
-                         how="admin", action="admin.set_password")
+        replace_password(
+            User.get(User.username == "alice"),
+            "a completely new passphrase 42",
+            how="admin",
+            action="admin.set_password",
+        )
         database.close()
     add_user(app, "carol")
 

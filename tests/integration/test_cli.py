@@ -38,9 +38,23 @@ def test_init_db_is_safe_twice(env):
 
 def test_create_user_with_password_from_stdin(env, make_app):
     assert run(env, "init-db").exit_code == 0
-    result = run(env, "create-user", "boss", "--role", "admin", "--email", "boss@example.test",
-                 "--first-name", "Ada", "--last-name", "Boss", "--team", "Office",
-                 "--password-stdin", input="violet lantern harbour 1987\n")
+    result = run(
+        env,
+        "create-user",
+        "boss",
+        "--role",
+        "admin",
+        "--email",
+        "boss@example.test",
+        "--first-name",
+        "Ada",
+        "--last-name",
+        "Boss",
+        "--team",
+        "Office",
+        "--password-stdin",
+        input="violet lantern harbour 1987\n",
+    )
     assert result.exit_code == 0, result.output
     from ..helpers import login
 
@@ -68,12 +82,15 @@ def test_create_user_with_email_queues_an_invitation(env, make_app):
         assert OutboxMail.get().kind == "invite"
 
 
-@pytest.mark.parametrize("args, reason", [
-    (["create-user", "x", "--role", "king"], "role"),
-    (["create-user", "bad name"], "username"),
-    (["create-user", "ok", "--email", "not-an-email"], "email"),
-    (["create-user", "weak", "--password-stdin"], "password"),
-])
+@pytest.mark.parametrize(
+    "args, reason",
+    [
+        (["create-user", "x", "--role", "king"], "role"),
+        (["create-user", "bad name"], "username"),
+        (["create-user", "ok", "--email", "not-an-email"], "email"),
+        (["create-user", "weak", "--password-stdin"], "password"),
+    ],
+)
 def test_bad_input_exits_non_zero_with_a_reason(env, args, reason):
     run(env, "init-db")
     result = CliRunner().invoke(main, args, env=env, input="short\n")
@@ -115,10 +132,13 @@ def test_send_test_email_reports_failure(env):
 
 
 def test_quickstart_prepares_an_instance_and_a_first_admin(tmp_path):
-    env = {"PASSGATE_INSTANCE": str(tmp_path / "inst"), "PASSGATE_BCRYPT_ROUNDS": "4",
-           "PASSGATE_SECRET_KEY": None, "PASSGATE_DATABASE_URL": None}
-    result = CliRunner().invoke(main, ["quickstart", "--no-serve"], env=env,
-                                catch_exceptions=False)
+    env = {
+        "PASSGATE_INSTANCE": str(tmp_path / "inst"),
+        "PASSGATE_BCRYPT_ROUNDS": "4",
+        "PASSGATE_SECRET_KEY": None,
+        "PASSGATE_DATABASE_URL": None,
+    }
+    result = CliRunner().invoke(main, ["quickstart", "--no-serve"], env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert os.path.exists(tmp_path / "inst" / "passgate.cfg")
     assert "temporary password:" in result.output
@@ -127,16 +147,21 @@ def test_quickstart_prepares_an_instance_and_a_first_admin(tmp_path):
 
 
 def test_first_run_creates_the_database_folder(tmp_path):
-    env = {"PASSGATE_SECRET_KEY": "k", "PASSGATE_INSTANCE": str(tmp_path / "new" / "inst"),
-           "PASSGATE_DATABASE_URL": None}
+    env = {
+        "PASSGATE_SECRET_KEY": "k",
+        "PASSGATE_INSTANCE": str(tmp_path / "new" / "inst"),
+        "PASSGATE_DATABASE_URL": None,
+    }
     result = CliRunner().invoke(main, ["init-db"], env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "new" / "inst" / "passgate.db").exists()
 
 
 def test_unreachable_database_is_a_one_line_error(tmp_path):
-    env = {"PASSGATE_SECRET_KEY": "k",
-           "PASSGATE_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
+    env = {
+        "PASSGATE_SECRET_KEY": "k",
+        "PASSGATE_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
+    }
     result = CliRunner().invoke(main, ["init-db"], env=env)
     assert result.exit_code != 0
     assert result.output.startswith("Error: database:") and "Traceback" not in result.output

@@ -69,6 +69,7 @@ def row(app, username) -> User | None:
 
 # --- sign-in -----------------------------------------------------------------------------
 
+
 def test_sign_in_page_offers_the_provider_choice_in_both_languages(client):
     body = client.get("/login?lang=en").get_data(as_text=True)
     assert 'name="provider"' in body
@@ -103,8 +104,12 @@ def test_sign_in_by_email_and_account_without_mail(app):
 
 def test_wrong_password_and_unknown_user_answer_alike(app, slapd):
     answers = set()
-    for identifier, password in [("dora", "not the password 123"), ("ghost", "whatever 12345"),
-                                 ("ghost@school.test", DORA), ("dora", "")]:
+    for identifier, password in [
+        ("dora", "not the password 123"),
+        ("ghost", "whatever 12345"),
+        ("ghost@school.test", DORA),
+        ("dora", ""),
+    ]:
         response = sso_login(app.test_client(), identifier, password)
         if password:
             assert response.status_code == 401
@@ -138,8 +143,9 @@ def test_directory_failures_use_the_same_throttle(app):
         User.update(failed_count=4).where(User.username_key == "dora").execute()
     response = sso_login(app.test_client(), "dora", "wrong wrong wrong 1")
     # The answer shows only what the typed identifier earned (issue 11, finding 3).
-    assert response.status_code == 401 and not says(response.get_data(as_text=True),
-                                                     "SIGNIN_PAUSED")
+    assert response.status_code == 401 and not says(
+        response.get_data(as_text=True), "SIGNIN_PAUSED"
+    )
     dora = row(app, "dora")
     assert dora.failed_count == 5 and dora.locked_until is not None
     # While the account waits, even the right password is refused (silently).
@@ -165,9 +171,13 @@ def test_directory_must_change_flag_forces_the_change(app, slapd):
 
 # --- change own password ------------------------------------------------------------------
 
+
 def change(client, current, new, confirm=None):
-    return post_form(client, "/password/change",
-                     {"current_password": current, "password": new, "confirm": confirm or new})
+    return post_form(
+        client,
+        "/password/change",
+        {"current_password": current, "password": new, "confirm": confirm or new},
+    )
 
 
 def test_change_own_password_writes_the_directory(app, slapd, outbox):
@@ -199,10 +209,13 @@ def test_change_passgate_policy_runs_first(app, slapd):
     assert slapd.can_bind("dora", DORA)
 
 
-@pytest.mark.parametrize("lang, message", [
-    ("en", "The directory refused this password: you have used it before."),
-    ("fr", "L’annuaire a refusé ce mot de passe : vous l’avez déjà utilisé."),
-])
+@pytest.mark.parametrize(
+    "lang, message",
+    [
+        ("en", "The directory refused this password: you have used it before."),
+        ("fr", "L’annuaire a refusé ce mot de passe : vous l’avez déjà utilisé."),
+    ],
+)
 def test_directory_policy_refusal_is_a_clear_form_error(app, slapd, lang, message):
     client = app.test_client()
     client.get(f"/login?lang={lang}")
@@ -217,6 +230,7 @@ def test_directory_policy_refusal_is_a_clear_form_error(app, slapd, lang, messag
 
 
 # --- recovery ------------------------------------------------------------------------------
+
 
 def forgot(client, identifier, provider="sso"):
     return post_form(client, "/password/forgot", {"identifier": identifier, "provider": provider})
@@ -271,8 +285,11 @@ def test_recovery_answer_is_the_same_for_unknown_directory_users(app, outbox):
     assert answers == {(303, "/password/forgot/sent")}
     process_requests(app)
     assert [m.recipients for m in outbox.deliver()] == [["dora@school.test"]]
-    assert sorted(e.outcome for e in audit_actions(app, "recovery.request")) == \
-        ["no_email", "no_match", "sent"]
+    assert sorted(e.outcome for e in audit_actions(app, "recovery.request")) == [
+        "no_email",
+        "no_match",
+        "sent",
+    ]
 
 
 def test_directory_down_during_reset_keeps_the_token(app, slapd, outbox):
@@ -288,8 +305,12 @@ def test_directory_down_during_reset_keeps_the_token(app, slapd, outbox):
     assert says(text, "DIRECTORY_UNAVAILABLE") and not says(text, "LOGIN_FAILED")
     with app.app_context():
         database.connect(reuse_if_open=True)
-        assert ResetToken.select().where(ResetToken.used_at.is_null()
-                                         & (ResetToken.purpose == "reset")).count() == 1
+        assert (
+            ResetToken.select()
+            .where(ResetToken.used_at.is_null() & (ResetToken.purpose == "reset"))
+            .count()
+            == 1
+        )
     assert audit_actions(app, "directory.unavailable")
     slapd.start()
     response = post_form(client, "/password/reset", {"password": NEW, "confirm": NEW})
@@ -298,6 +319,7 @@ def test_directory_down_during_reset_keeps_the_token(app, slapd, outbox):
 
 
 # --- failures ----------------------------------------------------------------------------
+
 
 def test_directory_down_sign_in_is_503_and_local_accounts_still_work(app, slapd, make_user):
     make_user("carl")
@@ -344,6 +366,7 @@ def test_no_provider_choice_without_a_directory(make_app):
 
 # --- admin ---------------------------------------------------------------------------------
 
+
 def admin_client(app, make_user):
     make_user("boss", role="admin")
     client = app.test_client()
@@ -384,8 +407,9 @@ def test_admin_set_password_and_unlock(app, slapd, make_user):
     sso_login(app.test_client(), "dora", DORA)
     dora = row(app, "dora")
     admin = admin_client(app, make_user)
-    response = admin_post(admin, f"/admin/users/{dora.id}/password",
-                          {"password": NEW, "confirm": NEW})
+    response = admin_post(
+        admin, f"/admin/users/{dora.id}/password", {"password": NEW, "confirm": NEW}
+    )
     assert response.status_code == 200, response.get_data(as_text=True)
     assert slapd.can_bind("dora", NEW)
     assert slapd.read("dora", "pwdReset") == {"pwdReset": []}  # must_change left unticked
@@ -412,6 +436,7 @@ def test_admin_reset_with_directory_down_is_503_and_changes_nothing(app, slapd, 
 
 
 # --- passgate sync-directory -----------------------------------------------------------------
+
 
 def cli_env(app, slapd, tmp_path, **extra):
     from ..helpers import PG_URL
@@ -447,8 +472,13 @@ def test_sync_directory_adds_updates_and_disables_vanished(app, slapd, tmp_path)
     assert "2 created" in result.output and "0 disabled" in result.output
     assert row(app, "dora").team_id and row(app, "eli").email is None
     # Changed, added and removed entries.
-    slapd.modify("dora", {"sn": [("MODIFY_REPLACE", ["Durand"])],
-                          "mail": [("MODIFY_REPLACE", ["dora.durand@school.test"])]})
+    slapd.modify(
+        "dora",
+        {
+            "sn": [("MODIFY_REPLACE", ["Durand"])],
+            "mail": [("MODIFY_REPLACE", ["dora.durand@school.test"])],
+        },
+    )
     slapd.add_person("gus", "Gus", "Petit", "gus@school.test", "gus directory pass 1")
     slapd.delete_person("fay")
     result = run_cli(env, "sync-directory")
@@ -490,12 +520,24 @@ def test_edit_dialog_keeps_directory_owned_fields(app, make_user):
     dora = row(app, "dora")
     admin = admin_client(app, make_user)
     form = admin.get(f"/admin/users/{dora.id}/edit", headers=HX).get_data(as_text=True)
-    assert re.search(r'name="email"[^>]*readonly', form) or re.search(r'readonly[^>]*name="email"', form)
+    assert re.search(r'name="email"[^>]*readonly', form) or re.search(
+        r'readonly[^>]*name="email"', form
+    )
     assert "come from the organisation directory" in form
-    response = admin_post(admin, f"/admin/users/{dora.id}/edit", {
-        "username": "someone-else", "email": "other@school.test", "first_name": "X",
-        "last_name": "Y", "team": str(dora.team_id), "provider": "sso", "role": "user",
-        "language": "fr"})
+    response = admin_post(
+        admin,
+        f"/admin/users/{dora.id}/edit",
+        {
+            "username": "someone-else",
+            "email": "other@school.test",
+            "first_name": "X",
+            "last_name": "Y",
+            "team": str(dora.team_id),
+            "provider": "sso",
+            "role": "user",
+            "language": "fr",
+        },
+    )
     assert response.status_code == 200, response.get_data(as_text=True)
     after = row(app, "dora")
     assert (after.username, after.email, after.first_name) == ("dora", "dora@school.test", "Dora")
@@ -514,11 +556,17 @@ def test_bulk_reset_and_unlock_reaches_the_directory(app, slapd, make_user):
     assert response.status_code == 200 and "2 of 2 done" in text, text
     temps = re.findall(r'<code class="temp-password-cell">([^<]+)</code>', text)
     assert len(temps) == 2
-    assert sorted(slapd.can_bind(uid, t) for uid in ("dora", "fay") for t in temps) == \
-        [False, False, True, True]
+    assert sorted(slapd.can_bind(uid, t) for uid in ("dora", "fay") for t in temps) == [
+        False,
+        False,
+        True,
+        True,
+    ]
     for uid in ("dora", "fay"):
         assert slapd.read(uid, "pwdReset", "pwdAccountLockedTime") == {
-            "pwdReset": ["TRUE"], "pwdAccountLockedTime": []}
+            "pwdReset": ["TRUE"],
+            "pwdAccountLockedTime": [],
+        }
 
 
 def test_same_work_for_known_and_unknown_directory_identifiers(app, monkeypatch):
@@ -591,7 +639,9 @@ def test_bulk_recovery_links_for_directory_accounts(app, slapd, make_user, outbo
     admin = admin_client(app, make_user)
     preview = admin_post(admin, "/admin/users/bulk/recovery/confirm", {"ids": ids})
     text = preview.get_data(as_text=True)
-    assert re.search(r'data-count="eligible">1<', text) and re.search(r'data-count="no_email">1<', text)
+    assert re.search(r'data-count="eligible">1<', text) and re.search(
+        r'data-count="no_email">1<', text
+    )
     response = admin_post(admin, "/admin/users/bulk/recovery", {"ids": ids, "confirm_count": "1"})
     assert response.status_code == 200 and "1 of 1 done" in response.get_data(as_text=True)
     client = app.test_client()
@@ -621,26 +671,43 @@ def test_directory_entry_never_merges_into_a_local_account(app, make_user):
 
 def test_admin_adds_a_directory_account_from_the_directory(app, slapd, make_user, outbox):
     admin = admin_client(app, make_user)
-    response = admin_post(admin, "/admin/users/new", {
-        "username": "fay", "email": "", "first_name": "", "last_name": "", "role": "manager",
-        "provider": "sso", "language": "fr"})
+    response = admin_post(
+        admin,
+        "/admin/users/new",
+        {
+            "username": "fay",
+            "email": "",
+            "first_name": "",
+            "last_name": "",
+            "role": "manager",
+            "provider": "sso",
+            "language": "fr",
+        },
+    )
     text = response.get_data(as_text=True)
     assert response.status_code == 200, text
     assert "Found in the organisation directory" in text and "invitation" not in text
     fay = row(app, "fay")
-    assert (fay.provider, fay.email, fay.last_name, fay.role) == \
-        ("sso", "fay@school.test", "Bernard", "manager")
+    assert (fay.provider, fay.email, fay.last_name, fay.role) == (
+        "sso",
+        "fay@school.test",
+        "Bernard",
+        "manager",
+    )
     assert outbox.deliver() == []  # no invitation: the password is the directory's
     assert sso_login(app.test_client(), "fay", "fay directory pass 1").status_code == 303
-    response = admin_post(admin, "/admin/users/new", {
-        "username": "nobody", "role": "user", "provider": "sso"})
+    response = admin_post(
+        admin, "/admin/users/new", {"username": "nobody", "role": "user", "provider": "sso"}
+    )
     assert response.status_code == 422
-    assert "no account with this username in the organisation directory" in \
-        response.get_data(as_text=True)
+    assert "no account with this username in the organisation directory" in response.get_data(
+        as_text=True
+    )
     assert row(app, "nobody") is None
 
 
 # --- TLS -------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def tls_slapd(tmp_path, monkeypatch):
@@ -656,23 +723,30 @@ def tls_slapd(tmp_path, monkeypatch):
 def test_tls_with_a_trusted_certificate(make_app, tls_slapd, monkeypatch, how):
     # The system trust store is OpenSSL's default: SSL_CERT_FILE points it at the test CA.
     monkeypatch.setenv("SSL_CERT_FILE", tls_slapd.certs["ca"])
-    url = (f"ldaps://localhost:{tls_slapd.tls_port}" if how == "ldaps"
-           else f"ldap://localhost:{tls_slapd.port}")
+    url = (
+        f"ldaps://localhost:{tls_slapd.tls_port}"
+        if how == "ldaps"
+        else f"ldap://localhost:{tls_slapd.port}"
+    )
     app = make_app(**tls_slapd.settings(LDAP_URL=url, LDAP_START_TLS=how == "starttls"))
     prepare_database(app)
     assert sso_login(app.test_client(), "dora", DORA).status_code == 303
 
 
 @pytest.mark.parametrize("how", ["ldaps", "starttls"])
-def test_tls_with_an_untrusted_certificate_is_unavailable(make_app, tls_slapd, tmp_path,
-                                                          monkeypatch, how):
+def test_tls_with_an_untrusted_certificate_is_unavailable(
+    make_app, tls_slapd, tmp_path, monkeypatch, how
+):
     other = tmp_path / "other-ca"
     other.mkdir()
     from ..ldap_server import make_certificates
 
     monkeypatch.setenv("SSL_CERT_FILE", make_certificates(str(other))["ca"])
-    url = (f"ldaps://localhost:{tls_slapd.tls_port}" if how == "ldaps"
-           else f"ldap://localhost:{tls_slapd.port}")
+    url = (
+        f"ldaps://localhost:{tls_slapd.tls_port}"
+        if how == "ldaps"
+        else f"ldap://localhost:{tls_slapd.port}"
+    )
     app = make_app(**tls_slapd.settings(LDAP_URL=url, LDAP_START_TLS=how == "starttls"))
     prepare_database(app)
     response = sso_login(app.test_client(), "dora", DORA)

@@ -23,16 +23,20 @@ def age_invitation(app, user, *, sent_ago: timedelta, expires_in: timedelta):
     with app.app_context():
         database.connect(reuse_if_open=True)
         now = utcnow()
-        (ResetToken.update(created_at=now - sent_ago, expires_at=now + expires_in)
-         .where((ResetToken.user == user.id) & ResetToken.used_at.is_null()).execute())
+        (
+            ResetToken.update(created_at=now - sent_ago, expires_at=now + expires_in)
+            .where((ResetToken.user == user.id) & ResetToken.used_at.is_null())
+            .execute()
+        )
         database.close()
 
 
 def pending_tokens(app, user) -> list[ResetToken]:
     with app.app_context():
         database.connect(reuse_if_open=True)
-        rows = list(ResetToken.select().where((ResetToken.user == user.id)
-                                              & ResetToken.used_at.is_null()))
+        rows = list(
+            ResetToken.select().where((ResetToken.user == user.id) & ResetToken.used_at.is_null())
+        )
         database.close()
         return rows
 
@@ -52,8 +56,9 @@ def test_list_and_detail_show_age_and_expiry(app, client, make_user):
     make_user("admin", role="admin")
     ivy = make_user("ivy", password=None, first_name="Ivy")
     make_user("pam")
-    age_invitation(app, ivy, sent_ago=timedelta(days=1, minutes=5),
-                   expires_in=timedelta(days=2, minutes=5))
+    age_invitation(
+        app, ivy, sent_ago=timedelta(days=1, minutes=5), expires_in=timedelta(days=2, minutes=5)
+    )
     login(client, "admin")
     text = body(client.get("/admin/users"))
     notes = re.findall(r"<span class=\"status-note\" data-invitation>([^<]+)<", text)
@@ -75,14 +80,15 @@ def test_expired_invitation_is_resent_in_one_click(make_app, smtp_server):
         create_user("admin", role="admin", email="admin@example.test", password=PASSWORD)
         ivy, _ = create_user("ivy", email="ivy@example.test", first_name="Ivy")
         database.close()
-    age_invitation(app, ivy, sent_ago=timedelta(days=3, hours=3),
-                   expires_in=-timedelta(hours=3, minutes=5))
+    age_invitation(
+        app, ivy, sent_ago=timedelta(days=3, hours=3), expires_in=-timedelta(hours=3, minutes=5)
+    )
     client = app.test_client()
     login(client, "admin")
     text = body(client.get("/admin/users"))
     row = re.search(rf'<tr id="user-row-{ivy.id}">.*?</tr>', text, re.S).group(0)
     assert "Invitation expired 3 hours ago" in row
-    button = re.search(r'<button[^>]*data-resend-expired[^>]*>', row).group(0)
+    button = re.search(r"<button[^>]*data-resend-expired[^>]*>", row).group(0)
     assert f'hx-post="/admin/users/{ivy.id}/resend"' in button
     detail = body(client.get(f"/admin/users/{ivy.id}"))
     assert "Invitation expired 3 hours ago" in detail
@@ -153,7 +159,9 @@ def test_one_reminder_before_expiry_through_real_smtp(make_app, smtp_server, mon
     invitee = app.test_client()
     invitee.get(link)
     new = "ocean breeze kettle 2042"
-    assert post_form(invitee, "/password/reset", {"password": new, "confirm": new}).status_code == 303
+    assert (
+        post_form(invitee, "/password/reset", {"password": new, "confirm": new}).status_code == 303
+    )
 
 
 def test_competing_workers_send_one_reminder(app, make_user):
@@ -197,7 +205,10 @@ def test_reminder_setting_on_the_settings_page(app, client, make_user):
     make_user("admin", role="admin")
     login(client, "admin")
     page = body(client.get("/admin/settings"))
-    assert re.search(r'name="invite_reminder_hours"[^>]*value="24"|value="24"[^>]*name="invite_reminder_hours"', page)
+    assert re.search(
+        r'name="invite_reminder_hours"[^>]*value="24"|value="24"[^>]*name="invite_reminder_hours"',
+        page,
+    )
     r = submit_settings(client, {"invite_reminder_hours": "200"}, headers=HX)
     assert r.status_code == 422 and "from 0 to 168" in body(r) and 'value="200"' in body(r)
     assert submit_settings(client, {"invite_reminder_hours": "0"}).status_code == 303

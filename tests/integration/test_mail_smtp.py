@@ -33,12 +33,17 @@ def test_recovery_end_to_end_through_real_smtp(make_app, smtp_server):
 
     with app.test_request_context():
         database.connect(reuse_if_open=True)
-        create_user("alice", email="alice@example.test", first_name="Alice", password=PASSWORD,
-                    language="fr")
+        create_user(
+            "alice",
+            email="alice@example.test",
+            first_name="Alice",
+            password=PASSWORD,
+            language="fr",
+        )
     client = app.test_client()
     post_form(client, "/password/forgot", {"identifier": "alice@example.test"})
     assert deliver(app)["sent"] == 1
-    (rcpts, msg), = smtp_server.messages
+    ((rcpts, msg),) = smtp_server.messages
     assert rcpts == ["alice@example.test"]
     assert msg.is_multipart()  # text and HTML
     text = smtp_server.text_of(msg)
@@ -46,7 +51,9 @@ def test_recovery_end_to_end_through_real_smtp(make_app, smtp_server):
     link = re.search(r"http://localhost(/password/reset/\S+)", text).group(1)
     client.get(link)
     new = "ocean breeze kettle 2042"
-    assert post_form(client, "/password/reset", {"password": new, "confirm": new}).status_code == 303
+    assert (
+        post_form(client, "/password/reset", {"password": new, "confirm": new}).status_code == 303
+    )
     assert login(app.test_client(), "alice", new).status_code == 303
 
 
@@ -122,4 +129,5 @@ def test_two_workers_never_send_the_same_mail_twice(make_app, smtp_server):
     for t in threads:
         t.join()
     assert sorted(r[0][0] for r in smtp_server.messages) == sorted(
-        f"u{i}@example.test" for i in range(10))
+        f"u{i}@example.test" for i in range(10)
+    )

@@ -35,9 +35,18 @@ def test_manager_adds_a_user_to_their_team(app, client, make_user, outbox):
     form = body(client.get("/admin/users/new", headers=HX))
     assert 'name="role"' not in form  # a manager gives no role: the lowest one
     assert ">No team<" not in form and ">B<" not in form and ">A<" in form
-    r = post(client, "/admin/users/new", {"username": "dora", "email": "dora@example.test",
-                                          "team": str(_team_id(app, "A")), "role": "admin",
-                                          "provider": "identity"}, htmx=True)
+    r = post(
+        client,
+        "/admin/users/new",
+        {
+            "username": "dora",
+            "email": "dora@example.test",
+            "team": str(_team_id(app, "A")),
+            "role": "admin",
+            "provider": "identity",
+        },
+        htmx=True,
+    )
     assert r.status_code == 200, body(r)
     dora = _user(app, "dora")
     assert dora.role == "user" and dora.team.name == "A"  # role=admin ignored: no such field
@@ -53,8 +62,12 @@ def test_manager_cannot_add_outside_their_teams(app, client, make_user):
     people(make_user)
     login(client, "mgrA")
     for team in (str(_team_id(app, "B")), "", "None"):
-        r = post(client, "/admin/users/new", {"username": "eve", "team": team,
-                                              "provider": "identity"}, htmx=True)
+        r = post(
+            client,
+            "/admin/users/new",
+            {"username": "eve", "team": team, "provider": "identity"},
+            htmx=True,
+        )
         assert r.status_code == 422, team
         assert 'value="eve"' in body(r)  # what was typed is kept
     assert _user(app, "eve") is None
@@ -78,12 +91,14 @@ def test_may_create_follows_rank_and_team(ctx, make_user):
 def test_manager_import_is_limited_to_their_teams_and_lower_roles(app, client, make_user):
     people(make_user)
     login(client, "mgrA")
-    bad = ("username,email,first_name,last_name,role,team,language\n"
-           "ivan,ivan@example.test,Ivan,Ives,user,A,\n"
-           "judy,,Judy,Jones,user,B,\n"
-           "kim,,Kim,Kay,admin,A,\n"
-           "lee,,Lee,Low,,,\n"
-           "max,,Max,Moe,,New Team,\n")
+    bad = (
+        "username,email,first_name,last_name,role,team,language\n"
+        "ivan,ivan@example.test,Ivan,Ives,user,A,\n"
+        "judy,,Judy,Jones,user,B,\n"
+        "kim,,Kim,Kay,admin,A,\n"
+        "lee,,Lee,Low,,,\n"
+        "max,,Max,Moe,,New Team,\n"
+    )
     r = upload(client, bad)
     assert r.status_code == 422
     page = body(r)

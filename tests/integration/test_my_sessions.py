@@ -13,10 +13,14 @@ from portal.models import AuditEvent, UserSession, utcnow
 from ..helpers import HX, PASSWORD, age_session, audit_actions, body, csrf_of, login, people
 
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
-SAFARI = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
-          "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1")
-EDGE = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0")
+SAFARI = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
+)
+EDGE = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0"
+)
 HANDLE_RE = re.compile(r'data-session="([0-9a-f]{32})"(?! data-current)')
 
 
@@ -76,8 +80,9 @@ def test_end_one_with_htmx_signs_that_browser_out(app, make_user):
     laptop = browser(app, "alice", FIREFOX)
     page = laptop.get("/account/sessions")
     handle = HANDLE_RE.search(body(page)).group(1)
-    r = laptop.post(f"/account/sessions/{handle}/end", data={"csrf_token": csrf_of(page)},
-                    headers=HX)
+    r = laptop.post(
+        f"/account/sessions/{handle}/end", data={"csrf_token": csrf_of(page)}, headers=HX
+    )
     text = body(r)
     assert r.status_code == 200 and "<html" not in text and 'id="sessions-region"' in text
     assert "The session has been ended." in text and "Safari" not in text
@@ -86,8 +91,9 @@ def test_end_one_with_htmx_signs_that_browser_out(app, make_user):
     event = audit_actions(app, "session.end")[-1]
     assert event.actor_id == event.target_id == p["alice"].id and "Safari" in event.detail
     # Again: it is gone (404), and the region says so.
-    again = laptop.post(f"/account/sessions/{handle}/end", data={"csrf_token": csrf_of(page)},
-                        headers=HX)
+    again = laptop.post(
+        f"/account/sessions/{handle}/end", data={"csrf_token": csrf_of(page)}, headers=HX
+    )
     assert again.status_code == 404 and "already ended" in body(again)
 
 
@@ -99,7 +105,9 @@ def test_cannot_end_own_current_or_someone_elses_session(app, make_user):
     page = laptop.get("/account/sessions")
     mine = re.search(r'data-session="([0-9a-f]{32})" data-current', body(page)).group(1)
     token = csrf_of(page)
-    assert laptop.post(f"/account/sessions/{mine}/end", data={"csrf_token": token}).status_code == 400
+    assert (
+        laptop.post(f"/account/sessions/{mine}/end", data={"csrf_token": token}).status_code == 400
+    )
     r = laptop.post(f"/account/sessions/{bob_handle.group(1)}/end", data={"csrf_token": token})
     assert r.status_code == 404 and "already ended" in body(r)
     assert bob.get("/").status_code == 200
@@ -160,11 +168,16 @@ def test_admin_and_manager_see_and_end_a_users_sessions(app, make_user):
     handle = HANDLE_RE.search(text).group(1)
     # Step-up first when the password entry is old.
     age_session(app)
-    r = admin.post(f"/admin/users/{p['alice'].id}/sessions/{handle}/end",
-                   data={"csrf_token": csrf_of(page)}, headers=HX)
+    r = admin.post(
+        f"/admin/users/{p['alice'].id}/sessions/{handle}/end",
+        data={"csrf_token": csrf_of(page)},
+        headers=HX,
+    )
     assert r.status_code == 401 and phone.get("/").status_code == 200
-    r = admin.post(f"/admin/users/{p['alice'].id}/sessions/{handle}/end",
-                   data={"csrf_token": csrf_of(page), "reauth_password": PASSWORD})
+    r = admin.post(
+        f"/admin/users/{p['alice'].id}/sessions/{handle}/end",
+        data={"csrf_token": csrf_of(page), "reauth_password": PASSWORD},
+    )
     assert r.status_code == 303 and r.headers["Location"].endswith(f"/admin/users/{p['alice'].id}")
     assert phone.get("/").status_code == 302
     event = audit_actions(app, "admin.end_session")[-1]
@@ -174,22 +187,34 @@ def test_admin_and_manager_see_and_end_a_users_sessions(app, make_user):
     mgr = browser(app, "mgrA", FIREFOX)
     page = mgr.get(f"/admin/users/{p['carol'].id}")
     handle = HANDLE_RE.search(body(page)).group(1)
-    r = mgr.post(f"/admin/users/{p['carol'].id}/sessions/{handle}/end",
-                 data={"csrf_token": csrf_of(page)}, headers=HX)
+    r = mgr.post(
+        f"/admin/users/{p['carol'].id}/sessions/{handle}/end",
+        data={"csrf_token": csrf_of(page)},
+        headers=HX,
+    )
     assert r.status_code == 200 and "The session has been ended." in body(r)
     assert carol.get("/").status_code == 302
     bob = browser(app, "bob", EDGE)
-    bob_handle = re.search(r'data-session="([0-9a-f]{32})"',
-                           body(bob.get("/account/sessions"))).group(1)
-    r = mgr.post(f"/admin/users/{p['bob'].id}/sessions/{bob_handle}/end",
-                 data={"csrf_token": csrf_of(page)}, headers=HX)
+    bob_handle = re.search(
+        r'data-session="([0-9a-f]{32})"', body(bob.get("/account/sessions"))
+    ).group(1)
+    r = mgr.post(
+        f"/admin/users/{p['bob'].id}/sessions/{bob_handle}/end",
+        data={"csrf_token": csrf_of(page)},
+        headers=HX,
+    )
     assert r.status_code == 403 and bob.get("/").status_code == 200
     user = browser(app, "alice", FIREFOX)
-    r = user.post(f"/admin/users/{p['bob'].id}/sessions/{bob_handle}/end",
-                  data={"csrf_token": csrf_of(user.get("/account/sessions"))})
+    r = user.post(
+        f"/admin/users/{p['bob'].id}/sessions/{bob_handle}/end",
+        data={"csrf_token": csrf_of(user.get("/account/sessions"))},
+    )
     assert r.status_code == 403 and bob.get("/").status_code == 200
     with app.app_context():
         database.connect(reuse_if_open=True)
-        assert not AuditEvent.select().where(
-            (AuditEvent.action == "admin.end_session") & (AuditEvent.target == p["bob"].id)).exists()
+        assert (
+            not AuditEvent.select()
+            .where((AuditEvent.action == "admin.end_session") & (AuditEvent.target == p["bob"].id))
+            .exists()
+        )
         database.close()

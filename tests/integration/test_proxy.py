@@ -33,16 +33,21 @@ def audited_ips(app) -> list[str]:
     """Addresses recorded by requests (audit events and sessions; set-up events have none)."""
     with app.app_context():
         database.connect(reuse_if_open=True)
-        ips = [e.ip for e in AuditEvent.select().where(AuditEvent.action != "user.create")
-               .order_by(AuditEvent.id)]
+        ips = [
+            e.ip
+            for e in AuditEvent.select()
+            .where(AuditEvent.action != "user.create")
+            .order_by(AuditEvent.id)
+        ]
         ips += [s.ip for s in UserSession.select()]
         database.close()
     return ips
 
 
 @pytest.mark.parametrize("trusted, expected", [(1, CLIENT), (0, PROXY)])
-def test_forged_forwarded_for_does_not_change_the_audited_address(make_app, make_user,
-                                                                  trusted, expected):
+def test_forged_forwarded_for_does_not_change_the_audited_address(
+    make_app, make_user, trusted, expected
+):
     app = make_app(TRUSTED_PROXIES=trusted)  # same database as the ``app`` fixture's
     make_user("alice")
     # The client sent "X-Forwarded-For: 6.6.6.6"; the proxy appended the address it saw.
@@ -68,7 +73,9 @@ def _attempts(app, forwarded_values: list[str]) -> list[int]:
     codes = []
     for n, value in enumerate(forwarded_values):
         # A different unknown name each time: the per-account throttle stays out of it.
-        codes.append(login(via_proxy(app, value), f"nobody{n}", "wrong password again 1").status_code)
+        codes.append(
+            login(via_proxy(app, value), f"nobody{n}", "wrong password again 1").status_code
+        )
     return codes
 
 
@@ -89,8 +96,9 @@ def test_with_no_trusted_proxy_the_limit_counts_the_peer_whatever_the_header(app
     assert set(audited_ips(app)) == {PROXY}
 
 
-def test_a_real_server_behind_one_proxy_audits_and_limits_the_client_address(tmp_path, app,
-                                                                              make_user):
+def test_a_real_server_behind_one_proxy_audits_and_limits_the_client_address(
+    tmp_path, app, make_user
+):
     """Through ``passgate serve`` itself: its WSGI server must hand X-Forwarded-For to the
     app (waitress removes it by default), or behind nginx every visitor would share the
     proxy's address and one rate-limit bucket."""
@@ -110,37 +118,52 @@ def test_a_real_server_behind_one_proxy_audits_and_limits_the_client_address(tmp
     limits = redis.Redis.from_url(REDIS_URL)
     limits.flushdb()
     port = free_port()
-    env = {**os.environ,
-           "PASSGATE_REDIS_URL": REDIS_URL,
-           "PASSGATE_SECRET_KEY": "test-secret-key-not-for-production",
-           "PASSGATE_DATABASE_URL": PG_URL or f"sqlite:///{tmp_path}/passgate.db",
-           "PASSGATE_INSTANCE": str(tmp_path / "instance"),
-           "PASSGATE_BASE_URL": f"http://127.0.0.1:{port}",
-           "PASSGATE_BCRYPT_ROUNDS": "4",
-           "PASSGATE_TRUSTED_PROXIES": "1",
-           "PASSGATE_LIMIT_LOGIN": "2 per minute"}
-    proc = subprocess.Popen(cli("serve", "--port", str(port), "--no-mail-worker"), env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "PASSGATE_REDIS_URL": REDIS_URL,
+        "PASSGATE_SECRET_KEY": "test-secret-key-not-for-production",
+        "PASSGATE_DATABASE_URL": PG_URL or f"sqlite:///{tmp_path}/passgate.db",
+        "PASSGATE_INSTANCE": str(tmp_path / "instance"),
+        "PASSGATE_BASE_URL": f"http://127.0.0.1:{port}",
+        "PASSGATE_BCRYPT_ROUNDS": "4",
+        "PASSGATE_TRUSTED_PROXIES": "1",
+        "PASSGATE_LIMIT_LOGIN": "2 per minute",
+    }
+    proc = subprocess.Popen(
+        cli("serve", "--port", str(port), "--no-mail-worker"),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for(f"http://127.0.0.1:{port}/healthz")
 
         def sign_in(forwarded_for: str, password: str) -> int:
             opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
-            page = opener.open(urllib.request.Request(
-                f"http://127.0.0.1:{port}/login", headers={"X-Forwarded-For": forwarded_for}))
+            page = opener.open(
+                urllib.request.Request(
+                    f"http://127.0.0.1:{port}/login", headers={"X-Forwarded-For": forwarded_for}
+                )
+            )
             token = re.search(r'name="csrf_token" value="([^"]+)"', page.read().decode()).group(1)
-            data = urllib.parse.urlencode({"identifier": "alice", "password": password,
-                                           "csrf_token": token}).encode()
-            request = urllib.request.Request(f"http://127.0.0.1:{port}/login", data=data,
-                                             headers={"X-Forwarded-For": forwarded_for})
+            data = urllib.parse.urlencode(
+                {"identifier": "alice", "password": password, "csrf_token": token}
+            ).encode()
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/login",
+                data=data,
+                headers={"X-Forwarded-For": forwarded_for},
+            )
             try:
                 return opener.open(request).status
             except urllib.error.HTTPError as exc:
                 return exc.code
 
         # The proxy appended CLIENT; the left-hand values are the client's own inventions.
-        codes = [sign_in(f"{forged}, {CLIENT}", "not the right password at all")
-                 for forged in (FORGED, "198.51.100.1", "198.51.100.2")]
+        codes = [
+            sign_in(f"{forged}, {CLIENT}", "not the right password at all")
+            for forged in (FORGED, "198.51.100.1", "198.51.100.2")
+        ]
         assert codes == [401, 401, 429]
         assert sign_in(f"{FORGED}, {OTHER_CLIENT}", PASSWORD) == 200  # own bucket; redirected home
     finally:

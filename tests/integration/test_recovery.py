@@ -91,9 +91,14 @@ def test_full_reset_flow(app, client, make_user, outbox):
     # Used link: same invalid page on GET and POST.
     client.get(path_of(link))
     assert client.get("/password/reset").status_code == 404
-    again = client.post("/password/reset", data={"password": "another good passphrase 77",
-                                                 "confirm": "another good passphrase 77",
-                                                 "csrf_token": csrf_of(client.get("/login"))})
+    again = client.post(
+        "/password/reset",
+        data={
+            "password": "another good passphrase 77",
+            "confirm": "another good passphrase 77",
+            "csrf_token": csrf_of(client.get("/login")),
+        },
+    )
     assert again.status_code == 404
     with app.app_context():
         database.connect(reuse_if_open=True)
@@ -101,8 +106,7 @@ def test_full_reset_flow(app, client, make_user, outbox):
         assert {"recovery.request", "password.reset", "mail.sent"} <= actions
 
 
-def test_token_is_stored_only_as_a_hash_and_mail_body_is_encrypted(app, client, make_user,
-                                                                   outbox):
+def test_token_is_stored_only_as_a_hash_and_mail_body_is_encrypted(app, client, make_user, outbox):
     make_user("alice")
     forgot(client, "alice")
     with app.app_context():
@@ -131,10 +135,13 @@ def test_policy_errors_keep_the_token(app, client, make_user, outbox):
     client.get(path_of(link))
     mismatch = post_form(client, "/password/reset", {"password": NEW, "confirm": NEW + "x"})
     assert mismatch.status_code == 422 and says(mismatch.get_data(as_text=True), "PASSWORDS_DIFFER")
-    common = post_form(client, "/password/reset", {"password": "password1234567",
-                                                   "confirm": "password1234567"})
+    common = post_form(
+        client, "/password/reset", {"password": "password1234567", "confirm": "password1234567"}
+    )
     assert common.status_code == 422
-    assert post_form(client, "/password/reset", {"password": NEW, "confirm": NEW}).status_code == 303
+    assert (
+        post_form(client, "/password/reset", {"password": NEW, "confirm": NEW}).status_code == 303
+    )
 
 
 def test_expired_link(app, client, make_user, outbox):
@@ -162,7 +169,9 @@ def test_invalid_expired_and_used_look_the_same(app, client, make_user, outbox):
         ResetToken.update(expires_at=utcnow() - timedelta(seconds=1)).execute()
     client.get(path_of(link))
     expired_page = client.get("/password/reset")
-    assert normalize(random_page.get_data(as_text=True)) == normalize(expired_page.get_data(as_text=True))
+    assert normalize(random_page.get_data(as_text=True)) == normalize(
+        expired_page.get_data(as_text=True)
+    )
 
 
 def test_newer_link_voids_the_older_one(app, client, make_user, outbox):
@@ -185,8 +194,9 @@ def test_link_dies_when_the_password_changes_another_way(app, client, make_user,
     link = link_from(outbox.deliver(), "alice@example.test")
     other = app.test_client()
     login(other, "alice")
-    post_form(other, "/password/change", {"current_password": PASSWORD, "password": NEW,
-                                           "confirm": NEW})
+    post_form(
+        other, "/password/change", {"current_password": PASSWORD, "password": NEW, "confirm": NEW}
+    )
     client.get(path_of(link))
     assert client.get("/password/reset").status_code == 404
 
@@ -224,8 +234,9 @@ def test_per_account_mail_limit(make_app, make_user, outbox):
 
         run_once()
         assert OutboxMail.select().where(OutboxMail.kind == "reset").count() == 3
-        outcomes = [e.outcome for e in AuditEvent.select().where(
-            AuditEvent.action == "recovery.request")]
+        outcomes = [
+            e.outcome for e in AuditEvent.select().where(AuditEvent.action == "recovery.request")
+        ]
         assert outcomes.count("rate_limited") == 1
 
 
@@ -263,8 +274,11 @@ def test_invitation_uses_first_password_wording(app, client, make_user, outbox):
 def test_link_host_comes_from_configuration(app, client, make_user, outbox):
     make_user("alice")
     page = client.get("/password/forgot")
-    client.post("/password/forgot", data={"identifier": "alice", "csrf_token": csrf_of(page)},
-                headers={"X-Forwarded-Host": "evil.example", "Forwarded": "host=evil.example"})
+    client.post(
+        "/password/forgot",
+        data={"identifier": "alice", "csrf_token": csrf_of(page)},
+        headers={"X-Forwarded-Host": "evil.example", "Forwarded": "host=evil.example"},
+    )
     body = outbox.deliver()[0].body
     assert "http://localhost/password/reset/" in body and "evil" not in body
 
@@ -327,6 +341,8 @@ def test_end_of_day_lifetime(make_app, make_user, ttl):
         token = issue_link(user, "reset")
         from zoneinfo import ZoneInfo
 
-        local = token.expires_at.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo("Europe/Paris"))
+        local = token.expires_at.replace(tzinfo=ZoneInfo("UTC")).astimezone(
+            ZoneInfo("Europe/Paris")
+        )
         assert (local.hour, local.minute) == (0, 0)
         assert timedelta(0) < token.expires_at - utcnow() <= timedelta(hours=24)

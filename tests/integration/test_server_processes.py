@@ -32,8 +32,12 @@ class Server:
         os.makedirs(env["PASSGATE_INSTANCE"], exist_ok=True)
         self.log = open(self.log_path, "w")  # noqa: SIM115 — closed in stop()
         env = {**env, "PASSGATE_BASE_URL": self.url}
-        self.proc = subprocess.Popen(cli("serve", "--port", str(self.port), *args), env=env,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            cli("serve", "--port", str(self.port), *args),
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         wait_for(self.url + "/healthz", 30)
 
     def children(self) -> list[int]:
@@ -95,7 +99,8 @@ def forgot(url, identifier):
 
 
 def test_one_background_worker_among_the_processes_delivers_each_mail_once(
-        serve, smtp_server, make_user):
+    serve, smtp_server, make_user
+):
     for i in range(12):
         make_user(f"user{i}")
     server = serve("--workers", "2", "--threads", "2", PASSGATE_LIMIT_FORGOT="100 per minute")
@@ -114,8 +119,7 @@ def test_one_background_worker_among_the_processes_delivers_each_mail_once(
     assert not os.path.exists(f"/proc/{leaders[0]}")  # stopped with the server
 
 
-def test_the_background_worker_moves_when_its_process_is_killed(serve, smtp_server,
-                                                                make_user):
+def test_the_background_worker_moves_when_its_process_is_killed(serve, smtp_server, make_user):
     make_user("alice")
     server = serve("--workers", "2", "--threads", "2")
     first = until(server.leaders)[0]
@@ -141,12 +145,19 @@ def test_per_ip_limits_are_shared_by_the_worker_processes(serve):
     assert codes == [200, 200, 200, 429, 429, 429]
 
 
-def test_sigterm_lets_requests_in_flight_finish_and_leaves_mail_queued(serve, app,
-                                                                      make_user):
+def test_sigterm_lets_requests_in_flight_finish_and_leaves_mail_queued(serve, app, make_user):
     make_user("alice")
     # bcrypt at cost 14 makes a sign-in last about a second.
-    server = serve("--workers", "2", "--threads", "2", PASSGATE_BCRYPT_ROUNDS="14",
-                   PASSGATE_MAIL_SERVER="127.0.0.1", PASSGATE_MAIL_PORT=str(free_port()))
+    server = serve(
+        "--workers",
+        "2",
+        "--threads",
+        "2",
+        PASSGATE_BCRYPT_ROUNDS="14",
+        PASSGATE_MAIL_SERVER="127.0.0.1",
+        PASSGATE_MAIL_PORT=str(free_port()),
+    )
+
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args, **kwargs):
             return None
@@ -157,8 +168,9 @@ def test_sigterm_lets_requests_in_flight_finish_and_leaves_mail_queued(serve, ap
     result = {}
 
     def sign_in():
-        data = urllib.parse.urlencode({"identifier": "alice", "password": PASSWORD,
-                                       "csrf_token": token}).encode()
+        data = urllib.parse.urlencode(
+            {"identifier": "alice", "password": PASSWORD, "csrf_token": token}
+        ).encode()
         try:
             result["status"] = opener.open(server.url + "/login", data=data).status
         except urllib.error.HTTPError as exc:

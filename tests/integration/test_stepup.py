@@ -22,14 +22,16 @@ def test_stale_session_gets_the_dialog_and_can_continue(app, client, make_user):
     stale(app)
     token = csrf_of(client.get("/admin/settings"))
     headers = {"HX-Request": "true", "X-CSRFToken": token}
-    refused = client.post("/admin/settings", data={"ORG_NAME": "Ecole Jules Ferry"},
-                          headers=headers)
+    refused = client.post(
+        "/admin/settings", data={"ORG_NAME": "Ecole Jules Ferry"}, headers=headers
+    )
     assert refused.status_code == 401
     assert refused.headers["HX-Reauth"] == "true" and refused.headers["HX-Retarget"] == "body"
     body = refused.get_data(as_text=True)
     assert "<dialog" in body and 'data-hx-post="/admin/reauth"' in body
-    wrong = client.post("/admin/reauth", data={"reauth_password": "not my password at all"},
-                        headers=headers)
+    wrong = client.post(
+        "/admin/reauth", data={"reauth_password": "not my password at all"}, headers=headers
+    )
     assert wrong.status_code == 422 and says(wrong.get_data(as_text=True), "WRONG_PASSWORD")
     right = client.post("/admin/reauth", data={"reauth_password": PASSWORD}, headers=headers)
     assert right.status_code == 200 and right.headers["HX-Reauthenticated"] == "true"

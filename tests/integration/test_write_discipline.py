@@ -72,8 +72,10 @@ def test_busy_sqlite_is_a_503_with_retry_after_in_the_users_language(sqlite_app)
     page = client.get("/login?lang=fr")
     holder = _hold_write_lock(sqlite_app.db_path)
     try:
-        response = client.post("/login", data={"identifier": "alice", "password": PASSWORD,
-                                                "csrf_token": csrf_of(page)})
+        response = client.post(
+            "/login",
+            data={"identifier": "alice", "password": PASSWORD, "csrf_token": csrf_of(page)},
+        )
     finally:
         holder.rollback()
         holder.close()
@@ -104,7 +106,8 @@ def test_unreachable_database_is_a_503_not_a_500(make_app, tmp_path):
 
 
 def test_a_failure_after_the_link_is_consumed_leaves_everything_as_it_was(
-        app, client, make_user, outbox, monkeypatch):
+    app, client, make_user, outbox, monkeypatch
+):
     make_user("alice")
     forgot(client, "alice")
     client.get(path_of(link_from(outbox.deliver(), "alice@example.test")))
@@ -122,20 +125,29 @@ def test_a_failure_after_the_link_is_consumed_leaves_everything_as_it_was(
     assert _count(app, ResetToken, ResetToken.used_at.is_null(False)) == 0
     assert login(app.test_client(), "alice").status_code == 303
     monkeypatch.setattr(sessions, "end_all", real)
-    assert post_form(client, "/password/reset", {"password": NEW, "confirm": NEW}).status_code == 303
+    assert (
+        post_form(client, "/password/reset", {"password": NEW, "confirm": NEW}).status_code == 303
+    )
     assert login(app.test_client(), "alice", NEW).status_code == 303
 
 
-def test_two_identical_adds_racing_give_one_user_and_one_form_error(app, client, make_user,
-                                                                     monkeypatch):
+def test_two_identical_adds_racing_give_one_user_and_one_form_error(
+    app, client, make_user, monkeypatch
+):
     people(make_user)
     login(client, "admin")
     # Both requests pass the friendly pre-check (as when they arrive at the same moment);
     # the unique index decides and the loser gets the form error, not a 500.
     monkeypatch.setattr(accounts, "find", lambda identifier: None)
     monkeypatch.setattr(accounts, "check_new_username", lambda username, **kw: None)
-    data = {"username": "dora", "email": "dora@example.test", "first_name": "Dora",
-            "last_name": "Diaz", "role": "user", "provider": "identity"}
+    data = {
+        "username": "dora",
+        "email": "dora@example.test",
+        "first_name": "Dora",
+        "last_name": "Diaz",
+        "role": "user",
+        "provider": "identity",
+    }
     first = post(client, "/admin/users/new", data, htmx=True)
     second = post(client, "/admin/users/new", data, htmx=True)
     assert first.status_code == 200
@@ -206,7 +218,8 @@ def test_a_conflict_that_persists_is_a_503(app, client, make_user, monkeypatch):
 
 
 def test_a_worker_dying_while_it_answers_a_request_leaves_the_request_for_the_next(
-        app, client, make_user, monkeypatch):
+    app, client, make_user, monkeypatch
+):
     from portal import links
     from portal.models import OutboxMail, RecoveryRequest
     from portal.recovery.service import process_pending

@@ -58,8 +58,9 @@ class Stats:
         with self.lock:
             self.statuses[response.status] += 1
             if response.status >= 500:
-                self.server_errors.append((response.method, response.path, response.status,
-                                           response.text[:300]))
+                self.server_errors.append(
+                    (response.method, response.path, response.status, response.text[:300])
+                )
 
     def transport_error(self, method: str, path: str, exc: BaseException) -> None:
         with self.lock:
@@ -69,32 +70,52 @@ class Stats:
 class Browser:
     """One user's browser: cookies kept per host (any port, like a real browser)."""
 
-    def __init__(self, port: int, source_ip: str = "127.0.0.1", *, stats: Stats | None = None,
-                 timeout: float = 60):
+    def __init__(
+        self,
+        port: int,
+        source_ip: str = "127.0.0.1",
+        *,
+        stats: Stats | None = None,
+        timeout: float = 60,
+    ):
         self.port = port
         self.source_ip = source_ip
         self.cookies: dict[str, str] = {}
         self.stats = stats
         self.timeout = timeout
 
-    def request(self, method: str, path: str, data=None, headers: dict | None = None, *,
-                port: int | None = None, follow: bool = False) -> Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        data=None,
+        headers: dict | None = None,
+        *,
+        port: int | None = None,
+        follow: bool = False,
+    ) -> Response:
         body = None
-        sent = {"Host": f"127.0.0.1:{port or self.port}", "Connection": "close",
-                "Accept-Language": "en", **(headers or {})}
+        sent = {
+            "Host": f"127.0.0.1:{port or self.port}",
+            "Connection": "close",
+            "Accept-Language": "en",
+            **(headers or {}),
+        }
         if data is not None:
             body = urlencode(data, doseq=True).encode()
             sent["Content-Type"] = "application/x-www-form-urlencoded"
         if self.cookies:
             sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        conn = http.client.HTTPConnection("127.0.0.1", port or self.port, timeout=self.timeout,
-                                          source_address=(self.source_ip, 0))
+        conn = http.client.HTTPConnection(
+            "127.0.0.1", port or self.port, timeout=self.timeout, source_address=(self.source_ip, 0)
+        )
         try:
             conn.request(method, path, body=body, headers=sent)
             raw = conn.getresponse()
             text = raw.read().decode("utf-8", "replace")
-            response = Response(raw.status, {k.lower(): v for k, v in raw.getheaders()},
-                                text, method, path)
+            response = Response(
+                raw.status, {k.lower(): v for k, v in raw.getheaders()}, text, method, path
+            )
             self._keep_cookies(raw.headers.get_all("Set-Cookie") or [])
         except (OSError, http.client.HTTPException) as exc:
             if self.stats is not None:
@@ -120,7 +141,8 @@ class Browser:
             jar.load(header)
             for name, morsel in jar.items():
                 expired = morsel["max-age"] == "0" or (
-                    morsel["expires"] and _in_the_past(morsel["expires"]))
+                    morsel["expires"] and _in_the_past(morsel["expires"])
+                )
                 if expired or morsel.value == "":
                     self.cookies.pop(name, None)
                 else:
@@ -130,8 +152,11 @@ class Browser:
 
     def sign_in(self, identifier: str, password: str, **kw) -> Response:
         page = self.get("/login", **kw)
-        return self.post("/login", {"identifier": identifier, "password": password,
-                                    "csrf_token": page.csrf()}, **kw)
+        return self.post(
+            "/login",
+            {"identifier": identifier, "password": password, "csrf_token": page.csrf()},
+            **kw,
+        )
 
     def form_post(self, page_path: str, path: str, data: dict, **kw) -> Response:
         """POST ``data`` with a CSRF token taken from ``page_path``."""

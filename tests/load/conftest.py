@@ -40,7 +40,9 @@ def pg_app(tmp_path, request):
     """An app on PostgreSQL with empty tables, whatever the leg (several instances)."""
     if PG_URL:
         return request.getfixturevalue("app")  # the PostgreSQL leg: prepared by conftest
-    app = create_app({**base_overrides(tmp_path), "DATABASE_URL": PG_INSTANCES_URL},
-                     instance_path=str(tmp_path / "instance"))
+    app = create_app(
+        {**base_overrides(tmp_path), "DATABASE_URL": PG_INSTANCES_URL},
+        instance_path=str(tmp_path / "instance"),
+    )
     prepare_database(app)  # PostgreSQL, whatever the leg
     return app

@@ -16,8 +16,9 @@ from portal.models import AuditEvent, OutboxMail
 from ..helpers import PASSWORD, PG_URL
 
 # The several-instance tests always run on PostgreSQL + Redis, on the SQLite leg too.
-PG_INSTANCES_URL = (PG_URL or os.environ.get("PASSGATE_TEST_PG_URL")
-                    or "postgresql://postgres@127.0.0.1:5432/test")
+PG_INSTANCES_URL = (
+    PG_URL or os.environ.get("PASSGATE_TEST_PG_URL") or "postgresql://postgres@127.0.0.1:5432/test"
+)
 REDIS_URL = os.environ.get("PASSGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/10")
 
 
@@ -35,15 +36,20 @@ def connected(app):
                 database.close()
 
 
-def create_users(app, names, *, password: str = PASSWORD, role: str = "user",
-                 email: bool = True, **details) -> dict:
+def create_users(
+    app, names, *, password: str = PASSWORD, role: str = "user", email: bool = True, **details
+) -> dict:
     """Accounts created through the real service; {username: user id}."""
     ids = {}
     with connected(app):
         for name in names:
-            user, _temp = create_user(name, role=role, password=password,
-                                      email=f"{name}@example.test" if email else None,
-                                      **details)
+            user, _temp = create_user(
+                name,
+                role=role,
+                password=password,
+                email=f"{name}@example.test" if email else None,
+                **details,
+            )
             ids[name] = user.id
     return ids
 
@@ -51,10 +57,14 @@ def create_users(app, names, *, password: str = PASSWORD, role: str = "user",
 def audit_counts(app, after_id: int = 0) -> Counter:
     """Audit events after ``after_id``, counted per action (and outcome when not success)."""
     with connected(app):
-        rows = AuditEvent.select(AuditEvent.action, AuditEvent.outcome).where(
-            AuditEvent.id > after_id).tuples()
-        return Counter(action if outcome == "success" else f"{action}:{outcome}"
-                       for action, outcome in rows)
+        rows = (
+            AuditEvent.select(AuditEvent.action, AuditEvent.outcome)
+            .where(AuditEvent.id > after_id)
+            .tuples()
+        )
+        return Counter(
+            action if outcome == "success" else f"{action}:{outcome}" for action, outcome in rows
+        )
 
 
 def last_audit_id(app) -> int:

@@ -104,9 +104,14 @@ class Proc:
         self.name = name
         self.log_path = log_path
         with open(log_path, "ab") as log:  # the child keeps its own descriptor
-            self.popen = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL,
-                                          stdout=log, stderr=subprocess.STDOUT,
-                                          start_new_session=True)
+            self.popen = subprocess.Popen(
+                args,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     @property
     def pid(self) -> int:
@@ -152,8 +157,9 @@ class Server(Proc):
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if not self.running():
-                raise AssertionError(f"{self.name} exited with {self.popen.returncode}:\n"
-                                     f"{self.log()[-3000:]}")
+                raise AssertionError(
+                    f"{self.name} exited with {self.popen.returncode}:\n{self.log()[-3000:]}"
+                )
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
                     if response.status == 200:
@@ -161,8 +167,9 @@ class Server(Proc):
             except (OSError, urllib.error.HTTPError):
                 pass
             time.sleep(0.05)
-        raise AssertionError(f"{self.name} did not answer /healthz within {seconds}s:\n"
-                             f"{self.log()[-3000:]}")
+        raise AssertionError(
+            f"{self.name} did not answer /healthz within {seconds}s:\n{self.log()[-3000:]}"
+        )
 
 
 _started: list[Proc] = []
@@ -174,8 +181,13 @@ def _log_path(env: dict, name: str) -> Path:
     return folder / f"{name.replace(':', '-')}-{len(_started)}.log"
 
 
-def start_server(env: dict, port: int | None = None,
-                 extra_args: tuple[str, ...] | list[str] = (), *, wait: bool = True) -> Server:
+def start_server(
+    env: dict,
+    port: int | None = None,
+    extra_args: tuple[str, ...] | list[str] = (),
+    *,
+    wait: bool = True,
+) -> Server:
     """``passgate serve`` on 127.0.0.1:``port`` (a free one when None); PASSGATE_BASE_URL
     follows the port unless ``env`` sets it. Waits for /healthz."""
     port = port or free_port()

@@ -60,8 +60,10 @@ class Sink(SMTPSink):
                     return value
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"timed out after {timeout}s waiting for {what} "
-                                         f"({len(self.messages)} message(s) received)")
+                    raise AssertionError(
+                        f"timed out after {timeout}s waiting for {what} "
+                        f"({len(self.messages)} message(s) received)"
+                    )
                 self.changed.wait(min(left, 0.5))
 
     def recipients(self) -> list[str]:

@@ -31,8 +31,12 @@ class TcpProxy:
         listener.settimeout(0.05)
         self._listener = listener
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept_loop, args=(listener, self._stop),
-                                        name="tcpproxy-accept", daemon=True)
+        self._thread = threading.Thread(
+            target=self._accept_loop,
+            args=(listener, self._stop),
+            name="tcpproxy-accept",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -76,8 +80,9 @@ class TcpProxy:
                 self._sockets |= {client, upstream}
                 self.accepted += 1
             for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(a, b), name="tcpproxy-pump",
-                                 daemon=True).start()
+                threading.Thread(
+                    target=self._pump, args=(a, b), name="tcpproxy-pump", daemon=True
+                ).start()
 
     def _pump(self, src: socket.socket, dst: socket.socket) -> None:
         try:

@@ -50,12 +50,18 @@ pytestmark = pytest.mark.load
 
 # --- (a) SMTP down, then back ------------------------------------------------------------------
 
+
 def test_smtp_outage_every_mail_arrives_once_it_is_back(app, tmp_path):
     names = [f"s{i:02d}" for i in range(8)]
     create_users(app, names)
     sink = Sink()  # its port is configured now; it starts listening halfway through the run
-    env = base_env(tmp_path, app.config["DATABASE_URL"], sink.port,
-                   PASSGATE_MAIL_RETRY_BASE_SECONDS="1", PASSGATE_MAIL_MAX_ATTEMPTS="20")
+    env = base_env(
+        tmp_path,
+        app.config["DATABASE_URL"],
+        sink.port,
+        PASSGATE_MAIL_RETRY_BASE_SECONDS="1",
+        PASSGATE_MAIL_MAX_ATTEMPTS="20",
+    )
     server = start_server(env)
     stats = Stats()
     asked: Counter = Counter()
@@ -105,6 +111,7 @@ def test_smtp_outage_every_mail_arrives_once_it_is_back(app, tmp_path):
 
 # --- (b) kill -9 of the mail worker mid-batch --------------------------------------------------
 
+
 def test_mail_worker_killed_mid_batch_loses_nothing(app, tmp_path):
     count = 24
     with connected(app):
@@ -120,12 +127,17 @@ def test_mail_worker_killed_mid_batch_loses_nothing(app, tmp_path):
         # Killed in the middle of the batch: some sent, the rest claimed but not sent.
         assert at_kill["sent"] > 0 and at_kill["sending"] > 0, at_kill
         with connected(app):
-            in_flight = {r for (r,) in OutboxMail.select(OutboxMail.recipient)
-                         .where(OutboxMail.status == "sending").tuples()}
+            in_flight = {
+                r
+                for (r,) in OutboxMail.select(OutboxMail.recipient)
+                .where(OutboxMail.status == "sending")
+                .tuples()
+            }
             # A row a dead worker left in "sending" is due again when its lease ends: five
             # minutes (portal/mail.py `_claim`, no setting). Move that clock instead of waiting.
             OutboxMail.update(next_attempt_at=utcnow() - timedelta(seconds=1)).where(
-                OutboxMail.status == "sending").execute()
+                OutboxMail.status == "sending"
+            ).execute()
         restarted = start_mail_worker(env, name="mail-worker-b")
         wait_all_sent(app, 30)
         restarted.stop()
@@ -138,8 +150,7 @@ def test_mail_worker_killed_mid_batch_loses_nothing(app, tmp_path):
     # At least once: only the mail being sent at the kill may arrive twice, and only once more.
     # The worker claims a few mails at a time and records each one as soon as it is sent:
     # of the claimed rows, only the one being sent at the kill can arrive twice.
-    assert duplicates <= in_flight and all(n <= 2 for n in received.values()), (received,
-                                                                               in_flight)
+    assert duplicates <= in_flight and all(n <= 2 for n in received.values()), (received, in_flight)
     assert len(duplicates) <= 1  # a crash repeats at most the one mail being sent
 
 
@@ -161,11 +172,18 @@ def test_server_killed_during_resets_leaves_no_half_done_reset(app, sink, server
     env = {**server_env, "PASSGATE_BCRYPT_ROUNDS": str(RESET_ROUNDS)}
     server = start_server(env)
     raw_links = sink.wait_until(
-        lambda _m: (found := {n: sink.links_to(f"{n}@example.test") for n in names})
-        and all(found.values()) and {n: found[n][0] for n in names}, 30, "24 reset mails")
+        lambda _m: (
+            (found := {n: sink.links_to(f"{n}@example.test") for n in names})
+            and all(found.values())
+            and {n: found[n][0] for n in names}
+        ),
+        30,
+        "24 reset mails",
+    )
 
-    new_passwords = {n: f"crash test {i} {random.randrange(10**9)} kite" for i, n in
-                     enumerate(names)}
+    new_passwords = {
+        n: f"crash test {i} {random.randrange(10**9)} kite" for i, n in enumerate(names)
+    }
     barrier = threading.Barrier(len(names) + 1)
     first_done = threading.Event()
     answered: dict[str, int] = {}
@@ -176,17 +194,23 @@ def test_server_killed_during_resets_leaves_no_half_done_reset(app, sink, server
         page = browser.get("/password/reset")
         barrier.wait(30)
         try:
-            r = browser.post("/password/reset", {"password": new_passwords[name],
-                                                 "confirm": new_passwords[name],
-                                                 "csrf_token": page.csrf()})
+            r = browser.post(
+                "/password/reset",
+                {
+                    "password": new_passwords[name],
+                    "confirm": new_passwords[name],
+                    "csrf_token": page.csrf(),
+                },
+            )
         except (OSError, http.client.HTTPException):
             return  # the server died under this request (or while answering it)
         answered[name] = r.status
         if r.status == 303:
             first_done.set()
 
-    threads = [threading.Thread(target=reset, args=(i, n), daemon=True)
-               for i, n in enumerate(names)]
+    threads = [
+        threading.Thread(target=reset, args=(i, n), daemon=True) for i, n in enumerate(names)
+    ]
     for t in threads:
         t.start()
     barrier.wait(30)
@@ -197,10 +221,15 @@ def test_server_killed_during_resets_leaves_no_half_done_reset(app, sink, server
 
     done, untouched = [], []
     with connected(app):
-        reset_events = Counter(e.target_name for e in AuditEvent.select().where(
-            (AuditEvent.id > audit_from) & (AuditEvent.action == "password.reset")))
-        notices = Counter(m.recipient for m in OutboxMail.select().where(
-            OutboxMail.kind == "password_changed"))
+        reset_events = Counter(
+            e.target_name
+            for e in AuditEvent.select().where(
+                (AuditEvent.id > audit_from) & (AuditEvent.action == "password.reset")
+            )
+        )
+        notices = Counter(
+            m.recipient for m in OutboxMail.select().where(OutboxMail.kind == "password_changed")
+        )
         for name, uid in ids.items():
             user = User.get_by_id(uid)
             token = ResetToken.get((ResetToken.user == uid) & (ResetToken.purpose == "reset"))
@@ -209,14 +238,20 @@ def test_server_killed_during_resets_leaves_no_half_done_reset(app, sink, server
                 # Not done at all: old password, no trace of a reset.
                 assert user.password_hash == old_hashes[name], name
                 assert (reset_events[name], notices[f"{name}@example.test"], history) == (
-                    0, 0, 0), name
+                    0,
+                    0,
+                    0,
+                ), name
                 assert user.last_reset_at is None, name
                 untouched.append(name)
             else:
                 # Done in full: new password, audited, owner notified, old one in history.
                 assert passwords.verify_password(new_passwords[name], user.password_hash), name
                 assert (reset_events[name], notices[f"{name}@example.test"], history) == (
-                    1, 1, 1), name
+                    1,
+                    1,
+                    1,
+                ), name
                 assert user.last_reset_at is not None, name
                 done.append(name)
     assert all(name in done for name, status in answered.items() if status == 303)
@@ -230,9 +265,14 @@ def test_server_killed_during_resets_leaves_no_half_done_reset(app, sink, server
     browser = Browser(server.port, "127.0.0.1")
     assert browser.get(raw_links[name]).location == "/password/reset"
     page = browser.get("/password/reset")
-    r = browser.post("/password/reset", {"password": new_passwords[name],
-                                         "confirm": new_passwords[name],
-                                         "csrf_token": page.csrf()})
+    r = browser.post(
+        "/password/reset",
+        {
+            "password": new_passwords[name],
+            "confirm": new_passwords[name],
+            "csrf_token": page.csrf(),
+        },
+    )
     assert (r.status, r.location) == (303, "/login")
     assert browser.sign_in(name, new_passwords[name]).status == 303
     server.stop()
@@ -271,13 +311,25 @@ if PG_URL:  # collected on the PostgreSQL leg only (it needs a server to be cut 
             proxy.cut()
             down = []
             for _ in range(3):  # every worker thread meets the broken pooled connections
-                for r in (alice.get("/"), bruno.get("/healthz"),
-                          bruno.post("/login", {"identifier": "bruno", "password": PASSWORD,
-                                                "csrf_token": login_page.csrf()}),
-                          bruno.post("/password/forgot", {"identifier": "bruno",
-                                                          "csrf_token": forgot_page.csrf()})):
-                    down.append((r.path, r.status, r.headers.get("retry-after"),
-                                 BUSY_TEXT in r.text))
+                for r in (
+                    alice.get("/"),
+                    bruno.get("/healthz"),
+                    bruno.post(
+                        "/login",
+                        {
+                            "identifier": "bruno",
+                            "password": PASSWORD,
+                            "csrf_token": login_page.csrf(),
+                        },
+                    ),
+                    bruno.post(
+                        "/password/forgot",
+                        {"identifier": "bruno", "csrf_token": forgot_page.csrf()},
+                    ),
+                ):
+                    down.append(
+                        (r.path, r.status, r.headers.get("retry-after"), BUSY_TEXT in r.text)
+                    )
                 time.sleep(0.2)
             assert all(d[1:] == (503, "5", True) for d in down), down
 
@@ -290,11 +342,15 @@ if PG_URL:  # collected on the PostgreSQL leg only (it needs a server to be cut 
             r = bruno.sign_in("bruno", PASSWORD)
             assert (r.status, r.location) == (303, "/")
             r = Browser(server.port, source_address(2), stats=stats).form_post(
-                "/password/forgot", "/password/forgot", {"identifier": "alice"})
+                "/password/forgot", "/password/forgot", {"identifier": "alice"}
+            )
             assert r.status == 303
             assert server.running()  # the same process: no restart was needed
-            sink.wait_until(lambda _m: sink.links_to("alice@example.test"), 15,
-                            "the recovery mail after the outage")
+            sink.wait_until(
+                lambda _m: sink.links_to("alice@example.test"),
+                15,
+                "the recovery mail after the outage",
+            )
             server.stop()
         finally:
             proxy.close()

@@ -45,9 +45,14 @@ def two_servers(pg_app, tmp_path, sink, **extra):
     left to a separate `passgate mail-worker` (the several-instance setup of the README)."""
     servers = []
     for name in ("a", "b"):
-        env = base_env(tmp_path, pg_app.config["DATABASE_URL"], sink.port,
-                       PASSGATE_REDIS_URL=REDIS_URL,
-                       PASSGATE_INSTANCE=str(tmp_path / f"instance-{name}"), **extra)
+        env = base_env(
+            tmp_path,
+            pg_app.config["DATABASE_URL"],
+            sink.port,
+            PASSGATE_REDIS_URL=REDIS_URL,
+            PASSGATE_INSTANCE=str(tmp_path / f"instance-{name}"),
+            **extra,
+        )
         servers.append(start_server(env, extra_args=("--no-mail-worker",), wait=False))
     for server in servers:
         server.wait_ready()
@@ -95,8 +100,7 @@ def test_sessions_logouts_and_resets_span_instances(pg_app, tmp_path, sink, redi
     assert helper.get(link).location == "/password/reset"
     page = helper.get("/password/reset")
     new = "two instances one password 42"
-    r = helper.post("/password/reset", {"password": new, "confirm": new,
-                                        "csrf_token": page.csrf()})
+    r = helper.post("/password/reset", {"password": new, "confirm": new, "csrf_token": page.csrf()})
     assert (r.status, r.location) == (303, "/login")
     assert not signed_in(on_a, a.port) and not signed_in(on_b, b.port)
 
@@ -117,8 +121,7 @@ def test_sessions_logouts_and_resets_span_instances(pg_app, tmp_path, sink, redi
     assert not any(code >= 500 for code in stats.statuses), stats.server_errors
 
 
-def test_failed_sign_ins_on_both_instances_count_toward_one_lock(pg_app, tmp_path, sink,
-                                                                 redis_db):
+def test_failed_sign_ins_on_both_instances_count_toward_one_lock(pg_app, tmp_path, sink, redis_db):
     ids = create_users(pg_app, ["carol", "dave"])
     audit_from = last_audit_id(pg_app)
     (a, b), _env = two_servers(pg_app, tmp_path, sink, PASSGATE_LIMIT_FORGOT="3 per minute")
@@ -139,8 +142,10 @@ def test_failed_sign_ins_on_both_instances_count_toward_one_lock(pg_app, tmp_pat
         browser = Browser((a, b)[index % 2].port, source_address(20 + index), stats=stats)
         page = browser.get("/login")
         barrier.wait(30)
-        r = browser.post("/login", {"identifier": "dave", "password": "not it, not it",
-                                    "csrf_token": page.csrf()})
+        r = browser.post(
+            "/login",
+            {"identifier": "dave", "password": "not it, not it", "csrf_token": page.csrf()},
+        )
         assert r.status == 401
 
     threads = [threading.Thread(target=wrong, args=(i,)) for i in range(8)]
@@ -150,8 +155,12 @@ def test_failed_sign_ins_on_both_instances_count_toward_one_lock(pg_app, tmp_pat
         t.join(60)
 
     # Per-IP limits live in Redis: 3 recovery requests per minute from one address in all.
-    codes = [Browser((a, b)[i % 2].port, source_address(40), stats=stats).form_post(
-        "/password/forgot", "/password/forgot", {"identifier": "x"}).status for i in range(4)]
+    codes = [
+        Browser((a, b)[i % 2].port, source_address(40), stats=stats)
+        .form_post("/password/forgot", "/password/forgot", {"identifier": "x"})
+        .status
+        for i in range(4)
+    ]
     assert codes == [303, 303, 303, 429]
 
     with connected(pg_app):
@@ -164,7 +173,9 @@ def test_failed_sign_ins_on_both_instances_count_toward_one_lock(pg_app, tmp_pat
     # Each of dave's 8 simultaneous failures was either counted or refused as throttled
     # (none lost), and he is locked like carol: 5 consecutive failures.
     assert (dave.failed_count + dave_refused, dave.failed_count >= 5) == (8, True), (
-        dave.failed_count, counts)
+        dave.failed_count,
+        counts,
+    )
     assert dave.locked_until is not None
     assert counts["account.lock"] == 2, counts  # carol, then dave at his 5th failure
     for server in (a, b):
@@ -182,9 +193,13 @@ def test_two_mail_workers_deliver_every_mail_exactly_once(pg_app, tmp_path, redi
     try:
         workers = []
         for name in ("a", "b"):
-            env = base_env(tmp_path, pg_app.config["DATABASE_URL"], sink.port,
-                           PASSGATE_INSTANCE=str(tmp_path / f"instance-{name}"),
-                           PASSGATE_MAIL_DEFAULT_SENDER=f"Worker {name} <{name}@example.test>")
+            env = base_env(
+                tmp_path,
+                pg_app.config["DATABASE_URL"],
+                sink.port,
+                PASSGATE_INSTANCE=str(tmp_path / f"instance-{name}"),
+                PASSGATE_MAIL_DEFAULT_SENDER=f"Worker {name} <{name}@example.test>",
+            )
             workers.append(start_mail_worker(env, name=f"mail-worker-{name}"))
         sink.wait_until(lambda m: len(m) >= count, 60, f"{count} mails")
         wait_all_sent(pg_app, 30)

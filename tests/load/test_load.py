@@ -79,6 +79,7 @@ def check(run: Run, who: str, what: str, response, status: int, location: str | 
 
 # --- the clients ------------------------------------------------------------------------------
 
+
 def user_client(run: Run, index: int, name: str) -> None:
     """An end user: correct and wrong sign-ins, own password changes, recovery by mail."""
     rng = random.Random(index)
@@ -104,9 +105,15 @@ def user_client(run: Run, index: int, name: str) -> None:
             if rng.random() < 0.5:
                 fresh = new_password()
                 page = browser.get("/password/change")
-                r = browser.post("/password/change", {
-                    "current_password": password, "password": fresh, "confirm": fresh,
-                    "csrf_token": page.csrf()})
+                r = browser.post(
+                    "/password/change",
+                    {
+                        "current_password": password,
+                        "password": fresh,
+                        "confirm": fresh,
+                        "csrf_token": page.csrf(),
+                    },
+                )
                 if not check(run, name, "own password change", r, 303, "/"):
                     return
                 password = fresh
@@ -123,21 +130,27 @@ def user_client(run: Run, index: int, name: str) -> None:
                 return
             run.expect("login.failure:failure")
         elif step == "forgot_unknown":
-            r = browser.form_post("/password/forgot", "/password/forgot",
-                                  {"identifier": f"nobody-{name}"})
+            r = browser.form_post(
+                "/password/forgot", "/password/forgot", {"identifier": f"nobody-{name}"}
+            )
             if not check(run, name, "forgot (unknown)", r, 303, "/password/forgot/sent"):
                 return
             run.expect("recovery.request:no_match")
         else:
-            r = browser.form_post("/password/forgot", "/password/forgot",
-                                  {"identifier": rng.choice([name, email])})
+            r = browser.form_post(
+                "/password/forgot", "/password/forgot", {"identifier": rng.choice([name, email])}
+            )
             if not check(run, name, "forgot", r, 303, "/password/forgot/sent"):
                 return
             run.expect("recovery.request:sent", mail="reset")
             try:
                 link = run.sink.wait_until(
-                    lambda _m: next((p for p in run.sink.links_to(email) if p not in used_links),
-                                    None), MAIL_WAIT, f"the recovery mail of {name}")
+                    lambda _m: next(
+                        (p for p in run.sink.links_to(email) if p not in used_links), None
+                    ),
+                    MAIL_WAIT,
+                    f"the recovery mail of {name}",
+                )
             except AssertionError as exc:
                 run.problem(name, str(exc))
                 return
@@ -149,8 +162,9 @@ def user_client(run: Run, index: int, name: str) -> None:
             if not check(run, name, "reset page", page, 200):
                 return
             fresh = new_password()
-            r = browser.post("/password/reset", {"password": fresh, "confirm": fresh,
-                                                 "csrf_token": page.csrf()})
+            r = browser.post(
+                "/password/reset", {"password": fresh, "confirm": fresh, "csrf_token": page.csrf()}
+            )
             if not check(run, name, "complete recovery", r, 303, "/login"):
                 return
             password = fresh
@@ -172,9 +186,11 @@ def admin_client(run: Run, index: int, name: str, targets: dict[str, int]) -> No
     prefix = os.path.commonprefix(list(targets))
 
     def bulk(action: str, chosen: list[int], **extra):
-        return browser.post(f"/admin/users/bulk/{action}",
-                            {"ids": [str(i) for i in chosen], "csrf_token": csrf, **extra},
-                            headers=HX)
+        return browser.post(
+            f"/admin/users/bulk/{action}",
+            {"ids": [str(i) for i in chosen], "csrf_token": csrf, **extra},
+            headers=HX,
+        )
 
     steps = ["search", "reset", "unlock", "disable", "recovery", "bulk_reset"]
     plan = rng.sample(steps, len(steps))  # every kind once first, then at random
@@ -189,8 +205,11 @@ def admin_client(run: Run, index: int, name: str, targets: dict[str, int]) -> No
                 return
         elif step == "reset":
             target = rng.choice(ids)
-            r = browser.post(f"/admin/users/{target}/reset",
-                             {"reason": "load test", "csrf_token": csrf}, headers=HX)
+            r = browser.post(
+                f"/admin/users/{target}/reset",
+                {"reason": "load test", "csrf_token": csrf},
+                headers=HX,
+            )
             if not check(run, name, "Reset & Unlock", r, 200):
                 return
             if "Password has been reset" not in r.text:
@@ -205,7 +224,13 @@ def admin_client(run: Run, index: int, name: str, targets: dict[str, int]) -> No
             run.expect("admin.bulk")
         elif step == "disable":
             chosen = rng.sample(ids, 2)
-            if not check(run, name, "bulk disable", bulk("disable", chosen, confirm_count=str(len(chosen))), 200):
+            if not check(
+                run,
+                name,
+                "bulk disable",
+                bulk("disable", chosen, confirm_count=str(len(chosen))),
+                200,
+            ):
                 return
             run.expect("admin.disable", len(chosen))
             run.expect("admin.bulk")
@@ -215,8 +240,11 @@ def admin_client(run: Run, index: int, name: str, targets: dict[str, int]) -> No
             run.expect("admin.bulk")
         elif step == "recovery":
             chosen = rng.sample(ids, rng.randint(1, len(ids)))
-            r = browser.post("/admin/users/bulk/recovery/confirm",
-                             {"ids": [str(i) for i in chosen], "csrf_token": csrf}, headers=HX)
+            r = browser.post(
+                "/admin/users/bulk/recovery/confirm",
+                {"ids": [str(i) for i in chosen], "csrf_token": csrf},
+                headers=HX,
+            )
             if not check(run, name, "bulk recovery preview", r, 200):
                 return
             eligible = int(re.search(r'data-count="eligible">(\d+)<', r.text).group(1))
@@ -241,6 +269,7 @@ def guarded(run: Run, who: str, fn, *args):
             fn(run, *args)
         except Exception as exc:  # noqa: BLE001 — reported by the test, with the client name
             run.problem(who, f"{type(exc).__name__}: {exc}")
+
     return threading.Thread(target=main, name=f"client-{who}", daemon=True)
 
 
@@ -259,23 +288,32 @@ def wait_for_quiet_queue(app, seconds: float = 30) -> None:
 
 # --- the tests --------------------------------------------------------------------------------
 
+
 def test_mixed_load_many_clients(app, sink, server_env):
     users = [f"u{i:02d}" for i in range(CLIENTS - ADMINS)]
     create_users(app, users)
     admins = [f"admin{a}" for a in range(ADMINS)]
     create_users(app, admins, role="admin")
-    targets = {a: create_users(app, [f"t{a}x{j}" for j in range(TARGETS_PER_ADMIN)])
-               for a in range(ADMINS)}
+    targets = {
+        a: create_users(app, [f"t{a}x{j}" for j in range(TARGETS_PER_ADMIN)]) for a in range(ADMINS)
+    }
     audit_from = last_audit_id(app)
     with connected(app):
         mail_from = OutboxMail.select().count()
-    server = start_server({**server_env, "PASSGATE_LOCKOUT_FREE_FAILURES": "100000",
-                           "PASSGATE_LOCKOUT_HARD_LIMIT": "1000000"})
+    server = start_server(
+        {
+            **server_env,
+            "PASSGATE_LOCKOUT_FREE_FAILURES": "100000",
+            "PASSGATE_LOCKOUT_HARD_LIMIT": "1000000",
+        }
+    )
 
     run = Run(server.port, sink, time.monotonic() + SECONDS)
     threads = [guarded(run, name, user_client, i, name) for i, name in enumerate(users)]
-    threads += [guarded(run, name, admin_client, len(users) + a, name, targets[a])
-                for a, name in enumerate(admins)]
+    threads += [
+        guarded(run, name, admin_client, len(users) + a, name, targets[a])
+        for a, name in enumerate(admins)
+    ]
     started = time.monotonic()
     for t in threads:
         t.start()
@@ -284,9 +322,11 @@ def test_mixed_load_many_clients(app, sink, server_env):
     assert not any(t.is_alive() for t in threads), "a client did not finish"
     elapsed = time.monotonic() - started
     wait_for_quiet_queue(app)
-    print(f"\n{len(threads)} clients, {elapsed:.1f}s, {sum(run.stats.statuses.values())} "
-          f"requests {dict(run.stats.statuses)}; caused {dict(run.expected)}; "
-          f"mails {dict(run.mails)}")
+    print(
+        f"\n{len(threads)} clients, {elapsed:.1f}s, {sum(run.stats.statuses.values())} "
+        f"requests {dict(run.stats.statuses)}; caused {dict(run.expected)}; "
+        f"mails {dict(run.mails)}"
+    )
     server.stop()
 
     assert run.stats.server_errors == [], run.stats.server_errors[:5]
@@ -294,10 +334,21 @@ def test_mixed_load_many_clients(app, sink, server_env):
     assert run.problems == [], run.problems[:10]
     assert_clean_log(server.log())
     # Every kind of action happened (the run was a real mix).
-    for action in ("login.success", "login.failure:failure", "logout", "password.change",
-                   "recovery.request:sent", "recovery.request:no_match", "password.reset",
-                   "admin.reset", "admin.unlock", "admin.disable", "admin.enable",
-                   "admin.bulk_recovery", "admin.bulk"):
+    for action in (
+        "login.success",
+        "login.failure:failure",
+        "logout",
+        "password.change",
+        "recovery.request:sent",
+        "recovery.request:no_match",
+        "password.reset",
+        "admin.reset",
+        "admin.unlock",
+        "admin.disable",
+        "admin.enable",
+        "admin.bulk_recovery",
+        "admin.bulk",
+    ):
         assert run.expected[action] > 0, f"no {action} in {elapsed:.0f}s: {run.expected}"
     assert run.expected["login.success"] == run.signins_ok
 
@@ -305,11 +356,15 @@ def test_mixed_load_many_clients(app, sink, server_env):
     expected = run.expected + Counter({"mail.sent": sum(run.mails.values())})
     actual = audit_counts(app, audit_from)
     assert dict(actual) == dict(expected), {
-        k: (actual[k], expected[k]) for k in set(actual) | set(expected)
-        if actual[k] != expected[k]}
+        k: (actual[k], expected[k]) for k in set(actual) | set(expected) if actual[k] != expected[k]
+    }
     with connected(app):
-        outbox = list(OutboxMail.select(OutboxMail.kind, OutboxMail.status)
-                      .order_by(OutboxMail.id).offset(mail_from).tuples())
+        outbox = list(
+            OutboxMail.select(OutboxMail.kind, OutboxMail.status)
+            .order_by(OutboxMail.id)
+            .offset(mail_from)
+            .tuples()
+        )
     assert Counter(kind for kind, _status in outbox) == run.mails
     assert {status for _kind, status in outbox} == {"sent"}
     # Each mail reached the SMTP server exactly once.
@@ -317,8 +372,11 @@ def test_mixed_load_many_clients(app, sink, server_env):
     # The server saw each client's own address (PASSGATE_TRUSTED_PROXIES=0, no proxy).
     addresses = {name: source_address(i) for i, name in enumerate(users + admins)}
     with connected(app):
-        seen = set(AuditEvent.select(AuditEvent.target_name, AuditEvent.ip).where(
-            (AuditEvent.id > audit_from) & (AuditEvent.action == "login.success")).tuples())
+        seen = set(
+            AuditEvent.select(AuditEvent.target_name, AuditEvent.ip)
+            .where((AuditEvent.id > audit_from) & (AuditEvent.action == "login.success"))
+            .tuples()
+        )
     assert seen == {(name, addresses[name]) for name in {n for n, _ip in seen}}
     assert {n for n, _ip in seen} == set(addresses)  # everyone signed in at least once
 
@@ -351,13 +409,15 @@ def test_simultaneous_sign_ins_8_16_50(app, server_env):
             browser = Browser(server.port, source_address(index), stats=stats)
             page = browser.get("/login")
             barrier.wait(30)
-            r = browser.post("/login", {"identifier": name, "password": PASSWORD,
-                                        "csrf_token": page.csrf()})
+            r = browser.post(
+                "/login", {"identifier": name, "password": PASSWORD, "csrf_token": page.csrf()}
+            )
             home = browser.get("/") if r.status == 303 else None
             outcomes[index] = (name, r.status, r.location, home.status if home else None)
 
-        threads = [threading.Thread(target=sign_in, args=(i, n), daemon=True)
-                   for i, n in enumerate(wave)]
+        threads = [
+            threading.Thread(target=sign_in, args=(i, n), daemon=True) for i, n in enumerate(wave)
+        ]
         wave_started = time.monotonic()
         for t in threads:
             t.start()
@@ -367,8 +427,10 @@ def test_simultaneous_sign_ins_8_16_50(app, server_env):
         bad = [o for o in outcomes.values() if o[1:] != (303, "/", 200)]
         assert bad == [], f"{size} simultaneous sign-ins: {bad}"
         total += size
-        print(f"\n{size} simultaneous sign-ins of {len(set(wave))} account(s) (bcrypt cost "
-              f"{BURST_ROUNDS}): all in {time.monotonic() - wave_started:.2f}s")
+        print(
+            f"\n{size} simultaneous sign-ins of {len(set(wave))} account(s) (bcrypt cost "
+            f"{BURST_ROUNDS}): all in {time.monotonic() - wave_started:.2f}s"
+        )
     server.stop()
     assert not any(code >= 500 for code in stats.statuses), stats.server_errors[:3]
     assert_clean_log(server.log())
@@ -406,23 +468,31 @@ def test_simultaneous_wrong_passwords_all_count(app, server_env):
 
     ids = create_users(app, ["victim", "insider"])
     size = 16
-    server = start_server({**server_env, "PASSGATE_BCRYPT_ROUNDS": str(BURST_ROUNDS),
-                           "PASSGATE_LOCKOUT_FREE_FAILURES": "1000",
-                           "PASSGATE_LOCKOUT_HARD_LIMIT": "100000"})
+    server = start_server(
+        {
+            **server_env,
+            "PASSGATE_BCRYPT_ROUNDS": str(BURST_ROUNDS),
+            "PASSGATE_LOCKOUT_FREE_FAILURES": "1000",
+            "PASSGATE_LOCKOUT_HARD_LIMIT": "100000",
+        }
+    )
     stats = Stats()
 
     def browser(index: int) -> Browser:
         return Browser(server.port, source_address(index), stats=stats)
 
     for identifier in ("victim", "nobody-here"):
+
         def sign_in_page(index: int):
             b = browser(index)
             return b, b.get("/login").csrf()
 
         def wrong_sign_in(index: int, prepared) -> None:
             b, csrf = prepared
-            r = b.post("/login", {"identifier": identifier, "password": f"guess {index}",
-                                  "csrf_token": csrf})
+            r = b.post(
+                "/login",
+                {"identifier": identifier, "password": f"guess {index}", "csrf_token": csrf},
+            )
             assert r.status == 401
 
         at_once(size, sign_in_page, wrong_sign_in)
@@ -435,8 +505,15 @@ def test_simultaneous_wrong_passwords_all_count(app, server_env):
     def wrong_current(index: int, prepared) -> None:
         b, csrf = prepared
         fresh = new_password()
-        r = b.post("/password/change", {"current_password": f"guess {index}",
-                                        "password": fresh, "confirm": fresh, "csrf_token": csrf})
+        r = b.post(
+            "/password/change",
+            {
+                "current_password": f"guess {index}",
+                "password": fresh,
+                "confirm": fresh,
+                "csrf_token": csrf,
+            },
+        )
         assert r.status == 422 and "Your current password is not correct" in r.text
 
     at_once(size, change_page, wrong_current)
@@ -447,5 +524,8 @@ def test_simultaneous_wrong_passwords_all_count(app, server_env):
         victim = User.get_by_id(ids["victim"])
         insider = User.get_by_id(ids["insider"])
         ghost = LoginThrottle.get_or_none(LoginThrottle.key == anonymous_state("nobody-here").key)
-    assert (victim.failed_count, ghost.failed_count if ghost else 0,
-            insider.failed_count) == (size, size, size)
+    assert (victim.failed_count, ghost.failed_count if ghost else 0, insider.failed_count) == (
+        size,
+        size,
+        size,
+    )

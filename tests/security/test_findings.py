@@ -20,6 +20,7 @@ HX = {"HX-Request": "true"}
 
 def _db(app):
     """Run ``fn`` in an app context with an open connection."""
+
     class Ctx:
         def __enter__(self):
             self.ctx = app.test_request_context()
@@ -30,6 +31,7 @@ def _db(app):
         def __exit__(self, *exc):
             database.close()
             self.ctx.pop()
+
     return Ctx()
 
 
@@ -40,23 +42,37 @@ def _user(app, username) -> User:
 
 # --- Finding 1: step-up for privilege, recovery channel and lock-out actions ----------------
 
-STEP_UP_EDIT = {"username": "alice", "email": "alice@example.test", "provider": "identity",
-                "role": "user", "team": ""}
+STEP_UP_EDIT = {
+    "username": "alice",
+    "email": "alice@example.test",
+    "provider": "identity",
+    "role": "user",
+    "team": "",
+}
 
 
 def test_finding_01_creating_an_admin_needs_step_up(app, client, make_user):
     people(make_user)
     login(client, "admin")
     age_session(app)
-    data = {"username": "mallory", "email": "mallory@example.test", "provider": "identity",
-            "role": "admin", "team": ""}
+    data = {
+        "username": "mallory",
+        "email": "mallory@example.test",
+        "provider": "identity",
+        "role": "admin",
+        "team": "",
+    }
     r = post(client, "/admin/users/new", data, htmx=True)
     assert r.status_code == 401 and "reauth_password" in body(r)
     with _db(app):
         assert not User.select().where(User.username_key == "mallory").exists()
     # A plain user still needs no password (nothing privileged is created).
-    r = post(client, "/admin/users/new", {**data, "username": "plain", "role": "user",
-                                          "email": "plain@example.test"}, htmx=True)
+    r = post(
+        client,
+        "/admin/users/new",
+        {**data, "username": "plain", "role": "user", "email": "plain@example.test"},
+        htmx=True,
+    )
     assert r.status_code == 200
     r = post(client, "/admin/users/new", {**data, "reauth_password": PASSWORD}, htmx=True)
     assert r.status_code == 200
@@ -70,41 +86,68 @@ def test_finding_01_csv_import_of_an_admin_needs_step_up(app, client, make_user)
     csv_text = "username,email,role\nmallory,mallory@example.test,admin\n"
     page = client.get("/admin/users/import")
     assert 'name="reauth_password"' in body(page)  # asked up front: a file cannot be re-posted
-    r = client.post("/admin/users/import", data={
-        "csrf_token": csrf_of(page), "file": (io.BytesIO(csv_text.encode()), "u.csv")},
-        content_type="multipart/form-data")
+    r = client.post(
+        "/admin/users/import",
+        data={"csrf_token": csrf_of(page), "file": (io.BytesIO(csv_text.encode()), "u.csv")},
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 401 and "administrator" in body(r)
     with _db(app):
         assert not User.select().where(User.username_key == "mallory").exists()
-    r = client.post("/admin/users/import", data={
-        "csrf_token": csrf_of(page), "reauth_password": PASSWORD,
-        "file": (io.BytesIO(csv_text.encode()), "u.csv")}, content_type="multipart/form-data")
+    r = client.post(
+        "/admin/users/import",
+        data={
+            "csrf_token": csrf_of(page),
+            "reauth_password": PASSWORD,
+            "file": (io.BytesIO(csv_text.encode()), "u.csv"),
+        },
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 200
     assert _user(app, "mallory").role == "admin"
     # Rows that create no administrator need no password.
-    r = client.post("/admin/users/import", data={
-        "csrf_token": csrf_of(page),
-        "file": (io.BytesIO(b"username,email\nplainuser,p@example.test\n"), "u.csv")},
-        content_type="multipart/form-data")
+    r = client.post(
+        "/admin/users/import",
+        data={
+            "csrf_token": csrf_of(page),
+            "file": (io.BytesIO(b"username,email\nplainuser,p@example.test\n"), "u.csv"),
+        },
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 200
 
 
-def test_finding_01_email_change_needs_step_up_and_tells_the_old_address(app, client, make_user,
-                                                                       outbox):
+def test_finding_01_email_change_needs_step_up_and_tells_the_old_address(
+    app, client, make_user, outbox
+):
     p = people(make_user)
     other_admin = make_user("root2", role="admin")
     login(client, "admin")
     age_session(app)
     for target, name in ((other_admin, "root2"), (p["admin"], "admin")):  # another's and own
-        data = {"username": name, "email": "attacker@evil.test", "provider": "identity",
-                "role": "admin", "team": ""}
+        data = {
+            "username": name,
+            "email": "attacker@evil.test",
+            "provider": "identity",
+            "role": "admin",
+            "team": "",
+        }
         r = post(client, f"/admin/users/{target.id}/edit", data, htmx=True)
         assert r.status_code == 401 and "reauth_password" in body(r)
         assert db_get(app, User, User.id == target.id).email == f"{name}@example.test"
-    data = {"username": "root2", "email": "new-root2@example.test", "provider": "identity",
-            "role": "admin", "team": ""}
-    r = post(client, f"/admin/users/{other_admin.id}/edit", {**data, "reauth_password": PASSWORD},
-             htmx=True)
+    data = {
+        "username": "root2",
+        "email": "new-root2@example.test",
+        "provider": "identity",
+        "role": "admin",
+        "team": "",
+    }
+    r = post(
+        client,
+        f"/admin/users/{other_admin.id}/edit",
+        {**data, "reauth_password": PASSWORD},
+        htmx=True,
+    )
     assert r.status_code == 200
     assert db_get(app, User, User.id == other_admin.id).email == "new-root2@example.test"
     outbox.deliver()
@@ -118,7 +161,8 @@ def test_finding_01_row_actions_need_step_up(app, client, make_user, action):
     p = people(make_user)
     with _db(app):
         User.update(hard_locked=True, disabled=(action == "enable")).where(
-            User.id == p["carol"].id).execute()
+            User.id == p["carol"].id
+        ).execute()
     login(client, "admin")
     age_session(app)
     r = post(client, f"/admin/users/{p['carol'].id}/{action}", htmx=True)
@@ -126,8 +170,9 @@ def test_finding_01_row_actions_need_step_up(app, client, make_user, action):
     carol = db_get(app, User, User.id == p["carol"].id)
     assert carol.hard_locked and carol.disabled == (action == "enable")
     assert not [e for e in audit_actions(app) if e.action.startswith("admin.")]
-    r = post(client, f"/admin/users/{p['carol'].id}/{action}",
-             {"reauth_password": PASSWORD}, htmx=True)
+    r = post(
+        client, f"/admin/users/{p['carol'].id}/{action}", {"reauth_password": PASSWORD}, htmx=True
+    )
     assert r.status_code == 200
 
 
@@ -135,8 +180,9 @@ def test_finding_01_disable_through_the_edit_form_needs_step_up(app, client, mak
     p = people(make_user)
     login(client, "admin")
     age_session(app)
-    r = post(client, f"/admin/users/{p['alice'].id}/edit", {**STEP_UP_EDIT, "disabled": "y"},
-             htmx=True)
+    r = post(
+        client, f"/admin/users/{p['alice'].id}/edit", {**STEP_UP_EDIT, "disabled": "y"}, htmx=True
+    )
     assert r.status_code == 401
     assert not db_get(app, User, User.id == p["alice"].id).disabled
 
@@ -145,8 +191,12 @@ def test_finding_01_reach_is_checked_before_step_up(app, client, make_user):
     p = people(make_user)
     login(client, "alice")  # a plain user
     age_session(app)
-    for url in (f"/admin/users/{p['bob'].id}/reset", f"/admin/users/{p['bob'].id}/password",
-                "/admin/users/bulk/unlock", f"/admin/users/{p['bob'].id}/unlock"):
+    for url in (
+        f"/admin/users/{p['bob'].id}/reset",
+        f"/admin/users/{p['bob'].id}/password",
+        "/admin/users/bulk/unlock",
+        f"/admin/users/{p['bob'].id}/unlock",
+    ):
         r = post(client, url, {"ids": str(p["bob"].id)}, htmx=True)
         assert r.status_code == 403, url
     # A manager on an account out of reach: 403 too, not the password dialog.
@@ -158,6 +208,7 @@ def test_finding_01_reach_is_checked_before_step_up(app, client, make_user):
 
 
 # --- Finding 2: one throttle wherever a password is verified, counted atomically ----------
+
 
 def _wrong(client, identifier, n=1):
     response = None
@@ -179,7 +230,10 @@ def test_finding_02_failures_are_counted_atomically(app, make_user):
     rules = throttle.Rules(free=100, base_seconds=1, max_seconds=1, hard_limit=1000)
     with _db(app):
         # Two requests read the row, then both record a failure: both must count.
-        first, second = User.get(User.username_key == "alice"), User.get(User.username_key == "alice")
+        first, second = (
+            User.get(User.username_key == "alice"),
+            User.get(User.username_key == "alice"),
+        )
         throttle.save_failure(first, rules)
         throttle.save_failure(second, rules)
         assert User.get(User.username_key == "alice").failed_count == 2
@@ -189,8 +243,9 @@ def test_finding_02_failures_are_counted_atomically(app, make_user):
         assert LoginThrottle.get(LoginThrottle.key == one.key).failed_count == 2
 
 
-def test_finding_02_concurrent_wrong_current_passwords_are_all_counted(make_app, make_user,
-                                                                      tmp_path):
+def test_finding_02_concurrent_wrong_current_passwords_are_all_counted(
+    make_app, make_user, tmp_path
+):
     from ..helpers import prepare_database
 
     app = make_app(LOCKOUT_FREE_FAILURES=20, LOCKOUT_HARD_LIMIT=100)
@@ -205,9 +260,15 @@ def test_finding_02_concurrent_wrong_current_passwords_are_all_counted(make_app,
     def attack(c, token):
         barrier.wait()
         for _ in range(3):
-            c.post("/password/change", data={"current_password": "not the password at all",
-                                              "password": "x", "confirm": "x",
-                                              "csrf_token": token})
+            c.post(
+                "/password/change",
+                data={
+                    "current_password": "not the password at all",
+                    "password": "x",
+                    "confirm": "x",
+                    "csrf_token": token,
+                },
+            )
 
     threads = [threading.Thread(target=attack, args=pair) for pair in zip(clients, tokens)]
     for t in threads:
@@ -228,8 +289,11 @@ def test_finding_02_reauth_is_refused_while_the_account_is_throttled(app, client
     assert says(body(r), "THROTTLE_WAIT")
     # The inline step-up field goes through the same throttle.
     age_session(app)
-    r = client.post("/admin/users/%d/unlock" % _user(app, "boss").id,
-                    data={"reauth_password": PASSWORD}, headers=headers)
+    r = client.post(
+        "/admin/users/%d/unlock" % _user(app, "boss").id,
+        data={"reauth_password": PASSWORD},
+        headers=headers,
+    )
     assert r.status_code == 429
 
 
@@ -238,14 +302,20 @@ def test_finding_02_password_change_is_throttled(app, client, make_user):
     login(client, "alice")
     _forget_device(client)
     token = csrf_of(client.get("/password/change"))
-    data = {"current_password": "not the password at all", "password": "x", "confirm": "x",
-            "csrf_token": token}
+    data = {
+        "current_password": "not the password at all",
+        "password": "x",
+        "confirm": "x",
+        "csrf_token": token,
+    }
     for _ in range(5):
         assert client.post("/password/change", data=data).status_code == 422
     assert _user(app, "alice").failed_count == 5
     new = "quiet meadow copper 4471 kite"
-    r = client.post("/password/change", data={**data, "current_password": PASSWORD,
-                                               "password": new, "confirm": new})
+    r = client.post(
+        "/password/change",
+        data={**data, "current_password": PASSWORD, "password": new, "confirm": new},
+    )
     assert r.status_code == 429 and says(body(r), "THROTTLE_WAIT")
     assert _user(app, "alice").failed_count == 5  # refused during the wait, not counted
     assert login(app.test_client(), "alice", new).status_code == 401
@@ -254,38 +324,57 @@ def test_finding_02_password_change_is_throttled(app, client, make_user):
 def test_finding_02_per_ip_limits_on_reauth_and_change(make_app, make_user):
     from ..helpers import prepare_database
 
-    app = make_app(LIMIT_REAUTH="3 per minute", LIMIT_PASSWORD_CHANGE="3 per minute",
-                   LOCKOUT_FREE_FAILURES=20)
+    app = make_app(
+        LIMIT_REAUTH="3 per minute", LIMIT_PASSWORD_CHANGE="3 per minute", LOCKOUT_FREE_FAILURES=20
+    )
     prepare_database(app)
     make_user("boss", role="admin")
     client = app.test_client()
     login(client, "boss")
     headers = {"HX-Request": "true", "X-CSRFToken": csrf_of(client.get("/admin/settings"))}
-    codes = [client.post("/admin/reauth", data={"reauth_password": "wrong password x"},
-                         headers=headers).status_code for _ in range(4)]
+    codes = [
+        client.post(
+            "/admin/reauth", data={"reauth_password": "wrong password x"}, headers=headers
+        ).status_code
+        for _ in range(4)
+    ]
     assert codes == [422, 422, 422, 429]
     token = csrf_of(client.get("/password/change"))
-    codes = [client.post("/password/change", data={
-        "current_password": "wrong password x", "password": "x", "confirm": "x",
-        "csrf_token": token}).status_code for _ in range(4)]
+    codes = [
+        client.post(
+            "/password/change",
+            data={
+                "current_password": "wrong password x",
+                "password": "x",
+                "confirm": "x",
+                "csrf_token": token,
+            },
+        ).status_code
+        for _ in range(4)
+    ]
     assert codes == [422, 422, 422, 429]
 
 
 # --- Finding 3: the throttle does not tell which username and email belong together ---------
 
+
 def _answer(response, identifier):
     from ..helpers import normalize
 
-    return (response.status_code,
-            normalize(body(response)).replace(f'value="{identifier}"', 'value=""'))
+    return (
+        response.status_code,
+        normalize(body(response)).replace(f'value="{identifier}"', 'value=""'),
+    )
 
 
 @pytest.mark.parametrize("order", ["username_then_email", "email_then_username"])
 def test_finding_03_username_and_email_pairing_is_not_revealed(app, make_user, order):
     make_user("alice2", email="alice2@example.test")
     answers = {}
-    for kind, (name, email) in {"real": ("alice2", "alice2@example.test"),
-                                "unknown": ("bob9", "bob9@example.test")}.items():
+    for kind, (name, email) in {
+        "real": ("alice2", "alice2@example.test"),
+        "unknown": ("bob9", "bob9@example.test"),
+    }.items():
         first, second = (name, email) if order == "username_then_email" else (email, name)
         client = app.test_client()
         _wrong(client, first, 5)
@@ -293,8 +382,11 @@ def test_finding_03_username_and_email_pairing_is_not_revealed(app, make_user, o
     assert answers["real"] == answers["unknown"]
     assert not says(answers["real"][1], "SIGNIN_PAUSED")
     # Each typed identifier is still throttled on its own, known or not.
-    for typed in (("alice2", "bob9") if order == "username_then_email"
-                  else ("alice2@example.test", "bob9@example.test")):
+    for typed in (
+        ("alice2", "bob9")
+        if order == "username_then_email"
+        else ("alice2@example.test", "bob9@example.test")
+    ):
         assert says(body(_wrong(app.test_client(), typed, 1)), "SIGNIN_PAUSED")
 
 
@@ -307,6 +399,7 @@ def test_finding_03_account_is_still_protected_across_its_identifiers(app, make_
 
 
 # --- Finding 4: the lock hurts the attacker, not the owner ---------------------------------
+
 
 def _expire_sessions(app):
     from portal.models import UserSession
@@ -359,8 +452,9 @@ def test_finding_04_recovery_works_during_a_lock(app, make_user, outbox):
     client.get(link)
     new = "quiet meadow copper 4471 kite"
     page = client.get("/password/reset")
-    r = client.post("/password/reset", data={"password": new, "confirm": new,
-                                             "csrf_token": csrf_of(page)})
+    r = client.post(
+        "/password/reset", data={"password": new, "confirm": new, "csrf_token": csrf_of(page)}
+    )
     assert r.status_code == 303
     assert login(app.test_client(), "alice", new).status_code == 303
 
@@ -376,9 +470,12 @@ def test_finding_04_cli_unlock(app, make_user, tmp_path):
     _wrong(app.test_client(), "alice", 5)
     with _db(app):
         User.update(hard_locked=True).where(User.username_key == "alice").execute()
-    env = {"PASSGATE_SECRET_KEY": "test-secret-key-not-for-production",
-           "PASSGATE_DATABASE_URL": PG_URL or f"sqlite:///{tmp_path}/passgate.db",
-           "PASSGATE_BASE_URL": "http://localhost", "PASSGATE_INSTANCE": str(tmp_path / "i")}
+    env = {
+        "PASSGATE_SECRET_KEY": "test-secret-key-not-for-production",
+        "PASSGATE_DATABASE_URL": PG_URL or f"sqlite:///{tmp_path}/passgate.db",
+        "PASSGATE_BASE_URL": "http://localhost",
+        "PASSGATE_INSTANCE": str(tmp_path / "i"),
+    }
     result = CliRunner().invoke(main, ["unlock", "ALICE"], env=env)
     assert result.exit_code == 0 and "alice" in result.output
     assert login(app.test_client(), "alice").status_code == 303
@@ -390,6 +487,7 @@ def test_finding_04_cli_unlock(app, make_user, tmp_path):
 
 
 # --- Finding 5: managers read only the audit events of accounts within their reach ----------
+
 
 def test_finding_05_manager_does_not_read_admin_or_peer_manager_events(app, client, make_user):
     from portal import audit
@@ -416,9 +514,18 @@ def test_finding_05_manager_does_not_read_admin_or_peer_manager_events(app, clie
 
 # --- Finding 6: every audit filter is validated (422 with a message, never a 500) ----------
 
-@pytest.mark.parametrize("query", ["date_to=9999-12-31", "date_from=0001-01-01",
-                                   "date_from=9999-12-31&date_to=9999-12-31",
-                                   "action=login%00.success", "actor=%00", "outcome=x%01"])
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "date_to=9999-12-31",
+        "date_from=0001-01-01",
+        "date_from=9999-12-31&date_to=9999-12-31",
+        "action=login%00.success",
+        "actor=%00",
+        "outcome=x%01",
+    ],
+)
 def test_finding_06_audit_filters_are_validated(app, client, make_user, query):
     make_user("admin", role="admin")
     login(client, "admin")
@@ -440,9 +547,17 @@ def test_finding_06_date_range_message_in_french(app, client, make_user):
 
 # --- Finding 7: link lifetimes are bounded (recovery <= 24 h, invitations <= 7 days) ---------
 
-@pytest.mark.parametrize("key, value", [("RESET_LINK_TTL", "100000"), ("RESET_LINK_TTL", "1441"),
-                                        ("INVITE_LINK_TTL", "10081"), ("RESET_LINK_TTL", "soon"),
-                                        ("INVITE_LINK_TTL", "0")])
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("RESET_LINK_TTL", "100000"),
+        ("RESET_LINK_TTL", "1441"),
+        ("INVITE_LINK_TTL", "10081"),
+        ("RESET_LINK_TTL", "soon"),
+        ("INVITE_LINK_TTL", "0"),
+    ],
+)
 def test_finding_07_startup_refuses_unbounded_link_lifetimes(make_app, monkeypatch, key, value):
     monkeypatch.setenv(f"PASSGATE_{key}", value)
     with pytest.raises(SystemExit) as exc:
@@ -466,14 +581,18 @@ def test_finding_07_stored_values_are_capped(app):
         assert settings.link_expiry("invite", now) == now + timedelta(days=7)
 
 
-@pytest.mark.parametrize("language, field, value, message", [
-    ("en", "reset_link_minutes", "1441", "at most 24 hours"),
-    ("en", "invite_link_minutes", "10081", "at most 7 days"),
-    ("fr", "reset_link_minutes", "100000", "au plus 24 heures"),
-    ("fr", "invite_link_minutes", "10081", "au plus 7 jours"),
-])
-def test_finding_07_settings_form_says_the_bound(app, client, make_user, language, field, value,
-                                                  message):
+@pytest.mark.parametrize(
+    "language, field, value, message",
+    [
+        ("en", "reset_link_minutes", "1441", "at most 24 hours"),
+        ("en", "invite_link_minutes", "10081", "at most 7 days"),
+        ("fr", "reset_link_minutes", "100000", "au plus 24 heures"),
+        ("fr", "invite_link_minutes", "10081", "au plus 7 jours"),
+    ],
+)
+def test_finding_07_settings_form_says_the_bound(
+    app, client, make_user, language, field, value, message
+):
     from ..integration.test_admin_settings import _submit
 
     make_user("admin", role="admin", language=language)
@@ -484,10 +603,13 @@ def test_finding_07_settings_form_says_the_bound(app, client, make_user, languag
 
 # --- Finding 8: repeated anonymous refusals are aggregated (one row per source per minute) ---
 
+
 def _refusals(app, action):
     with _db(app):
-        return [(e.ip, e.repeats) for e in
-                AuditEvent.select().where(AuditEvent.action == action).order_by(AuditEvent.id)]
+        return [
+            (e.ip, e.repeats)
+            for e in AuditEvent.select().where(AuditEvent.action == action).order_by(AuditEvent.id)
+        ]
 
 
 def _by_source(app, action):
@@ -504,8 +626,11 @@ def test_finding_08_csrf_failures_are_aggregated(app):
         assert client.post("/login", data={"identifier": "x", "password": "y"}).status_code == 400
     other = app.test_client()
     for _ in range(3):
-        other.post("/password/forgot", data={"identifier": "x"},
-                   environ_base={"REMOTE_ADDR": "198.51.100.7"})
+        other.post(
+            "/password/forgot",
+            data={"identifier": "x"},
+            environ_base={"REMOTE_ADDR": "198.51.100.7"},
+        )
     assert _by_source(app, "csrf.failure") == {"127.0.0.1": 40, "198.51.100.7": 3}
     # A new minute starts a new row.
     with _db(app):
@@ -514,8 +639,7 @@ def test_finding_08_csrf_failures_are_aggregated(app):
     assert _refusals(app, "csrf.failure")[-1] == ("127.0.0.1", 1)
 
 
-def test_finding_08_rate_limit_hits_are_aggregated_and_shown_with_their_count(make_app,
-                                                                             make_user):
+def test_finding_08_rate_limit_hits_are_aggregated_and_shown_with_their_count(make_app, make_user):
     from ..helpers import prepare_database
 
     app = make_app(LIMIT_LOGIN="2 per minute")
@@ -534,15 +658,18 @@ def test_finding_08_rate_limit_hits_are_aggregated_and_shown_with_their_count(ma
 
 # --- Finding 9: ?lang= saves the account's language only on a same-site request -------------
 
-@pytest.mark.parametrize("headers, saved", [
-    ({"Sec-Fetch-Site": "cross-site"}, False),
-    ({}, False),  # no Fetch Metadata: cannot tell, so nothing is written
-    ({"Sec-Fetch-Site": "same-origin"}, True),
-    ({"Sec-Fetch-Site": "same-site"}, True),
-    ({"Sec-Fetch-Site": "none"}, True),  # typed in the address bar
-])
-def test_finding_09_language_saved_only_from_the_same_site(app, client, make_user, headers,
-                                                           saved):
+
+@pytest.mark.parametrize(
+    "headers, saved",
+    [
+        ({"Sec-Fetch-Site": "cross-site"}, False),
+        ({}, False),  # no Fetch Metadata: cannot tell, so nothing is written
+        ({"Sec-Fetch-Site": "same-origin"}, True),
+        ({"Sec-Fetch-Site": "same-site"}, True),
+        ({"Sec-Fetch-Site": "none"}, True),  # typed in the address bar
+    ],
+)
+def test_finding_09_language_saved_only_from_the_same_site(app, client, make_user, headers, saved):
     make_user("alice")
     login(client, "alice")
     response = client.get("/?lang=fr", headers=headers)
@@ -560,20 +687,29 @@ def test_finding_09_a_post_saves_the_language(app, client, make_user):
 
 # --- Finding 10: usernames confusable with an existing one are refused ----------------------
 
-@pytest.mark.parametrize("name", [
-    "\u0430lice",  # Cyrillic а
-    "\u03b1lice",  # Greek α
-    "al\u0456ce",  # Cyrillic і
-    "a1ice", "AIice", "aIice",  # digit one, capital I for l
-    "alice\u200b",  # zero-width space
-    "\uff41lice",  # fullwidth a (NFKC would fold it: refused as a duplicate or confusable)
-])
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "\u0430lice",  # Cyrillic а
+        "\u03b1lice",  # Greek α
+        "al\u0456ce",  # Cyrillic і
+        "a1ice",
+        "AIice",
+        "aIice",  # digit one, capital I for l
+        "alice\u200b",  # zero-width space
+        "\uff41lice",  # fullwidth a (NFKC would fold it: refused as a duplicate or confusable)
+    ],
+)
 def test_finding_10_confusable_usernames_are_refused(app, client, make_user, name):
     make_user("alice")
     make_user("admin", role="admin")
     login(client, "admin")
-    r = post(client, "/admin/users/new", {"username": name, "email": "", "provider": "identity",
-                                          "role": "user", "team": ""})
+    r = post(
+        client,
+        "/admin/users/new",
+        {"username": name, "email": "", "provider": "identity", "role": "user", "team": ""},
+    )
     assert r.status_code == 422
     assert f'value="{name}"' in body(r)  # what was typed is kept
     with _db(app):
@@ -614,9 +750,17 @@ def test_finding_10_messages_and_other_ways_in(app, client, make_user):
     make_user("root", role="admin", language="fr")
     bob = make_user("bob")
     login(client, "root")
-    r = post(client, f"/admin/users/{bob.id}/edit", {"username": "a1ice", "email": "bob@example.test",
-                                                     "provider": "identity", "role": "user",
-                                                     "team": ""})
+    r = post(
+        client,
+        f"/admin/users/{bob.id}/edit",
+        {
+            "username": "a1ice",
+            "email": "bob@example.test",
+            "provider": "identity",
+            "role": "user",
+            "team": "",
+        },
+    )
     assert r.status_code == 422 and "ressemble trop" in body(r)
 
 
@@ -633,6 +777,7 @@ def test_finding_10_migration_fills_in_existing_skeletons(tmp_path):
         'INSERT INTO "user" (username, username_key, first_name, last_name, first_name_key, '
         "last_name_key, role, provider, disabled, must_change, security_stamp, failed_count, "
         "hard_locked, created_at) VALUES ('AIice', 'aiice', '', '', '', '', 'user', 'identity', "
-        "0, 0, 'x', 0, 0, '2026-01-01 00:00:00')")
+        "0, 0, 'x', 0, 0, '2026-01-01 00:00:00')"
+    )
     runner.up()
     assert db.execute_sql('SELECT username_skeleton FROM "user"').fetchone() == ("alice",)

@@ -22,8 +22,9 @@ def folks(ctx, make_user):
         "mgrA": make_user("mgrA", role="manager", team="A"),
         "alice": make_user("alice", team="A", first_name="Alice", last_name="Archer"),
         "bob": make_user("bob", team="B", first_name="Bob", last_name="Baker"),
-        "zoë": make_user("zoë", email="zoe@example.test", team="A", first_name="Zoë",
-                         last_name="Ångström"),
+        "zoë": make_user(
+            "zoë", email="zoe@example.test", team="A", first_name="Zoë", last_name="Ångström"
+        ),
     }
     database.connect(reuse_if_open=True)  # make_user closed the connection of this thread
     return {k: User.get_by_id(v.id) for k, v in made.items()}
@@ -87,12 +88,16 @@ def test_filtered_pages_in_username_order_whichever_plan(folks, direction):
     # Most accounts active: small pages are read in index order, deep ones sorted; both
     # must give the same order as sorting the matches.
     admin = folks["admin"]
-    expected = sorted((u for u in User.select() if u.status == "active"),
-                      key=lambda u: u.username_key, reverse=direction == "desc")
+    expected = sorted(
+        (u for u in User.select() if u.status == "active"),
+        key=lambda u: u.username_key,
+        reverse=direction == "desc",
+    )
     got = []
     for page in (1, 2, 3):
-        got += service.search_users(admin, status="active", direction=direction, per_page=2,
-                                    page=page).items
+        got += service.search_users(
+            admin, status="active", direction=direction, per_page=2, page=page
+        ).items
     assert [u.username for u in got] == [u.username for u in expected]
     assert len(got) == 5
 
@@ -105,7 +110,9 @@ def test_user_scope_is_empty(folks):
 def test_status_filter_matches_status_property(folks, status):
     now = utcnow()
     User.update(disabled=True).where(User.id == folks["bob"].id).execute()
-    User.update(locked_until=now + timedelta(minutes=5)).where(User.id == folks["alice"].id).execute()
+    User.update(locked_until=now + timedelta(minutes=5)).where(
+        User.id == folks["alice"].id
+    ).execute()
     User.update(must_change=True).where(User.id == folks["zoë"].id).execute()
     User.update(password_hash=None).where(User.id == folks["mgrA"].id).execute()
     if status == "locked":  # a hard lock; alice's short wait is "waiting"
@@ -115,15 +122,20 @@ def test_status_filter_matches_status_property(folks, status):
     page = service.search_users(folks["admin"], status=status)
     assert sorted(names(page)) == expected and page.total == len(expected)
     assert expected  # each status is represented
-    in_team = sorted(u.username for u in User.select() if labels.user_status(u) == status
-                     and u.team_id == folks["alice"].team_id)
-    assert service.search_users(folks["admin"], status=status,
-                                team_id=folks["alice"].team_id).total == len(in_team)
+    in_team = sorted(
+        u.username
+        for u in User.select()
+        if labels.user_status(u) == status and u.team_id == folks["alice"].team_id
+    )
+    assert service.search_users(
+        folks["admin"], status=status, team_id=folks["alice"].team_id
+    ).total == len(in_team)
 
 
 def test_sort_and_pagination(folks):
-    page = service.search_users(folks["admin"], sort="username", direction="desc", per_page=2,
-                                page=1)
+    page = service.search_users(
+        folks["admin"], sort="username", direction="desc", per_page=2, page=1
+    )
     assert names(page) == ["zoë", "mgrA"] and page.pages == 3 and page.total == 5
     last = service.search_users(folks["admin"], per_page=2, page=99)
     assert last.page == 3 and names(last) == ["zoë"]
@@ -134,28 +146,49 @@ def test_sort_and_pagination(folks):
 
 
 def test_search_args_are_bounded():
-    s = service.Search.from_args({"q": "x" * 500, "role": "root", "status": "nope", "team": "1e9",
-                                  "sort": "password_hash", "dir": "sideways", "page": "-3"})
+    s = service.Search.from_args(
+        {
+            "q": "x" * 500,
+            "role": "root",
+            "status": "nope",
+            "team": "1e9",
+            "sort": "password_hash",
+            "dir": "sideways",
+            "page": "-3",
+        }
+    )
     assert len(s.q) == service.MAX_QUERY and s.role is None and s.status is None
     assert s.team_id is None and s.sort == "username" and s.direction == "asc" and s.page == 1
     assert service.Search(q="a", page=2).params() == {"q": "a", "page": 2}
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("=SUM(A1)", "'=SUM(A1)"), ("+1", "'+1"), ("-1", "'-1"), ("@x", "'@x"), ("\tx", "'\tx"),
-    ("alice", "alice"), ("", ""), (None, ""), (5, "5"),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("=SUM(A1)", "'=SUM(A1)"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@x", "'@x"),
+        ("\tx", "'\tx"),
+        ("alice", "alice"),
+        ("", ""),
+        (None, ""),
+        (5, "5"),
+    ],
+)
 def test_safe_cell(value, expected):
     assert csvtext.safe_cell(value) == expected
 
 
 def test_import_validation_reports_every_line(folks):
-    text = ("username,email,role\n"
-            "new1,new1@example.test,user\n"
-            "alice,,user\n"            # exists
-            "new1,,user\n"             # duplicate within the file
-            "bad name,,user\n"         # space
-            "new2,nope,admin\n")       # bad email
+    text = (
+        "username,email,role\n"
+        "new1,new1@example.test,user\n"
+        "alice,,user\n"  # exists
+        "new1,,user\n"  # duplicate within the file
+        "bad name,,user\n"  # space
+        "new2,nope,admin\n"
+    )  # bad email
     result, _rows = csvio.validate(text)
     lines = sorted({line for line, _c, _m in result.errors})
     assert lines == [3, 4, 5, 6]

@@ -27,10 +27,21 @@ SERVICE = "cn=passgate,cn=Users,dc=school,dc=test"
 
 
 def settings(**extra) -> Settings:
-    values = dict(url="ldap://ad.school.test", start_tls=False, bind_dn=SERVICE,
-                  bind_password="service pw", user_base=BASE, user_filter="(objectClass=user)",
-                  attr_username="sAMAccountName", attr_email="mail", attr_first_name="givenName",
-                  attr_last_name="sn", attr_team="", flavour="ad", timeout=2.0)
+    values = dict(
+        url="ldap://ad.school.test",
+        start_tls=False,
+        bind_dn=SERVICE,
+        bind_password="service pw",
+        user_base=BASE,
+        user_filter="(objectClass=user)",
+        attr_username="sAMAccountName",
+        attr_email="mail",
+        attr_first_name="givenName",
+        attr_last_name="sn",
+        attr_team="",
+        flavour="ad",
+        timeout=2.0,
+    )
     values.update(extra)
     return Settings(**values)
 
@@ -41,12 +52,21 @@ def ad():
     directory = Directory(settings(), server=server, strategy=ldap3.MOCK_SYNC)
     seed = ldap3.Connection(server, client_strategy=ldap3.MOCK_SYNC)
     seed.strategy.add_entry(SERVICE, {"objectClass": ["user"], "userPassword": "service pw"})
-    seed.strategy.add_entry(DN, {
-        "objectClass": ["user"], "sAMAccountName": "dora", "mail": "dora@school.test",
-        "givenName": "Dora", "sn": "Lefevre", "userPassword": "old password 1",
-        "unicodePwd": ad_password("old password 1"), "pwdLastSet": "133000000000000000",
-        "lockoutTime": "133000000000000001", "userAccountControl": "512",
-    })
+    seed.strategy.add_entry(
+        DN,
+        {
+            "objectClass": ["user"],
+            "sAMAccountName": "dora",
+            "mail": "dora@school.test",
+            "givenName": "Dora",
+            "sn": "Lefevre",
+            "userPassword": "old password 1",
+            "unicodePwd": ad_password("old password 1"),
+            "pwdLastSet": "133000000000000000",
+            "lockoutTime": "133000000000000001",
+            "userAccountControl": "512",
+        },
+    )
     return directory, seed
 
 
@@ -63,27 +83,36 @@ def test_password_encoding_is_quoted_utf16le():
 
 def test_own_change_is_delete_old_then_add_new():
     changes = ActiveDirectory.own_change("old one", "new one")
-    assert changes == {"unicodePwd": [(ldap3.MODIFY_DELETE, [ad_password("old one")]),
-                                      (ldap3.MODIFY_ADD, [ad_password("new one")])]}
+    assert changes == {
+        "unicodePwd": [
+            (ldap3.MODIFY_DELETE, [ad_password("old one")]),
+            (ldap3.MODIFY_ADD, [ad_password("new one")]),
+        ]
+    }
 
 
 def test_admin_change_is_a_replace_and_flags():
     assert ActiveDirectory.admin_change("temp") == {
-        "unicodePwd": [(ldap3.MODIFY_REPLACE, [ad_password("temp")])]}
+        "unicodePwd": [(ldap3.MODIFY_REPLACE, [ad_password("temp")])]
+    }
     flavour = ActiveDirectory()
-    assert flavour.flags(must_change=True) == {"pwdLastSet": [(ldap3.MODIFY_REPLACE, ["0"])],
-                                               "lockoutTime": [(ldap3.MODIFY_REPLACE, ["0"])]}
+    assert flavour.flags(must_change=True) == {
+        "pwdLastSet": [(ldap3.MODIFY_REPLACE, ["0"])],
+        "lockoutTime": [(ldap3.MODIFY_REPLACE, ["0"])],
+    }
     assert flavour.flags(must_change=False)["pwdLastSet"] == [(ldap3.MODIFY_REPLACE, ["-1"])]
     assert flavour.unlock() == {"lockoutTime": [(ldap3.MODIFY_REPLACE, ["0"])]}
 
 
 def test_state_from_ad_attributes():
     flavour = ActiveDirectory()
-    state = flavour.state({"pwdLastSet": [b"0"], "lockoutTime": [b"1337"],
-                           "userAccountControl": [b"514"]})
+    state = flavour.state(
+        {"pwdLastSet": [b"0"], "lockoutTime": [b"1337"], "userAccountControl": [b"514"]}
+    )
     assert state.must_change and state.locked and state.disabled
-    state = flavour.state({"pwdLastSet": [b"133"], "lockoutTime": [b"0"],
-                           "userAccountControl": [b"512"]})
+    state = flavour.state(
+        {"pwdLastSet": [b"133"], "lockoutTime": [b"0"], "userAccountControl": [b"512"]}
+    )
     assert not (state.must_change or state.locked or state.disabled)
     assert not flavour.state({}).must_change  # attribute not readable: not "must change"
 
@@ -120,8 +149,9 @@ def test_unlock_and_refused_service_account(ad, ctx):
     directory, seed = ad
     directory.unlock(DN)
     assert stored(seed, "lockoutTime")["lockoutTime"] == [b"0"]
-    broken = Directory(settings(bind_password="nope"), server=directory.server(),
-                       strategy=ldap3.MOCK_SYNC)
+    broken = Directory(
+        settings(bind_password="nope"), server=directory.server(), strategy=ldap3.MOCK_SYNC
+    )
     with pytest.raises(DirectoryUnavailable):
         broken.unlock(DN)
 
@@ -141,8 +171,13 @@ def test_ppolicy_control_parsing_and_messages(ctx):
     assert rejection({"result": 19, "controls": answer(6)}).code == "too_short"
     assert rejection({"result": 19, "controls": answer(5)}).code == "quality"
     # Active Directory's constraint violation (no control): a generic, clear refusal.
-    ad_error = rejection({"result": 19, "message": "0000052D: Constraint violation - "
-                          "check_password_restrictions: the password is too short"})
+    ad_error = rejection(
+        {
+            "result": 19,
+            "message": "0000052D: Constraint violation - "
+            "check_password_restrictions: the password is too short",
+        }
+    )
     assert ad_error.code == "too_short" and "0000052D" not in ad_error.message
     assert rejection({"result": 53, "message": "0000052D: unwilling"}).code == "not_allowed"
 

@@ -48,12 +48,22 @@ def test_issue_many_matches_issue_one_by_one(ctx, make_user):
     users = [User.get_by_id(u.id) for u in made]
     old = links.issue(users[0], "reset")
     before = OutboxMail.select().count()
-    links.issue_many(users, [{"action": "admin.bulk_recovery", "target": u.id,
-                              "target_name": u.username, "created_at": datetime(2026, 1, 1)}
-                             for u in users])
+    links.issue_many(
+        users,
+        [
+            {
+                "action": "admin.bulk_recovery",
+                "target": u.id,
+                "target_name": u.username,
+                "created_at": datetime(2026, 1, 1),
+            }
+            for u in users
+        ],
+    )
     assert ResetToken.get_by_id(old.id).used_at is not None
-    active = ResetToken.select().where(ResetToken.used_at.is_null()
-                                       & ResetToken.purpose.in_(links.PASSWORD_KINDS))
+    active = ResetToken.select().where(
+        ResetToken.used_at.is_null() & ResetToken.purpose.in_(links.PASSWORD_KINDS)
+    )
     assert sorted(t.user_id for t in active) == sorted(u.id for u in users)
     rows = list(OutboxMail.select().order_by(OutboxMail.id).offset(before))
     assert len(rows) == 5 and all(r.encrypted and r.subject for r in rows)
@@ -65,8 +75,9 @@ def test_issue_many_matches_issue_one_by_one(ctx, make_user):
 
 def test_mail_context_round_trips_datetimes_and_refuses_objects(ctx):
     when = datetime(2026, 11, 29, 17, 30)
-    row = OutboxMail.create(**mail.prepare("test", "ops@example.test", language="en",
-                                           expires_at=when, note="x"))
+    row = OutboxMail.create(
+        **mail.prepare("test", "ops@example.test", language="en", expires_at=when, note="x")
+    )
     assert not row.encrypted and '"$datetime"' in row.context
     subject, text, html = mail.render(OutboxMail.get_by_id(row.id))
     assert subject.endswith("test email") and text and html
@@ -83,8 +94,13 @@ def test_a_secret_context_is_unreadable_with_another_key(ctx, alice):
 
 
 def test_insert_rows_fills_the_model_defaults(ctx):
-    insert_rows(AuditEvent, [{"action": "test.one", "created_at": datetime(2026, 1, 1)},
-                             {"action": "test.two", "created_at": datetime(2026, 1, 2)}])
+    insert_rows(
+        AuditEvent,
+        [
+            {"action": "test.one", "created_at": datetime(2026, 1, 1)},
+            {"action": "test.two", "created_at": datetime(2026, 1, 2)},
+        ],
+    )
     rows = list(AuditEvent.select().where(AuditEvent.action.startswith("test.")))
     assert [r.action for r in rows] == ["test.one", "test.two"]
     assert all(r.outcome == "success" and r.detail == "" and r.actor_id is None for r in rows)

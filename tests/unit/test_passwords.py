@@ -35,11 +35,14 @@ def test_verify_true_and_false(appctx):
     assert not passwords.verify_password("", hashed)
 
 
-@pytest.mark.parametrize("password", [
-    "a" * 99 + "b",  # 100 characters: beyond bcrypt's 72 bytes
-    "é" * 80 + "z",  # 162 UTF-8 bytes
-    "密码" * 30 + "🔑x",
-])
+@pytest.mark.parametrize(
+    "password",
+    [
+        "a" * 99 + "b",  # 100 characters: beyond bcrypt's 72 bytes
+        "é" * 80 + "z",  # 162 UTF-8 bytes
+        "密码" * 30 + "🔑x",
+    ],
+)
 def test_long_and_unicode_passwords_are_verified_in_full(appctx, password):
     hashed = passwords.hash_password(password)
     assert passwords.verify_password(password, hashed)

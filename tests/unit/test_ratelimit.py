@@ -12,11 +12,29 @@ import pytest
 
 from portal import ratelimit
 
-SPECS = ["20 per minute;300 per day", "10 per 15 minutes", "5/second", "120 per minute",
-         "1/2 hours, 3 per Day | 4 PER 1 month", "7 per 0 years", " 3 per hour ", "2/days",
-         "100000 per minute", "1 per 10 seconds;50 per year"]
-BAD = ["", "per minute", "10 per fortnight", "10 per minutes per", "ten per minute",
-       "10 per s", "10 minute", "5/second;", "5//second"]
+SPECS = [
+    "20 per minute;300 per day",
+    "10 per 15 minutes",
+    "5/second",
+    "120 per minute",
+    "1/2 hours, 3 per Day | 4 PER 1 month",
+    "7 per 0 years",
+    " 3 per hour ",
+    "2/days",
+    "100000 per minute",
+    "1 per 10 seconds;50 per year",
+]
+BAD = [
+    "",
+    "per minute",
+    "10 per fortnight",
+    "10 per minutes per",
+    "ten per minute",
+    "10 per s",
+    "10 minute",
+    "5/second;",
+    "5//second",
+]
 
 
 @pytest.mark.parametrize("spec", SPECS)
@@ -26,7 +44,11 @@ def test_parse_matches_limits(spec):
     assert len(ours) == len(theirs) > 0
     for mine, item in zip(ours, theirs, strict=True):
         assert (mine.amount, mine.multiples, mine.granularity, mine.expiry) == (
-            item.amount, item.multiples, item.GRANULARITY.name, item.get_expiry())
+            item.amount,
+            item.multiples,
+            item.GRANULARITY.name,
+            item.get_expiry(),
+        )
         assert mine.key_for("login", "10.0.0.1") == item.key_for("login", "10.0.0.1")
 
 
@@ -67,7 +89,6 @@ def test_a_server_process_does_not_import_what_the_default_setup_does_not_use(tm
         loaded = sorted(m for m in ("limits", "cryptography", "asyncio", "ldap3") if m in sys.modules)
         print(",".join(loaded))
     """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ""

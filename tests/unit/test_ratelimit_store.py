@@ -36,9 +36,10 @@ def _hit_many(path, n, queue):
 def test_processes_share_one_count(tmp_path):
     path = tmp_path / "rl.db"
     queue = multiprocessing.get_context("fork").Queue()
-    procs = [multiprocessing.get_context("fork").Process(target=_hit_many,
-                                                         args=(path, 40, queue))
-             for _ in range(3)]
+    procs = [
+        multiprocessing.get_context("fork").Process(target=_hit_many, args=(path, 40, queue))
+        for _ in range(3)
+    ]
     for p in procs:
         p.start()
     for p in procs:

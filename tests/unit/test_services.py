@@ -57,12 +57,22 @@ def test_process_pending_answers_each_request_once(folks):
         recovery.request_recovery(identifier, "identity", "en", "203.0.113.9")
     assert recovery.process_pending() == 4
     assert recovery.process_pending() == 0  # already answered
-    outcomes = {e.target_name: e.outcome for e in
-                AuditEvent.select().where(AuditEvent.action == "recovery.request")}
-    assert outcomes == {"alice": "sent", "ghost": "no_match", "dis": "disabled",
-                        "nomail": "no_email"}
-    assert ResetToken.select().where((ResetToken.user == folks["alice"].id)
-                                     & (ResetToken.purpose == "reset")).count() == 1
+    outcomes = {
+        e.target_name: e.outcome
+        for e in AuditEvent.select().where(AuditEvent.action == "recovery.request")
+    }
+    assert outcomes == {
+        "alice": "sent",
+        "ghost": "no_match",
+        "dis": "disabled",
+        "nomail": "no_email",
+    }
+    assert (
+        ResetToken.select()
+        .where((ResetToken.user == folks["alice"].id) & (ResetToken.purpose == "reset"))
+        .count()
+        == 1
+    )
     assert RecoveryRequest.select().where(RecoveryRequest.processed_at.is_null()).count() == 0
 
 

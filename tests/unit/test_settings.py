@@ -20,9 +20,13 @@ def test_defaults_come_from_the_configuration(ctx):
 
 
 def test_save_and_current_round_trip_with_types(ctx):
-    changes = {"ORG_NAME": "Crèche des Lilas", "PASSWORD_MIN_LENGTH": 20,
-               "PASSWORD_REQUIRE_UPPER": True, "RESET_LINK_TTL": "end-of-day",
-               "TIMEZONE": "Europe/Paris"}
+    changes = {
+        "ORG_NAME": "Crèche des Lilas",
+        "PASSWORD_MIN_LENGTH": 20,
+        "PASSWORD_REQUIRE_UPPER": True,
+        "RESET_LINK_TTL": "end-of-day",
+        "TIMEZONE": "Europe/Paris",
+    }
     settings.current()  # cached for this request…
     settings.save(changes)
     values = settings.current()  # …and the cache is dropped by save()
@@ -69,8 +73,7 @@ def test_unknown_time_zone_falls_back_to_utc(ctx):
 @pytest.mark.parametrize("kind, key", [("reset", "RESET_LINK_TTL"), ("invite", "INVITE_LINK_TTL")])
 def test_link_expiry_in_minutes(ctx, kind, key):
     now = datetime(2026, 5, 4, 10, 0)
-    assert settings.link_expiry(kind, now) == now + timedelta(
-        minutes=int(settings.current()[key]))
+    assert settings.link_expiry(kind, now) == now + timedelta(minutes=int(settings.current()[key]))
     settings.save({key: "45"})
     assert settings.link_expiry(kind, now) == now + timedelta(minutes=45)
 
@@ -81,24 +84,31 @@ def test_end_of_day_in_utc(ctx):
     assert settings.link_expiry("reset", datetime(2026, 5, 4, 0, 0)) == datetime(2026, 5, 5, 0, 0)
 
 
-@pytest.mark.parametrize("now_utc, expected_utc", [
-    # Winter (CET, UTC+1): midnight in Paris is 23:00 UTC the day before.
-    (datetime(2026, 3, 27, 12, 0), datetime(2026, 3, 27, 23, 0)),
-    # 23:30 UTC on the 28th is already 00:30 on the 29th in Paris: the link lasts until
-    # midnight at the end of the 29th, a 23-hour day (clocks go forward at 02:00) -> CEST.
-    (datetime(2026, 3, 28, 23, 30), datetime(2026, 3, 29, 22, 0)),
-    (datetime(2026, 3, 29, 0, 30), datetime(2026, 3, 29, 22, 0)),  # 01:30 CET, before the change
-    (datetime(2026, 3, 29, 12, 0), datetime(2026, 3, 29, 22, 0)),  # 14:00 CEST, after it
-    # Autumn: 25 October 2026 is a 25-hour day (clocks go back at 03:00 CEST).
-    (datetime(2026, 10, 24, 23, 0), datetime(2026, 10, 25, 23, 0)),  # 01:00 CEST on the 25th
-    (datetime(2026, 10, 25, 12, 0), datetime(2026, 10, 25, 23, 0)),
-    (datetime(2026, 10, 25, 22, 59), datetime(2026, 10, 25, 23, 0)),
-])
+@pytest.mark.parametrize(
+    "now_utc, expected_utc",
+    [
+        # Winter (CET, UTC+1): midnight in Paris is 23:00 UTC the day before.
+        (datetime(2026, 3, 27, 12, 0), datetime(2026, 3, 27, 23, 0)),
+        # 23:30 UTC on the 28th is already 00:30 on the 29th in Paris: the link lasts until
+        # midnight at the end of the 29th, a 23-hour day (clocks go forward at 02:00) -> CEST.
+        (datetime(2026, 3, 28, 23, 30), datetime(2026, 3, 29, 22, 0)),
+        (
+            datetime(2026, 3, 29, 0, 30),
+            datetime(2026, 3, 29, 22, 0),
+        ),  # 01:30 CET, before the change
+        (datetime(2026, 3, 29, 12, 0), datetime(2026, 3, 29, 22, 0)),  # 14:00 CEST, after it
+        # Autumn: 25 October 2026 is a 25-hour day (clocks go back at 03:00 CEST).
+        (datetime(2026, 10, 24, 23, 0), datetime(2026, 10, 25, 23, 0)),  # 01:00 CEST on the 25th
+        (datetime(2026, 10, 25, 12, 0), datetime(2026, 10, 25, 23, 0)),
+        (datetime(2026, 10, 25, 22, 59), datetime(2026, 10, 25, 23, 0)),
+    ],
+)
 def test_end_of_day_in_paris_across_dst(ctx, now_utc, expected_utc):
     settings.save({"RESET_LINK_TTL": "end-of-day", "TIMEZONE": "Europe/Paris"})
     assert settings.link_expiry("reset", now_utc) == expected_utc
     assert settings.link_expiry("invite", now_utc) == now_utc + timedelta(
-        minutes=int(settings.current()["INVITE_LINK_TTL"]))
+        minutes=int(settings.current()["INVITE_LINK_TTL"])
+    )
 
 
 def test_end_of_day_spring_forward_day_is_23_hours(ctx):

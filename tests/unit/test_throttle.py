@@ -16,8 +16,12 @@ RULES = Rules(free=5, base_seconds=30, max_seconds=900, hard_limit=50, reset_hou
 
 def state(failed_count=0, last_failed_at=None, locked_until=None, hard_locked=False):
     """A throttle state: the four attributes a User or LoginThrottle row has."""
-    return SimpleNamespace(failed_count=failed_count, last_failed_at=last_failed_at,
-                           locked_until=locked_until, hard_locked=hard_locked)
+    return SimpleNamespace(
+        failed_count=failed_count,
+        last_failed_at=last_failed_at,
+        locked_until=locked_until,
+        hard_locked=hard_locked,
+    )
 
 
 def fail(s, now, rules=RULES):
@@ -27,11 +31,22 @@ def fail(s, now, rules=RULES):
     return s
 
 
-@pytest.mark.parametrize("failures, seconds", [
-    (0, 0), (1, 0), (4, 0),  # free failures
-    (5, 30), (6, 60), (7, 120), (8, 240), (9, 480),  # doubling from the base
-    (10, 900), (11, 900), (49, 900),  # capped at the maximum
-])
+@pytest.mark.parametrize(
+    "failures, seconds",
+    [
+        (0, 0),
+        (1, 0),
+        (4, 0),  # free failures
+        (5, 30),
+        (6, 60),
+        (7, 120),
+        (8, 240),
+        (9, 480),  # doubling from the base
+        (10, 900),
+        (11, 900),
+        (49, 900),  # capped at the maximum
+    ],
+)
 def test_wait_doubles_from_base_and_is_capped(failures, seconds):
     assert wait_seconds(failures, RULES) == seconds
 
@@ -94,16 +109,26 @@ def test_reset_window_comes_from_the_rules():
 
 
 def test_clear_fields_unlock_everything():
-    assert throttle.CLEAR == {"failed_count": 0, "last_failed_at": None, "locked_until": None,
-                              "hard_locked": False}
+    assert throttle.CLEAR == {
+        "failed_count": 0,
+        "last_failed_at": None,
+        "locked_until": None,
+        "hard_locked": False,
+    }
     assert retry_after(state(**throttle.CLEAR), NOW) is None
 
 
 def test_rules_current_read_organisation_settings_over_the_configuration(app):
     app.config["LOCKOUT_RESET_HOURS"] = 6
     with app.test_request_context():
-        settings.save({"LOCKOUT_FREE_FAILURES": "3", "LOCKOUT_BASE_SECONDS": 2,
-                       "LOCKOUT_MAX_SECONDS": 10, "LOCKOUT_HARD_LIMIT": 20})
+        settings.save(
+            {
+                "LOCKOUT_FREE_FAILURES": "3",
+                "LOCKOUT_BASE_SECONDS": 2,
+                "LOCKOUT_MAX_SECONDS": 10,
+                "LOCKOUT_HARD_LIMIT": 20,
+            }
+        )
         assert Rules.current() == Rules(3, 2, 10, 20, 6)
     del app.config["LOCKOUT_RESET_HOURS"]
     with app.test_request_context():

@@ -27,7 +27,9 @@ PLACEHOLDER = re.compile(r"%\(([^)]+)\)([#0 +-]*\d*(?:\.\d+)?[sdifr])")
 
 def _tool():
     """tools/translate.py (not a package): the same extraction the workflow uses."""
-    spec = importlib.util.spec_from_file_location("passgate_translate", ROOT / "tools" / "translate.py")
+    spec = importlib.util.spec_from_file_location(
+        "passgate_translate", ROOT / "tools" / "translate.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -58,8 +60,9 @@ def test_catalog_declares_french_plurals(catalog):
 
 
 def test_no_empty_or_fuzzy_translation(catalog):
-    bad = [m.id for m in _messages(catalog)
-           if m.fuzzy or not all(s and s.strip() for s in _strings(m))]
+    bad = [
+        m.id for m in _messages(catalog) if m.fuzzy or not all(s and s.strip() for s in _strings(m))
+    ]
     assert bad == []
     assert not catalog.obsolete, "obsolete entries: run tools/translate.py update"
 
@@ -80,8 +83,9 @@ def test_placeholders_are_kept_exactly(catalog):
 
 def test_translations_are_safe_inside_html_attributes(catalog):
     # Jinja marks translations safe, so a quote would break out of an attribute value.
-    assert [m.id for m in _messages(catalog)
-            if any(c in s for s in _strings(m) for c in "\"'<>")] == []
+    assert [
+        m.id for m in _messages(catalog) if any(c in s for s in _strings(m) for c in "\"'<>")
+    ] == []
 
 
 def test_compiled_catalog_matches_the_po(catalog):
@@ -94,21 +98,26 @@ def test_compiled_catalog_matches_the_po(catalog):
     # The header ("" key) names the Babel version that compiled it; only messages count.
     committed_messages = {k: v for k, v in committed._catalog.items() if k != ""}
     expected_messages = {k: v for k, v in expected._catalog.items() if k != ""}
-    assert committed_messages == expected_messages, \
+    assert committed_messages == expected_messages, (
         "messages.mo is stale: run python tools/translate.py compile"
+    )
 
 
 def test_every_source_string_has_a_french_translation():
     missing = _tool().missing("fr")
-    assert missing == [], "untranslated strings (run tools/translate.py update):\n" + \
-        "\n".join(missing)
+    assert missing == [], "untranslated strings (run tools/translate.py update):\n" + "\n".join(
+        missing
+    )
 
 
 def test_extraction_finds_strings_from_python_and_templates():
     # Guards the extraction map itself: if babel.cfg stopped matching a source tree,
     # the completeness test above would pass vacuously.
-    found = {m.id if isinstance(m.id, str) else m.id[0]: m.locations
-             for m in _tool().source_messages() if m.id}
+    found = {
+        m.id if isinstance(m.id, str) else m.id[0]: m.locations
+        for m in _tool().source_messages()
+        if m.id
+    }
     files = {f for locations in found.values() for f, _ in locations}
     assert any(f.startswith("portal/") and f.endswith(".py") for f in files)
     assert any(f.startswith("portal/templates/") and f.endswith(".html") for f in files)
@@ -153,8 +162,10 @@ def test_templates_follow_a_locale_switch_within_one_request(app):
         assert render_template_string(page) == "Sign in"
         with force_locale("fr"):
             assert render_template_string(page) == "Se connecter"
-            assert render_template_string("{{ ngettext('%(num)d event', '%(num)d events', "
-                                          "3) }}") == "3 événements"
+            assert (
+                render_template_string("{{ ngettext('%(num)d event', '%(num)d events', 3) }}")
+                == "3 événements"
+            )
         assert render_template_string(page) == "Sign in"
         with force_locale("fr"):
             refresh()

@@ -77,8 +77,16 @@ class Client:
         self.cookies: dict[str, str] = {}
         self.csrf_token: str | None = None
 
-    def request(self, method: str, path: str, data=None, headers: dict | None = None, *,
-                body: bytes | None = None, target: str | None = None) -> Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        data=None,
+        headers: dict | None = None,
+        *,
+        body: bytes | None = None,
+        target: str | None = None,
+    ) -> Response:
         sent = {"Host": f"127.0.0.1:{self.port}", "Accept-Language": "en", **(headers or {})}
         if data is not None:
             body = urlencode(data, doseq=True).encode()
@@ -86,8 +94,9 @@ class Client:
             sent.setdefault("Content-Type", "application/x-www-form-urlencoded")
         if self.cookies:
             sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30,
-                                          source_address=(self.ip, 0))
+        conn = http.client.HTTPConnection(
+            "127.0.0.1", self.port, timeout=30, source_address=(self.ip, 0)
+        )
         try:
             conn.putrequest(method, target or path, skip_host=True, skip_accept_encoding=True)
             for key, value in sent.items():
@@ -98,8 +107,9 @@ class Client:
             raw = conn.getresponse()
             text = raw.read().decode("utf-8", "replace")
             set_cookies = raw.headers.get_all("Set-Cookie") or []
-            response = Response(raw.status, {k.lower(): v for k, v in raw.getheaders()},
-                                set_cookies, text)
+            response = Response(
+                raw.status, {k.lower(): v for k, v in raw.getheaders()}, set_cookies, text
+            )
         finally:
             conn.close()
         self._keep(set_cookies)
@@ -122,8 +132,9 @@ class Client:
     def post(self, path: str, data, **kw) -> Response:
         return self.request("POST", path, data, **kw)
 
-    def form(self, path: str, data: dict, page: str | None = None,
-             headers: dict | None = None) -> Response:
+    def form(
+        self, path: str, data: dict, page: str | None = None, headers: dict | None = None
+    ) -> Response:
         """POST ``data`` with a CSRF token scraped from ``page`` (default: ``path``)."""
         token = self.get(page or path).csrf()
         return self.post(path, {**data, "csrf_token": token}, headers=headers)
@@ -146,5 +157,11 @@ class Client:
         return self.post("/logout", {"csrf_token": self.get("/").csrf()})
 
     def change_password(self, current: str, new: str, confirm: str | None = None) -> Response:
-        return self.form("/password/change", {"current_password": current, "password": new,
-                                              "confirm": new if confirm is None else confirm})
+        return self.form(
+            "/password/change",
+            {
+                "current_password": current,
+                "password": new,
+                "confirm": new if confirm is None else confirm,
+            },
+        )

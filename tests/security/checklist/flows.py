@@ -26,27 +26,35 @@ def temp_password(page: str) -> str:
 
 def admin_reset(browser: Client, user_id: int, **headers) -> tuple[Response, str | None]:
     """Reset & Unlock as an administrator; the response and the temporary password."""
-    response = browser.form(f"/admin/users/{user_id}/reset", {"reason": ""},
-                            page=f"/admin/users/{user_id}/reset", headers=headers or None)
+    response = browser.form(
+        f"/admin/users/{user_id}/reset",
+        {"reason": ""},
+        page=f"/admin/users/{user_id}/reset",
+        headers=headers or None,
+    )
     temp = temp_password(response.text) if response.status == 200 else None
     return response, temp
 
 
-def admin_set_password(browser: Client, user_id: int, password: str,
-                       must_change: bool = True) -> Response:
+def admin_set_password(
+    browser: Client, user_id: int, password: str, must_change: bool = True
+) -> Response:
     data = {"password": password, "confirm": password}
     if must_change:
         data["must_change"] = "y"
     return browser.form(f"/admin/users/{user_id}/password", data)
 
 
-def reset_with_link(client: Client, link: str, password: str,
-                    confirm: str | None = None) -> Response:
+def reset_with_link(
+    client: Client, link: str, password: str, confirm: str | None = None
+) -> Response:
     """Open the mailed link (302 to the token-free page) and post a new password."""
     landing = client.get(link)
     assert landing.status == 302, landing.status
-    return client.form("/password/reset", {"password": password,
-                                           "confirm": password if confirm is None else confirm})
+    return client.form(
+        "/password/reset",
+        {"password": password, "confirm": password if confirm is None else confirm},
+    )
 
 
 def signs_in(live: Live, identifier: str, password: str) -> bool:
@@ -76,11 +84,13 @@ def form_values(page: str, action: str | None = None) -> dict:
         elif kind not in ("submit", "button"):
             values[name.group(1)] = unescape(value)
     for name, body in re.findall(r'<select\b[^>]*name="([^"]+)"[^>]*>(.*?)</select>', html, re.S):
-        chosen = re.search(r'<option[^>]*value="([^"]*)"[^>]*selected', body) \
-            or re.search(r'<option[^>]*value="([^"]*)"', body)
+        chosen = re.search(r'<option[^>]*value="([^"]*)"[^>]*selected', body) or re.search(
+            r'<option[^>]*value="([^"]*)"', body
+        )
         values[name] = unescape(chosen.group(1)) if chosen else ""
-    for name, body in re.findall(r'<textarea\b[^>]*name="([^"]+)"[^>]*>(.*?)</textarea>',
-                                 html, re.S):
+    for name, body in re.findall(
+        r'<textarea\b[^>]*name="([^"]+)"[^>]*>(.*?)</textarea>', html, re.S
+    ):
         values[name] = unescape(body)
     return values
 
@@ -92,25 +102,48 @@ def seed_link(live: Live, account: Account, *, expires_in: float = 1800) -> str:
     raw, digest = tokens.new_token()
     with live.db():
         user = User.get_by_id(account.id)
-        ResetToken.create(user=user.id, token_hash=digest, purpose="reset",
-                          stamp=user.security_stamp,
-                          expires_at=utcnow() + timedelta(seconds=expires_in))
+        ResetToken.create(
+            user=user.id,
+            token_hash=digest,
+            purpose="reset",
+            stamp=user.security_stamp,
+            expires_at=utcnow() + timedelta(seconds=expires_in),
+        )
     return f"/password/reset/{raw}"
 
 
-PUBLIC = {"auth.login", "auth.logout", "auth.healthz", "auth.policy_check", "recovery.forgot",
-          "recovery.sent", "recovery.landing", "recovery.reset", "static",
-          # mailed links (confirm an address, "this wasn't me"): whoever holds the link,
-          # signed in or not; without one they answer 404 (tests/integration/test_account_care)
-          "account.confirm_landing", "account.confirm", "account.not_me_landing",
-          "account.not_me", "account.not_me_done"}
+PUBLIC = {
+    "auth.login",
+    "auth.logout",
+    "auth.healthz",
+    "auth.policy_check",
+    "recovery.forgot",
+    "recovery.sent",
+    "recovery.landing",
+    "recovery.reset",
+    "static",
+    # mailed links (confirm an address, "this wasn't me"): whoever holds the link,
+    # signed in or not; without one they answer 404 (tests/integration/test_account_care)
+    "account.confirm_landing",
+    "account.confirm",
+    "account.not_me_landing",
+    "account.not_me",
+    "account.not_me_done",
+}
 
 
 def routes(live: Live, user_id: int, *, public: bool = False):
     """Every route of the app (without the public ones unless asked), placeholders filled
     in: (path, methods other than HEAD and OPTIONS, endpoint)."""
-    values = {"user_id": user_id, "team_id": 1, "action": "recovery", "mail_id": 1,
-              "public_id": "x" * 43, "token": "x" * 43, "filename": "css/passgate.css"}
+    values = {
+        "user_id": user_id,
+        "team_id": 1,
+        "action": "recovery",
+        "mail_id": 1,
+        "public_id": "x" * 43,
+        "token": "x" * 43,
+        "filename": "css/passgate.css",
+    }
 
     def fill(match):
         converter, name = match.groups()
@@ -127,5 +160,7 @@ def csrf_exempt(live: Live, endpoint: str) -> bool:
     """Did the app exempt this view from CSRF (an API with its own authentication)?"""
     view = live.app.view_functions[endpoint]
     blueprint = live.app.blueprints.get(endpoint.rpartition(".")[0])
-    return (f"{view.__module__}.{view.__name__}" in csrf._exempt_views
-            or blueprint in csrf._exempt_blueprints)
+    return (
+        f"{view.__module__}.{view.__name__}" in csrf._exempt_views
+        or blueprint in csrf._exempt_blueprints
+    )

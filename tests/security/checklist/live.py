@@ -80,9 +80,18 @@ class Live:
             database.connect(reuse_if_open=True)
             yield
 
-    def account(self, prefix: str = "user", *, role: str = "user", team: str | None = None,
-                email: bool = True, password: str | None = PASSWORD, manages: str | None = None,
-                app=None, **details) -> Account:
+    def account(
+        self,
+        prefix: str = "user",
+        *,
+        role: str = "user",
+        team: str | None = None,
+        email: bool = True,
+        password: str | None = PASSWORD,
+        manages: str | None = None,
+        app=None,
+        **details,
+    ) -> Account:
         """A fresh account (unique name), created through the real service."""
         with self.lock:
             name = f"{prefix}{next(self.names)}"
@@ -91,8 +100,9 @@ class Live:
         with app.test_request_context():
             database.initialize(app.extensions["peewee"])
             database.connect(reuse_if_open=True)
-            user, temp = create_user(name, role=role, email=address, team=team,
-                                     password=password, **details)
+            user, temp = create_user(
+                name, role=role, email=address, team=team, password=password, **details
+            )
             if manages:
                 team_row = User.get_by_id(self.account_id(manages)).team
                 ManagedTeam.create(manager=user.id, team=team_row.id)
@@ -114,8 +124,10 @@ class Live:
         for the clock: the server compares them with its own ``now``."""
         with self.db():
             for row in model.select().where(where):
-                changes = {name: getattr(row, name) - timedelta(seconds=seconds)
-                           for name, seconds in deltas.items()}
+                changes = {
+                    name: getattr(row, name) - timedelta(seconds=seconds)
+                    for name, seconds in deltas.items()
+                }
                 model.update(**changes).where(model._meta.primary_key == row._pk).execute()
 
     # Mail -----------------------------------------------------------------------------
@@ -127,7 +139,9 @@ class Live:
         """The first ``count`` mails to ``address`` (waits for them)."""
         return self.sink.wait_until(
             lambda _m: (found := self.mails_to(address)) and len(found) >= count and found,
-            timeout, f"{count} mail(s) to {address}")[:count]
+            timeout,
+            f"{count} mail(s) to {address}",
+        )[:count]
 
     def text(self, msg) -> str:
         return self.sink.text_of(msg)
@@ -140,10 +154,15 @@ class Live:
 
     def links(self, address: str, count: int = 1, timeout: float = 15) -> list[str]:
         """The reset-link paths mailed to ``address`` (waits until ``count`` exist)."""
+
         def found(_m):
-            paths = [m.group(1) for msg in self.mails_to(address)
-                     for m in LINK_RE.finditer(self.text(msg))]
+            paths = [
+                m.group(1)
+                for msg in self.mails_to(address)
+                for m in LINK_RE.finditer(self.text(msg))
+            ]
             return len(paths) >= count and paths
+
         return self.sink.wait_until(found, timeout, f"{count} link(s) to {address}")
 
     def request_link(self, account: Account, client: Client | None = None) -> str:
@@ -153,8 +172,9 @@ class Live:
         return self.links(account.email, before + 1)[before]
 
     def links_now(self, address: str) -> list[str]:
-        return [m.group(1) for msg in self.mails_to(address)
-                for m in LINK_RE.finditer(self.text(msg))]
+        return [
+            m.group(1) for msg in self.mails_to(address) for m in LINK_RE.finditer(self.text(msg))
+        ]
 
     def logs(self) -> str:
         return self.main.log() + self.strict.log()
@@ -183,11 +203,18 @@ class SlowSink(Sink):
 
 # Server start ---------------------------------------------------------------------------
 
+
 def seeding_app(tmp_path, database_url: str, rounds: int = 4):
-    return create_app({"SECRET_KEY": procs.SECRET_KEY, "DATABASE_URL": database_url,
-                       "BASE_URL": "https://127.0.0.1:5000", "BCRYPT_ROUNDS": rounds,
-                       "RATELIMIT_ENABLED": False},
-                      instance_path=str(tmp_path / f"seed-instance-{rounds}"))
+    return create_app(
+        {
+            "SECRET_KEY": procs.SECRET_KEY,
+            "DATABASE_URL": database_url,
+            "BASE_URL": "https://127.0.0.1:5000",
+            "BCRYPT_ROUNDS": rounds,
+            "RATELIMIT_ENABLED": False,
+        },
+        instance_path=str(tmp_path / f"seed-instance-{rounds}"),
+    )
 
 
 def prepare_database(app, postgres: bool) -> None:
@@ -211,21 +238,34 @@ def start(tmp_path, database_url: str, postgres: bool) -> Live:
     app = seeding_app(tmp_path, database_url)
     prepare_database(app, postgres)
     sink = SlowSink().start()
-    env = procs.base_env(tmp_path / "main", database_url, sink.port,
-                         PASSGATE_RESET_MAILS_PER_WINDOW="3",
-                         PASSGATE_LOCKOUT_BASE_SECONDS="2",
-                         PASSGATE_MAIL_WORKER_INTERVAL="0.1")
+    env = procs.base_env(
+        tmp_path / "main",
+        database_url,
+        sink.port,
+        PASSGATE_RESET_MAILS_PER_WINDOW="3",
+        PASSGATE_LOCKOUT_BASE_SECONDS="2",
+        PASSGATE_MAIL_WORKER_INTERVAL="0.1",
+    )
     main_port, strict_port = procs.free_port(), procs.free_port()
-    main = procs.start_server({**env, "PASSGATE_BASE_URL": f"https://127.0.0.1:{main_port}"},
-                              main_port, ("--workers", "2", "--threads", "6"), wait=False)
-    strict_env = {key: value for key, value in env.items()
-                  if not key.startswith("PASSGATE_LIMIT_")}
-    strict_env.update(PASSGATE_INSTANCE=str(tmp_path / "strict" / "instance"),
-                      PASSGATE_BCRYPT_ROUNDS="10", PASSGATE_LOCKOUT_FREE_FAILURES="1000",
-                      PASSGATE_BASE_URL=f"https://127.0.0.1:{strict_port}")
-    strict = procs.start_server(strict_env, strict_port,
-                                ("--workers", "1", "--threads", "4", "--no-mail-worker"),
-                                wait=False)
+    main = procs.start_server(
+        {**env, "PASSGATE_BASE_URL": f"https://127.0.0.1:{main_port}"},
+        main_port,
+        ("--workers", "2", "--threads", "6"),
+        wait=False,
+    )
+    strict_env = {key: value for key, value in env.items() if not key.startswith("PASSGATE_LIMIT_")}
+    strict_env.update(
+        PASSGATE_INSTANCE=str(tmp_path / "strict" / "instance"),
+        PASSGATE_BCRYPT_ROUNDS="10",
+        PASSGATE_LOCKOUT_FREE_FAILURES="1000",
+        PASSGATE_BASE_URL=f"https://127.0.0.1:{strict_port}",
+    )
+    strict = procs.start_server(
+        strict_env,
+        strict_port,
+        ("--workers", "1", "--threads", "4", "--no-mail-worker"),
+        wait=False,
+    )
     for server in (main, strict):
         # Ours until ``stop``: tests/load's per-test cleanup (stop_all) must not end them.
         procs._started.remove(server)

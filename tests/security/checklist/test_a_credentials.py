@@ -21,7 +21,9 @@ SHORT = "Zq8vmK2pL9xWbT"  # 14 characters, not on the blocklist
 FIFTEEN = "Zq8vmK2pL9xWbTr"
 # 15 precomposed code points, 30 UTF-8 bytes (15 × "é" itself is refused as repeated text,
 # like "aaaaaaaaaaaaaaa": docs/security.md, A1); 14 of them are too short.
-ACCENTS = "\u00e9\u00e0\u00fc\u00f6\u00f1\u00e7\u00f8\u00e5\u00df\u00ee\u00ea\u00f4\u00fb\u00eb\u00ef"
+ACCENTS = (
+    "\u00e9\u00e0\u00fc\u00f6\u00f1\u00e7\u00f8\u00e5\u00df\u00ee\u00ea\u00f4\u00fb\u00eb\u00ef"
+)
 
 
 def set_by(path: str, live, admin, account, new: str):
@@ -90,9 +92,11 @@ def test_A3_no_composition_rules(live):
     browser = live.client()
     browser.login(account.username)
     current = PASSWORD
-    for new in ("correct horse battery staple", "".join(secrets.choice("0123456789")
-                                                         for _ in range(16)),
-                "lowercase only words here"):
+    for new in (
+        "correct horse battery staple",
+        "".join(secrets.choice("0123456789") for _ in range(16)),
+        "lowercase only words here",
+    ):
         response = browser.change_password(current, new)
         text = response.text.lower()
         for word in ("upper", "digit", "symbol", "special character", "capital"):
@@ -131,8 +135,14 @@ def test_A5_blocklist_and_context_words(live):
     browser = live.client()
     browser.login(account.username)
     local = account.email.split("@")[0]
-    for bad in ("123456789012345", "qwertyuiopasdfg", "password1234567", "passgate2026!!!!",
-                account.username * 3, (local + "!" * 15)[:15]):
+    for bad in (
+        "123456789012345",
+        "qwertyuiopasdfg",
+        "password1234567",
+        "passgate2026!!!!",
+        account.username * 3,
+        (local + "!" * 15)[:15],
+    ):
         response = browser.change_password(PASSWORD, bad)
         assert response.status == 422, bad
         text = response.text.lower()
@@ -145,8 +155,9 @@ def test_A6_password_managers_work(live, admin):
     account = live.account("asix")
     client = live.client()
     login = client.get("/login").text
-    assert re.search(r'<input[^>]*type="password"[^>]*autocomplete="current-password"', login) \
-        or re.search(r'<input[^>]*autocomplete="current-password"[^>]*type="password"', login)
+    assert re.search(
+        r'<input[^>]*type="password"[^>]*autocomplete="current-password"', login
+    ) or re.search(r'<input[^>]*autocomplete="current-password"[^>]*type="password"', login)
     assert 'autocomplete="username"' in login
     client.login(account.username)
     change = client.get("/password/change").text
@@ -155,8 +166,9 @@ def test_A6_password_managers_work(live, admin):
     for page in (login, change, admin[1].get(f"/admin/users/{account.id}/password").text):
         assert "onpaste" not in page.lower() and "onpaste" not in page
         assert "data-toggle-password" in page  # show/hide toggle (static JS)
-        for tag in re.findall(r"<input[^>]*name=\"(?:password|confirm|current_password)\"[^>]*>",
-                              page):
+        for tag in re.findall(
+            r"<input[^>]*name=\"(?:password|confirm|current_password)\"[^>]*>", page
+        ):
             assert 'type="password"' in tag
 
 
@@ -166,8 +178,11 @@ def test_A7_no_hints_or_security_questions(live, admin):
     browser = live.client()
     browser.login(account.username)
     pages.append(browser.get("/password/change").text)
-    for path in ("/admin/users/new", f"/admin/users/{account.id}/edit",
-                 f"/admin/users/{account.id}/password"):
+    for path in (
+        "/admin/users/new",
+        f"/admin/users/{account.id}/edit",
+        f"/admin/users/{account.id}/password",
+    ):
         pages.append(admin[1].get(path).text)
     visitor = live.client()
     assert visitor.get(live.request_link(account)).status == 302
@@ -201,8 +216,14 @@ def test_A9_no_periodic_expiry_by_default(live):
 
 def test_A10_bcrypt_cost_12_salted_and_rehashed(live, tmp_path):
     assert config.DEFAULTS["BCRYPT_ROUNDS"] == 12
-    app = create_app({"SECRET_KEY": "x", "DATABASE_URL": f"sqlite:///{tmp_path}/a10.db",
-                      "BASE_URL": "https://127.0.0.1"}, instance_path=str(tmp_path / "i"))
+    app = create_app(
+        {
+            "SECRET_KEY": "x",
+            "DATABASE_URL": f"sqlite:///{tmp_path}/a10.db",
+            "BASE_URL": "https://127.0.0.1",
+        },
+        instance_path=str(tmp_path / "i"),
+    )
     with app.test_request_context():
         one, two = passwords.hash_password(PASSWORD), passwords.hash_password(PASSWORD)
     assert re.match(r"^\$2b\$1[2-9]\$", one) and one != two  # per-hash salt
@@ -224,8 +245,11 @@ def test_A11_temporary_passwords(live, admin):
         assert accounts.check_new_password(user, temp, None).ok  # A1 and A5
         database.close()
     # Not shown again: the user page, its fragment and a history restore.
-    for headers in ({}, {"HX-Request": "true"}, {"HX-Request": "true",
-                                                  "HX-History-Restore-Request": "true"}):
+    for headers in (
+        {},
+        {"HX-Request": "true"},
+        {"HX-Request": "true", "HX-History-Restore-Request": "true"},
+    ):
         for path in (f"/admin/users/{account.id}", "/admin/users"):
             assert temp2 not in admin[1].get(path, headers=headers).text
     assert page.headers.get("cache-control") == "no-store"
@@ -256,12 +280,19 @@ def test_A11_mailed_temporary_password_deviation(live, admin):
     notice, mailed = live.wait_mails(account.email, 2)  # the reset notice, then this one
     assert temp not in live.text(notice) and temp in live.text(mailed)
     with live.db():
-        row = OutboxMail.get((OutboxMail.recipient == account.email)
-                             & (OutboxMail.kind == "temp_password"))
+        row = OutboxMail.get(
+            (OutboxMail.recipient == account.email) & (OutboxMail.kind == "temp_password")
+        )
         assert row.encrypted and temp not in (row.context + row.body_text + row.body_html)
-        assert AuditEvent.select().where((AuditEvent.target == account.id)
-                                         & (AuditEvent.action == "admin.temp_password_mail")
-                                         ).count() == 1
+        assert (
+            AuditEvent.select()
+            .where(
+                (AuditEvent.target == account.id)
+                & (AuditEvent.action == "admin.temp_password_mail")
+            )
+            .count()
+            == 1
+        )
     browser = live.client()
     browser.login(account.username, temp)
     assert browser.change_password(temp, NEW_PASSWORD).status == 303
@@ -271,7 +302,7 @@ def test_A11_mailed_temporary_password_deviation(live, admin):
 def test_A12_admin_typed_passwords_deviation(live, admin):
     account = live.account("atwelve")
     form = admin[1].get(f"/admin/users/{account.id}/password").text
-    box, = re.findall(r'<input[^>]*name="must_change"[^>]*>', form)
+    (box,) = re.findall(r'<input[^>]*name="must_change"[^>]*>', form)
     assert "checked" in box  # on by default
     for bad in (SHORT, "123456789012345", account.username * 3):
         assert admin_set_password(admin[1], account.id, bad).status == 422, bad
@@ -282,8 +313,9 @@ def test_A12_admin_typed_passwords_deviation(live, admin):
     assert browser.login(account.username, chosen).location == "/password/change"
     with live.db():
         rows = list(AuditEvent.select().where(AuditEvent.target == account.id))
-    assert any(r.action.startswith("admin.") and "password" in r.action for r in rows), \
-        [r.action for r in rows]
+    assert any(r.action.startswith("admin.") and "password" in r.action for r in rows), [
+        r.action for r in rows
+    ]
     assert all(chosen not in (r.detail or "") for r in rows)
 
 
@@ -318,11 +350,16 @@ def test_A13_forced_change_after_admin_reset(live, admin):
 def test_A14_no_default_accounts(live, tmp_path):
     for name, password in (("admin", "admin"), ("admin", "password"), ("root", "root")):
         assert live.client().login(name, password).status == 401
-    app = create_app({"SECRET_KEY": "x", "DATABASE_URL": f"sqlite:///{tmp_path}/fresh.db",
-                      "BASE_URL": "https://127.0.0.1"}, instance_path=str(tmp_path / "i"))
+    app = create_app(
+        {
+            "SECRET_KEY": "x",
+            "DATABASE_URL": f"sqlite:///{tmp_path}/fresh.db",
+            "BASE_URL": "https://127.0.0.1",
+        },
+        instance_path=str(tmp_path / "i"),
+    )
     with app.app_context():
         database.initialize(app.extensions["peewee"])
         migrate()
         assert User.select().count() == 0  # a fresh install has no account at all
         database.close()
-

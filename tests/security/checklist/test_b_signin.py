@@ -46,8 +46,9 @@ def _timed(client: Client, identifier: str, password: str) -> float:
     token = client.csrf_token or client.get("/login").csrf()
     client.csrf_token = token
     started = time.perf_counter()
-    response = client.post("/login", {"identifier": identifier, "password": password,
-                                      "csrf_token": token})
+    response = client.post(
+        "/login", {"identifier": identifier, "password": password, "csrf_token": token}
+    )
     elapsed = time.perf_counter() - started
     assert response.status == 401
     return elapsed
@@ -67,8 +68,12 @@ def _b2_run(live, classes: dict) -> dict:
             clients = {name: live.client(next_ip(), strict=True) for name in classes}
         order = list(classes.items())
         random.shuffle(order)  # no class always goes first
-        rounds.append({name: _timed(clients[name], identifier, password)
-                       for name, (identifier, password) in order})
+        rounds.append(
+            {
+                name: _timed(clients[name], identifier, password)
+                for name, (identifier, password) in order
+            }
+        )
     result = {name: statistics.median(r[name] for r in rounds) for name in classes}
     for other in ("ghost", "disabled"):
         result[f"gap_{other}"] = statistics.median(r["alice"] - r[other] for r in rounds)
@@ -76,8 +81,10 @@ def _b2_run(live, classes: dict) -> dict:
 
 
 def _b2_gaps_ok(run: dict) -> bool:
-    return all(abs(run[f"gap_{other}"]) <= max(0.020, 0.1 * max(run["alice"], run[other]))
-               for other in ("ghost", "disabled"))
+    return all(
+        abs(run[f"gap_{other}"]) <= max(0.020, 0.1 * max(run["alice"], run[other]))
+        for other in ("ghost", "disabled")
+    )
 
 
 def test_B2_same_timing_for_known_and_unknown_users(live):
@@ -88,9 +95,11 @@ def test_B2_same_timing_for_known_and_unknown_users(live):
     app10 = live.app10()
     alice = live.account("btwo", app=app10)
     disabled = live.account("btwodis", app=app10, disabled=True)
-    classes = {"alice": (alice.username, "wrong password entirely 2"),
-               "ghost": ("ghostbtwo", "wrong password entirely 2"),
-               "disabled": (disabled.username, PASSWORD)}
+    classes = {
+        "alice": (alice.username, "wrong password entirely 2"),
+        "ghost": ("ghostbtwo", "wrong password entirely 2"),
+        "disabled": (disabled.username, PASSWORD),
+    }
     runs = [_b2_run(live, classes)]
     if not _b2_gaps_ok(runs[0]):
         runs.append(_b2_run(live, classes))
@@ -111,13 +120,18 @@ def _skip_wait(live, account):
     with live.db():
         User.update(locked_until=past).where(User.id == account.id).execute()
         LoginThrottle.update(locked_until=past).where(
-            LoginThrottle.key == key_of(account.username)).execute()
+            LoginThrottle.key == key_of(account.username)
+        ).execute()
 
 
 def test_B3_per_account_throttle(live):
     rules = config.DEFAULTS
-    assert (rules["LOCKOUT_FREE_FAILURES"], rules["LOCKOUT_BASE_SECONDS"],
-            rules["LOCKOUT_MAX_SECONDS"], rules["LOCKOUT_HARD_LIMIT"]) == (5, 30, 900, 50)
+    assert (
+        rules["LOCKOUT_FREE_FAILURES"],
+        rules["LOCKOUT_BASE_SECONDS"],
+        rules["LOCKOUT_MAX_SECONDS"],
+        rules["LOCKOUT_HARD_LIMIT"],
+    ) == (5, 30, 900, 50)
     alice = live.account("bthree")
     wrong = "wrong password entirely 3"
     for _ in range(5):
@@ -172,16 +186,25 @@ def test_B5_per_ip_limit_and_forwarded_for(live):
     assert config.DEFAULTS["LIMIT_LOGIN"].startswith("20 per minute")
     client = live.client(strict=True)
     token = client.get("/login").csrf()
-    codes = [client.post("/login", {"identifier": f"sprayb{i}", "password": "x" * 16,
-                                    "csrf_token": token}).status for i in range(21)]
+    codes = [
+        client.post(
+            "/login", {"identifier": f"sprayb{i}", "password": "x" * 16, "csrf_token": token}
+        ).status
+        for i in range(21)
+    ]
     assert codes[:20] == [401] * 20 and codes[20] == 429, codes
-    rotated = [client.post("/login", {"identifier": f"stuffb{i}", "password": "x" * 16,
-                                      "csrf_token": token},
-                           headers={"X-Forwarded-For": f"10.9.{i}.1"}).status
-               for i in range(25)]
+    rotated = [
+        client.post(
+            "/login",
+            {"identifier": f"stuffb{i}", "password": "x" * 16, "csrf_token": token},
+            headers={"X-Forwarded-For": f"10.9.{i}.1"},
+        ).status
+        for i in range(25)
+    ]
     assert rotated == [429] * 25
-    assert client.post("/login", {"identifier": "x", "password": "y", "csrf_token": token}
-                       ).headers.get("retry-after")
+    assert client.post(
+        "/login", {"identifier": "x", "password": "y", "csrf_token": token}
+    ).headers.get("retry-after")
 
 
 def test_B6_reset_works_while_locked_and_clears_the_lock(live):
@@ -207,23 +230,28 @@ def test_B7_credentials_only_over_tls(live):
     # Links in mail use the configured https base URL.
     alice = live.account("bseven")
     link = live.request_link(alice)
-    assert any(f"https://127.0.0.1:{live.main.port}{link}" in live.text(m)
-               for m in live.mails_to(alice.email))
+    assert any(
+        f"https://127.0.0.1:{live.main.port}{link}" in live.text(m)
+        for m in live.mails_to(alice.email)
+    )
 
 
 def test_B8_odd_inputs_do_not_crash_or_leak(live):
     alice = live.account("beight")
     client = live.client()
     token = client.get("/login").csrf()
-    huge = client.post("/login", {"identifier": alice.username, "password": "a" * 100_000,
-                                  "csrf_token": token})
+    huge = client.post(
+        "/login", {"identifier": alice.username, "password": "a" * 100_000, "csrf_token": token}
+    )
     assert huge.status in (400, 401, 413)
     long73 = "p" * 73
-    answers = [shape(live.client().login(name, long73), name)
-               for name in (alice.username, "ghostbeight")]
+    answers = [
+        shape(live.client().login(name, long73), name) for name in (alice.username, "ghostbeight")
+    ]
     assert answers[0] == answers[1] and answers[0][0] == 401
-    nul = client.post("/login", {"identifier": alice.username, "password": "abc\x00def",
-                                 "csrf_token": token})
+    nul = client.post(
+        "/login", {"identifier": alice.username, "password": "abc\x00def", "csrf_token": token}
+    )
     assert nul.status in (400, 401, 422)
     body = f"identifier={alice.username}&password=%ff%fe%fd&csrf_token={token}".encode()
     bad = client.request("POST", "/login", body=body)
@@ -251,7 +279,7 @@ def test_B10_one_notice_per_hard_lock(live):
         User.update(failed_count=49).where(User.id == alice.id).execute()
     live.client().login(alice.username, "wrong password entirely 10")
     assert live.user(alice.id).hard_locked
-    notice, = live.wait_mails(alice.email)
+    (notice,) = live.wait_mails(alice.email)
     assert "lock" in notice["Subject"].lower()
     for _ in range(3):  # more failures while locked: no more mail
         live.client().login(alice.username, "wrong password entirely 10")

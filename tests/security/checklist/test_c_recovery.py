@@ -58,11 +58,14 @@ def test_C2_tokens_are_stored_hashed(live):
     with live.db():
         assert ResetToken.get_or_none(ResetToken.token_hash == tokens.digest(token))
         for model in MODELS:  # every text column of every table
-            columns = [f for f in model._meta.sorted_fields
-                       if isinstance(f, (CharField, TextField))]
+            columns = [
+                f for f in model._meta.sorted_fields if isinstance(f, (CharField, TextField))
+            ]
             for column in columns:
-                assert not model.select().where(column.contains(token)).exists(), \
-                    (model.__name__, column.name)
+                assert not model.select().where(column.contains(token)).exists(), (
+                    model.__name__,
+                    column.name,
+                )
 
 
 def test_C3_single_use(live):
@@ -72,9 +75,10 @@ def test_C3_single_use(live):
     again = live.client()
     assert again.get(link).status == 302
     assert is_invalid(again.get("/password/reset"))
-    response = again.post("/password/reset", {"password": OTHER_PASSWORD,
-                                              "confirm": OTHER_PASSWORD,
-                                              "csrf_token": again.token()})
+    response = again.post(
+        "/password/reset",
+        {"password": OTHER_PASSWORD, "confirm": OTHER_PASSWORD, "csrf_token": again.token()},
+    )
     assert is_invalid(response)
     assert signs_in(live, account.username, NEW_PASSWORD)
     assert not signs_in(live, account.username, OTHER_PASSWORD)
@@ -95,8 +99,14 @@ def test_C4_single_use_under_concurrency(live):
 
         def post(i):
             start.wait()
-            results[i] = browsers[i].post("/password/reset", {
-                "password": chosen[i], "confirm": chosen[i], "csrf_token": tokens_[i]}).status
+            results[i] = (
+                browsers[i]
+                .post(
+                    "/password/reset",
+                    {"password": chosen[i], "confirm": chosen[i], "csrf_token": tokens_[i]},
+                )
+                .status
+            )
 
         threads = [threading.Thread(target=post, args=(i,)) for i in range(2)]
         for thread in threads:
@@ -117,8 +127,7 @@ def test_C5_links_expire(live, tmp_path):
     assert reset_with_link(live.client(), early, NEW_PASSWORD).status == 303  # within the TTL
     # Expired before the GET, and expired between the GET and the POST.
     late = live.request_link(account)
-    live.age(ResetToken, ResetToken.token_hash == tokens.digest(token_of(late)),
-             expires_at=31 * 60)
+    live.age(ResetToken, ResetToken.token_hash == tokens.digest(token_of(late)), expires_at=31 * 60)
     browser = live.client()
     assert browser.get(late).status == 302
     assert is_invalid(browser.get("/password/reset"))
@@ -126,17 +135,25 @@ def test_C5_links_expire(live, tmp_path):
     browser = live.client()
     browser.get(middle)
     token = browser.get("/password/reset").csrf()
-    live.age(ResetToken, ResetToken.token_hash == tokens.digest(token_of(middle)),
-             expires_at=31 * 60)
-    response = browser.post("/password/reset", {"password": OTHER_PASSWORD,
-                                                "confirm": OTHER_PASSWORD, "csrf_token": token})
+    live.age(
+        ResetToken, ResetToken.token_hash == tokens.digest(token_of(middle)), expires_at=31 * 60
+    )
+    response = browser.post(
+        "/password/reset",
+        {"password": OTHER_PASSWORD, "confirm": OTHER_PASSWORD, "csrf_token": token},
+    )
     assert is_invalid(response)
     assert signs_in(live, account.username, NEW_PASSWORD)
     # More than 24 hours is refused at startup.
     with pytest.raises(SystemExit):
-        create_app({"SECRET_KEY": "x", "RESET_LINK_TTL": "1441",
-                    "DATABASE_URL": f"sqlite:///{tmp_path}/c5.db"},
-                   instance_path=str(tmp_path / "i"))
+        create_app(
+            {
+                "SECRET_KEY": "x",
+                "RESET_LINK_TTL": "1441",
+                "DATABASE_URL": f"sqlite:///{tmp_path}/c5.db",
+            },
+            instance_path=str(tmp_path / "i"),
+        )
 
 
 def _link_dies(live, admin, how: str) -> None:
@@ -164,8 +181,9 @@ def _link_dies(live, admin, how: str) -> None:
     assert is_invalid(browser.get("/password/reset")), how
 
 
-@pytest.mark.parametrize("how", ["password", "admin_reset", "admin_password", "email",
-                                 "disable", "newer"])
+@pytest.mark.parametrize(
+    "how", ["password", "admin_reset", "admin_password", "email", "disable", "newer"]
+)
 def test_C6_links_die_when_the_account_changes(live, admin, how):
     _link_dies(live, admin, how)
 
@@ -213,8 +231,9 @@ def test_C9_links_come_from_configuration(live):
         token = browser.get("/password/forgot").csrf()
         data = {"identifier": account.username, "csrf_token": token}
         if variant == "absolute":
-            response = browser.request("POST", "/password/forgot", data,
-                                       target="https://evil.example/password/forgot")
+            response = browser.request(
+                "POST", "/password/forgot", data, target="https://evil.example/password/forgot"
+            )
         else:
             headers = {k: v.format(port=live.main.port) for k, v in variant.items()}
             response = browser.post("/password/forgot", data, headers=headers)
@@ -260,19 +279,25 @@ def test_C11_token_guessing_is_throttled(live):
 
 def test_C12_reset_requests_are_limited(live):
     account = live.account("ctwelve")
-    answers = [live.client().form("/password/forgot", {"identifier": account.username})
-               for _ in range(4)]
+    answers = [
+        live.client().form("/password/forgot", {"identifier": account.username}) for _ in range(4)
+    ]
     assert {(a.status, a.location) for a in answers} == {(303, "/password/forgot/sent")}
     with live.db():
-        wait_until(lambda: not RecoveryRequest.select().where(
-            RecoveryRequest.processed_at.is_null()).exists())
+        wait_until(
+            lambda: (
+                not RecoveryRequest.select().where(RecoveryRequest.processed_at.is_null()).exists()
+            )
+        )
     time.sleep(0.5)
     assert len(live.mails_to(account.email)) == 3
     # Per IP (strict server, default 10 per 15 minutes), known and unknown names alike.
     browser = live.client(strict=True)
     token = browser.get("/password/forgot").csrf()
-    codes = [browser.post("/password/forgot", {"identifier": name, "csrf_token": token}).status
-             for name in [account.username, "ghostctwelve"] * 5 + ["ghostctwelve"]]
+    codes = [
+        browser.post("/password/forgot", {"identifier": name, "csrf_token": token}).status
+        for name in [account.username, "ghostctwelve"] * 5 + ["ghostctwelve"]
+    ]
     assert codes == [303] * 10 + [429], codes
     other = live.client(ip=browser.ip, strict=True)
     assert other.form("/password/forgot", {"identifier": account.username}).status == 429
@@ -283,14 +308,18 @@ def test_C13_new_password_twice_and_same_policy(live):
     link = live.request_link(account)
     browser = live.client()
     assert browser.get(link).status == 302
-    mismatch = browser.form("/password/reset", {"password": NEW_PASSWORD,
-                                                "confirm": OTHER_PASSWORD})
-    common = browser.form("/password/reset", {"password": "123456789012345",
-                                              "confirm": "123456789012345"})
+    mismatch = browser.form(
+        "/password/reset", {"password": NEW_PASSWORD, "confirm": OTHER_PASSWORD}
+    )
+    common = browser.form(
+        "/password/reset", {"password": "123456789012345", "confirm": "123456789012345"}
+    )
     assert mismatch.status == 422 and common.status == 422
     assert 'name="confirm"' in browser.get("/password/reset").text  # still usable
-    assert browser.form("/password/reset", {"password": NEW_PASSWORD,
-                                            "confirm": NEW_PASSWORD}).status == 303
+    assert (
+        browser.form("/password/reset", {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}).status
+        == 303
+    )
 
 
 def test_C14_no_automatic_sign_in_after_a_reset(live):
@@ -343,7 +372,7 @@ def test_C16_a_notice_after_every_credential_change(live, admin, how):
     if how == "forced":
         notices = live.mails_to(account.email)[-1:]
     time.sleep(0.3)
-    notice, = notices
+    (notice,) = notices
     text = live.text(notice) + live.html(notice)
     assert secret not in text and (link is None or token_of(link) not in text)
     assert NOTICE_HINT.search(text), text[:500]
@@ -353,13 +382,20 @@ def test_C16_a_notice_after_every_credential_change(live, admin, how):
 def test_C17_mail_goes_only_to_the_stored_address(live):
     account = live.account("cseventeen")
     stored = account.email
-    variants = [stored.upper(), stored + " ", stored.replace("e", "\u0435", 1),
-                stored + "\r\nBcc: x@evil.example"]
+    variants = [
+        stored.upper(),
+        stored + " ",
+        stored.replace("e", "\u0435", 1),
+        stored + "\r\nBcc: x@evil.example",
+    ]
     codes = [live.client().form("/password/forgot", {"identifier": v}).status for v in variants]
     assert codes == [303, 303, 303, 422]  # the CRLF is a validation error
     with live.db():
-        wait_until(lambda: not RecoveryRequest.select().where(
-            RecoveryRequest.processed_at.is_null()).exists())
+        wait_until(
+            lambda: (
+                not RecoveryRequest.select().where(RecoveryRequest.processed_at.is_null()).exists()
+            )
+        )
     live.wait_mails(stored, 2)
     time.sleep(0.3)
     everyone = {r for rcpts, msg in live.sink.messages for r in rcpts}

@@ -16,10 +16,18 @@ from .flows import reset_with_link
 
 def shape(response) -> tuple:
     cookies = tuple(sorted(re.sub(r"=[^;]*", "=V", c, count=1) for c in response.cookies))
-    headers = {k: v for k, v in response.headers.items()
-               if k not in ("date", "set-cookie", "content-length")}
-    return response.status, normalize(response.text), response.location, cookies, \
-        tuple(sorted(headers.items()))
+    headers = {
+        k: v
+        for k, v in response.headers.items()
+        if k not in ("date", "set-cookie", "content-length")
+    }
+    return (
+        response.status,
+        normalize(response.text),
+        response.location,
+        cookies,
+        tuple(sorted(headers.items())),
+    )
 
 
 def test_D1_forgot_answers_alike_for_every_identifier(live):
@@ -27,14 +35,22 @@ def test_D1_forgot_answers_alike_for_every_identifier(live):
     disabled = live.account("donedis", disabled=True)
     locked = live.account("donelock")
     live.update_user(locked.id, hard_locked=True, failed_count=50)
-    identifiers = [known.username, known.email, "ghostdone", "ghostdone@example.test",
-                   disabled.username, locked.email, "not-an-email@@example"]
+    identifiers = [
+        known.username,
+        known.email,
+        "ghostdone",
+        "ghostdone@example.test",
+        disabled.username,
+        locked.email,
+        "not-an-email@@example",
+    ]
     answers = {}
     for identifier in identifiers:
         browser = live.client()
         token = browser.get("/password/forgot").csrf()
-        answers[identifier] = shape(browser.post("/password/forgot", {
-            "identifier": identifier, "csrf_token": token}))
+        answers[identifier] = shape(
+            browser.post("/password/forgot", {"identifier": identifier, "csrf_token": token})
+        )
     assert len(set(answers.values())) == 1, answers
     assert answers[known.username][:3:2] == (303, "/password/forgot/sent")
 
@@ -55,8 +71,9 @@ def test_D2_forgot_timing_does_not_depend_on_the_account(live):
             took = {}
             for name, identifier in order:
                 started = time.perf_counter()
-                response = browser.post("/password/forgot", {"identifier": identifier,
-                                                             "csrf_token": token})
+                response = browser.post(
+                    "/password/forgot", {"identifier": identifier, "csrf_token": token}
+                )
                 took[name] = time.perf_counter() - started
                 assert response.status == 303
             if i >= 5:
@@ -73,8 +90,11 @@ def test_D3_invalid_expired_and_used_links_look_alike(live):
     used = live.request_link(account)
     reset_with_link(live.client(), used, NEW_PASSWORD)
     expired = live.request_link(account)
-    live.age(ResetToken, ResetToken.token_hash == tokens.digest(expired.rsplit("/", 1)[1]),
-             expires_at=3600)
+    live.age(
+        ResetToken,
+        ResetToken.token_hash == tokens.digest(expired.rsplit("/", 1)[1]),
+        expires_at=3600,
+    )
     pages = []
     for link in (f"/password/reset/{tokens.new_token()[0]}", expired, used):
         browser = live.client()
@@ -95,8 +115,9 @@ def test_D4_sign_in_reveals_nothing(live):
         known = live.client().login(alice.username, password)
         ghost = live.client().login("ghostdfour", password)
         assert known.status == ghost.status == 401
-        assert normalize(known.text).replace(alice.username, "N") == \
-            normalize(ghost.text).replace("ghostdfour", "N")
+        assert normalize(known.text).replace(alice.username, "N") == normalize(ghost.text).replace(
+            "ghostdfour", "N"
+        )
     assert live.client().login(alice.username, PASSWORD).status == 303
 
 
@@ -108,13 +129,24 @@ def test_D5_no_other_anonymous_oracle(live):
         plain = browser.get(f"/admin/users?q={name}")
         fragment = browser.get(f"/admin/users?q={name}", headers={"HX-Request": "true"})
         # The live policy check, anonymous: it must not judge against alice's names.
-        check = browser.post("/password/check", {"password": f"{alice.username} lantern 77",
-                                                 "for_user": alice.id,
-                                                 "csrf_token": browser.token()})
-        assert "bad" not in re.findall(r'<li class="(\w+)" data-rule="not_personal"',
-                                       check.text)
+        check = browser.post(
+            "/password/check",
+            {
+                "password": f"{alice.username} lantern 77",
+                "for_user": alice.id,
+                "csrf_token": browser.token(),
+            },
+        )
+        assert "bad" not in re.findall(r'<li class="(\w+)" data-rule="not_personal"', check.text)
         assert plain.status == 302 and plain.location.startswith("/login")
         assert fragment.status == 401 and fragment.headers.get("hx-redirect")
-        answers.append((plain.status, plain.location.replace(name, "N"), fragment.status,
-                        check.status, normalize(check.text)))
+        answers.append(
+            (
+                plain.status,
+                plain.location.replace(name, "N"),
+                fragment.status,
+                check.status,
+                normalize(check.text),
+            )
+        )
     assert answers[0] == answers[1]

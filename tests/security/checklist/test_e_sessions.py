@@ -20,15 +20,14 @@ def test_E1_cookie_attributes(live):
     account = live.account("eone", first_name="Evelyn", last_name="Onesworth")
     browser = live.client()
     response = browser.login(account.username)
-    session_cookie, = [c for c in response.cookies if c.startswith(SESSION_COOKIE + "=")]
+    (session_cookie,) = [c for c in response.cookies if c.startswith(SESSION_COOKIE + "=")]
     attributes = [part.strip().lower() for part in session_cookie.split(";")[1:]]
     assert {"secure", "httponly", "samesite=lax", "path=/"} <= set(attributes)
     assert not any(a.startswith("domain") for a in attributes)
     for cookie in response.cookies:
         assert "Secure" in cookie and "HttpOnly" in cookie
         value = cookie.split(";")[0].split("=", 1)[1]
-        readable = json.dumps(cookie_payload(value)) if cookie.startswith(SESSION_COOKIE) \
-            else value
+        readable = json.dumps(cookie_payload(value)) if cookie.startswith(SESSION_COOKIE) else value
         for personal in (account.username, account.email, "Evelyn", "Onesworth"):
             assert personal.lower() not in readable.lower()
 
@@ -66,8 +65,11 @@ def test_E4_logout_is_real_on_the_server(live):
     response = browser.logout()
     assert response.status == 303
     assert response.headers["clear-site-data"] == '"cache", "cookies", "storage"'
-    assert any(c.startswith(SESSION_COOKIE + "=;") or "Max-Age=0" in c or "1970" in c
-               for c in response.cookies if c.startswith(SESSION_COOKIE))
+    assert any(
+        c.startswith(SESSION_COOKIE + "=;") or "Max-Age=0" in c or "1970" in c
+        for c in response.cookies
+        if c.startswith(SESSION_COOKIE)
+    )
     replay = live.client()
     replay.cookies = copied
     after = replay.get("/")
@@ -75,8 +77,10 @@ def test_E4_logout_is_real_on_the_server(live):
 
 
 def test_E5_idle_and_absolute_timeouts_on_the_server(live):
-    assert (config.DEFAULTS["SESSION_IDLE_MINUTES"], config.DEFAULTS["SESSION_ABSOLUTE_HOURS"]) \
-        == (30, 12)
+    assert (config.DEFAULTS["SESSION_IDLE_MINUTES"], config.DEFAULTS["SESSION_ABSOLUTE_HOURS"]) == (
+        30,
+        12,
+    )
     account = live.account("efive")
     idle, busy = live.client(), live.client()
     idle.login(account.username)
@@ -106,7 +110,7 @@ def test_E6_no_remember_me(live):
     response = browser.login(account.username)
     names = [c.split("=", 1)[0] for c in response.cookies]
     assert not any("remember" in n.lower() for n in names), names
-    session_cookie, = [c for c in response.cookies if c.startswith(SESSION_COOKIE)]
+    (session_cookie,) = [c for c in response.cookies if c.startswith(SESSION_COOKIE)]
     assert "expires" not in session_cookie.lower() and "max-age" not in session_cookie.lower()
     # The long-lived device cookie (issue 11, finding 4) only spares this browser the
     # account's lockout waits: on its own it signs nobody in.
@@ -118,8 +122,9 @@ def test_E6_no_remember_me(live):
     assert home.status == 302 and home.location.startswith("/login")
 
 
-@pytest.mark.parametrize("how", ["own_change", "admin_reset", "admin_password", "disable",
-                                 "end_sessions"])
+@pytest.mark.parametrize(
+    "how", ["own_change", "admin_reset", "admin_password", "disable", "end_sessions"]
+)
 def test_E7_every_session_ends_at_once(live, admin, how):
     account = live.account("eseven")
     a, b = live.client(), live.client()
@@ -137,7 +142,7 @@ def test_E7_every_session_ends_at_once(live, admin, how):
         action = "disable" if how == "disable" else "sessions/end"
         response = admin[1].form(f"/admin/users/{account.id}/{action}", {}, page="/admin/users")
         assert response.status in (200, 303)
-    for browser in ([b] if how == "own_change" else [a, b]):
+    for browser in [b] if how == "own_change" else [a, b]:
         response = browser.get("/")
         assert response.status == 302 and response.location.startswith("/login"), how
 
@@ -157,12 +162,13 @@ def test_E8_reauthentication_before_changing_ones_own_email(live):
     assert not live.mails_to(new)
     asked = browser.form("/account/email", {"email": new, "current_password": PASSWORD})
     assert asked.status == 303
-    confirmation, = live.wait_mails(new)
-    notice, = live.wait_mails(account.email)  # to the old address, with "this wasn't me"
+    (confirmation,) = live.wait_mails(new)
+    (notice,) = live.wait_mails(account.email)  # to the old address, with "this wasn't me"
     assert "/account/not-me/" in live.text(notice)
     assert live.user(account.id).email == account.email  # nothing changes yet
-    link = re.search(r"https?://[^/\s]+(/account/confirm/[A-Za-z0-9_-]+)",
-                     live.text(confirmation)).group(1)
+    link = re.search(
+        r"https?://[^/\s]+(/account/confirm/[A-Za-z0-9_-]+)", live.text(confirmation)
+    ).group(1)
     landing = browser.get(link)
     assert landing.status == 302 and landing.location == "/account/confirm"
     assert live.user(account.id).email == account.email  # opening the link does not act
@@ -181,8 +187,14 @@ def test_E9_no_caching_of_authenticated_or_auth_flow_pages(live, admin):
     user = live.client()
     user.login(account.username)
     responses += [user.get("/password/change"), user.get("/")]
-    for path in ("/admin/users", f"/admin/users/{account.id}", "/admin/audit",
-                 "/admin/overview", "/admin/teams", "/admin/settings"):
+    for path in (
+        "/admin/users",
+        f"/admin/users/{account.id}",
+        "/admin/audit",
+        "/admin/overview",
+        "/admin/teams",
+        "/admin/settings",
+    ):
         responses.append(admin[1].get(path))
         responses.append(admin[1].get(path, headers={"HX-Request": "true"}))
     for response in responses:

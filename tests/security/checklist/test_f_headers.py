@@ -9,9 +9,11 @@ from portal.models import Team, User
 from .client import NEW_PASSWORD, PASSWORD
 from .flows import csrf_exempt, routes, signs_in
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
-       "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-       "form-action 'self'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
 
 
 def _actions(live, admin):
@@ -24,25 +26,38 @@ def _actions(live, admin):
         ("/password/forgot", {"identifier": victim.username}, None),
         ("/password/reset", {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}, unchanged),
         (f"/admin/users/{victim.id}/reset", {"reason": ""}, unchanged),
-        (f"/admin/users/{victim.id}/password", {"password": NEW_PASSWORD,
-                                                 "confirm": NEW_PASSWORD}, unchanged),
-        (f"/admin/users/{victim.id}/disable", {},
-         lambda: not live.user(victim.id).disabled),
+        (
+            f"/admin/users/{victim.id}/password",
+            {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+            unchanged,
+        ),
+        (f"/admin/users/{victim.id}/disable", {}, lambda: not live.user(victim.id).disabled),
         (f"/admin/users/{victim.id}/unlock", {}, None),
         (f"/admin/users/{victim.id}/sessions/end", {}, None),
-        (f"/admin/users/{victim.id}/edit", {"username": victim.username, "email": "",
-                                             "role": "admin"},
-         lambda: live.user(victim.id).role == "user"),
-        ("/admin/users/new", {"username": "fcsrfmade", "role": "user"},
-         lambda: not signs_in(live, "fcsrfmade", PASSWORD)),
+        (
+            f"/admin/users/{victim.id}/edit",
+            {"username": victim.username, "email": "", "role": "admin"},
+            lambda: live.user(victim.id).role == "user",
+        ),
+        (
+            "/admin/users/new",
+            {"username": "fcsrfmade", "role": "user"},
+            lambda: not signs_in(live, "fcsrfmade", PASSWORD),
+        ),
         ("/admin/users/bulk/recovery", {"ids": [victim.id]}, None),
-        ("/admin/users/bulk/disable", {"ids": [victim.id], "confirm_count": "1"},
-         lambda: not live.user(victim.id).disabled),
+        (
+            "/admin/users/bulk/disable",
+            {"ids": [victim.id], "confirm_count": "1"},
+            lambda: not live.user(victim.id).disabled,
+        ),
         ("/admin/teams", {"name": "Team made by CSRF"}, None),
         ("/admin/settings", {"org_name": "Pwned"}, None),
         ("/admin/reauth", {"reauth_password": PASSWORD}, None),
-        ("/password/change", {"current_password": PASSWORD, "password": NEW_PASSWORD,
-                              "confirm": NEW_PASSWORD}, None),
+        (
+            "/password/change",
+            {"current_password": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+            None,
+        ),
         ("/logout", {}, None),
     ]
 
@@ -72,8 +87,11 @@ def test_F1_csrf_token_on_every_state_change(live, admin):
     assert browser.get("/").status == 200
     # The htmx path: the token in the X-CSRFToken header (hx-headers) is accepted.
     token = browser.get("/admin/users").csrf()
-    response = browser.post(f"/admin/users/{victim.id}/disable", {},
-                            headers={"HX-Request": "true", "X-CSRFToken": token})
+    response = browser.post(
+        f"/admin/users/{victim.id}/disable",
+        {},
+        headers={"HX-Request": "true", "X-CSRFToken": token},
+    )
     assert response.status == 200 and live.user(victim.id).disabled
 
 
@@ -84,15 +102,27 @@ def test_F2_no_state_change_on_safe_methods(live, admin):
     with live.db():
         team = Team.create(name="F2 team", name_key="f2 team")
     for method in ("GET", "HEAD"):
-        for path in (f"/admin/users/{victim.id}/disable", f"/admin/users/{victim.id}/unlock",
-                     f"/admin/users/{victim.id}/enable", f"/admin/users/{victim.id}/resend",
-                     f"/admin/users/{victim.id}/sessions/end",
-                     f"/admin/users/{victim.id}/reset/email", "/admin/reauth",
-                     "/admin/users/bulk/disable", "/logout", "/password/check"):
+        for path in (
+            f"/admin/users/{victim.id}/disable",
+            f"/admin/users/{victim.id}/unlock",
+            f"/admin/users/{victim.id}/enable",
+            f"/admin/users/{victim.id}/resend",
+            f"/admin/users/{victim.id}/sessions/end",
+            f"/admin/users/{victim.id}/reset/email",
+            "/admin/reauth",
+            "/admin/users/bulk/disable",
+            "/logout",
+            "/password/check",
+        ):
             assert browser.request(method, path).status == 405, (method, path)
-        for path in (f"/admin/users/{victim.id}/reset", f"/admin/users/{victim.id}/password",
-                     f"/admin/teams/{team.id}/delete", f"/admin/users/{victim.id}/edit",
-                     "/password/change", "/admin/settings"):
+        for path in (
+            f"/admin/users/{victim.id}/reset",
+            f"/admin/users/{victim.id}/password",
+            f"/admin/teams/{team.id}/delete",
+            f"/admin/users/{victim.id}/edit",
+            "/password/change",
+            "/admin/settings",
+        ):
             assert browser.request(method, path).status == 200, (method, path)
     allowed: dict[str, set] = {}
     for path, methods, _endpoint in routes(live, victim.id, public=True):
@@ -102,8 +132,11 @@ def test_F2_no_state_change_on_safe_methods(live, admin):
             for method in ("GET", "HEAD"):
                 assert browser.request(method, path).status == 405, (method, path)
     after = live.user(victim.id)
-    assert (after.password_hash, after.disabled, after.must_change) == \
-        (before.password_hash, before.disabled, before.must_change)
+    assert (after.password_hash, after.disabled, after.must_change) == (
+        before.password_hash,
+        before.disabled,
+        before.must_change,
+    )
     with live.db():
         assert Team.get_or_none(Team.id == team.id) is not None
     assert browser.get("/").status == 200
@@ -113,15 +146,20 @@ def test_F3_cross_site_requests_are_refused(live, admin):
     _account, browser = admin
     victim = live.account("fthree")
     token = browser.get("/admin/users").csrf()
-    for headers in ({"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},
-                    {"Origin": "https://evil.example"}):
-        response = browser.post(f"/admin/users/{victim.id}/disable", {"csrf_token": token},
-                                headers=headers)
+    for headers in (
+        {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},
+        {"Origin": "https://evil.example"},
+    ):
+        response = browser.post(
+            f"/admin/users/{victim.id}/disable", {"csrf_token": token}, headers=headers
+        )
         assert response.status == 403
     assert not live.user(victim.id).disabled
-    same = browser.post(f"/admin/users/{victim.id}/disable", {"csrf_token": token},
-                        headers={"Sec-Fetch-Site": "same-origin",
-                                 "Origin": f"https://127.0.0.1:{live.main.port}"})
+    same = browser.post(
+        f"/admin/users/{victim.id}/disable",
+        {"csrf_token": token},
+        headers={"Sec-Fetch-Site": "same-origin", "Origin": f"https://127.0.0.1:{live.main.port}"},
+    )
     assert same.status in (200, 303) and live.user(victim.id).disabled
 
 
@@ -136,10 +174,11 @@ def test_F4_referer_strictness_and_referrer_policy(live, admin):
     page = browser.get("/password/reset")
     assert page.headers["referrer-policy"] == "same-origin"
     origin = f"https://127.0.0.1:{live.main.port}"
-    response = browser.post("/password/reset", {"password": NEW_PASSWORD,
-                                                "confirm": NEW_PASSWORD,
-                                                "csrf_token": page.csrf()},
-                            headers={"Referer": origin + "/password/reset", "Origin": origin})
+    response = browser.post(
+        "/password/reset",
+        {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "csrf_token": page.csrf()},
+        headers={"Referer": origin + "/password/reset", "Origin": origin},
+    )
     assert response.status == 303
     for path in ("/admin/users", f"/admin/users/{account.id}/password", "/admin/settings"):
         assert admin[1].get(path).headers["referrer-policy"] == "same-origin"
@@ -149,13 +188,23 @@ def _pages(live, admin):
     account = live.account("ffive", first_name="<script>alert(1)</script>")
     anonymous, user = live.client(), live.client()
     user.login(account.username)
-    pages = [anonymous.get(p) for p in ("/login", "/password/forgot", "/password/forgot/sent",
-                                        "/no-such-page")]
+    pages = [
+        anonymous.get(p)
+        for p in ("/login", "/password/forgot", "/password/forgot/sent", "/no-such-page")
+    ]
     pages += [user.get(p) for p in ("/", "/password/change")]
-    for path in ("/admin/users", f"/admin/users/{account.id}", "/admin/audit",
-                 "/admin/overview", "/admin/teams", "/admin/settings", "/admin/users/new",
-                 f"/admin/users/{account.id}/edit", f"/admin/users/{account.id}/reset",
-                 "/admin/users/import"):
+    for path in (
+        "/admin/users",
+        f"/admin/users/{account.id}",
+        "/admin/audit",
+        "/admin/overview",
+        "/admin/teams",
+        "/admin/settings",
+        "/admin/users/new",
+        f"/admin/users/{account.id}/edit",
+        f"/admin/users/{account.id}/reset",
+        "/admin/users/import",
+    ):
         pages.append(admin[1].get(path))
         pages.append(admin[1].get(path, headers={"HX-Request": "true"}))
     return pages
@@ -197,12 +246,20 @@ def test_F8_no_debug_output_or_versions(live):
     client = live.client()
     assert client.request("TRACE", "/").status == 405
     token = client.get("/login").csrf()
-    bad_utf8 = client.request("POST", "/login",
-                              body=b"identifier=%ff%fe&password=x&csrf_token=" + token.encode())
-    duplicated = client.request("POST", "/login", body=(
-        f"identifier=a&password=b&csrf_token={token}&csrf_token=other").encode())
-    broken = client.request("POST", "/login", body=b"\xff\xfe=\x00&&&=",
-                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+    bad_utf8 = client.request(
+        "POST", "/login", body=b"identifier=%ff%fe&password=x&csrf_token=" + token.encode()
+    )
+    duplicated = client.request(
+        "POST",
+        "/login",
+        body=(f"identifier=a&password=b&csrf_token={token}&csrf_token=other").encode(),
+    )
+    broken = client.request(
+        "POST",
+        "/login",
+        body=b"\xff\xfe=\x00&&&=",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     for response in (bad_utf8, duplicated, broken, client.get("/no-such-page")):
         assert response.status < 500
         assert "Traceback" not in response.text and "Werkzeug" not in response.text

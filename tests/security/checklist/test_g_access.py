@@ -15,8 +15,15 @@ from .flows import admin_reset, routes, signs_in
 
 def _fingerprint(live, user_id: int) -> tuple:
     user = live.user(user_id)
-    return (user.password_hash, user.disabled, user.role, user.email, user.must_change,
-            user.hard_locked, user.team_id)
+    return (
+        user.password_hash,
+        user.disabled,
+        user.role,
+        user.email,
+        user.must_change,
+        user.hard_locked,
+        user.team_id,
+    )
 
 
 def test_G1_deny_by_default(live):
@@ -30,10 +37,12 @@ def test_G1_deny_by_default(live):
             assert response.status == 302 and response.location.startswith("/login"), path
             fragment = browser.get(path, headers=HX)
             assert fragment.status == 401 and fragment.headers["hx-redirect"].startswith(
-                "/login"), path
+                "/login"
+            ), path
         if "POST" in methods:
-            response = browser.post(path, {"csrf_token": token, "ids": [victim.id],
-                                           "confirm_count": "1"})
+            response = browser.post(
+                path, {"csrf_token": token, "ids": [victim.id], "confirm_count": "1"}
+            )
             assert response.status in (401, 403), (path, response.status)
     assert _fingerprint(live, victim.id) == before
 
@@ -54,18 +63,26 @@ def test_G2_users_cannot_reach_admin_functions(live):
             if "GET" in methods:
                 assert browser.get(path, headers=headers).status in (403, 404), path
             if "POST" in methods:
-                response = browser.post(path, {"csrf_token": token, "ids": [victim.id],
-                                               "confirm_count": "1",
-                                               "reauth_password": PASSWORD}, headers=headers)
+                response = browser.post(
+                    path,
+                    {
+                        "csrf_token": token,
+                        "ids": [victim.id],
+                        "confirm_count": "1",
+                        "reauth_password": PASSWORD,
+                    },
+                    headers=headers,
+                )
                 assert response.status in (403, 404), (path, response.status)
     assert _fingerprint(live, victim.id) == before
     # /admin/reauth confirms alice's own password (throttled like a sign-in) and unlocks
     # nothing: the admin screens stay closed right after it.
-    assert browser.post("/admin/reauth", {"csrf_token": token,
-                                          "reauth_password": PASSWORD}).status == 200
+    assert (
+        browser.post("/admin/reauth", {"csrf_token": token, "reauth_password": PASSWORD}).status
+        == 200
+    )
     assert browser.get("/admin/users").status == 403
-    assert browser.post(f"/admin/users/{victim.id}/disable",
-                        {"csrf_token": token}).status == 403
+    assert browser.post(f"/admin/users/{victim.id}/disable", {"csrf_token": token}).status == 403
 
 
 def _manager(live):
@@ -83,24 +100,42 @@ def test_G3_managers_are_confined_to_their_team(live):
     token = browser.get("/admin/users").csrf()
     for target in (bob, boss):
         before = _fingerprint(live, target.id)
-        for path in (f"/admin/users/{target.id}", f"/admin/users/{target.id}/edit",
-                     f"/admin/users/{target.id}/password", f"/admin/users/{target.id}/reset"):
+        for path in (
+            f"/admin/users/{target.id}",
+            f"/admin/users/{target.id}/edit",
+            f"/admin/users/{target.id}/password",
+            f"/admin/users/{target.id}/reset",
+        ):
             assert browser.get(path).status in (403, 404), path
-        for path in (f"/admin/users/{target.id}/reset", f"/admin/users/{target.id}/password",
-                     f"/admin/users/{target.id}/sessions/end",
-                     f"/admin/users/{target.id}/disable", f"/admin/users/{target.id}/unlock"):
-            response = browser.post(path, {"csrf_token": token, "password": NEW_PASSWORD,
-                                           "confirm": NEW_PASSWORD,
-                                           "reauth_password": PASSWORD})
+        for path in (
+            f"/admin/users/{target.id}/reset",
+            f"/admin/users/{target.id}/password",
+            f"/admin/users/{target.id}/sessions/end",
+            f"/admin/users/{target.id}/disable",
+            f"/admin/users/{target.id}/unlock",
+        ):
+            response = browser.post(
+                path,
+                {
+                    "csrf_token": token,
+                    "password": NEW_PASSWORD,
+                    "confirm": NEW_PASSWORD,
+                    "reauth_password": PASSWORD,
+                },
+            )
             assert response.status in (403, 404), path
         assert _fingerprint(live, target.id) == before
-    bulk = browser.post("/admin/users/bulk/recovery", {"csrf_token": token,
-                                                       "ids": [alice.id, bob.id],
-                                                       "reauth_password": PASSWORD})
+    bulk = browser.post(
+        "/admin/users/bulk/recovery",
+        {"csrf_token": token, "ids": [alice.id, bob.id], "reauth_password": PASSWORD},
+    )
     assert bulk.status == 403  # refused as a whole: alice gets nothing either
     with live.db():
-        denied = AuditEvent.select().where((AuditEvent.actor == manager.id)
-                                           & (AuditEvent.action == "access.denied")).count()
+        denied = (
+            AuditEvent.select()
+            .where((AuditEvent.actor == manager.id) & (AuditEvent.action == "access.denied"))
+            .count()
+        )
         top = User.select(fn.MAX(User.id)).scalar()
     assert denied >= 11
     # Walking ids: every id outside the team answers alike (403).
@@ -124,19 +159,36 @@ def test_G4_no_privilege_escalation_or_mass_assignment(live):
     page = browser.get(path).text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     bob_team = live.user(bob.id).team_id
-    response = browser.post(path, {
-        "csrf_token": token, "username": alice.username, "email": alice.email,
-        "first_name": "Changed", "last_name": "", "role": "admin", "is_admin": "1",
-        "team_id": str(bob_team), "provider": "identity", "language": "",
-        "reauth_password": PASSWORD})
+    response = browser.post(
+        path,
+        {
+            "csrf_token": token,
+            "username": alice.username,
+            "email": alice.email,
+            "first_name": "Changed",
+            "last_name": "",
+            "role": "admin",
+            "is_admin": "1",
+            "team_id": str(bob_team),
+            "provider": "identity",
+            "language": "",
+            "reauth_password": PASSWORD,
+        },
+    )
     user = live.user(alice.id)
     assert user.role == "user" and user.team_id != bob_team
     assert response.status in (400, 403, 422) or user.first_name == "Changed"
     for target in (manager, other_manager, boss):  # oneself, a peer, an administrator
         assert browser.get(f"/admin/users/{target.id}/edit").status in (403, 404)
-        response = browser.post(f"/admin/users/{target.id}/edit", {
-            "csrf_token": token, "username": target.username, "role": "admin",
-            "reauth_password": PASSWORD})
+        response = browser.post(
+            f"/admin/users/{target.id}/edit",
+            {
+                "csrf_token": token,
+                "username": target.username,
+                "role": "admin",
+                "reauth_password": PASSWORD,
+            },
+        )
         assert response.status in (403, 404)
         assert live.user(target.id).role in ("manager", "admin")
     assert live.user(manager.id).role == "manager"
@@ -151,8 +203,9 @@ def test_G5_step_up_for_admin_actions(live, admin):
     assert response.status == 401 and 'name="reauth_password"' in response.text
     assert _fingerprint(live, victim.id) == before
     token = browser.get("/admin/users").csrf()
-    wrong = browser.post("/admin/reauth", {"csrf_token": token,
-                                           "reauth_password": "not my password at all"})
+    wrong = browser.post(
+        "/admin/reauth", {"csrf_token": token, "reauth_password": "not my password at all"}
+    )
     assert wrong.status == 422
     assert live.user(account.id).failed_count == 1  # counts toward the sign-in throttle
     right = browser.post("/admin/reauth", {"csrf_token": token, "reauth_password": PASSWORD})
@@ -160,8 +213,7 @@ def test_G5_step_up_for_admin_actions(live, admin):
     response, temp = admin_reset(browser, victim.id)
     assert response.status == 200 and temp
     # Bulk actions that take something away need the typed count.
-    refused = browser.post("/admin/users/bulk/reset", {"csrf_token": token,
-                                                       "ids": [victim.id]})
+    refused = browser.post("/admin/users/bulk/reset", {"csrf_token": token, "ids": [victim.id]})
     assert refused.status == 422 and signs_in(live, victim.username, temp)
 
 
@@ -180,9 +232,17 @@ def test_G7_only_needed_fields(live, admin):
     account, browser = admin
     victim = live.account("gseven")
     live.request_link(victim)
-    pages = [browser.get(p) for p in ("/admin/users", f"/admin/users/{victim.id}",
-                                      f"/admin/users/{victim.id}/edit", "/admin/audit",
-                                      "/admin/users/export.csv", "/admin/audit/export.csv")]
+    pages = [
+        browser.get(p)
+        for p in (
+            "/admin/users",
+            f"/admin/users/{victim.id}",
+            f"/admin/users/{victim.id}/edit",
+            "/admin/audit",
+            "/admin/users/export.csv",
+            "/admin/audit/export.csv",
+        )
+    ]
     pages += [browser.get(p, headers=HX) for p in ("/admin/users", f"/admin/users/{victim.id}")]
     sid = cookie_payload(browser.session)["sid"]
     with live.db():
@@ -199,9 +259,17 @@ def test_G8_self_service_acts_only_on_oneself(live):
     browser = live.client()
     browser.login(alice.username)
     token = browser.get("/password/change").csrf()
-    response = browser.post("/password/change", {
-        "csrf_token": token, "current_password": PASSWORD, "password": NEW_PASSWORD,
-        "confirm": NEW_PASSWORD, "user_id": bob.id, "for_user": bob.id})
+    response = browser.post(
+        "/password/change",
+        {
+            "csrf_token": token,
+            "current_password": PASSWORD,
+            "password": NEW_PASSWORD,
+            "confirm": NEW_PASSWORD,
+            "user_id": bob.id,
+            "for_user": bob.id,
+        },
+    )
     assert response.status == 303
     assert signs_in(live, bob.username, PASSWORD)
     assert signs_in(live, alice.username, NEW_PASSWORD)

@@ -22,8 +22,9 @@ def mark(live) -> int:
 
 def rows_since(live, since: int, action: str) -> list[AuditEvent]:
     with live.db():
-        return list(AuditEvent.select().where((AuditEvent.id > since)
-                                              & (AuditEvent.action == action)))
+        return list(
+            AuditEvent.select().where((AuditEvent.id > since) & (AuditEvent.action == action))
+        )
 
 
 FIELDS = {"target": "target_id", "actor": "actor_id"}
@@ -31,11 +32,16 @@ FIELDS = {"target": "target_id", "actor": "actor_id"}
 
 def one(live, since: int, action: str, *, outcome: str | None = None, **match):
     """Exactly one new event ``action`` about this subject (target id, typed name or ip)."""
+
     def found():
-        rows = [r for r in rows_since(live, since, action)
-                if all(getattr(r, FIELDS.get(k, k)) == v for k, v in match.items())
-                and (outcome is None or r.outcome == outcome)]
+        rows = [
+            r
+            for r in rows_since(live, since, action)
+            if all(getattr(r, FIELDS.get(k, k)) == v for k, v in match.items())
+            and (outcome is None or r.outcome == outcome)
+        ]
         return rows or None
+
     rows = wait_until(found, timeout=5)
     assert len(rows) == 1, (action, [(r.outcome, r.detail) for r in rows])
     return rows[0]
@@ -73,8 +79,11 @@ def test_H1_every_authentication_event_is_logged(live, admin):
             visitor.get(f"/password/reset/{tokens.new_token()[0]}")
         else:
             expired = live.request_link(alice)
-            live.age(ResetToken, ResetToken.token_hash == tokens.digest(expired.split("/")[-1]),
-                     expires_at=3600)
+            live.age(
+                ResetToken,
+                ResetToken.token_hash == tokens.digest(expired.split("/")[-1]),
+                expires_at=3600,
+            )
             visitor.get(expired)
         m = mark(live)
         visitor.get("/password/reset")
@@ -101,8 +110,10 @@ def test_H1_every_authentication_event_is_logged(live, admin):
     for _ in range(10):
         limited.post("/password/forgot", {"identifier": "ghosthone", "csrf_token": token})
     m = mark(live)
-    assert limited.post("/password/forgot", {"identifier": "ghosthone",
-                                             "csrf_token": token}).status == 429
+    assert (
+        limited.post("/password/forgot", {"identifier": "ghosthone", "csrf_token": token}).status
+        == 429
+    )
     one(live, m, "ratelimit.hit", ip=limited.ip)
 
 
@@ -119,14 +130,24 @@ def test_H2_admin_actions_with_full_context(live, admin):
     values["role"] = "admin"
     assert browser.post(path, values).status in (200, 303)
     browser.form(f"/admin/users/{target.id}/sessions/end", {}, page="/admin/users")
-    response = browser.form("/admin/users/bulk/recovery",
-                            {"ids": [v.id for v in victims[1:]]}, page="/admin/users")
+    response = browser.form(
+        "/admin/users/bulk/recovery", {"ids": [v.id for v in victims[1:]]}, page="/admin/users"
+    )
     assert response.status in (200, 202)
-    for action in ("admin.reset", "admin.unlock", "admin.set_password", "user.update",
-                   "admin.end_sessions"):
+    for action in (
+        "admin.reset",
+        "admin.unlock",
+        "admin.set_password",
+        "user.update",
+        "admin.end_sessions",
+    ):
         row = one(live, m, action, target=target.id)
-        assert (row.actor_id, row.actor_name, row.ip, row.outcome) == \
-            (account.id, account.username, browser.ip, "success"), action
+        assert (row.actor_id, row.actor_name, row.ip, row.outcome) == (
+            account.id,
+            account.username,
+            browser.ip,
+            "success",
+        ), action
         assert abs(row.created_at - utcnow()) < timedelta(minutes=5)  # stored in UTC
     assert "admin" in one(live, m, "user.update", target=target.id).detail
     for victim in victims[1:]:
@@ -161,12 +182,20 @@ def test_H4_no_secrets_in_logs(live, admin):
     link = live.request_link(victim)
     browser = live.client()
     browser.login(victim.username, temp)
-    secrets_ = [typed, temp, link.rsplit("/", 1)[1], cookie_payload(browser.session)["sid"],
-                browser.session, PASSWORD]
+    secrets_ = [
+        typed,
+        temp,
+        link.rsplit("/", 1)[1],
+        cookie_payload(browser.session)["sid"],
+        browser.session,
+        PASSWORD,
+    ]
     logs = live.logs()
     with live.db():
-        texts = [" ".join((r.detail or "", r.target_name or "", r.actor_name or ""))
-                 for r in AuditEvent.select()]
+        texts = [
+            " ".join((r.detail or "", r.target_name or "", r.actor_name or ""))
+            for r in AuditEvent.select()
+        ]
     for secret in secrets_:
         assert secret not in logs
         assert not any(secret in text for text in texts)
@@ -195,8 +224,9 @@ def test_H6_audit_log_is_read_only_and_scoped(live, admin):
         before = AuditEvent.select().count()
     for method in ("DELETE", "PUT", "POST", "PATCH"):
         for path in ("/admin/audit", "/admin/audit/export.csv"):
-            response = admin[1].request(method, path, {"csrf_token": token},
-                                        headers={"X-CSRFToken": token})
+            response = admin[1].request(
+                method, path, {"csrf_token": token}, headers={"X-CSRFToken": token}
+            )
             assert response.status == 405, (method, path, response.status)
     with live.db():
         assert AuditEvent.select().count() >= before  # nothing deleted
@@ -219,9 +249,10 @@ def test_H7_client_address_from_the_socket(live):
     browser = live.client()
     m = mark(live)
     token = browser.get("/login").csrf()
-    browser.post("/login", {"identifier": alice.username, "password": PASSWORD,
-                            "csrf_token": token},
-                 headers={"X-Forwarded-For": "1.2.3.4", "X-Real-IP": "1.2.3.4",
-                          "Forwarded": "for=1.2.3.4"})
+    browser.post(
+        "/login",
+        {"identifier": alice.username, "password": PASSWORD, "csrf_token": token},
+        headers={"X-Forwarded-For": "1.2.3.4", "X-Real-IP": "1.2.3.4", "Forwarded": "for=1.2.3.4"},
+    )
     row = one(live, m, "login.success", target=alice.id)
     assert row.ip == browser.ip != "1.2.3.4"
