@@ -272,16 +272,17 @@ def summary(job: BulkJob) -> dict:
     return json.loads(job.summary) if job.summary else {}
 
 
-def _decrypt(token: str) -> list[dict]:
-    text = crypto.decrypt(PURPOSE, token)
+def _decrypt(token: str, purpose: bytes) -> list[dict]:
+    text = crypto.decrypt(purpose, token)
     try:
         return json.loads(text) if text is not None else []
     except ValueError:
         return []
 
 
-def take_results_for_display(job: BulkJob) -> list[dict] | None:
-    """The results, the first time only (None afterwards): "shown once"."""
+def take_results_for_display(job: BulkJob, purpose: bytes = PURPOSE) -> list[dict] | None:
+    """The results, the first time only (None afterwards): "shown once". ``purpose``: the
+    key they were encrypted with (bulk passcode resets have their own)."""
     if not job.results:
         return None
     claimed = (
@@ -289,10 +290,10 @@ def take_results_for_display(job: BulkJob) -> list[dict] | None:
         .where((BulkJob.id == job.id) & (BulkJob.results_shown == False))
         .execute()
     )
-    return _decrypt(job.results) if claimed == 1 else None
+    return _decrypt(job.results, purpose) if claimed == 1 else None
 
 
-def take_results_for_download(job: BulkJob) -> list[dict] | None:
+def take_results_for_download(job: BulkJob, purpose: bytes = PURPOSE) -> list[dict] | None:
     """The results, once: they are deleted in the same step (a second download gets None)."""
     current = BulkJob.get_or_none(BulkJob.id == job.id)
     if current is None or not current.results:
@@ -302,7 +303,7 @@ def take_results_for_download(job: BulkJob) -> list[dict] | None:
         .where((BulkJob.id == job.id) & (BulkJob.results == current.results))
         .execute()
     )
-    return _decrypt(current.results) if claimed == 1 else None
+    return _decrypt(current.results, purpose) if claimed == 1 else None
 
 
 def purge_expired() -> int:

@@ -24,8 +24,7 @@ log = logging.getLogger("passgate.bulk")
 ACTION = "passcode_reset"
 
 
-def _fernet():
-    return crypto.fernet(b"passgate bulk passcodes v1")
+PURPOSE = b"passgate bulk passcodes v1"  # the key of stored results (crypto.fernet)
 
 
 def start(actor: User, users: list[User], *, reason: str = "", ip: str = "") -> BulkJob:
@@ -102,7 +101,7 @@ def execute(job_id: int, actor_id: int, ids: list[int], reason: str = "") -> Non
     summary = {"action": ACTION, "total": len(ids), "succeeded": done - failed, "failed": failed}
     fields = {"status": "done", "finished_at": utcnow(), "summary": json.dumps(summary)}
     if results:
-        fields["results"] = _fernet().encrypt(json.dumps(results).encode()).decode()
+        fields["results"] = crypto.encrypt(PURPOSE, json.dumps(results))
     BulkJob.update(**fields).where(BulkJob.id == job_id).execute()
     audit.record("admin.bulk", actor=actor, detail={"job": job_id, **summary})
     mail.wake()
@@ -114,38 +113,14 @@ def get_job(actor: User, public_id: str) -> BulkJob | None:
     return job if job is not None and job.action == ACTION else None
 
 
-def _decrypt(token: str) -> list[dict]:
-    from cryptography.fernet import InvalidToken  # lazy, like portal.crypto
-
-    try:
-        return json.loads(_fernet().decrypt(token.encode()))
-    except (InvalidToken, ValueError):
-        return []
-
-
 def take_results_for_display(job: BulkJob) -> list[dict] | None:
-    """The results, the first time only (None afterwards): "shown once"."""
-    if not job.results:
-        return None
-    claimed = (
-        BulkJob.update(results_shown=True)
-        .where((BulkJob.id == job.id) & (BulkJob.results_shown == False))  # noqa: E712
-        .execute()
-    )
-    return _decrypt(job.results) if claimed == 1 else None
+    """The results, the first time only (the bulk service's one-time claim)."""
+    return admin_bulk.take_results_for_display(job, PURPOSE)
 
 
 def take_results_for_download(job: BulkJob) -> list[dict] | None:
-    """The results, once: deleted in the same step (a second download gets None)."""
-    current = BulkJob.get_or_none(BulkJob.id == job.id)
-    if current is None or not current.results:
-        return None
-    claimed = (
-        BulkJob.update(results="")
-        .where((BulkJob.id == job.id) & (BulkJob.results == current.results))
-        .execute()
-    )
-    return _decrypt(current.results) if claimed == 1 else None
+    """The results, once: deleted in the same step."""
+    return admin_bulk.take_results_for_download(job, PURPOSE)
 
 
 def results_csv(rows: list[dict]) -> str:
