@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from .. import accounts, audit, mail, passwords, providers
 from ..db import write
+from ..messages import N_, text
 from ..models import OutboxMail, User, utcnow
+from .kind import SecretKind
 
 
 def reset_and_unlock(actor: User, user: User, reason: str = "") -> str:
@@ -96,5 +100,37 @@ def set_password(actor: User, user: User, password: str, must_change: bool) -> N
     )
 
 
-def mail_status(row_id: int) -> OutboxMail | None:
-    return OutboxMail.get_or_none(OutboxMail.id == row_id)
+PASSWORD = SecretKind(
+    name="password",
+    blueprint="admin",
+    ids="",
+    reset=reset_and_unlock,
+    expires_at=lambda user: user.temp_password_expires_at,
+    email=email_temporary_password,
+    mail_kind=None,  # the status of any mail about a user within reach, as always
+    bulk_action="reset",
+    purpose=b"passgate bulk results v1",
+    texts={
+        "reset": N_("Reset & Unlock"),
+        "confirm": N_(
+            "Are you sure you want to reset the password and unlock the account for %(name)s?"
+        ),
+        "done": partial(text, "RESET_DONE"),
+        "result_page": N_("Password reset"),
+        "shown_once": N_("Temporary password (this is the only time it is shown):"),
+        "label": N_("Temporary password"),
+        "expires": N_(
+            "It expires on %(when)s. %(name)s must choose a new password at the next sign-in."
+        ),
+        "gone": partial(text, "TEMP_PASSWORD_GONE"),
+        "bulk_shown_once": N_(
+            "Temporary passwords (this is the only time they are shown; the CSV can be "
+            "downloaded once):"
+        ),
+        "bulk_label": N_("Temporary passwords"),
+        "bulk_downloaded": N_(
+            "Downloaded: the CSV file is in your downloads folder. It cannot be downloaded "
+            "again; the passwords above stay on screen until you close this."
+        ),
+    },
+)
