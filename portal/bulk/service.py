@@ -1,13 +1,13 @@
 """Bulk actions on selected users (seed 001): recovery links, Reset & Unlock, unlock,
-disable, enable.
+disable, enable, and the reset of another kind of secret (``portal.passcodes`` passes
+its ``SecretKind``: bulk Reset passcodes).
 
 - Access is checked for every selected user before anything happens: one user out of
   reach refuses the whole request (no partial runs).
 - Runs above ``INLINE_LIMIT`` users go to a background thread; a ``BulkJob`` row records
   progress for the polling dialog.
-- Temporary passwords of a bulk reset are kept only Fernet-encrypted in the job row (key
-  derived from the secret key), shown once, downloadable once as CSV, then deleted; they
-  are also deleted unread after ``RESULTS_TTL``. They never reach the audit log.
+- The temporary secrets of a bulk reset are kept only encrypted in the job row, shown
+  once, downloadable once (``results``). They never reach the audit log.
 """
 
 from __future__ import annotations
@@ -16,26 +16,27 @@ import json
 import logging
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from functools import partial
 
 from flask import current_app
 
-from .. import access, audit, crypto, links, mail
-from ..csvtext import csv_line
+from .. import access, audit, links, mail
 from ..db import database
 from ..messages import text
 from ..models import BulkJob, User, utcnow
-from ..user_passwords import service as user_passwords
+from ..user_passwords.kind import SecretKind
+from ..user_passwords.service import PASSWORD
 from ..users import service as users
+from . import results
 
 log = logging.getLogger("passgate.bulk")
 
 ACTIONS = ("recovery", "reset", "unlock", "disable", "enable")
 MAX_USERS = 500
 INLINE_LIMIT = 20
-RESULTS_TTL = timedelta(hours=1)
-TYPED_CONFIRM = ("reset", "disable")
+TYPED_CONFIRM = ("reset", "disable", "passcode_reset")
 MAX_REASON = 500
 
 
@@ -113,14 +114,19 @@ def refusal(action: str, users: list[User] | None, confirm_count: str, reason: s
 
 # --- running -------------------------------------------------------------------------------
 
-PURPOSE = b"passgate bulk results v1"  # the key of stored results (crypto.fernet)
-
 
 def start(
-    actor: User, action: str, users: list[User], *, reason: str = "", ip: str = ""
+    actor: User,
+    action: str,
+    users: list[User],
+    *,
+    reason: str = "",
+    ip: str = "",
+    kind: SecretKind = PASSWORD,
 ) -> BulkJob:
-    """Create the job; run it now (small) or in a background thread (large)."""
-    if action not in ACTIONS:
+    """Create the job; run it now (small) or in a background thread (large). ``action`` is
+    one of ``ACTIONS`` or the bulk reset of ``kind`` (a password's is "reset")."""
+    if action not in ACTIONS and action != kind.bulk_action:
         raise SelectionError("bad action")
     if action == "recovery":
         users = eligibility(users).eligible
@@ -128,27 +134,26 @@ def start(
         public_id=secrets.token_urlsafe(24), actor=actor, action=action, total=len(users)
     )
     ids = [u.id for u in users]
+    run = partial(execute, job.id, actor.id, action, ids, reason, kind)
     if len(ids) <= INLINE_LIMIT:
-        execute(job.id, actor.id, action, ids, reason)
+        run()
     else:
         app = current_app._get_current_object()
         threading.Thread(
             target=_thread_main,
-            args=(app, job.id, actor.id, action, ids, reason, ip),
+            args=(app, job.id, run, ip),
             name=f"passgate-bulk-{job.id}",
             daemon=True,
         ).start()
     return BulkJob.get_by_id(job.id)
 
 
-def _thread_main(
-    app, job_id: int, actor_id: int, action: str, ids: list[int], reason: str, ip: str
-) -> None:
+def _thread_main(app, job_id: int, run: Callable[[], None], ip: str) -> None:
     """Background run: its own request context (audit IP) and database connection."""
     with app.test_request_context(environ_base={"REMOTE_ADDR": ip or ""}):
         database.connect(reuse_if_open=True)
         try:
-            execute(job_id, actor_id, action, ids, reason)
+            run()
         except Exception:
             log.exception("bulk job %s failed", job_id)
             BulkJob.update(status="failed", finished_at=utcnow()).where(
@@ -159,13 +164,20 @@ def _thread_main(
                 database.close()
 
 
-def execute(job_id: int, actor_id: int, action: str, ids: list[int], reason: str = "") -> None:
+def execute(
+    job_id: int,
+    actor_id: int,
+    action: str,
+    ids: list[int],
+    reason: str = "",
+    kind: SecretKind = PASSWORD,
+) -> None:
     """Apply ``action`` to each user (one audit event each) and then a summary event."""
     actor = User.get_by_id(actor_id)
     if action == "recovery":
         _execute_recovery(job_id, actor, ids)
         return
-    results: list[dict] = []
+    rows: list[dict] = []
     done = failed = 0
     for user_id in ids:
         user = User.get_or_none(User.id == user_id)
@@ -173,9 +185,11 @@ def execute(job_id: int, actor_id: int, action: str, ids: list[int], reason: str
             # Re-checked per user: reach may have changed since the request was accepted.
             if user is None or not access.can(actor, "users.update", user):
                 raise access.Denied()
-            row = _apply(actor, user, action, reason)
-            if row:
-                results.append(row)
+            if action == kind.bulk_action:
+                temp = kind.reset(actor, user, reason)
+                rows.append(results.row(kind, User.get_by_id(user.id), temp))
+            else:
+                _apply(actor, user, action)
         except Exception as exc:  # noqa: BLE001 - one bad account must not stop the others
             failed += 1
             log.warning("bulk %s on user %s failed: %s", action, user_id, type(exc).__name__)
@@ -191,8 +205,8 @@ def execute(job_id: int, actor_id: int, action: str, ids: list[int], reason: str
         BulkJob.update(done=done, failed=failed).where(BulkJob.id == job_id).execute()
     summary = {"action": action, "total": len(ids), "succeeded": done - failed, "failed": failed}
     fields = {"status": "done", "finished_at": utcnow(), "summary": json.dumps(summary)}
-    if results:
-        fields["results"] = crypto.encrypt(PURPOSE, json.dumps(results))
+    if rows:
+        fields["results"] = results.sealed(kind, rows)
     BulkJob.update(**fields).where(BulkJob.id == job_id).execute()
     audit.record("admin.bulk", actor=actor, detail={"job": job_id, **summary})
     mail.wake()
@@ -238,88 +252,16 @@ def _execute_recovery(job_id: int, actor: User, ids: list[int]) -> None:
     audit.record("admin.bulk", actor=actor, detail={"job": job_id, **summary})
 
 
-def _apply(actor: User, user: User, action: str, reason: str) -> dict | None:
-    if action == "reset":
-        temp = user_passwords.reset_and_unlock(actor, user, reason)
-        user = User.get_by_id(user.id)
-        return {
-            "id": user.id,
-            "username": user.username,
-            "name": user.display_name,
-            "email": user.email or "",
-            "password": temp,
-            "expires_at": user.temp_password_expires_at.isoformat(timespec="minutes"),
-        }
+def _apply(actor: User, user: User, action: str) -> None:
     if action == "unlock":
         users.unlock(actor, user)
     elif action == "disable":
         users.set_disabled(actor, user, True)
     elif action == "enable":
         users.set_disabled(actor, user, False)
-    return None
 
 
-# --- reading a job ---------------------------------------------------------------------------
-
-
-def get_job(actor: User, public_id: str) -> BulkJob | None:
-    """The actor's own job (another admin's job is as good as unknown)."""
-    purge_expired()
-    return BulkJob.get_or_none((BulkJob.public_id == public_id) & (BulkJob.actor == actor.id))
-
-
-def summary(job: BulkJob) -> dict:
-    return json.loads(job.summary) if job.summary else {}
-
-
-def _decrypt(token: str, purpose: bytes) -> list[dict]:
-    text = crypto.decrypt(purpose, token)
-    try:
-        return json.loads(text) if text is not None else []
-    except ValueError:
-        return []
-
-
-def take_results_for_display(job: BulkJob, purpose: bytes = PURPOSE) -> list[dict] | None:
-    """The results, the first time only (None afterwards): "shown once". ``purpose``: the
-    key they were encrypted with (bulk passcode resets have their own)."""
-    if not job.results:
-        return None
-    claimed = (
-        BulkJob.update(results_shown=True)
-        .where((BulkJob.id == job.id) & (BulkJob.results_shown == False))
-        .execute()
-    )
-    return _decrypt(job.results, purpose) if claimed == 1 else None
-
-
-def take_results_for_download(job: BulkJob, purpose: bytes = PURPOSE) -> list[dict] | None:
-    """The results, once: they are deleted in the same step (a second download gets None)."""
-    current = BulkJob.get_or_none(BulkJob.id == job.id)
-    if current is None or not current.results:
-        return None
-    claimed = (
-        BulkJob.update(results="")
-        .where((BulkJob.id == job.id) & (BulkJob.results == current.results))
-        .execute()
-    )
-    return _decrypt(current.results, purpose) if claimed == 1 else None
-
-
-def purge_expired() -> int:
-    """Delete undownloaded results past their lifetime."""
-    cutoff = utcnow() - RESULTS_TTL
-    return (
-        BulkJob.update(results="")
-        .where((BulkJob.results != "") & (BulkJob.created_at < cutoff))
-        .execute()
-    )
-
-
-def results_csv(rows: list[dict]) -> str:
-    lines = [csv_line(["id", "username", "name", "email", "temporary_password", "expires_at_utc"])]
-    lines += [
-        csv_line([r["id"], r["username"], r["name"], r["email"], r["password"], r["expires_at"]])
-        for r in rows
-    ]
-    return "\ufeff" + "".join(lines)
+def shows(kind: SecretKind, job: BulkJob) -> bool:
+    """Whether the job screens of ``kind`` show ``job``: its own bulk reset, and for the
+    password's (the account actions' screens) every account action."""
+    return job.action == kind.bulk_action or (kind.bulk_action in ACTIONS and job.action in ACTIONS)

@@ -3,8 +3,9 @@
 - ``policy``: the rules (digits, length, no runs or repeats, nothing personal);
 - ``service``: set/change, an administrator's reset, mailing it, the verify check;
 - ``apikeys``: the keys another system uses; ``api``: ``POST /api/passcode/verify``;
-- ``views`` (the account page), ``admin_views`` (Reset passcode), ``bulk`` and
-  ``bulk_views`` (bulk Reset passcodes), ``settings_views`` (settings and API keys).
+- ``views`` (the account page), ``admin_views`` (Reset passcode), ``bulk_views``
+  (bulk Reset passcodes), ``settings_views`` (settings and API keys); the kind of secret
+  ``service.PASSCODE`` gives the shared screens of a temporary secret their words.
 """
 
 from ..security import csrf

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from portal import accounts, links, mail, sessions
+from portal.bulk import results
 from portal.bulk import service as bulk
 from portal.db import database
 from portal.models import (
@@ -21,6 +22,7 @@ from portal.models import (
     UserSession,
 )
 from portal.recovery import service as recovery
+from portal.user_passwords.service import PASSWORD
 from portal.users import service as users
 
 from ..helpers import says
@@ -197,7 +199,7 @@ def test_bulk_reset_results_are_shown_once(folks):
     job = BulkJob.create(public_id="job-reset", actor=admin, action="reset", total=1)
     bulk.execute(job.id, admin.id, "reset", [alice.id], reason="audit")
     job = BulkJob.get_by_id(job.id)
-    shown = bulk.take_results_for_display(job)
+    shown = results.take_for_display(job, PASSWORD)
     assert [r["username"] for r in shown] == ["alice"] and shown[0]["password"]
-    assert bulk.take_results_for_display(BulkJob.get_by_id(job.id)) is None
+    assert results.take_for_display(BulkJob.get_by_id(job.id), PASSWORD) is None
     assert fresh(alice).must_change
