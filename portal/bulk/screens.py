@@ -4,17 +4,20 @@ the bulk reset of another kind of secret (``portal.passcodes.bulk_views``). The 
 the run (background with a polled progress bar when large), the job's progress and
 once-only results, the CSV download (once).
 
-The views check access with ``requires`` and hand over to these, with the ``SecretKind``
-whose endpoints and words the screens use (the password's for the account actions).
+Each package registers them on its blueprint with its URLs (``add_routes``, as Flask
+registers generic views), with the ``SecretKind`` whose endpoints and words the screens
+use (the password's for the account actions).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
-from flask import Response, abort, request, url_for
+from flask import Blueprint, Response, abort, request, url_for
 
 from .. import access, audit, htmx
+from ..access.guard import requires
 from ..errors import render_error
 from ..forms import EmptyForm
 from ..messages import text
@@ -26,6 +29,24 @@ from ..users.outcome import list_changed
 from ..users.search import Search, matching_ids
 from . import results
 from . import service as bulk
+
+
+def add_routes(bp: Blueprint, kind: SecretKind, *, run_url: str, jobs_url: str, load) -> None:
+    """The bulk screens on a blueprint: ``bulk_confirm`` (POST ``run_url/confirm``),
+    ``bulk_run`` (POST ``run_url``, after a step-up), ``bulk_job`` (GET
+    ``jobs_url/<public_id>``), ``bulk_download`` (POST ``…/download``), all for
+    ``users.update``; ``load`` (the selection, within reach) before the dialog and the run.
+    An ``<action>`` in ``run_url`` names the action; otherwise it is ``kind``'s reset."""
+
+    def guarded(view, **options):
+        return requires("users.update", **options)(partial(view, kind))
+
+    confirm, run_view = guarded(_confirm, load=load), guarded(run, load=load, fresh=True)
+    bp.add_url_rule(f"{run_url}/confirm", "bulk_confirm", confirm, methods=["POST"])
+    bp.add_url_rule(run_url, "bulk_run", run_view, methods=["POST"])
+    bp.add_url_rule(f"{jobs_url}/<public_id>", "bulk_job", guarded(_job))
+    download_url = f"{jobs_url}/<public_id>/download"
+    bp.add_url_rule(download_url, "bulk_download", guarded(download), methods=["POST"])
 
 
 @dataclass
@@ -86,15 +107,25 @@ def dialog(kind: SecretKind, action: str, chosen: Selection, status: int = 200, 
     )
 
 
-def run(kind: SecretKind, actor: User, action: str, chosen: Selection):
-    """Start the job (step-up checked by the view), or the dialog again with what is
+def _confirm(kind: SecretKind, actor: User, selection: Selection, action: str = ""):
+    return dialog(kind, action or kind.bulk_action, selection)
+
+
+def run(kind: SecretKind, actor: User, selection: Selection, action: str = ""):
+    """Start the job (step-up checked by the guard), or the dialog again with what is
     missing: the typed count, a shorter reason."""
+    action, chosen = action or kind.bulk_action, selection
     reason = request.form.get("reason") or ""
     problem = bulk.refusal(action, chosen.users, request.form.get("confirm_count", ""), reason)
     if problem is not None:
         return dialog(kind, action, chosen, 422, **problem)
     job = bulk.start(actor, action, chosen.users, reason=reason, ip=audit.client_ip(), kind=kind)
     return job_page(kind, job, status=202 if job.status == "running" else 200)
+
+
+def _job(kind: SecretKind, actor: User, public_id: str):
+    """Progress (polled every second while running), then the outcome."""
+    return job_page(kind, job(kind, actor, public_id))
 
 
 def job(kind: SecretKind, actor: User, public_id: str) -> BulkJob:

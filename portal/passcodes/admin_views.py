@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from flask import abort
 
-from ..access.guard import requires
 from ..models import User
 from ..user_passwords import screens
 from . import service
@@ -21,26 +20,12 @@ def turned_on(actor: User) -> dict:
     return {}
 
 
-@bp.get("/admin/users/<int:user_id>/passcode/reset")
-@requires("users.update", load=turned_on)
-def reset_confirm(actor: User, user: User):
-    return screens.confirm(PASSCODE, user)
-
-
-@bp.post("/admin/users/<int:user_id>/passcode/reset")
-@requires("users.update", load=turned_on, fresh=True)
-def reset(actor: User, user: User):
-    """A new temporary passcode: the old one stops working at once."""
-    return screens.reset(PASSCODE, actor, user)
-
-
-@bp.post("/admin/users/<int:user_id>/passcode/reset/email")
-@requires("users.update", load=turned_on)
-def reset_email(actor: User, user: User):
-    return screens.email(PASSCODE, actor, user)
-
-
-@bp.get("/admin/passcodes/mail/<int:mail_id>")
-@requires("users.update")
-def mail_status(actor: User, mail_id: int):
-    return screens.mail_status(PASSCODE, actor, mail_id)
+# Reset passcode (a new temporary passcode: the old one stops working at once) and Send
+# email: the screens of every temporary secret, with the passcode kind.
+screens.add_routes(
+    bp,
+    PASSCODE,
+    reset_url="/admin/users/<int:user_id>/passcode/reset",
+    mail_url="/admin/passcodes/mail/<int:mail_id>",
+    load=turned_on,
+)

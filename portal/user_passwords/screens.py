@@ -1,17 +1,20 @@
 """The screens of a temporary secret for one user, for either kind (``kind.SecretKind``):
 "Are you sure…?", the result shown once (Copy, Send email), the Send email status.
 
-The views of each kind (``views`` here, ``portal.passcodes.admin_views``) check access
-with ``requires`` and hand over to these. The secret exists only in the response that
-shows it: never stored, never cached, never pushed into the browser history.
+Each kind's package registers them on its blueprint with its URLs (``add_routes``, as
+Flask registers generic views): ``views`` here, ``portal.passcodes.admin_views``. The
+secret exists only in the response that shows it: never stored, never cached, never
+pushed into the browser history.
 """
 
 from __future__ import annotations
 
-from flask import Response, abort, request
+from functools import partial
+
+from flask import Blueprint, Response, abort, request
 
 from .. import htmx, providers
-from ..access.guard import target
+from ..access.guard import requires, target
 from ..forms import EmptyForm
 from ..messages import text
 from ..models import OutboxMail, User
@@ -20,6 +23,22 @@ from .forms import ResetForm
 from .kind import SecretKind
 
 FINAL_MAIL = ("sent", "failed")
+
+
+def add_routes(bp: Blueprint, kind: SecretKind, *, reset_url: str, mail_url: str, load=None):
+    """The routes of ``kind``'s screens on its blueprint: ``reset_confirm`` (GET
+    ``reset_url``), ``reset`` (POST, after a step-up), ``reset_email`` (POST
+    ``reset_url/email``), ``mail_status`` (GET ``mail_url``). Each needs ``users.update``
+    on a user within reach; ``load`` runs before the view (and the step-up), not for the
+    mail status: a passcode's 404 while passcodes are off."""
+
+    def guarded(view, **options):
+        return requires("users.update", load=load, **options)(partial(view, kind))
+
+    bp.add_url_rule(reset_url, "reset_confirm", guarded(_confirm_view), methods=["GET"])
+    bp.add_url_rule(reset_url, "reset", guarded(reset, fresh=True), methods=["POST"])
+    bp.add_url_rule(f"{reset_url}/email", "reset_email", guarded(email), methods=["POST"])
+    bp.add_url_rule(mail_url, "mail_status", requires("users.update")(partial(mail_status, kind)))
 
 
 def shown_once(response: Response) -> Response:
@@ -39,6 +58,10 @@ def confirm(kind: SecretKind, user: User, form: ResetForm | None = None, status:
         form=form or ResetForm(),
         in_dialog=htmx.is_htmx(),
     )
+
+
+def _confirm_view(kind: SecretKind, actor: User, user: User):
+    return confirm(kind, user)
 
 
 def reset(kind: SecretKind, actor: User, user: User):

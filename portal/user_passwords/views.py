@@ -18,29 +18,11 @@ from .service import PASSWORD
 bp.add_app_template_global(PASSWORD, "temporary_password_kind")
 
 
-@bp.get("/users/<int:user_id>/reset")
-@requires("users.update")
-def reset_confirm(actor: User, user: User):
-    return screens.confirm(PASSWORD, user)
-
-
-@bp.post("/users/<int:user_id>/reset")
-@requires("users.update", fresh=True)
-def reset(actor: User, user: User):
-    """Seed 000: a new temporary password, unlocked, sessions ended (step-up first)."""
-    return screens.reset(PASSWORD, actor, user)
-
-
-@bp.post("/users/<int:user_id>/reset/email")
-@requires("users.update")
-def reset_email(actor: User, user: User):
-    return screens.email(PASSWORD, actor, user)
-
-
-@bp.get("/users/mail/<int:mail_id>")
-@requires("users.update")
-def mail_status(actor: User, mail_id: int):
-    return screens.mail_status(PASSWORD, actor, mail_id)
+# Reset & Unlock (seed 000: a new temporary password, unlocked, sessions ended) and Send
+# email: the screens of every temporary secret, with the password kind.
+screens.add_routes(
+    bp, PASSWORD, reset_url="/users/<int:user_id>/reset", mail_url="/users/mail/<int:mail_id>"
+)
 
 
 def _password_page(user: User, form: SetPasswordForm, status: int = 200, **extra):
