@@ -5,7 +5,7 @@
 - ``apikeys``: the keys another system uses; ``api``: ``POST /api/passcode/verify``;
 - ``views`` (the account page), ``admin_views`` (Reset passcode), ``bulk_views``
   (bulk Reset passcodes), ``settings_views`` (settings and API keys); the kind of secret
-  ``service.PASSCODE`` gives the shared screens of a temporary secret their words.
+  ``kind.PASSCODE`` gives the shared screens of a temporary secret their words.
 """
 
 from ..security import csrf

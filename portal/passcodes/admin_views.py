@@ -10,7 +10,7 @@ from ..models import User
 from ..user_passwords import screens
 from . import service
 from .blueprint import bp
-from .service import PASSCODE
+from .kind import PASSCODE
 
 
 def turned_on(actor: User) -> dict:

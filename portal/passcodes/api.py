@@ -22,34 +22,14 @@ from . import apikeys, service
 
 log = logging.getLogger("passgate.api")
 bp = Blueprint("passcode_api", __name__)
-MAX_USERNAME = 254
-MAX_PASSCODE = 64
+BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="passgate"'}
 
 
-def _json(body: dict, status: int, retry_after: int | None = None):
-    response = jsonify(body)
-    response.status_code = status
+def _json(body: dict, status: int, retry_after: int | None = None, headers=None):
+    headers = dict(headers or {})
     if retry_after is not None:
-        response.headers["Retry-After"] = str(max(1, int(retry_after)))
-    return response
-
-
-def _fields() -> tuple[str, str] | None:
-    """username and passcode, from a JSON object or a form."""
-    data = request.get_json(silent=True) if request.is_json else request.form
-    if not isinstance(data, dict) and not hasattr(data, "get"):
-        return None
-    username, passcode = data.get("username"), data.get("passcode")
-    if not isinstance(username, str) or not isinstance(passcode, str):
-        return None
-    if (
-        not username.strip()
-        or not passcode
-        or len(username) > MAX_USERNAME
-        or len(passcode) > MAX_PASSCODE
-    ):
-        return None
-    return username.strip(), passcode
+        headers["Retry-After"] = str(max(1, int(retry_after)))
+    return jsonify(body), status, headers
 
 
 @bp.post("/api/passcode/verify")
@@ -57,13 +37,11 @@ def verify():
     key = apikeys.authenticate(apikeys.bearer(request.headers.get("Authorization")))
     if key is None:
         audit.record_refusal("apikey.refused", detail={"path": request.path})
-        response = _json({"error": "invalid_api_key"}, 401)
-        response.headers["WWW-Authenticate"] = 'Bearer realm="passgate"'
-        return response
+        return _json({"error": "invalid_api_key"}, 401, headers=BEARER_CHALLENGE)
     ratelimit.check("passcode_api", key=f"apikey:{key.id}")
     if not service.enabled():
         return _json({"error": "passcodes_disabled"}, 404)
-    fields = _fields()
+    fields = service.credentials(request.get_json(silent=True) if request.is_json else request.form)
     if fields is None:
         return _json({"error": "username_and_passcode_required"}, 400)
     outcome = service.verify(*fields, key_name=key.name)

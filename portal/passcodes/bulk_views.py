@@ -9,7 +9,7 @@ from ..bulk import screens
 from ..models import User
 from .admin_views import turned_on
 from .blueprint import bp
-from .service import PASSCODE
+from .kind import PASSCODE
 
 
 def _selection(actor: User) -> dict:

@@ -21,6 +21,8 @@ from datetime import date
 
 from flask_babel import gettext as _
 
+from ..messages import N_
+
 MIN_LENGTH = 4
 MAX_LENGTH = 12
 MAX_RUN = 3  # a run of 4 digits in a row (up, down, or the same) is refused
@@ -114,26 +116,32 @@ class Evaluation:
         return not self.errors
 
 
+# Each rule's line of the checklist, and its error on submit (translated when shown).
+TEXTS = {
+    "digits": (N_("Only digits (0 to 9)"), N_("Use digits only (0 to 9).")),
+    "length": (N_("Exactly %(num)d digits"), N_("Use exactly %(num)d digits.")),
+    "no_sequence": (
+        N_("No run of digits going up or down, such as 1234 or 4321"),
+        N_("Avoid runs of digits going up or down, such as 1234 or 4321."),
+    ),
+    "no_repeat": (
+        N_("No repeated digit or pattern, such as 1111 or 1212"),
+        N_("Avoid repeated digits or patterns, such as 1111 or 1212."),
+    ),
+    "not_personal": (
+        N_("Not taken from your username, email address or account ID"),
+        N_("Do not use digits from your username, email address or account ID."),
+    ),
+    "match": (N_("Both entries match"), N_("The two passcodes do not match.")),
+}
+
+
 def rule_text(key: str, length: int) -> str:
-    return {
-        "digits": _("Only digits (0 to 9)"),
-        "length": _("Exactly %(num)d digits", num=length),
-        "no_sequence": _("No run of digits going up or down, such as 1234 or 4321"),
-        "no_repeat": _("No repeated digit or pattern, such as 1111 or 1212"),
-        "not_personal": _("Not taken from your username, email address or account ID"),
-        "match": _("Both entries match"),
-    }[key]
+    return _(TEXTS[key][0], num=length)
 
 
 def error_text(key: str, length: int) -> str:
-    return {
-        "digits": _("Use digits only (0 to 9)."),
-        "length": _("Use exactly %(num)d digits.", num=length),
-        "no_sequence": _("Avoid runs of digits going up or down, such as 1234 or 4321."),
-        "no_repeat": _("Avoid repeated digits or patterns, such as 1111 or 1212."),
-        "not_personal": _("Do not use digits from your username, email address or account ID."),
-        "match": _("The two passcodes do not match."),
-    }[key]
+    return _(TEXTS[key][1], num=length)
 
 
 def evaluate(

@@ -10,14 +10,17 @@ one counter per typed username whether or not it names an account.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 
-from .. import audit, mail, passwords, settings, throttle
+from .. import audit, mail, passwords, providers, settings, throttle
 from ..db import write
-from ..messages import N_
+from ..messages import text
 from ..models import OutboxMail, Passcode, User, fold, utcnow
-from ..user_passwords.kind import SecretKind
 from . import policy
+
+MAX_USERNAME = 254  # longer fields of a verify call are refused unread (400)
+MAX_PASSCODE = 64
 
 
 def enabled() -> bool:
@@ -89,6 +92,61 @@ def change_own(user: User, passcode: str) -> None:
     mail.wake()
 
 
+def account_facts(user: User, evaluation: policy.Evaluation | None = None) -> dict:
+    """What the account page shows beside the form: the user's passcode row, whether a
+    temporary one has expired, the length, the checklist (empty before anything is typed)."""
+    row = get(user)
+    return {
+        "row": row,
+        "expired": is_expired(row),
+        "length": length(),
+        "evaluation": evaluation or evaluate(user, ""),
+    }
+
+
+@dataclass
+class Refusal:
+    status: int  # 422, or 429 while the account must wait
+    errors: dict[str, list[str]] = field(default_factory=dict)  # by form field
+
+    def attach(self, form) -> None:
+        """Its errors under the form's fields (after those of the form's own checks)."""
+        for name, errors in self.errors.items():
+            form[name].errors = [*form[name].errors, *errors]
+
+
+def change_refusal(user: User, current_password: str, evaluation) -> Refusal | None:
+    """Why one's own new passcode (``evaluation``: its checklist) is refused, or None: a
+    wrong current password first (checked under the sign-in throttle, audited), then the
+    rules (a mismatch goes under the confirmation)."""
+    verdict = throttle.verify_password(
+        user, current_password, check=providers.for_user(user).check_current
+    )
+    if not verdict.ok:
+        waits = verdict.retry_after is not None
+        audit.record(
+            "passcode.change",
+            outcome="throttled" if waits else "failure",
+            target=user,
+            detail={"reason": "bad_current_password"},
+        )
+        said = throttle.refusal_message(verdict.retry_after) if waits else None
+        return Refusal(
+            429 if waits else 422, {"current_password": [said or text("CURRENT_PASSWORD_WRONG")]}
+        )
+    if evaluation.ok:
+        return None
+    match = policy.error_text("match", length())
+    errors = evaluation.errors
+    return Refusal(
+        422,
+        {
+            "passcode": [e for e in errors if e != match],
+            "confirm": [e for e in errors if e == match],
+        },
+    )
+
+
 def reset(actor: User, user: User, reason: str = "") -> str:
     """A new temporary passcode (returned once): it replaces the old one at once, verifies
     until it expires (the temporary-password lifetime) and must then be replaced."""
@@ -128,42 +186,19 @@ def email_temporary(actor: User, user: User, passcode: str) -> OutboxMail | None
     return queued
 
 
-PASSCODE = SecretKind(
-    name="passcode",
-    blueprint="passcodes",
-    ids="passcode-",
-    reset=reset,
-    expires_at=lambda user: get(user).expires_at,
-    email=email_temporary,
-    mail_kind="temp_passcode",
-    bulk_action="passcode_reset",
-    purpose=b"passgate bulk passcodes v1",
-    texts={
-        "reset": N_("Reset passcode"),
-        "confirm": N_(
-            "Are you sure you want to reset the passcode of %(name)s? The current passcode "
-            "stops working at once."
-        ),
-        "done": N_("Passcode has been reset for %(name)s"),
-        "result_page": N_("Passcode reset"),
-        "shown_once": N_("Temporary passcode (this is the only time it is shown):"),
-        "label": N_("Temporary passcode"),
-        "expires": N_(
-            "It works until %(when)s. %(name)s must then choose their own passcode, and is "
-            "asked to at the next sign-in."
-        ),
-        "gone": N_("This temporary passcode is no longer valid. Reset the passcode again."),
-        "bulk_shown_once": N_(
-            "Temporary passcodes (this is the only time they are shown; the CSV can be "
-            "downloaded once):"
-        ),
-        "bulk_label": N_("Temporary passcodes"),
-        "bulk_downloaded": N_(
-            "Downloaded: the CSV file is in your downloads folder. It cannot be downloaded "
-            "again; the passcodes above stay on screen until you close this."
-        ),
-    },
-)
+def credentials(data) -> tuple[str, str] | None:
+    """The username (trimmed) and passcode of a verify call (a JSON object or a form), or
+    None when one is missing, not text, or absurdly long."""
+    if not isinstance(data, dict) and not hasattr(data, "get"):
+        return None
+    username, passcode = data.get("username"), data.get("passcode")
+    if not isinstance(username, str) or not isinstance(passcode, str):
+        return None
+    if not username.strip() or not passcode:
+        return None
+    if len(username) > MAX_USERNAME or len(passcode) > MAX_PASSCODE:
+        return None
+    return username.strip(), passcode
 
 
 @dataclass
@@ -183,45 +218,20 @@ def verify(username: str, passcode: str, key_name: str = "") -> Outcome:
     checked = row.passcode_hash if row is not None and wait is None else None
     matches = passwords.verify_password(policy.normalize(passcode), checked)
     rules = throttle.Rules.current()
-    detail = {"key": key_name}
+    said = partial(_said, user, username, key_name)
     with write():
         if wait is not None:
-            audit.record(
-                "passcode.verify",
-                outcome="throttled",
-                actor=None,
-                target=user,
-                target_name=None if user else username[:64],
-                detail=detail,
-            )
+            said("throttled")
             return Outcome(False, wait)
         if matches and is_expired(row):
-            audit.record(
-                "passcode.verify",
-                outcome="failure",
-                actor=None,
-                target=user,
-                detail={**detail, "reason": "temporary_expired"},
-            )
+            said("failure", reason="temporary_expired")
             return Outcome(False)
         if matches and not user.disabled:
             throttle.forget(state)
-            audit.record(
-                "passcode.verify",
-                actor=None,
-                target=user,
-                detail={**detail, "temporary": True} if row.temporary else detail,
-            )
+            said("success", **({"temporary": True} if row.temporary else {}))
             return Outcome(True)
         fields = throttle.save_failure(state, rules)
-        audit.record(
-            "passcode.verify",
-            outcome="failure",
-            actor=None,
-            target=user,
-            target_name=None if user else username[:64],
-            detail={**detail, "reason": _reason(user, row)},
-        )
+        said("failure", reason=_reason(user, row))
         if user is not None and fields["failed_count"] in (rules.free, rules.hard_limit):
             audit.record(
                 "passcode.lock",
@@ -230,6 +240,18 @@ def verify(username: str, passcode: str, key_name: str = "") -> Outcome:
                 detail={"failures": fields["failed_count"], "hard": fields["hard_locked"]},
             )
     return Outcome(False)
+
+
+def _said(user: User | None, username: str, key_name: str, outcome: str, **detail) -> None:
+    """The audit event of one verify call (the typed name when it names no account)."""
+    audit.record(
+        "passcode.verify",
+        outcome=outcome,
+        actor=None,
+        target=user,
+        target_name=username[:64],
+        detail={"key": key_name, **detail},
+    )
 
 
 def _reason(user: User | None, row: Passcode | None) -> str:

@@ -7,8 +7,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from .. import audit, htmx, providers, ratelimit, throttle
-from ..messages import text
+from .. import htmx, ratelimit
 from ..models import User
 from . import service
 from .blueprint import bp
@@ -24,11 +23,6 @@ GATE_ALLOWED = {
     "auth.healthz",
     "static",
 }
-
-
-def _enabled_or_404() -> None:
-    if not service.enabled():
-        abort(404)
 
 
 @bp.before_app_request
@@ -50,69 +44,41 @@ def temporary_passcode_gate():
     return htmx.redirect(target) if htmx.is_htmx() else redirect(target)
 
 
-def _render(form: PasscodeForm, status: int = 200, evaluation=None):
-    user = current_user._get_current_object()
-    row = service.get(user)
-    return render_template(
-        "passcodes/account.html",
-        form=form,
-        row=row,
-        expired=service.is_expired(row),
-        length=service.length(),
-        evaluation=evaluation or service.evaluate(user, ""),
-    ), status
+def _render(user: User, form: PasscodeForm, status: int = 200, evaluation=None):
+    facts = service.account_facts(user, evaluation)
+    return render_template("passcodes/account.html", form=form, **facts), status
 
 
 @bp.route("/account/passcode", methods=["GET", "POST"])
 @login_required
 def account():
-    _enabled_or_404()
+    if not service.enabled():
+        abort(404)
     user: User = current_user._get_current_object()
     form = PasscodeForm()
     if request.method != "POST":
-        return _render(form)
+        return _render(user, form)
     ratelimit.check("password_change")
     evaluation = service.evaluate(user, form.passcode.data or "", form.confirm.data or "")
-    if not form.validate_on_submit():
-        return _render(form, 422, evaluation)
-    verdict = throttle.verify_password(
-        user, form.current_password.data, check=providers.for_user(user).check_current
+    refusal = (
+        service.change_refusal(user, form.current_password.data, evaluation)
+        if form.validate_on_submit()
+        else service.Refusal(422)
     )
-    if not verdict.ok:
-        audit.record(
-            "passcode.change",
-            outcome="throttled" if verdict.retry_after is not None else "failure",
-            target=user,
-            detail={"reason": "bad_current_password"},
-        )
-        form.current_password.errors.append(
-            throttle.refusal_message(verdict.retry_after)
-            if verdict.retry_after is not None
-            else text("CURRENT_PASSWORD_WRONG")
-        )
-        return _render(form, 429 if verdict.retry_after is not None else 422, evaluation)
-    if not evaluation.ok:
-        form.passcode.errors = [
-            *form.passcode.errors,
-            *[e for e in evaluation.errors if e != _match_error()],
-        ]
-        if _match_error() in evaluation.errors:
-            form.confirm.errors = [*form.confirm.errors, _match_error()]
-        return _render(form, 422, evaluation)
+    if refusal is not None:
+        refusal.attach(form)
+        return _render(user, form, refusal.status, evaluation)
     service.change_own(user, form.passcode.data)
     flash(_("Your passcode has been saved."), "success")
     return redirect(url_for("auth.home"), 303)
-
-
-def _match_error() -> str:
-    return service.policy.error_text("match", service.length())
 
 
 @bp.post("/account/passcode/check")
 @login_required
 def check():
     """The live checklist as the user types (htmx); the same rules as on submit."""
-    _enabled_or_404()
+    if not service.enabled():
+        abort(404)
     ratelimit.check("policy_check")
     confirm = request.form.get("confirm")
     evaluation = service.evaluate(
