@@ -31,6 +31,23 @@ def length() -> int:
     return int(settings.get("PASSCODE_LENGTH"))
 
 
+def current_settings() -> dict:
+    """The organisation's passcode settings, by the fields of the settings form."""
+    return {"passcodes_enabled": enabled(), "passcode_length": length()}
+
+
+def save_settings(actor: User, passcodes_enabled: bool, passcode_length: int) -> bool:
+    """Store what changed (audited with the old and new values); False if nothing did."""
+    new = {"PASSCODES_ENABLED": bool(passcodes_enabled), "PASSCODE_LENGTH": int(passcode_length)}
+    changes = {k: [settings.get(k), v] for k, v in new.items() if settings.get(k) != v}
+    if not changes:
+        return False
+    with write():
+        settings.save({k: pair[1] for k, pair in changes.items()})
+        audit.record("settings.update", actor=actor, detail=changes)
+    return True
+
+
 def context_for(user: User | None) -> list[str]:
     """The account's own digits (username, email, ID): see ``policy``'s docstring."""
     if user is None:

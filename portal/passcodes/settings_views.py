@@ -6,13 +6,12 @@ from __future__ import annotations
 from flask import abort, flash, make_response, render_template, request, url_for
 from flask_babel import gettext as _
 
-from .. import audit, htmx, settings
+from .. import htmx
 from ..access.guard import requires
-from ..db import write
 from ..forms import EmptyForm
 from ..messages import text
 from ..models import User
-from . import apikeys
+from . import apikeys, service
 from .blueprint import bp
 from .forms import ApiKeyForm, PasscodeSettingsForm
 
@@ -20,13 +19,7 @@ from .forms import ApiKeyForm, PasscodeSettingsForm
 def section_context(form=None, key_form=None, new_key=None) -> dict:
     """What the passcode settings page shows."""
     return {
-        "passcode_form": form
-        or PasscodeSettingsForm(
-            data={
-                "passcodes_enabled": bool(settings.get("PASSCODES_ENABLED")),
-                "passcode_length": int(settings.get("PASSCODE_LENGTH")),
-            }
-        ),
+        "passcode_form": form or PasscodeSettingsForm(data=service.current_settings()),
         "key_form": key_form or ApiKeyForm(),
         "api_keys": apikeys.listing(),
         "new_key": new_key,
@@ -34,27 +27,15 @@ def section_context(form=None, key_form=None, new_key=None) -> dict:
     }
 
 
-def _page(status: int = 200, **ctx):
-    return render_template("passcodes/settings.html", **section_context(**ctx)), status
-
-
 @bp.route("/admin/settings/passcodes", methods=["GET", "POST"])
 @requires("settings.update", fresh=True)
 def passcode_settings(actor: User):
-    if request.method != "POST":
-        return _page()
-    form = PasscodeSettingsForm()
-    if not form.validate():
-        return _page(422, form=form)
-    new = {
-        "PASSCODES_ENABLED": bool(form.passcodes_enabled.data),
-        "PASSCODE_LENGTH": int(form.passcode_length.data),
-    }
-    changes = {k: [settings.get(k), v] for k, v in new.items() if settings.get(k) != v}
-    if changes:
-        with write():
-            settings.save({k: pair[1] for k, pair in changes.items()})
-            audit.record("settings.update", actor=actor, detail=changes)
+    form = PasscodeSettingsForm() if request.method == "POST" else None
+    if form is None or not form.validate():
+        status = 200 if form is None else 422
+        return render_template("passcodes/settings.html", **section_context(form)), status
+    data = form.passcodes_enabled.data, form.passcode_length.data
+    if service.save_settings(actor, *data):
         flash(text("SETTINGS_SAVED"), "success")
     else:
         flash(text("SETTINGS_UNCHANGED"), "info")
@@ -65,18 +46,17 @@ def passcode_settings(actor: User):
 @requires("settings.update", fresh=True)
 def api_key_create(actor: User):
     form = ApiKeyForm()
-    if not form.validate():
-        return _page(422, key_form=form)
-    key, raw = apikeys.create(actor, form.name.data)
-    response = make_response(
-        render_template(
-            "passcodes/settings.html",
-            **section_context(key_form=ApiKeyForm(formdata=None), new_key=(key, raw)),
-        ),
-        201,
+    new_key = apikeys.create(actor, form.name.data) if form.validate() else None
+    context = section_context(
+        key_form=ApiKeyForm(formdata=None) if new_key else form, new_key=new_key
     )
-    response.headers["Cache-Control"] = "no-store"
-    return htmx.no_push(response)
+    response = make_response(
+        render_template("passcodes/settings.html", **context), 201 if new_key else 422
+    )
+    if new_key:
+        response.headers["Cache-Control"] = "no-store"
+        htmx.no_push(response)
+    return response
 
 
 @bp.post("/admin/settings/api-keys/<int:key_id>/revoke")
