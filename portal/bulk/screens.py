@@ -85,13 +85,13 @@ def dialog(kind: SecretKind, action: str, chosen: Selection, status: int = 200, 
     """The confirm dialog (no side effect): who is selected; for recovery links, who will
     get one and why the others will not. 422 when nobody is selected."""
     users = chosen.users
-    run = url_for("admin.bulk_run", action=action) if action in bulk.ACTIONS else None
+    own_url = url_for("admin.bulk_run", action=action) if action in bulk.ACTIONS else None
     return htmx.render(
         "admin/bulk_confirm.html",
         "admin/_bulk_confirm.html",
         status=status if users else 422,
         action=action,
-        run=run or kind.url("bulk_run"),
+        run=own_url or kind.url("bulk_run"),
         users=users or [],
         search=chosen.search,
         all_matching=chosen.all_matching,
@@ -114,12 +114,12 @@ def _confirm(kind: SecretKind, actor: User, selection: Selection, action: str = 
 def run(kind: SecretKind, actor: User, selection: Selection, action: str = ""):
     """Start the job (step-up checked by the guard), or the dialog again with what is
     missing: the typed count, a shorter reason."""
-    action, chosen = action or kind.bulk_action, selection
+    action, users = action or kind.bulk_action, selection.users
     reason = request.form.get("reason") or ""
-    problem = bulk.refusal(action, chosen.users, request.form.get("confirm_count", ""), reason)
+    problem = bulk.refusal(action, users, request.form.get("confirm_count", ""), reason)
     if problem is not None:
-        return dialog(kind, action, chosen, 422, **problem)
-    job = bulk.start(actor, action, chosen.users, reason=reason, ip=audit.client_ip(), kind=kind)
+        return dialog(kind, action, selection, 422, **problem)
+    job = bulk.start(actor, action, users, reason=reason, ip=audit.client_ip(), kind=kind)
     return job_page(kind, job, status=202 if job.status == "running" else 200)
 
 
