@@ -114,18 +114,7 @@ def update_user(actor: User, user: User, data: UserData) -> dict:
         new["role"] = data.role
     if data.language is not None:
         new["language"] = data.language or None
-    old = {
-        "username": user.username,
-        "email": user.email,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        "team": user.team_id,
-        "provider": user.provider,
-        "disabled": user.disabled,
-        "role": user.role,
-        "language": user.language,
-    }
-    changes = {k: [old[k], v] for k, v in new.items() if old[k] != v}
+    changes = audit.changes(user, new)
     if not changes:
         return {}
     fields = dict(new)
@@ -140,7 +129,7 @@ def update_user(actor: User, user: User, data: UserData) -> dict:
         fields["security_stamp"] = accounts.new_stamp()
     try:
         with write():
-            _apply_update(actor, user, fields, changes, old_email=old["email"])
+            _apply_update(actor, user, fields, changes, old_email=user.email)
     except IntegrityError:  # another request took the username or email meanwhile
         raise accounts.AccountError(
             "email" if "email" in changes and "username" not in changes else "username",
