@@ -67,9 +67,12 @@ def check_edit(actor: User, user: User | None, data: UserData) -> None:
         raise accounts.AccountError(refusal[0], text(refusal[1]))
 
 
-def needs_fresh_password(user: User, data: UserData) -> bool:
-    """Edits that need a recent password entry (step-up): a role change (privilege), an email
-    change (the recovery channel, one's own included) and disabling or enabling."""
+def needs_fresh_password(user: User | None, data: UserData) -> bool:
+    """Changes that need a recent password entry (step-up): a new account that reaches
+    everyone, a role change (privilege), an email change (the recovery channel, one's own
+    included) and disabling or enabling."""
+    if user is None:
+        return bool(data.role) and access.grants_everyone(data.role)
     if data.role is not None and data.role != user.role:
         return True
     if (fold((data.email or "").strip()) or None) != (user.email_key or None):
