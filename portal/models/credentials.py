@@ -3,14 +3,7 @@ sessions, the sign-in throttle of unknown identifiers, and API keys."""
 
 from __future__ import annotations
 
-from peewee import (
-    AutoField,
-    BooleanField,
-    CharField,
-    DateTimeField,
-    ForeignKeyField,
-    IntegerField,
-)
+import peewee as pw
 
 from .base import BaseModel, utcnow
 from .people import User
@@ -19,18 +12,18 @@ from .people import User
 class ResetToken(BaseModel):
     """A mailed link. Only the SHA-256 of the token is stored."""
 
-    id = AutoField()
-    user = ForeignKeyField(User, backref="tokens", on_delete="CASCADE")
-    token_hash = CharField(max_length=64, unique=True)
+    id = pw.AutoField()
+    user = pw.ForeignKeyField(User, backref="tokens", on_delete="CASCADE")
+    token_hash = pw.CharField(max_length=64, unique=True)
     # reset | invite (password links), confirm_email | confirm_backup (an address to
     # confirm, in ``data``), not_me_reset | not_me_lock ("this wasn't me", portal/links.py)
-    purpose = CharField(max_length=16, default="reset")
-    stamp = CharField(max_length=32)
-    created_at = DateTimeField(default=utcnow, index=True)
-    expires_at = DateTimeField()
-    used_at = DateTimeField(null=True)
-    data = CharField(max_length=254, default="")
-    reminded_at = DateTimeField(null=True)  # invitation reminder sent (migration 0010)
+    purpose = pw.CharField(max_length=16, default="reset")
+    stamp = pw.CharField(max_length=32)
+    created_at = pw.DateTimeField(default=utcnow, index=True)
+    expires_at = pw.DateTimeField()
+    used_at = pw.DateTimeField(null=True)
+    data = pw.CharField(max_length=254, default="")
+    reminded_at = pw.DateTimeField(null=True)  # invitation reminder sent (migration 0010)
 
 
 class RecoveryRequest(BaseModel):
@@ -40,48 +33,48 @@ class RecoveryRequest(BaseModel):
     whether or not an account matches.
     """
 
-    id = AutoField()
-    identifier = CharField(max_length=254)
-    provider = CharField(max_length=16, default="identity")
-    language = CharField(max_length=8, default="en")
-    ip = CharField(max_length=64, default="")
-    user_agent = CharField(max_length=255, default="")
-    created_at = DateTimeField(default=utcnow)
-    processed_at = DateTimeField(null=True, index=True)
+    id = pw.AutoField()
+    identifier = pw.CharField(max_length=254)
+    provider = pw.CharField(max_length=16, default="identity")
+    language = pw.CharField(max_length=8, default="en")
+    ip = pw.CharField(max_length=64, default="")
+    user_agent = pw.CharField(max_length=255, default="")
+    created_at = pw.DateTimeField(default=utcnow)
+    processed_at = pw.DateTimeField(null=True, index=True)
 
 
 class UserSession(BaseModel):
     """Server-side session record. The cookie holds a random id; only its hash is stored."""
 
-    id_hash = CharField(max_length=64, primary_key=True)
-    user = ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
-    created_at = DateTimeField(default=utcnow)
-    last_seen_at = DateTimeField(default=utcnow)
-    authenticated_at = DateTimeField(default=utcnow)  # last password entry (step-up)
-    ip = CharField(max_length=64, default="")
-    user_agent = CharField(max_length=255, default="")
+    id_hash = pw.CharField(max_length=64, primary_key=True)
+    user = pw.ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    created_at = pw.DateTimeField(default=utcnow)
+    last_seen_at = pw.DateTimeField(default=utcnow)
+    authenticated_at = pw.DateTimeField(default=utcnow)  # last password entry (step-up)
+    ip = pw.CharField(max_length=64, default="")
+    user_agent = pw.CharField(max_length=255, default="")
 
 
 class LoginThrottle(BaseModel):
     """Throttle state for identifiers that match no account (same rules as a User)."""
 
-    key = CharField(max_length=64, primary_key=True)
-    failed_count = IntegerField(default=0)
-    last_failed_at = DateTimeField(null=True)
-    locked_until = DateTimeField(null=True)
-    hard_locked = BooleanField(default=False)
+    key = pw.CharField(max_length=64, primary_key=True)
+    failed_count = pw.IntegerField(default=0)
+    last_failed_at = pw.DateTimeField(null=True)
+    locked_until = pw.DateTimeField(null=True)
+    hard_locked = pw.BooleanField(default=False)
 
 
 class ApiKey(BaseModel):
     """A key another system uses to call ``POST /api/passcode/verify``. Only the SHA-256 of
     the 256-bit key is stored; ``prefix`` (its first characters) helps tell keys apart."""
 
-    id = AutoField()
-    name = CharField(max_length=64)
-    key_hash = CharField(max_length=64, unique=True)
-    prefix = CharField(max_length=12)
-    scope = CharField(max_length=32, default="passcode.verify")
-    created_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
-    created_at = DateTimeField(default=utcnow)
-    last_used_at = DateTimeField(null=True)
-    revoked_at = DateTimeField(null=True)
+    id = pw.AutoField()
+    name = pw.CharField(max_length=64)
+    key_hash = pw.CharField(max_length=64, unique=True)
+    prefix = pw.CharField(max_length=12)
+    scope = pw.CharField(max_length=32, default="passcode.verify")
+    created_by = pw.ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    created_at = pw.DateTimeField(default=utcnow)
+    last_used_at = pw.DateTimeField(null=True)
+    revoked_at = pw.DateTimeField(null=True)

@@ -3,16 +3,8 @@ to one account's password (its history, its passcode)."""
 
 from __future__ import annotations
 
+import peewee as pw
 from flask_babel import lazy_gettext as _l
-from peewee import (
-    AutoField,
-    BooleanField,
-    CharField,
-    DateTimeField,
-    ForeignKeyField,
-    IntegerField,
-    TextField,
-)
 
 from .base import BaseModel, utcnow
 
@@ -24,58 +16,58 @@ class Role(BaseModel):
     ``rank`` orders roles: an actor with team scope may act only on lower-ranked targets.
     """
 
-    name = CharField(max_length=32, primary_key=True)
-    permissions = TextField(default="")
-    scope = CharField(max_length=8, default="team")
-    rank = IntegerField(default=0)
+    name = pw.CharField(max_length=32, primary_key=True)
+    permissions = pw.TextField(default="")
+    scope = pw.CharField(max_length=8, default="team")
+    rank = pw.IntegerField(default=0)
 
     def permission_set(self) -> frozenset[str]:
         return frozenset(self.permissions.split())
 
 
 class Team(BaseModel):
-    id = AutoField()
-    name = CharField(max_length=64)
-    name_key = CharField(max_length=64, unique=True)
-    created_at = DateTimeField(default=utcnow)
+    id = pw.AutoField()
+    name = pw.CharField(max_length=64)
+    name_key = pw.CharField(max_length=64, unique=True)
+    created_at = pw.DateTimeField(default=utcnow)
 
 
 class User(BaseModel):
-    id = AutoField()
-    username = CharField(max_length=64)
-    username_key = CharField(max_length=64, unique=True)
+    id = pw.AutoField()
+    username = pw.CharField(max_length=64)
+    username_key = pw.CharField(max_length=64, unique=True)
     # UTS #39 skeleton: new usernames confusable with an existing one are refused.
-    username_skeleton = CharField(max_length=128, null=True, index=True)
-    email = CharField(max_length=254, null=True)
-    email_key = CharField(max_length=254, null=True, unique=True)
+    username_skeleton = pw.CharField(max_length=128, null=True, index=True)
+    email = pw.CharField(max_length=254, null=True)
+    email_key = pw.CharField(max_length=254, null=True, unique=True)
     # A personal recovery address (issue 10): set only once confirmed by a mailed link;
     # recovery mail goes to both addresses. Never a sign-in identifier.
-    backup_email = CharField(max_length=254, null=True)
-    backup_email_key = CharField(max_length=254, null=True, unique=True)
-    first_name = CharField(max_length=64, default="")
-    last_name = CharField(max_length=64, default="")
-    first_name_key = CharField(max_length=64, default="", index=True)
-    last_name_key = CharField(max_length=64, default="", index=True)
-    role = CharField(max_length=32, default="user", index=True)
-    team = ForeignKeyField(Team, null=True, backref="members", on_delete="SET NULL")
-    provider = CharField(max_length=16, default="identity", index=True)
-    disabled = BooleanField(default=False)
+    backup_email = pw.CharField(max_length=254, null=True)
+    backup_email_key = pw.CharField(max_length=254, null=True, unique=True)
+    first_name = pw.CharField(max_length=64, default="")
+    last_name = pw.CharField(max_length=64, default="")
+    first_name_key = pw.CharField(max_length=64, default="", index=True)
+    last_name_key = pw.CharField(max_length=64, default="", index=True)
+    role = pw.CharField(max_length=32, default="user", index=True)
+    team = pw.ForeignKeyField(Team, null=True, backref="members", on_delete="SET NULL")
+    provider = pw.CharField(max_length=16, default="identity", index=True)
+    disabled = pw.BooleanField(default=False)
     # Password state. ``password_hash`` NULL = never had a password (invitation pending).
-    password_hash = CharField(max_length=100, null=True)
-    password_changed_at = DateTimeField(null=True)
-    must_change = BooleanField(default=False)
-    temp_password_expires_at = DateTimeField(null=True)
+    password_hash = pw.CharField(max_length=100, null=True)
+    password_changed_at = pw.DateTimeField(null=True)
+    must_change = pw.BooleanField(default=False)
+    temp_password_expires_at = pw.DateTimeField(null=True)
     # Rotated whenever credentials or the email change: outstanding links die with it.
-    security_stamp = CharField(max_length=32)
+    security_stamp = pw.CharField(max_length=32)
     # Sign-in throttling (see portal/throttle.py).
-    failed_count = IntegerField(default=0)
-    last_failed_at = DateTimeField(null=True)
-    locked_until = DateTimeField(null=True, index=True)
-    hard_locked = BooleanField(default=False)
-    last_login_at = DateTimeField(null=True, index=True)
-    last_reset_at = DateTimeField(null=True)
-    language = CharField(max_length=8, null=True)
-    created_at = DateTimeField(default=utcnow)
+    failed_count = pw.IntegerField(default=0)
+    last_failed_at = pw.DateTimeField(null=True)
+    locked_until = pw.DateTimeField(null=True, index=True)
+    hard_locked = pw.BooleanField(default=False)
+    last_login_at = pw.DateTimeField(null=True, index=True)
+    last_reset_at = pw.DateTimeField(null=True)
+    language = pw.CharField(max_length=8, null=True)
+    created_at = pw.DateTimeField(default=utcnow)
 
     @property
     def display_name(self) -> str:
@@ -111,17 +103,17 @@ class User(BaseModel):
 class ManagedTeam(BaseModel):
     """Teams a manager administers, besides their own."""
 
-    manager = ForeignKeyField(User, backref="managed_teams", on_delete="CASCADE")
-    team = ForeignKeyField(Team, on_delete="CASCADE")
+    manager = pw.ForeignKeyField(User, backref="managed_teams", on_delete="CASCADE")
+    team = pw.ForeignKeyField(Team, on_delete="CASCADE")
 
     class Meta:
         indexes = ((("manager", "team"), True),)
 
 
 class PasswordHistory(BaseModel):
-    user = ForeignKeyField(User, backref="password_history", on_delete="CASCADE")
-    password_hash = CharField(max_length=100)
-    created_at = DateTimeField(default=utcnow)
+    user = pw.ForeignKeyField(User, backref="password_history", on_delete="CASCADE")
+    password_hash = pw.CharField(max_length=100)
+    created_at = pw.DateTimeField(default=utcnow)
 
 
 class Passcode(BaseModel):
@@ -129,11 +121,11 @@ class Passcode(BaseModel):
     password (pepper + bcrypt). ``temporary``: set by an administrator's reset, shown once;
     it verifies until ``expires_at`` and the user must replace it (portal/passcodes/)."""
 
-    user = ForeignKeyField(User, primary_key=True, backref="+", on_delete="CASCADE")
-    passcode_hash = CharField(max_length=100)
-    changed_at = DateTimeField(default=utcnow)
-    temporary = BooleanField(default=False)
-    expires_at = DateTimeField(null=True)
+    user = pw.ForeignKeyField(User, primary_key=True, backref="+", on_delete="CASCADE")
+    passcode_hash = pw.CharField(max_length=100)
+    changed_at = pw.DateTimeField(default=utcnow)
+    temporary = pw.BooleanField(default=False)
+    expires_at = pw.DateTimeField(null=True)
 
 
 DEFAULT_ROLES = [
