@@ -18,6 +18,7 @@ from .forms import ImportForm
 
 
 def _page(form, outcome: flow.Outcome | None = None):
+    """The import page after ``outcome`` (none: the empty form)."""
     outcome = outcome or flow.Outcome()
     ctx = {"columns": csvio.IMPORT_COLUMNS, "max_kb": flow.max_kb(), **outcome.context()}
     page = render_template(
