@@ -22,28 +22,17 @@ def client_ip() -> str:
     return (request.remote_addr or "") if has_request_context() else ""
 
 
-def record(
-    action: str,
-    *,
-    outcome: str = "success",
-    actor: User | None = None,
-    target: User | None = None,
-    target_name: str | None = None,
-    detail: dict | None = None,
-    ip: str | None = None,
-) -> AuditEvent:
-    """Append one event. ``actor`` defaults to the signed-in user."""
-    return AuditEvent.create(
-        **row(
-            action,
-            outcome=outcome,
-            actor=actor,
-            target=target,
-            target_name=target_name,
-            detail=detail,
-            ip=ip,
-        )
-    )
+def record(action: str, **fields) -> AuditEvent:
+    """Append one event (``fields`` as ``row`` takes them). ``actor`` defaults to the
+    signed-in user."""
+    return AuditEvent.create(**row(action, **fields))
+
+
+def changes(user: User, new: dict) -> dict:
+    """``{field: [old, new]}`` for the fields of ``new`` whose value differs on ``user``
+    (``team`` is the team's id): the ``changed`` detail of a ``user.update`` event."""
+    old = {k: user.team_id if k == "team" else getattr(user, k) for k in new}
+    return {k: [old[k], v] for k, v in new.items() if old[k] != v}
 
 
 def row(

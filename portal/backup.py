@@ -163,11 +163,17 @@ def restore(url: str, backup_file: str) -> tuple[Result, str | None]:
     return _one_line(_restore, url, backup_file)
 
 
+def _paths(url: str, action: str, file: str) -> tuple[str, str]:
+    """The SQLite file of ``url`` and ``file`` made absolute; for another engine, the
+    error tells what to use instead."""
+    database = sqlite_path(url)
+    if database is None:
+        raise BackupError(pointer(url, action, file))
+    return database, os.path.abspath(file)
+
+
 def _backup(url: str, destination: str, force: bool) -> Result:
-    source = sqlite_path(url)
-    if source is None:
-        raise BackupError(pointer(url, "backup", destination))
-    destination = os.path.abspath(destination)
+    source, destination = _paths(url, "backup", destination)
     if not os.path.isfile(source):
         raise BackupError(f"no database at {source}")
     if os.path.isdir(destination):
@@ -204,10 +210,7 @@ def _backup(url: str, destination: str, force: bool) -> Result:
 
 
 def _restore(url: str, backup_file: str) -> tuple[Result, str | None]:
-    target = sqlite_path(url)
-    if target is None:
-        raise BackupError(pointer(url, "restore", backup_file))
-    backup_file = os.path.abspath(backup_file)
+    target, backup_file = _paths(url, "restore", backup_file)
     if not os.path.isfile(backup_file):
         raise BackupError(f"no file {backup_file}")
     if os.path.exists(target) and os.path.samefile(target, backup_file):

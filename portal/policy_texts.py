@@ -32,32 +32,6 @@ def ngettext(singular: str, plural: str, num: int, **variables) -> str:
         return (singular if num == 1 else plural) % variables
 
 
-def _rule_text(key: str, policy: Policy) -> str:
-    if key == "min_length":
-        return ngettext(
-            "At least %(num)d character", "At least %(num)d characters", policy.min_length
-        )
-    if key == "max_length":
-        return ngettext(
-            "At most %(num)d character", "At most %(num)d characters", policy.max_length
-        )
-    if key == "upper":
-        return _("At least one uppercase letter")
-    if key == "lower":
-        return _("At least one lowercase letter")
-    if key == "digit":
-        return _("At least one digit")
-    if key == "symbol":
-        return _("At least one symbol or space (a character that is not a letter or digit)")
-    if key == "not_common":
-        return _("Not a common password or an easily guessed pattern")
-    if key == "not_personal":
-        return _("Not based on your name, username, email address or the organisation's name")
-    if key == "match":
-        return _("Typed the same way in both fields")
-    raise KeyError(key)
-
-
 def _match_text(ok: bool | None) -> str:
     """The "match" line reads true in every state (a cross next to "The two passwords
     match." read as its opposite)."""
@@ -68,33 +42,56 @@ def _match_text(ok: bool | None) -> str:
     return _("Typed the same way in both fields")
 
 
-def _error_text(key: str, policy: Policy) -> str:
-    if key == "min_length":
-        return ngettext(
-            "Use at least %(num)d character.", "Use at least %(num)d characters.", policy.min_length
-        )
-    if key == "max_length":
-        return ngettext(
-            "Use at most %(num)d character.", "Use at most %(num)d characters.", policy.max_length
-        )
+def _rule_text(key: str, policy: Policy) -> str:
+    return _texts(key, policy)[0]
+
+
+def _error_text(key: str, policy: Policy | None) -> str:
+    return _texts(key, policy)[1]
+
+
+def _texts(key: str, policy: Policy | None) -> tuple[str, str]:
+    """(the rule as the checklist lists it, the error when a password breaks it)."""
+    if key in ("min_length", "max_length"):
+        return _length_texts(key, policy)
     if key == "upper":
-        return _("Add at least one uppercase letter.")
+        return _("At least one uppercase letter"), _("Add at least one uppercase letter.")
     if key == "lower":
-        return _("Add at least one lowercase letter.")
+        return _("At least one lowercase letter"), _("Add at least one lowercase letter.")
     if key == "digit":
-        return _("Add at least one digit.")
+        return _("At least one digit"), _("Add at least one digit.")
     if key == "symbol":
-        return _("Add at least one symbol or space (a character that is not a letter or digit).")
+        return (
+            _("At least one symbol or space (a character that is not a letter or digit)"),
+            _("Add at least one symbol or space (a character that is not a letter or digit)."),
+        )
     if key == "not_common":
-        return _(
+        return _("Not a common password or an easily guessed pattern"), _(
             "This password is too common or too easy to guess. Avoid common words with a "
             "few digits or symbols added, repeated text, sequences and keyboard patterns."
         )
     if key == "not_personal":
-        return _("Do not use your name, username, email address or the organisation's name.")
+        return (
+            _("Not based on your name, username, email address or the organisation's name"),
+            _("Do not use your name, username, email address or the organisation's name."),
+        )
     if key == "match":
-        return text("PASSWORDS_DIFFER")
+        return _("Typed the same way in both fields"), text("PASSWORDS_DIFFER")
     raise KeyError(key)
+
+
+def _length_texts(key: str, policy: Policy) -> tuple[str, str]:
+    if key == "min_length":
+        num = policy.min_length
+        return (
+            ngettext("At least %(num)d character", "At least %(num)d characters", num),
+            ngettext("Use at least %(num)d character.", "Use at least %(num)d characters.", num),
+        )
+    num = policy.max_length
+    return (
+        ngettext("At most %(num)d character", "At most %(num)d characters", num),
+        ngettext("Use at most %(num)d character.", "Use at most %(num)d characters.", num),
+    )
 
 
 def _keys(policy: Policy, with_confirm: bool) -> list[str]:

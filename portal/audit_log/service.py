@@ -26,6 +26,7 @@ from peewee import fn
 
 from .. import access, settings
 from ..models import AuditEvent, User
+from . import labels
 from .labels import ACTION_LABELS, OUTCOME_LABELS, action_label, outcome_label
 
 PAGE_SIZE = 50
@@ -179,3 +180,28 @@ def choices(actor: User) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
             for o in sorted(outcomes, key=lambda o: outcome_label(o).casefold())
         ],
     )
+
+
+FILTER_ARGS = ("actor", "target", "action", "outcome", "date_from", "date_to")
+
+
+def kept_args(args) -> dict:
+    """The filters of a query string that are set (for links to other pages, the export,
+    and the audit of an export)."""
+    return {k: args[k] for k in FILTER_ARGS if args.get(k)}
+
+
+def screen(actor: User, f: AuditFilter, args) -> dict:
+    """What the audit screen shows: the page of events (none when the filters cannot be
+    read), the filter choices, the filters as typed, the time zone of the times."""
+    actions, outcomes = choices(actor)
+    return {
+        "f": f,
+        "result": Page([], 0, 1, 1) if f.errors else page_of(actor, f),
+        "actions": actions,
+        "outcomes": outcomes,
+        "args": args,
+        "kept": kept_args(args),
+        "labels": labels,
+        "tz": settings.timezone().key,
+    }

@@ -4,35 +4,27 @@ from __future__ import annotations
 
 from flask import Response, render_template, request, stream_with_context
 
-from .. import access, audit, settings
+from .. import access, audit
 from ..access.guard import requires
 from ..admin import bp
 from ..csvtext import csv_line
 from ..models import User, utcnow
 from ..stepup import service as stepup
 from ..users.search import Search
+from . import flow
 from . import service as csvio
+from .flow import MAX_IMPORT_BYTES
 from .forms import ImportForm
 
-MAX_IMPORT_BYTES = 2 * 1024 * 1024
 
-
-def _page(form, result, status=200, reauth_error=None, preview=None):
-    """The import page; bigger files than the request limit go through the command line."""
-    limit = settings.get("MAX_CONTENT_LENGTH", None) or MAX_IMPORT_BYTES
-    response = Response(
-        render_template(
-            "admin/import.html",
-            form=form,
-            result=result,
-            preview=preview,
-            columns=csvio.IMPORT_COLUMNS,
-            max_kb=min(limit, MAX_IMPORT_BYTES) // 1024,
-            ask_password=not stepup.is_fresh(),
-            reauth_error=reauth_error,
-        ),
-        status=status,
+def _page(form, outcome: flow.Outcome | None = None):
+    """The import page after ``outcome`` (none: the empty form)."""
+    outcome = outcome or flow.Outcome()
+    ctx = {"columns": csvio.IMPORT_COLUMNS, "max_kb": flow.max_kb(), **outcome.context()}
+    page = render_template(
+        "admin/import.html", form=form, ask_password=not stepup.is_fresh(), **ctx
     )
+    response = Response(page, status=outcome.status)
     response.headers["Cache-Control"] = "no-store"  # may show temporary passwords
     return response
 
@@ -78,30 +70,12 @@ def users_import_sample(actor: User):
 def users_import(actor: User):
     form = ImportForm()
     if request.method != "POST":
-        return _page(form, None)
+        return _page(form)
     if request.form.get("teams_ok") == "1" and "csv_text" in request.form:
         # Second step: the new teams were listed and accepted; the file comes back as text.
-        return _import(actor, form, request.form["csv_text"][:MAX_IMPORT_BYTES], confirmed=True)
-    text = form.text(MAX_IMPORT_BYTES) if form.validate_on_submit() else None
-    return _page(form, None, 422) if text is None else _import(actor, form, text)
-
-
-def _import(actor: User, form: ImportForm, text: str, confirmed: bool = False):
-    """Import ``text``; teams that do not exist yet are listed first and created only
-    after the administrator agrees (a typo would otherwise make a new team). Rows that
-    create administrators need a fresh password first, at either step (finding 1)."""
-    refusal = stepup.typed_refusal(
-        csvio.creates_privileged(text, actor),
-        ask="IMPORT_NEEDS_PASSWORD",
-        wrong="IMPORT_WRONG_PASSWORD",
-    )
-    if refusal is not None:
-        return _page(form, None, 401, reauth_error=refusal)
-    preview = None if confirmed else csvio.teams_preview(text, actor)
-    if preview:
-        return _page(form, None, 200, preview=preview)
-    result = csvio.import_users(text, actor=actor)
-    if not result.ok:
-        return _page(form, result, 422)
-    audit.record("admin.import", actor=actor, detail={"created": len(result.created)})
-    return _page(ImportForm(formdata=None), result)
+        outcome = flow.run(actor, request.form["csv_text"][:MAX_IMPORT_BYTES], confirmed=True)
+    elif form.validate_on_submit() and (text := form.text(MAX_IMPORT_BYTES)) is not None:
+        outcome = flow.run(actor, text)
+    else:
+        outcome = flow.Outcome(422)
+    return _page(ImportForm(formdata=None) if outcome.imported else form, outcome)

@@ -22,10 +22,8 @@ def _render(form: SettingsForm, status: int = 200):
         zones=COMMON_ZONES,
         warnings=service.warnings(form.password_min_length.data, form.password_max_length.data),
     )
-    if request.method == "POST":
-        # The POST may come from the step-up dialog (which targets <body>): put the form back
-        # in its place whatever the source was.
-        htmx.retarget(response, "#settings-form", "outerHTML")
+    if request.method == "POST":  # also from the step-up dialog (it targets <body>): put the
+        htmx.retarget(response, "#settings-form", "outerHTML")  # form back in its place
     return response
 
 

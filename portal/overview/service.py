@@ -132,3 +132,22 @@ def bars(series: Series) -> list[dict]:
 def kind_label(kind: str) -> str:
     label = DETAIL_VALUES["kind"].get(kind)
     return str(label) if label is not None else kind
+
+
+def page(actor: User) -> dict:
+    """What the overview shows ``actor``: counts in their scope, mail problems, activity."""
+    days, series = activity(actor)
+    failed_mail, recent_failures = mail_problems(actor)
+    return {
+        "counts": account_counts(actor),
+        "status_order": STATUS_ORDER,
+        "days": days,
+        "series": series,
+        "bars": bars,
+        "chart_w": CHART_W,
+        "chart_h": CHART_H,
+        "failed_mail": failed_mail,
+        "recent_failures": recent_failures,
+        "since": days[0].isoformat(),
+        "kind_label": kind_label,
+    }

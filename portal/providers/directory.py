@@ -30,11 +30,8 @@ from .base import (
     Provider,
     Verification,
 )
-
-# Local rows of directory accounts carry this marker instead of a hash until Passgate
-# itself sets their password: it never verifies (bcrypt refuses it), and the row does not
-# look like a pending invitation.
-from .ldap_client import Directory, Entry, Settings  # noqa: F401  (the client, re-used by tests)
+from .ldap_client import Directory, Entry  # noqa: F401  (the client, re-used by tests)
+from .ldap_connection import Settings
 from .ldap_flavours import (  # noqa: F401
     PPOLICY_OID,
     ActiveDirectory,
@@ -185,14 +182,7 @@ def upsert(
         audit.record("user.create", actor=actor, target=user, detail={"source": "directory"})
         _count(counts, "created")
         return user
-    old = {
-        "username": user.username,
-        "email": user.email,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        "team": user.team_id,
-    }
-    changes = {k: [old[k], v] for k, v in values.items() if old[k] != v}
+    changes = audit.changes(user, values)
     fields = dict(values)
     fields.update(
         email_key=fold(email) if email else None,

@@ -1,21 +1,19 @@
-"""The LDAP client (ldap3): connections with timeouts, lookups, binds and password
-writes. Unreachable, slow or a refused service bind raise ``DirectoryUnavailable``."""
+"""The LDAP client (ldap3): lookups of accounts and their team, password checks and
+writes, unlocks; each over one short connection (``ldap_connection.Connector``).
+Unreachable, slow or a refused service bind raise ``DirectoryUnavailable``."""
 
 from __future__ import annotations
 
-import math
 import secrets
-import ssl
 from dataclasses import dataclass
 
 import ldap3
-from ldap3.core.exceptions import LDAPException
 from ldap3.utils.conv import escape_filter_chars
 
 from .base import AccountState, DirectoryUnavailable, Profile, WrongPassword
+from .ldap_connection import Connector, close, network
 from .ldap_flavours import (
     CONSTRAINT_VIOLATION,
-    FLAVOURS,
     INSUFFICIENT_ACCESS,
     INVALID_CREDENTIALS,
     NO_SUCH_ATTRIBUTE,
@@ -25,48 +23,6 @@ from .ldap_flavours import (
     rejection,
 )
 
-NETWORK_ERRORS = (LDAPException, OSError)
-
-
-@dataclass(frozen=True)
-class Settings:
-    url: str
-    start_tls: bool
-    bind_dn: str
-    bind_password: str
-    user_base: str
-    user_filter: str
-    attr_username: str
-    attr_email: str
-    attr_first_name: str
-    attr_last_name: str
-    attr_team: str
-    flavour: str
-    timeout: float
-
-    @classmethod
-    def from_config(cls, cfg) -> Settings:
-        return cls(
-            url=cfg["LDAP_URL"],
-            start_tls=bool(cfg["LDAP_START_TLS"]),
-            bind_dn=cfg["LDAP_BIND_DN"],
-            bind_password=cfg["LDAP_BIND_PASSWORD"] or "",
-            user_base=cfg["LDAP_USER_BASE"],
-            user_filter=cfg["LDAP_USER_FILTER"] or "(objectClass=inetOrgPerson)",
-            attr_username=cfg["LDAP_ATTR_USERNAME"],
-            attr_email=cfg["LDAP_ATTR_EMAIL"],
-            attr_first_name=cfg["LDAP_ATTR_FIRST_NAME"],
-            attr_last_name=cfg["LDAP_ATTR_LAST_NAME"],
-            attr_team=cfg["LDAP_ATTR_TEAM"] or "",
-            flavour=cfg["LDAP_FLAVOUR"],
-            timeout=float(cfg["LDAP_TIMEOUT"]),
-        )
-
-    @property
-    def team_is_group_base(self) -> bool:
-        """``LDAP_ATTR_TEAM`` names a DN (groups below it) rather than an attribute."""
-        return "=" in self.attr_team
-
 
 @dataclass
 class Entry:
@@ -74,62 +30,8 @@ class Entry:
     state: AccountState
 
 
-class Directory:
+class Directory(Connector):
     """Stateless client: one short connection per operation, every call bounded."""
-
-    def __init__(self, settings: Settings, server=None, strategy=ldap3.SYNC):
-        self.s = settings
-        self.flavour = FLAVOURS[settings.flavour]()
-        self._server = server
-        self._strategy = strategy
-
-    # connections
-    def server(self):
-        if self._server is None:
-            tls = ldap3.Tls(validate=ssl.CERT_REQUIRED)
-            self._server = ldap3.Server(
-                self.s.url,
-                use_ssl=self.s.url.lower().startswith("ldaps:"),
-                tls=tls,
-                get_info=ldap3.NONE,
-                connect_timeout=self.s.timeout,
-            )
-        return self._server
-
-    def connect(self, dn: str, password: str, operation: str):
-        """An open connection bound as ``dn``, or None if the directory refused the
-        credentials (invalidCredentials & co). Network trouble raises DirectoryUnavailable."""
-        # auto_referrals off: credentials are never replayed to a host named by a referral.
-        conn = ldap3.Connection(
-            self.server(),
-            user=dn,
-            password=password,
-            client_strategy=self._strategy,
-            raise_exceptions=False,
-            auto_referrals=False,
-            receive_timeout=math.ceil(self.s.timeout),
-            auto_bind=ldap3.AUTO_BIND_NONE,
-        )
-        try:
-            conn.open()
-            if self.s.start_tls:
-                conn.start_tls()
-            if conn.bind():
-                return conn
-            code = conn.result.get("result")
-        except NETWORK_ERRORS as exc:
-            _close(conn)
-            raise DirectoryUnavailable(type(exc).__name__, operation) from None
-        _close(conn)
-        if code in (INVALID_CREDENTIALS, UNWILLING, INSUFFICIENT_ACCESS, NO_SUCH_OBJECT, 48, 50):
-            return None
-        raise DirectoryUnavailable(f"bind result {code}", operation)
-
-    def service(self, operation: str):
-        conn = self.connect(self.s.bind_dn, self.s.bind_password, operation)
-        if conn is None:
-            raise DirectoryUnavailable("service bind refused", operation)
-        return conn
 
     # reads
     def attributes(self) -> list[str]:
@@ -146,7 +48,7 @@ class Directory:
 
     def _search(self, conn, condition: str, operation: str, limit: int = 2) -> list[dict]:
         query = f"(&{self.s.user_filter}{condition})"
-        try:
+        with network(operation):
             conn.search(
                 self.s.user_base,
                 query,
@@ -155,8 +57,6 @@ class Directory:
                 size_limit=limit,
                 time_limit=max(int(self.s.timeout), 1),
             )
-        except NETWORK_ERRORS as exc:
-            raise DirectoryUnavailable(type(exc).__name__, operation) from None
         code = conn.result.get("result")
         if code not in (SUCCESS, 4, NO_SUCH_OBJECT):  # 4 = sizeLimitExceeded
             raise DirectoryUnavailable(f"search result {code}", operation)
@@ -177,13 +77,13 @@ class Directory:
             return self.entry(conn, found[0], operation)
         finally:
             if own:
-                _close(conn)
+                close(conn)
 
     def all_entries(self, operation: str = "sync") -> list[Entry]:
         conn = self.service(operation)
         try:
             entries = []
-            try:
+            with network(operation):
                 pages = conn.extend.standard.paged_search(
                     self.s.user_base,
                     self.s.user_filter,
@@ -195,13 +95,11 @@ class Directory:
                 for row in pages:
                     if row.get("type") == "searchResEntry":
                         entries.append(self.entry(conn, row, operation))
-            except NETWORK_ERRORS as exc:
-                raise DirectoryUnavailable(type(exc).__name__, operation) from None
             if conn.result.get("result") not in (SUCCESS, None):
                 raise DirectoryUnavailable(f"search result {conn.result.get('result')}", operation)
             return entries
         finally:
-            _close(conn)
+            close(conn)
 
     def entry(self, conn, row: dict, operation: str) -> Entry:
         attrs = row.get("attributes") or {}
@@ -247,7 +145,7 @@ class Directory:
             f"(&(objectClass=groupOfUniqueNames)(uniqueMember={member}))"
             f"(&(objectClass=posixGroup)(memberUid={uid})))"
         )
-        try:
+        with network(operation):
             conn.search(
                 self.s.attr_team,
                 query,
@@ -256,8 +154,6 @@ class Directory:
                 size_limit=1,
                 time_limit=max(int(self.s.timeout), 1),
             )
-        except NETWORK_ERRORS as exc:
-            raise DirectoryUnavailable(type(exc).__name__, operation) from None
         for row in conn.response or []:
             cn = (row.get("attributes") or {}).get("cn")
             if cn:
@@ -274,7 +170,7 @@ class Directory:
         conn = self.connect(dn, password, operation)
         if conn is None:
             return False
-        _close(conn)
+        close(conn)
         return True
 
     def change_own(self, dn: str, current: str, new: str) -> None:
@@ -282,41 +178,35 @@ class Directory:
         if conn is None:
             raise WrongPassword()
         try:
-            try:
+            with network("password.change"):
                 result = self.flavour.change_own(conn, dn, current, new)
-            except NETWORK_ERRORS as exc:
-                raise DirectoryUnavailable(type(exc).__name__, "password.change") from None
         finally:
-            _close(conn)
+            close(conn)
         self._check_write(result, "password.change")
 
     def admin_set(self, dn: str, new: str, *, must_change: bool) -> None:
         conn = self.service("password.set")
         try:
-            try:
+            with network("password.set"):
                 result = self.flavour.admin_set(conn, dn, new)
-                self._check_write(result, "password.set")
-                conn.modify(dn, self.flavour.flags(must_change=must_change))
-            except NETWORK_ERRORS as exc:
-                raise DirectoryUnavailable(type(exc).__name__, "password.set") from None
-            if conn.result.get("result") not in (SUCCESS, NO_SUCH_ATTRIBUTE):
-                raise DirectoryUnavailable(
-                    f"modify result {conn.result.get('result')}", "password.set"
-                )
+            self._check_write(result, "password.set")
+            self._modify(conn, dn, self.flavour.flags(must_change=must_change), "password.set")
         finally:
-            _close(conn)
+            close(conn)
 
     def unlock(self, dn: str) -> None:
         conn = self.service("unlock")
         try:
-            try:
-                conn.modify(dn, self.flavour.unlock())
-            except NETWORK_ERRORS as exc:
-                raise DirectoryUnavailable(type(exc).__name__, "unlock") from None
-            if conn.result.get("result") not in (SUCCESS, NO_SUCH_ATTRIBUTE):
-                raise DirectoryUnavailable(f"modify result {conn.result.get('result')}", "unlock")
+            self._modify(conn, dn, self.flavour.unlock(), "unlock")
         finally:
-            _close(conn)
+            close(conn)
+
+    def _modify(self, conn, dn: str, changes: dict, operation: str) -> None:
+        """Change attributes of ``dn``; one that is not there to remove is no error."""
+        with network(operation):
+            conn.modify(dn, changes)
+        if conn.result.get("result") not in (SUCCESS, NO_SUCH_ATTRIBUTE):
+            raise DirectoryUnavailable(f"modify result {conn.result.get('result')}", operation)
 
     def _check_write(self, result: dict, operation: str) -> None:
         code = result.get("result")
@@ -327,10 +217,3 @@ class Directory:
         if code in (CONSTRAINT_VIOLATION, INSUFFICIENT_ACCESS, UNWILLING):
             raise rejection(result)
         raise DirectoryUnavailable(f"write result {code}", operation)
-
-
-def _close(conn) -> None:
-    try:
-        conn.unbind()
-    except Exception:  # noqa: BLE001 - closing a broken socket must not hide the real answer  # nosec B110
-        pass

@@ -45,6 +45,27 @@ def rows() -> list[dict]:
     ]
 
 
+def get(team_id: int) -> Team | None:
+    return Team.get_or_none(Team.id == team_id)
+
+
+def edit_context(team: Team) -> dict:
+    """What the edit page shows of ``team``: its name, members and possible managers."""
+    return {
+        "team": team,
+        "managers": possible_managers(),
+        "current": manager_ids(team),
+        "members": member_count(team),
+        "name": team.name,
+    }
+
+
+def chosen_managers(values: list[str]) -> set[int] | None:
+    """The managers ticked on the form, or None if one is not a possible manager."""
+    chosen = {int(v) for v in values if v.isdigit()}
+    return chosen if chosen <= {u.id for u in possible_managers()} else None
+
+
 def possible_managers() -> list[User]:
     """Accounts whose role looks after teams (``access.team_roles``)."""
     return list(User.select().where(User.role.in_(access.team_roles())).order_by(User.username_key))

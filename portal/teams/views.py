@@ -38,23 +38,14 @@ def team_create(actor: User):
 
 
 def _team(team_id: int) -> Team:
-    team = Team.get_or_none(Team.id == team_id)
+    team = service.get(team_id)
     if team is None:
         abort(404)
     return team
 
 
 def _edit_page(team: Team, status=200, **extra):
-    ctx = {
-        "team": team,
-        "managers": service.possible_managers(),
-        "current": service.manager_ids(team),
-        "members": service.member_count(team),
-        "form": EmptyForm(),
-        "name": team.name,
-        "error": None,
-        **extra,
-    }
+    ctx = {**service.edit_context(team), "form": EmptyForm(), "error": None, **extra}
     return render_template("admin/team_edit.html", **ctx), status
 
 
@@ -65,8 +56,8 @@ def team_edit(actor: User, team_id: int):
     if request.method != "POST":
         return _edit_page(team)
     name, error = service.clean_name(request.form.get("name"), team.id)
-    chosen = {int(v) for v in request.form.getlist("managers") if v.isdigit()}
-    if not chosen <= {u.id for u in service.possible_managers()}:
+    chosen = service.chosen_managers(request.form.getlist("managers"))
+    if chosen is None:
         abort(400)
     if error:
         return _edit_page(team, 422, name=request.form.get("name", ""), error=error, current=chosen)

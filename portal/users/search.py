@@ -5,7 +5,7 @@ index on both engines."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from peewee import JOIN, SQL, fn
@@ -197,29 +197,12 @@ def filtered_query(actor: User | None, search: Search, conds: list | None = None
     return query.where(*conds) if conds else query
 
 
-def search_users(
-    actor: User,
-    q: str = "",
-    role: str | None = None,
-    status: str | None = None,
-    team_id: int | None = None,
-    provider: str | None = None,
-    sort: str = "username",
-    direction: str = "asc",
-    page: int = 1,
-    per_page: int = PER_PAGE,
-) -> Page:
-    """One page of the user list, as the actor may see it."""
-    search = Search(
-        q=q,
-        role=role,
-        status=status,
-        team_id=team_id,
-        provider=provider,
-        sort=sort if sort in SORTS else "username",
-        direction=direction,
-        page=page,
-    )
+def search_users(actor: User, q: str = "", per_page: int = PER_PAGE, **filters) -> Page:
+    """One page of the user list, as the actor may see it; ``filters`` are the other fields
+    of ``Search`` (an unknown sort is by username)."""
+    search = Search(q=q, **filters)
+    if search.sort not in SORTS:
+        search = replace(search, sort="username")
     return run_search(actor, search, per_page)
 
 

@@ -67,9 +67,12 @@ def check_edit(actor: User, user: User | None, data: UserData) -> None:
         raise accounts.AccountError(refusal[0], text(refusal[1]))
 
 
-def needs_fresh_password(user: User, data: UserData) -> bool:
-    """Edits that need a recent password entry (step-up): a role change (privilege), an email
-    change (the recovery channel, one's own included) and disabling or enabling."""
+def needs_fresh_password(user: User | None, data: UserData) -> bool:
+    """Changes that need a recent password entry (step-up): a new account that reaches
+    everyone, a role change (privilege), an email change (the recovery channel, one's own
+    included) and disabling or enabling."""
+    if user is None:
+        return bool(data.role) and access.grants_everyone(data.role)
     if data.role is not None and data.role != user.role:
         return True
     if (fold((data.email or "").strip()) or None) != (user.email_key or None):
@@ -114,18 +117,7 @@ def update_user(actor: User, user: User, data: UserData) -> dict:
         new["role"] = data.role
     if data.language is not None:
         new["language"] = data.language or None
-    old = {
-        "username": user.username,
-        "email": user.email,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        "team": user.team_id,
-        "provider": user.provider,
-        "disabled": user.disabled,
-        "role": user.role,
-        "language": user.language,
-    }
-    changes = {k: [old[k], v] for k, v in new.items() if old[k] != v}
+    changes = audit.changes(user, new)
     if not changes:
         return {}
     fields = dict(new)
@@ -140,7 +132,7 @@ def update_user(actor: User, user: User, data: UserData) -> dict:
         fields["security_stamp"] = accounts.new_stamp()
     try:
         with write():
-            _apply_update(actor, user, fields, changes, old_email=old["email"])
+            _apply_update(actor, user, fields, changes, old_email=user.email)
     except IntegrityError:  # another request took the username or email meanwhile
         raise accounts.AccountError(
             "email" if "email" in changes and "username" not in changes else "username",
