@@ -176,6 +176,8 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     "RESEND_INVITATION": N_("Re-send invitation"),
     "SEND_RECOVERY_LINK": N_("Send a recovery link"),
     "SEND_RECOVERY_LINKS": N_plural("Send %(num)d recovery link", "Send %(num)d recovery links"),
+    "CANCEL": N_("Cancel"),
+    "RESET_UNLOCK": N_("Reset & Unlock"),
     "RESET_CONFIRM": N_(
         "Are you sure you want to reset the password and unlock the account for %(name)s?"
     ),
@@ -185,6 +187,10 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     "INVITATION_AGE": N_("Sent %(sent)s, expires %(when)s"),
     "INVITATION_EXPIRED": N_("Invitation expired %(when)s"),
     "DIRECTORY_DOWN": N_("The directory is unavailable at the moment."),
+    "DIRECTORY_OWNED_FIELDS": N_(
+        "Names, username and email of a directory account come from the organisation "
+        "directory; change them there."
+    ),
     "FOUND_IN_DIRECTORY": N_(
         "Found in the organisation directory: %(name)s signs in with their directory password."
     ),

@@ -135,7 +135,7 @@ def test_not_me_in_a_recovery_mail_revokes_the_link_once(env):
     (reset,), (not_me,) = env.links(text, "password/reset"), env.links(text, "account/not-me")
     scanner = env.client("Mozilla/5.0 link preview")
     page = follow(scanner, not_me)  # a mail scanner opening it changes nothing
-    assert page.status_code == 200 and "Cancel the recovery link" in page.get_data(as_text=True)
+    assert page.status_code == 200 and says(page.get_data(as_text=True), "CANCEL_RECOVERY_LINK")
     assert follow(env.client(), reset).status_code == 200  # still usable
     with env.db():  # it expires with the recovery link it revokes
         link, sibling = (
@@ -199,7 +199,7 @@ def test_not_me_in_a_change_notice_locks_ends_sessions_and_alerts(env, monkeypat
     (not_me,) = env.links(text, "account/not-me")
     mailbox = env.client()
     page = follow(mailbox, not_me)
-    assert "Lock my account" in page.get_data(as_text=True)
+    assert says(page.get_data(as_text=True), "LOCK_MY_ACCOUNT")
     assert env.user().status == "active"  # GET never acts
     assert press(mailbox, "/account/not-me").status_code == 303
     assert "locked" in mailbox.get("/account/not-me/done").get_data(as_text=True)
@@ -422,7 +422,8 @@ def test_change_email_confirmed_by_the_new_address(env):
     login(client, "alice")
     assert client.get("/account/email").status_code == 200
     assert change_email(client).status_code == 303
-    assert "Waiting for confirmation" in client.get("/account/email").get_data(as_text=True)
+    pending = client.get("/account/email").get_data(as_text=True)
+    assert says(pending, "EMAIL_CHANGE_PENDING", address="alice@new.test")
     env.deliver()
     (notice,) = env.mails("alice@work.test", "new email address was requested")
     assert "alice@new.test" in notice and "Firefox on Windows" in notice

@@ -29,7 +29,7 @@ NEW = "ocean breeze kettle 2042"
 
 def test_forgot_page_wording(client):
     body = client.get("/password/forgot").get_data(as_text=True)
-    assert "Forgotten your password or signing in for the first time?" in body
+    assert says(body, "FORGOT_LINK")
     assert 'name="identifier"' in body
 
 
@@ -78,7 +78,7 @@ def test_full_reset_flow(app, client, make_user, outbox):
     page = client.get("/password/reset")
     body = page.get_data(as_text=True)
     assert page.status_code == 200 and token not in body
-    assert "data-countdown" in body and "Choose a new password" in body
+    assert "data-countdown" in body and says(body, "CHOOSE_NEW_PASSWORD")
     response = post_form(client, "/password/reset", {"password": NEW, "confirm": NEW})
     assert response.status_code == 303 and response.headers["Location"] == "/login"
     # Not signed in automatically; other sessions ended; old password dead; new one works.
@@ -266,7 +266,7 @@ def test_invitation_uses_first_password_wording(app, client, make_user, outbox):
     messages = outbox.deliver()
     assert "first" in messages[0].subject.lower()
     client.get(path_of(link_from(messages, "newbie@example.test")))
-    assert "Set your first password" in client.get("/password/reset").get_data(as_text=True)
+    assert says(client.get("/password/reset").get_data(as_text=True), "SET_FIRST_PASSWORD")
     post_form(client, "/password/reset", {"password": NEW, "confirm": NEW})
     assert login(client, "newbie", NEW).status_code == 303
 
