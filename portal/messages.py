@@ -158,6 +158,19 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     "WEAK_MAX_LENGTH": N_(
         "Allow at least 64 characters so that long passphrases and password managers work."
     ),
+    # Administrator alerts (mail)
+    "ALERT_ADMIN_PASSWORD_SET": N_(
+        "The password of the administrator account %(username)s (%(name)s) was set by "
+        "%(actor)s and the account's sessions were ended."
+    ),
+    "ALERT_ADMIN_LOCKED": N_(
+        "The administrator account %(username)s (%(name)s) was locked after too many failed "
+        "sign-in attempts."
+    ),
+    "ALERT_NOT_ME": N_(
+        "%(username)s (%(name)s) reported a password change they did not make. Their account "
+        "was locked and all its sessions were ended."
+    ),
     # Page text (headings, buttons, links, hints): templates show message("KEY")
     "FORGOT_LINK": N_("Forgotten your password or signing in for the first time?"),
     "SET_FIRST_PASSWORD": N_("Set your first password"),
@@ -195,6 +208,10 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
         "Found in the organisation directory: %(name)s signs in with their directory password."
     ),
     "USERS_IMPORTED": N_plural("%(num)d user imported.", "%(num)d users imported."),
+    "TEAM_MEMBERS_LINK": N_plural(
+        "%(num)d member of %(team)s: see in the user list",
+        "%(num)d members of %(team)s: see them in the user list",
+    ),
     "TEAM_DELETE_MEMBERS": N_plural(
         "Its %(num)d member keeps their account and will have no team.",
         "Its %(num)d members keep their accounts and will have no team.",
