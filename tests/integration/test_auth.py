@@ -417,7 +417,7 @@ def test_lockouts_are_audited_and_a_hard_lock_mails_the_owner_once(make_app, out
         database.connect(reuse_if_open=True)
         with mail_module.mail.record_messages() as sent:
             mail_module.deliver_due()
-    assert [m.subject for m in sent] == ["Your Passgate account was locked"]
+        assert [m.subject for m in sent] == [mail_module.subject_of("account_locked", "en")]
 
 
 def test_housekeeping_removes_dead_sessions_links_and_throttle_rows(app, client, make_user):
