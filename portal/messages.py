@@ -149,6 +149,8 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     # Audit log
     "AUDIT_NO_MATCH": N_("No events match these filters."),
     # Settings
+    "WHOLE_NUMBER": N_("Enter a whole number."),
+    "NUMBER_RANGE": N_("Enter a whole number from %(low)d to %(high)d."),
     "SETTINGS_SAVED": N_("Settings saved. They apply from now on."),
     "SETTINGS_UNCHANGED": N_("Nothing was changed."),
     "WEAK_MIN_LENGTH": N_(
@@ -158,6 +160,8 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     "WEAK_MAX_LENGTH": N_(
         "Allow at least 64 characters so that long passphrases and password managers work."
     ),
+    # Mail
+    "GREETING": N_("Hello %(name)s,"),
     # Administrator alerts (mail)
     "ALERT_ADMIN_PASSWORD_SET": N_(
         "The password of the administrator account %(username)s (%(name)s) was set by "
@@ -172,6 +176,8 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
         "was locked and all its sessions were ended."
     ),
     # Page text (headings, buttons, links, hints): templates show message("KEY")
+    "SIGN_OUT": N_("Sign out"),
+    "USER_COUNT": N_plural("%(num)d user", "%(num)d users"),
     "FORGOT_LINK": N_("Forgotten your password or signing in for the first time?"),
     "SET_FIRST_PASSWORD": N_("Set your first password"),
     "CHOOSE_NEW_PASSWORD": N_("Choose a new password"),

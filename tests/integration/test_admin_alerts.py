@@ -113,7 +113,7 @@ def test_set_password_of_an_admin_alerts_in_english(make_app, smtp_server):
     got = alerts_to(smtp_server)
     assert sorted(got) == ["ada@example.test"]
     assert says(got["ada@example.test"], "ALERT_ADMIN_PASSWORD_SET", actor="chloe")
-    assert "Hello Ada" in got["ada@example.test"]
+    assert says(got["ada@example.test"], "GREETING", name="Ada")
 
 
 def test_reset_of_a_plain_user_alerts_nobody(make_app, smtp_server):
