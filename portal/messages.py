@@ -179,6 +179,9 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     "SIGN_OUT": N_("Sign out"),
     "USER_COUNT": N_plural("%(num)d user", "%(num)d users"),
     "FORGOT_LINK": N_("Forgotten your password or signing in for the first time?"),
+    "TEMP_PASSWORD_SIGNED_IN": N_(
+        "You signed in with a temporary password. Choose your own password to continue."
+    ),
     "SET_FIRST_PASSWORD": N_("Set your first password"),
     "CHOOSE_NEW_PASSWORD": N_("Choose a new password"),
     "CANCEL_RECOVERY_LINK": N_("Cancel the recovery link"),
@@ -188,6 +191,7 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
         "%(when)s; until then your address does not change."
     ),
     "MY_SESSIONS": N_("My sessions"),
+    "DEVICE": N_("%(browser)s on %(system)s"),
     "THIS_SESSION": N_("This session"),
     "END_SESSION": N_("End session"),
     "END_OTHER_SESSIONS": N_("End all other sessions"),

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 
+from portal.messages import MESSAGES
 from tests.e2e.helpers import PASSWORD, sign_in
 from tests.helpers import says
 
@@ -109,7 +110,7 @@ def test_forced_change_with_temporary_password(live, page):
 
     sign_in(page, live.url, "carol", user.temp)
     assert page.url == f"{live.url}/password/change"
-    assert page.get_by_text("You signed in with a temporary password").is_visible()
+    assert page.get_by_text(MESSAGES["TEMP_PASSWORD_SIGNED_IN"]).is_visible()
 
     page.goto(f"{live.url}/")
     assert page.url == f"{live.url}/password/change", "home reachable before the change"
