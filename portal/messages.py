@@ -3,7 +3,10 @@
 is declared at import time); tests check a page with ``tests.helpers.says(body, "KEY")``,
 which renders the same entry, so a reworded message changes one line here, not the tests.
 
-Entries are English msgids, translated at the moment they are shown.
+Entries are English msgids, translated at the moment they are shown. Templates show page
+text the tests check with the global ``message("KEY", **values)``. Not in ``base.html``:
+the error page (errors/error.html, which extends it) is rendered with a variable named
+``message`` that hides the global.
 """
 
 from __future__ import annotations
@@ -176,7 +179,6 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
         "was locked and all its sessions were ended."
     ),
     # Page text (headings, buttons, links, hints): templates show message("KEY")
-    "SIGN_OUT": N_("Sign out"),
     "USER_COUNT": N_plural("%(num)d user", "%(num)d users"),
     "FORGOT_LINK": N_("Forgotten your password or signing in for the first time?"),
     "TEMP_PASSWORD_SIGNED_IN": N_(
