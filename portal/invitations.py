@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import format_timedelta
-from flask_babel import gettext as _
 
 from . import audit, mail, settings, tokens
 from .db import write
+from .messages import text
 from .models import ResetToken, User, utcnow
 
 EVERY_SECONDS = 60  # the worker looks for invitations to remind at most this often
@@ -68,9 +68,9 @@ def note(invitation: Invitation) -> str:
     """ "Sent 2 days ago, expires in 1 day" / "Expired 3 hours ago" (request's language)."""
     now = utcnow()
     if invitation.expires_at <= now:
-        return _("Invitation expired %(when)s", when=_ago(invitation.expires_at, now))
-    return _(
-        "Sent %(sent)s, expires %(when)s",
+        return text("INVITATION_EXPIRED", when=_ago(invitation.expires_at, now))
+    return text(
+        "INVITATION_AGE",
         sent=_ago(invitation.sent_at, now),
         when=_ago(invitation.expires_at, now),
     )

@@ -3,7 +3,10 @@
 is declared at import time); tests check a page with ``tests.helpers.says(body, "KEY")``,
 which renders the same entry, so a reworded message changes one line here, not the tests.
 
-Entries are English msgids, translated at the moment they are shown.
+Entries are English msgids, translated at the moment they are shown. Templates show page
+text the tests check with the global ``message("KEY", **values)``. Not in ``base.html``:
+the error page (errors/error.html, which extends it) is rendered with a variable named
+``message`` that hides the global.
 """
 
 from __future__ import annotations
@@ -149,6 +152,8 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     # Audit log
     "AUDIT_NO_MATCH": N_("No events match these filters."),
     # Settings
+    "WHOLE_NUMBER": N_("Enter a whole number."),
+    "NUMBER_RANGE": N_("Enter a whole number from %(low)d to %(high)d."),
     "SETTINGS_SAVED": N_("Settings saved. They apply from now on."),
     "SETTINGS_UNCHANGED": N_("Nothing was changed."),
     "WEAK_MIN_LENGTH": N_(
@@ -158,6 +163,91 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     "WEAK_MAX_LENGTH": N_(
         "Allow at least 64 characters so that long passphrases and password managers work."
     ),
+    # Mail
+    "GREETING": N_("Hello %(name)s,"),
+    # Administrator alerts (mail)
+    "ALERT_ADMIN_PASSWORD_SET": N_(
+        "The password of the administrator account %(username)s (%(name)s) was set by "
+        "%(actor)s and the account's sessions were ended."
+    ),
+    "ALERT_ADMIN_LOCKED": N_(
+        "The administrator account %(username)s (%(name)s) was locked after too many failed "
+        "sign-in attempts."
+    ),
+    "ALERT_NOT_ME": N_(
+        "%(username)s (%(name)s) reported a password change they did not make. Their account "
+        "was locked and all its sessions were ended."
+    ),
+    # Page text (headings, buttons, links, hints): templates show message("KEY")
+    "USER_COUNT": N_plural("%(num)d user", "%(num)d users"),
+    "FORGOT_LINK": N_("Forgotten your password or signing in for the first time?"),
+    "TEMP_PASSWORD_SIGNED_IN": N_(
+        "You signed in with a temporary password. Choose your own password to continue."
+    ),
+    "SET_FIRST_PASSWORD": N_("Set your first password"),
+    "CHOOSE_NEW_PASSWORD": N_("Choose a new password"),
+    "CANCEL_RECOVERY_LINK": N_("Cancel the recovery link"),
+    "LOCK_MY_ACCOUNT": N_("Lock my account"),
+    "EMAIL_CHANGE_PENDING": N_(
+        "Waiting for confirmation: %(address)s. Open the link we mailed to it before "
+        "%(when)s; until then your address does not change."
+    ),
+    "MY_SESSIONS": N_("My sessions"),
+    "DEVICE": N_("%(browser)s on %(system)s"),
+    "THIS_SESSION": N_("This session"),
+    "END_SESSION": N_("End session"),
+    "END_OTHER_SESSIONS": N_("End all other sessions"),
+    "ACTIVE_SESSIONS": N_("Active sessions"),
+    "RESEND_INVITATION": N_("Re-send invitation"),
+    "SEND_RECOVERY_LINK": N_("Send a recovery link"),
+    "SEND_RECOVERY_LINKS": N_plural("Send %(num)d recovery link", "Send %(num)d recovery links"),
+    "CANCEL": N_("Cancel"),
+    "RESET_UNLOCK": N_("Reset & Unlock"),
+    "RESET_CONFIRM": N_(
+        "Are you sure you want to reset the password and unlock the account for %(name)s?"
+    ),
+    "DOWNLOAD_ONCE": N_("Download CSV (once)"),
+    "EMAIL_QUEUED": N_("Email queued…"),
+    "PAGE_OF": N_("Page %(page)d of %(pages)d"),
+    "INVITATION_AGE": N_("Sent %(sent)s, expires %(when)s"),
+    "INVITATION_EXPIRED": N_("Invitation expired %(when)s"),
+    "DIRECTORY_DOWN": N_("The directory is unavailable at the moment."),
+    "DIRECTORY_OWNED_FIELDS": N_(
+        "Names, username and email of a directory account come from the organisation "
+        "directory; change them there."
+    ),
+    "FOUND_IN_DIRECTORY": N_(
+        "Found in the organisation directory: %(name)s signs in with their directory password."
+    ),
+    "USERS_IMPORTED": N_plural("%(num)d user imported.", "%(num)d users imported."),
+    "TEAM_MEMBERS_LINK": N_plural(
+        "%(num)d member of %(team)s: see in the user list",
+        "%(num)d members of %(team)s: see them in the user list",
+    ),
+    "TEAM_DELETE_MEMBERS": N_plural(
+        "Its %(num)d member keeps their account and will have no team.",
+        "Its %(num)d members keep their accounts and will have no team.",
+    ),
+    "TEAM_DELETE_MANAGERS": N_plural(
+        "%(num)d manager will no longer manage it.", "%(num)d managers will no longer manage it."
+    ),
+    "MAIL_FAILURES": N_plural(
+        "%(num)d email could not be delivered in the last 30 days.",
+        "%(num)d emails could not be delivered in the last 30 days.",
+    ),
+    "IN_30_DAYS": N_plural("%(num)d in 30 days", "%(num)d in 30 days"),
+    # Passcodes
+    "PASSCODE_LINK": N_("Set or change my passcode"),
+    "SET_PASSCODE": N_("Set your passcode"),
+    "PASSCODE_TEMPORARY": N_(
+        "An administrator gave you a temporary passcode. Choose your own passcode to continue."
+    ),
+    "CHANGE_PASSCODE": N_("Change your passcode"),
+    "PASSCODE_NOT_SET": N_("not set"),
+    "RESET_PASSCODE": N_("Reset passcode"),
+    "RESET_PASSCODES": N_("Reset passcodes"),
+    "PASSCODE_SETTINGS": N_("Passcodes and API keys"),
+    "API_KEY_REVOKED": N_("Revoked %(when)s"),
 }
 
 

@@ -14,9 +14,10 @@ import urllib.request
 from datetime import timedelta
 
 from aiosmtpd.controller import Controller
+from flask_babel import force_locale
 from markupsafe import escape
 
-from portal import messages
+from portal import mail, messages
 from portal.access import clear_cache
 from portal.db import database, truncate_all
 from portal.models import DEFAULT_ROLES, MODELS, AuditEvent, Role, UserSession, utcnow
@@ -165,6 +166,24 @@ def _escaped(text: str) -> str:
 def says(body: str, key: str, **values) -> bool:
     """Does ``body`` show the message ``key`` (see ``message_pattern``)?"""
     return message_pattern(key, **values).search(body) is not None
+
+
+def subject(app, kind: str, language: str = "en") -> str:
+    """The subject of a mail of ``kind`` (portal.mail.SUBJECTS, the organisation's name in)."""
+    with app.test_request_context():
+        database.connect(reuse_if_open=True)
+        try:
+            return mail.subject_of(kind, language)
+        finally:
+            database.close()
+
+
+def english(app, value) -> str:
+    """A text keyed in its own module's table (a list label, an audit action's label, a
+    policy rule's text) as an English page shows it: ``value`` is a lazy string or a
+    function of no arguments."""
+    with app.test_request_context(), force_locale("en"):
+        return str(value() if callable(value) else value)
 
 
 # --- admin screens --------------------------------------------------------------------

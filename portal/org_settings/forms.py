@@ -18,6 +18,7 @@ from wtforms.validators import InputRequired, StopValidation, ValidationError
 from wtforms.widgets import TextInput
 
 from ..forms import MaxLength, no_control_chars
+from ..messages import lazy
 
 END_OF_DAY = "end-of-day"
 
@@ -93,7 +94,7 @@ class WholeNumberField(IntegerField):
             return
         if not _DIGITS.fullmatch(raw):
             self.data = None
-            raise ValueError(_l("Enter a whole number."))
+            raise ValueError(lazy("WHOLE_NUMBER"))
         self.data = int(raw)
 
 
@@ -104,9 +105,7 @@ def between(low: int, high: int):
         if field.errors:  # not a number: already said so
             raise StopValidation()
         if field.data is None or not low <= field.data <= high:
-            raise ValidationError(
-                _l("Enter a whole number from %(low)d to %(high)d.", low=low, high=high)
-            )
+            raise ValidationError(lazy("NUMBER_RANGE", low=low, high=high))
 
     return check
 

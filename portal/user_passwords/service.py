@@ -111,10 +111,8 @@ PASSWORD = SecretKind(
     bulk_action="reset",
     purpose=b"passgate bulk results v1",
     texts={
-        "reset": N_("Reset & Unlock"),
-        "confirm": N_(
-            "Are you sure you want to reset the password and unlock the account for %(name)s?"
-        ),
+        "reset": partial(text, "RESET_UNLOCK"),
+        "confirm": partial(text, "RESET_CONFIRM"),
         "done": partial(text, "RESET_DONE"),
         "result_page": N_("Password reset"),
         "shown_once": N_("Temporary password (this is the only time it is shown):"),

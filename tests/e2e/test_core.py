@@ -10,7 +10,9 @@ from datetime import timedelta
 
 import pytest
 
+from portal.messages import MESSAGES
 from tests.e2e.helpers import PASSWORD, sign_in
+from tests.helpers import says
 
 pytestmark = pytest.mark.e2e
 
@@ -37,16 +39,14 @@ def test_sign_in_and_generic_error(live, page):
     sign_in(page, live.url, "alice", "not the right password at all")
     assert "/login" in page.url
     alert = page.get_by_role("alert")
-    assert "Your username, email or password was incorrect." in alert.inner_text()
+    assert says(alert.inner_text(), "LOGIN_FAILED")
     # The typed identifier is kept, the password is not.
     assert page.get_by_label("Username or email").input_value() == "alice"
     assert page.locator("input[name=password]").input_value() == ""
 
     # An unknown account gets exactly the same message.
     sign_in(page, live.url, "nobody-here", PASSWORD)
-    assert (
-        "Your username, email or password was incorrect." in page.get_by_role("alert").inner_text()
-    )
+    assert says(page.get_by_role("alert").inner_text(), "LOGIN_FAILED")
 
     sign_in(page, live.url, "ALICE", PASSWORD)  # usernames are case-insensitive
     assert page.url.rstrip("/") == live.url
@@ -93,7 +93,7 @@ def test_recovery_through_real_mail(live, page):
     page.wait_for_selector("#policy li[data-rule=match].ok")
     page.get_by_role("button", name="Save password").click()
     page.wait_for_url("**/login**")
-    assert "Your password has been set" in page.locator(".flash").first.inner_text()
+    assert says(page.locator(".flash").first.inner_text(), "PASSWORD_RESET_DONE")
 
     sign_in(page, live.url, "bob", NEW_PASSWORD)
     assert page.url.rstrip("/") == live.url
@@ -110,7 +110,7 @@ def test_forced_change_with_temporary_password(live, page):
 
     sign_in(page, live.url, "carol", user.temp)
     assert page.url == f"{live.url}/password/change"
-    assert page.get_by_text("You signed in with a temporary password").is_visible()
+    assert page.get_by_text(MESSAGES["TEMP_PASSWORD_SIGNED_IN"]).is_visible()
 
     page.goto(f"{live.url}/")
     assert page.url == f"{live.url}/password/change", "home reachable before the change"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.helpers import sign_in
+from tests.helpers import says
 from tests.ldap_server import GROUPS, Slapd
 
 pytestmark = pytest.mark.e2e
@@ -74,7 +75,7 @@ def test_directory_sign_in_and_recovery_through_mail(live, sso, page):
     page.get_by_label("Confirm new password").fill(NEW)
     with page.expect_navigation():
         page.get_by_role("button", name="Save password").click()
-    assert "Your password has been set" in page.locator(".flash").first.inner_text()
+    assert says(page.locator(".flash").first.inner_text(), "PASSWORD_RESET_DONE")
     assert sso.can_bind("dora", NEW) and not sso.can_bind("dora", DORA)
 
     # The local provider does not accept a directory account, whatever was typed.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from portal.messages import MESSAGES
 from tests.e2e.axe import AXE_VERSION, axe_violations
 from tests.e2e.tour import sign_in
 
@@ -90,7 +91,7 @@ def test_admin_sees_and_ends_a_users_session(live, new_page):
         _no_violations(admin, f"admin user page with sessions ({lang})")
     row = admin.locator("#sessions-region tr[data-session]", has_text="Safari")
     row.get_by_role("button", name="End session").click()
-    admin.get_by_text("The session has been ended.").wait_for()
+    admin.get_by_text(MESSAGES["SESSION_ENDED"]).wait_for()
     assert admin.locator("#sessions-region tr[data-session]").count() == 0
     phone.goto(f"{live.url}/")
     assert "/login" in phone.url

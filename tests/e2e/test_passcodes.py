@@ -11,6 +11,7 @@ import pytest
 
 from tests.e2e.axe import axe_violations
 from tests.e2e.helpers import PASSWORD, sign_in
+from tests.helpers import says
 
 pytestmark = pytest.mark.e2e
 
@@ -84,7 +85,7 @@ def test_admin_resets_a_passcode_copy_send_and_the_gate(live, page, new_page):
     sign_in(other, live.url, "omar")
     other.goto(f"{live.url}/")
     assert other.url == f"{live.url}/account/passcode", other.url
-    assert "temporary passcode" in other.inner_text("main")
+    assert says(other.inner_text("main"), "PASSCODE_TEMPORARY")
     other.get_by_label("Current password").fill(PASSWORD)
     other.get_by_label("New passcode", exact=True).fill(GOOD)
     other.get_by_label("Confirm new passcode").fill(GOOD)

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from portal import alerts, settings
+from portal import alerts, mail, settings
 from portal.db import database
 from portal.models import AuditEvent, RecoveryRequest, ResetToken, User, UserSession, utcnow
 
@@ -23,6 +23,7 @@ from ..helpers import (
 )
 
 FIREFOX_WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
+ON_WINDOWS = {"browser": "Firefox", "system": "Windows"}  # FIREFOX_WINDOWS, as mails name it
 LINK_RE = r"http://localhost(/(?:password/reset|account/not-me|account/confirm)/[A-Za-z0-9_\-]+)"
 NEW_PASSWORD = "ocean breeze kettle 2042"
 
@@ -60,11 +61,16 @@ class Env:
             run_once()
             database.close()
 
-    def mails(self, address, subject_part=""):
+    def mails(self, address, kind=None):
+        """The texts of the mails to ``address`` (only those of ``kind``: its subject in
+        English, portal.mail.SUBJECTS)."""
+        if kind:
+            with self.db():
+                subject = mail.subject_of(kind, "en")
         return [
             self.smtp.text_of(m)
             for rcpts, m in self.smtp.messages
-            if address in rcpts and subject_part in m["Subject"]
+            if address in rcpts and (kind is None or m["Subject"] == subject)
         ]
 
     def links(self, text, kind):
@@ -122,7 +128,7 @@ def test_recovery_mail_tells_when_where_and_which_browser(env):
     post_form(client, "/password/forgot", {"identifier": "alice"})
     env.deliver()
     (text,) = env.mails("alice@work.test")
-    assert "Firefox on Windows" in text and "127.0.0.1" in text
+    assert says(text, "DEVICE", **ON_WINDOWS) and "127.0.0.1" in text
     assert "CET" in text  # the organisation's time zone (Europe/Paris in November)
     assert env.links(text, "password/reset") and env.links(text, "account/not-me")
 
@@ -135,7 +141,7 @@ def test_not_me_in_a_recovery_mail_revokes_the_link_once(env):
     (reset,), (not_me,) = env.links(text, "password/reset"), env.links(text, "account/not-me")
     scanner = env.client("Mozilla/5.0 link preview")
     page = follow(scanner, not_me)  # a mail scanner opening it changes nothing
-    assert page.status_code == 200 and "Cancel the recovery link" in page.get_data(as_text=True)
+    assert page.status_code == 200 and says(page.get_data(as_text=True), "CANCEL_RECOVERY_LINK")
     assert follow(env.client(), reset).status_code == 200  # still usable
     with env.db():  # it expires with the recovery link it revokes
         link, sibling = (
@@ -194,12 +200,12 @@ def test_not_me_in_a_change_notice_locks_ends_sessions_and_alerts(env, monkeypat
     intruder = env.client("Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36")
     assert login(intruder, "alice", NEW_PASSWORD).status_code == 303
     env.deliver()
-    (text,) = env.mails("alice@work.test", "password was changed")
-    assert "Firefox on Windows" in text and "127.0.0.1" in text
+    (text,) = env.mails("alice@work.test", "password_changed")
+    assert says(text, "DEVICE", **ON_WINDOWS) and "127.0.0.1" in text
     (not_me,) = env.links(text, "account/not-me")
     mailbox = env.client()
     page = follow(mailbox, not_me)
-    assert "Lock my account" in page.get_data(as_text=True)
+    assert says(page.get_data(as_text=True), "LOCK_MY_ACCOUNT")
     assert env.user().status == "active"  # GET never acts
     assert press(mailbox, "/account/not-me").status_code == 303
     assert "locked" in mailbox.get("/account/not-me/done").get_data(as_text=True)
@@ -212,7 +218,7 @@ def test_not_me_in_a_change_notice_locks_ends_sessions_and_alerts(env, monkeypat
     assert [(event, uid) for event, uid, _kw in alerted] == [("not_me_lock", alice.id)]
     assert alerted[0][2]["ip"] == "127.0.0.1" and alerted[0][2]["when"] is not None
     env.deliver()
-    (alert,) = env.mails("root@work.test", "security alert")
+    (alert,) = env.mails("root@work.test", "admin_alert")
     assert "alice" in alert and "127.0.0.1" in alert
     assert audited(env, "account.not_me_lock") == ["success"]
     assert follow(env.client(), not_me).status_code == 404  # works once
@@ -223,7 +229,7 @@ def test_not_me_link_expires_with_the_notice(env):
     login(owner, "alice")
     change_password(owner)
     env.deliver()
-    (not_me,) = env.links(env.mails("alice@work.test", "password was changed")[0], "account/not-me")
+    (not_me,) = env.links(env.mails("alice@work.test", "password_changed")[0], "account/not-me")
     with env.db():
         token = ResetToken.get(ResetToken.purpose == "not_me_lock")
         # a bounded lifetime: NOT_ME_LINK_DAYS (7 days by default)
@@ -242,7 +248,7 @@ def test_not_me_survives_a_later_password_change(env):
     change_password(owner)
     change_password(owner, NEW_PASSWORD, "quiet meadow lantern 7781")
     env.deliver()
-    first = env.links(env.mails("alice@work.test", "password was changed")[0], "account/not-me")
+    first = env.links(env.mails("alice@work.test", "password_changed")[0], "account/not-me")
     client = env.client()
     follow(client, first[0])
     assert press(client, "/account/not-me").status_code == 303
@@ -260,7 +266,7 @@ def add_backup(client, address="alice@home.test", password=PASSWORD):
 
 def confirm_backup(env, address="alice@home.test"):
     env.deliver()
-    (text,) = env.mails(address, "recovery address")
+    (text,) = env.mails(address, "backup_confirm")
     (confirm,) = env.links(text, "account/confirm")
     client = env.client()
     page = follow(client, confirm)
@@ -279,12 +285,12 @@ def test_backup_address_needs_the_password_and_a_confirmation(env):
     assert env.user().backup_email is None  # not used before it is confirmed
     post_form(env.client(), "/password/forgot", {"identifier": "alice@home.test"})
     env.deliver()
-    assert env.mails("alice@home.test", "Reset") == []
+    assert env.mails("alice@home.test", "reset") == []
     _client, done = confirm_backup(env)
     assert done.status_code == 303
     assert env.user().backup_email == "alice@home.test"
     env.deliver()
-    (notice,) = env.mails("alice@work.test", "recovery address")  # the main address hears
+    (notice,) = env.mails("alice@work.test", "backup_changed")  # the main address hears
     assert "alice@home.test" in notice and env.links(notice, "account/not-me")
     assert audited(env, "backup_email.add") == ["success"]
 
@@ -298,7 +304,7 @@ def test_recovery_by_any_identifier_mails_both_addresses(env):
         env.smtp.messages.clear()
         post_form(env.client(), "/password/forgot", {"identifier": identifier})
         env.deliver()
-        work, home = env.mails("alice@work.test", "Reset"), env.mails("alice@home.test", "Reset")
+        work, home = env.mails("alice@work.test", "reset"), env.mails("alice@home.test", "reset")
         assert len(work) == len(home) == 1, identifier
         assert env.links(work[0], "password/reset") == env.links(home[0], "password/reset")
     (reset,) = env.links(home[0], "password/reset")
@@ -362,7 +368,7 @@ def test_backup_taken_by_another_account_is_a_form_error_at_confirmation(env):
     login(client, "alice")
     assert add_backup(client, "bob@work.test").status_code == 303  # same answer as any
     env.deliver()
-    (confirm,) = env.links(env.mails("bob@work.test", "recovery address")[0], "account/confirm")
+    (confirm,) = env.links(env.mails("bob@work.test", "backup_confirm")[0], "account/confirm")
     reader = env.client()
     follow(reader, confirm)
     taken = press(reader, "/account/confirm")
@@ -380,8 +386,7 @@ def test_a_race_on_the_unique_index_is_a_form_error(env, monkeypatch):
         add_backup(client, "shared@home.test")
     env.deliver()
     first, second = (
-        env.links(t, "account/confirm")[0]
-        for t in env.mails("shared@home.test", "recovery address")
+        env.links(t, "account/confirm")[0] for t in env.mails("shared@home.test", "backup_confirm")
     )
     one = env.client()
     follow(one, first)
@@ -422,12 +427,13 @@ def test_change_email_confirmed_by_the_new_address(env):
     login(client, "alice")
     assert client.get("/account/email").status_code == 200
     assert change_email(client).status_code == 303
-    assert "Waiting for confirmation" in client.get("/account/email").get_data(as_text=True)
+    pending = client.get("/account/email").get_data(as_text=True)
+    assert says(pending, "EMAIL_CHANGE_PENDING", address="alice@new.test")
     env.deliver()
-    (notice,) = env.mails("alice@work.test", "new email address was requested")
-    assert "alice@new.test" in notice and "Firefox on Windows" in notice
+    (notice,) = env.mails("alice@work.test", "email_change_requested")
+    assert "alice@new.test" in notice and says(notice, "DEVICE", **ON_WINDOWS)
     assert env.links(notice, "account/not-me")
-    (text,) = env.mails("alice@new.test", "Confirm")
+    (text,) = env.mails("alice@new.test", "email_confirm")
     (confirm,) = env.links(text, "account/confirm")
     assert env.user().email == "alice@work.test"  # nothing changes until confirmed
     page = follow(client, confirm)
@@ -435,7 +441,7 @@ def test_change_email_confirmed_by_the_new_address(env):
     assert press(client, "/account/confirm").status_code == 303
     assert env.user().email == "alice@new.test"
     env.deliver()
-    (changed,) = env.mails("alice@work.test", "email address of your")
+    (changed,) = env.mails("alice@work.test", "email_changed")
     assert env.links(changed, "account/not-me")  # the old address can still lock
     assert login(env.client(), "alice@new.test").status_code == 303
     assert login(env.client(), "alice@work.test").status_code == 401
@@ -448,8 +454,10 @@ def test_not_me_on_an_email_change_request_cancels_it_and_locks(env):
     login(client, "alice")
     change_email(client)
     env.deliver()
-    (not_me,) = env.links(env.mails("alice@work.test", "requested")[0], "account/not-me")
-    (confirm,) = env.links(env.mails("alice@new.test", "Confirm")[0], "account/confirm")
+    (not_me,) = env.links(
+        env.mails("alice@work.test", "email_change_requested")[0], "account/not-me"
+    )
+    (confirm,) = env.links(env.mails("alice@new.test", "email_confirm")[0], "account/confirm")
     owner = env.client()
     follow(owner, not_me)
     assert press(owner, "/account/not-me").status_code == 303
@@ -457,7 +465,7 @@ def test_not_me_on_an_email_change_request_cancels_it_and_locks(env):
     alice = env.user()
     assert alice.email == "alice@work.test" and alice.disabled
     env.deliver()
-    assert env.mails("root@work.test", "security alert")
+    assert env.mails("root@work.test", "admin_alert")
 
 
 def test_new_email_taken_meanwhile_is_a_form_error(env):
@@ -465,7 +473,7 @@ def test_new_email_taken_meanwhile_is_a_form_error(env):
     login(client, "alice")
     change_email(client, "bob@work.test")  # answered like any other address
     env.deliver()
-    (confirm,) = env.links(env.mails("bob@work.test", "Confirm")[0], "account/confirm")
+    (confirm,) = env.links(env.mails("bob@work.test", "email_confirm")[0], "account/confirm")
     reader = env.client()
     follow(reader, confirm)
     assert press(reader, "/account/confirm").status_code == 422
@@ -537,7 +545,7 @@ def test_an_email_changed_by_an_administrator_can_be_reported_too(env):
         assert "email" in users.update_user(root, alice, data)
         database.close()
     env.deliver()
-    (notice,) = env.mails("alice@work.test", "email address of your")
+    (notice,) = env.mails("alice@work.test", "email_changed")
     (not_me,) = env.links(notice, "account/not-me")
     client = env.client()
     follow(client, not_me)

@@ -7,10 +7,11 @@ from __future__ import annotations
 import re
 
 from portal import alerts, settings
+from portal.audit_log.labels import ACTION_LABELS
 from portal.db import database, write
 from portal.models import AuditEvent, Role, User, utcnow
 
-from ..helpers import PASSWORD, login, post, prepare_database
+from ..helpers import PASSWORD, english, login, post, prepare_database, says
 from ..settings_form import submit_settings
 
 NEW_PASSWORD = "quiet meadow copper 4471 kite"
@@ -93,7 +94,7 @@ def test_reset_of_an_admin_alerts_the_other_admins_only(make_app, smtp_server):
         assert '"admin_password_reset"' in event.detail and '"recipients": 1' in event.detail
     # The audit log says it in words.
     log = client.get("/admin/audit").get_data(as_text=True)
-    assert "Administrators alerted" in log and "Recipients: 1" in log
+    assert english(app, ACTION_LABELS["admin.alert"]) in log and "Recipients: 1" in log
 
 
 def test_set_password_of_an_admin_alerts_in_english(make_app, smtp_server):
@@ -111,8 +112,8 @@ def test_set_password_of_an_admin_alerts_in_english(make_app, smtp_server):
     deliver(app)
     got = alerts_to(smtp_server)
     assert sorted(got) == ["ada@example.test"]
-    assert "was set by chloe" in got["ada@example.test"]
-    assert "Hello Ada" in got["ada@example.test"]
+    assert says(got["ada@example.test"], "ALERT_ADMIN_PASSWORD_SET", actor="chloe")
+    assert says(got["ada@example.test"], "GREETING", name="Ada")
 
 
 def test_reset_of_a_plain_user_alerts_nobody(make_app, smtp_server):
@@ -158,7 +159,7 @@ def test_hard_lock_of_an_admin_alerts_the_others(make_app, smtp_server):
     deliver(app)
     got = alerts_to(smtp_server)
     assert sorted(got) == ["ada@example.test", "chloe@example.test"]
-    assert "locked after too many failed sign-in attempts" in got["ada@example.test"]
+    assert says(got["ada@example.test"], "ALERT_ADMIN_LOCKED")
 
 
 def test_setting_off_sends_none(make_app, smtp_server):
@@ -224,5 +225,7 @@ def test_notify_admins_derives_admins_from_role_rows(make_app, smtp_server):
         "chloe@example.test",
         "gil@example.test",
     ]
-    assert "did not make" in got["gil@example.test"] and "203.0.113.9" in got["gil@example.test"]
+    assert (
+        says(got["gil@example.test"], "ALERT_NOT_ME") and "203.0.113.9" in got["gil@example.test"]
+    )
     assert pending.password_hash is None

@@ -52,7 +52,7 @@ def test_recovery_preview_counts_and_typed_confirmation(app, client, make_user, 
     assert re.search(r'data-count="excluded">1<', text)
     assert re.search(r'data-count="pending">1<', text)
     # Sending links harms nobody: no number to type (issue 8), the button says what it does.
-    assert "confirm_count" not in text and "Send 2 recovery links" in text
+    assert "confirm_count" not in text and says(text, "SEND_RECOVERY_LINKS", num=2)
     r = post(client, "/admin/users/bulk/recovery", {"ids": selected}, htmx=True)
     assert r.status_code == 200 and "2 of 2 done" in body(r)
     outbox.deliver()
@@ -141,7 +141,7 @@ def test_bulk_reset_results_shown_once_and_downloadable_once(app, client, make_u
         assert not any(shown[0] in (e.detail or "") for e in AuditEvent.select())
     # Shown once: the job page no longer shows the passwords.
     again = client.get(f"/admin/users/bulk/jobs/{public_id}", headers=HX)
-    assert shown[0] not in body(again) and "Download CSV" in body(again)
+    assert shown[0] not in body(again) and says(body(again), "DOWNLOAD_ONCE")
     download = post(client, f"/admin/users/bulk/jobs/{public_id}/download")
     assert download.status_code == 200 and download.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(download.get_data(as_text=True).lstrip("\ufeff"))))

@@ -10,6 +10,7 @@ import pytest
 from portal import settings
 from portal.db import database
 from portal.models import AuditEvent, OutboxMail, User
+from portal.users.labels import STATUS_LABELS
 
 from ..helpers import (
     HX,
@@ -19,7 +20,9 @@ from ..helpers import (
     audit_actions,
     body,
     db_get,
+    english,
     login,
+    message_pattern,
     people,
     post,
     says,
@@ -78,7 +81,8 @@ def test_search_by_id_and_filters_and_sort(app, client, make_user):
         User.update(hard_locked=True).where(User.id == p["carol"].id).execute()
         team_b = User.get_by_id(p["bob"].id).team_id
     text = body(client.get("/admin/users?status=locked", headers=HX))
-    assert ">carol</a>" in text and ">alice</a>" not in text and "Locked" in text
+    locked = english(app, STATUS_LABELS["locked"])
+    assert ">carol</a>" in text and ">alice</a>" not in text and locked in text
     text = body(client.get(f"/admin/users?team={team_b}", headers=HX))
     assert ">bob</a>" in text and ">alice</a>" not in text
     text = body(client.get("/admin/users?sort=username&dir=desc", headers=HX))
@@ -104,9 +108,14 @@ def test_pagination(app, client, make_user):
         database.close()
     login(client, "admin")
     first = body(client.get("/admin/users", headers=HX))
-    assert "121 users" in first and "Page 1 of 3" in first and ">u048</a>" in first
+    assert says(first, "USER_COUNT", num=121) and says(first, "PAGE_OF", page=1, pages=3)
+    assert ">u048</a>" in first
     third = body(client.get("/admin/users?page=3", headers=HX))
-    assert "Page 3 of 3" in third and ">u119</a>" in third and ">u000</a>" not in third
+    assert (
+        says(third, "PAGE_OF", page=3, pages=3)
+        and ">u119</a>" in third
+        and ">u000</a>" not in third
+    )
 
 
 def test_status_badges_and_last_sign_in(app, client, make_user):
@@ -118,8 +127,8 @@ def test_status_badges_and_last_sign_in(app, client, make_user):
         User.update(must_change=True).where(User.id == p["carol"].id).execute()
     login(client, "admin")
     text = body(client.get("/admin/users"))
-    for label in ("Active", "Disabled", "Must change password", "Invitation pending"):
-        assert label in text
+    for status in ("active", "disabled", "must_change", "invited"):
+        assert english(app, STATUS_LABELS[status]) in text
     assert "UTC" in text  # admin's last sign-in, in the organisation time zone
 
 
@@ -363,14 +372,11 @@ def test_reset_confirm_dialog(app, client, make_user):
     r = client.get(f"/admin/users/{p['alice'].id}/reset", headers=HX)
     text = body(r)
     assert r.status_code == 200 and text.lstrip().startswith("<dialog data-modal")
-    assert (
-        "Are you sure you want to reset the password and unlock the account for Alice Archer?"
-    ) in text
+    assert says(text, "RESET_CONFIRM", name="Alice Archer")
     # The button names its action (issue 8), and looks destructive.
-    assert 'name="reason"' in text and ">OK<" not in text and "Cancel" in text
-    assert re.search(
-        r'<button type="submit" class="btn btn-danger">Reset (&amp;|&) Unlock</button>', text
-    )
+    assert 'name="reason"' in text and ">OK<" not in text and says(text, "CANCEL")
+    button = message_pattern("RESET_UNLOCK").pattern
+    assert re.search(f'<button type="submit" class="btn btn-danger">{button}</button>', text)
     assert "<html" in body(client.get(f"/admin/users/{p['alice'].id}/reset"))
 
 

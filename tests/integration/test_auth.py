@@ -11,8 +11,6 @@ from portal.models import AuditEvent, LoginThrottle, User, UserSession, utcnow
 
 from ..helpers import PASSWORD, csrf_of, login, normalize, post_form, says
 
-GENERIC = "Your username, email or password was incorrect."
-
 
 def test_login_page_has_fields_and_recovery_link(client):
     page = client.get("/login")
@@ -20,7 +18,7 @@ def test_login_page_has_fields_and_recovery_link(client):
     assert page.status_code == 200
     for name in ('name="identifier"', 'name="password"', 'name="csrf_token"'):
         assert name in body
-    assert "Forgotten your password or signing in for the first time?" in body
+    assert says(body, "FORGOT_LINK")
     assert 'autocomplete="current-password"' in body and 'type="password"' in body
     assert 'name="provider"' not in body  # no directory configured
 
@@ -58,7 +56,7 @@ def test_one_generic_failure_for_every_reason(app, client, make_user):
         body = normalize(response.get_data(as_text=True)).replace(
             f'value="{identifier}"', 'value="ID"'
         )
-        assert GENERIC in body
+        assert says(body, "LOGIN_FAILED")
         bodies.add(body)
     # Identical for every case, the hard-locked account included: what the answer shows
     # follows only the failures of the typed identifier (issue 11, finding 3).
@@ -419,7 +417,7 @@ def test_lockouts_are_audited_and_a_hard_lock_mails_the_owner_once(make_app, out
         database.connect(reuse_if_open=True)
         with mail_module.mail.record_messages() as sent:
             mail_module.deliver_due()
-    assert [m.subject for m in sent] == ["Your Passgate account was locked"]
+        assert [m.subject for m in sent] == [mail_module.subject_of("account_locked", "en")]
 
 
 def test_housekeeping_removes_dead_sessions_links_and_throttle_rows(app, client, make_user):
@@ -478,6 +476,6 @@ def test_a_running_wait_says_wait_not_incorrect(app, client, make_user):
     response = login(client, "waiter", PASSWORD)
     assert response.status_code == 401
     body = response.get_data(as_text=True)
-    assert GENERIC not in body
+    assert not says(body, "LOGIN_FAILED")
     assert says(body, "SIGNIN_PAUSED")
     assert "wait 2 minutes" in body

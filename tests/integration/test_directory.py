@@ -11,13 +11,17 @@ import re
 
 import pytest
 
+from portal.auth.forms import PROVIDERS
 from portal.db import database
 from portal.models import LoginThrottle, ResetToken, User
+from portal.policy import Policy, _error_text
+from portal.users.labels import PROVIDER_LABELS
 
 from ..helpers import (
     PASSWORD,
     audit_actions,
     csrf_of,
+    english,
     login,
     normalize,
     post_form,
@@ -70,16 +74,17 @@ def row(app, username) -> User | None:
 # --- sign-in -----------------------------------------------------------------------------
 
 
-def test_sign_in_page_offers_the_provider_choice_in_both_languages(client):
+def test_sign_in_page_offers_the_provider_choice_in_both_languages(app, client):
+    passgate, sso = (english(app, label) for _name, label in PROVIDERS)
     body = client.get("/login?lang=en").get_data(as_text=True)
     assert 'name="provider"' in body
-    assert "Passgate account" in body and "Organisation directory (SSO)" in body
+    assert passgate in body and sso in body
     body = client.get("/login?lang=fr").get_data(as_text=True)
     assert 'name="provider"' in body
-    assert "Passgate account" not in body and "Organisation directory (SSO)" not in body
+    assert passgate not in body and sso not in body
     assert "(SSO)" in body  # the French label keeps the acronym users know
     forgot = client.get("/password/forgot?lang=en").get_data(as_text=True)
-    assert 'name="provider"' in forgot and "Organisation directory (SSO)" in forgot
+    assert 'name="provider"' in forgot and sso in forgot
 
 
 def test_sign_in_by_username_creates_the_local_row(app, client):
@@ -205,7 +210,8 @@ def test_change_passgate_policy_runs_first(app, slapd):
     client = app.test_client()
     sso_login(client, "dora", DORA)
     response = change(client, DORA, "short1")
-    assert response.status_code == 422 and "at least" in response.get_data(as_text=True)
+    too_short = english(app, lambda: _error_text("min_length", Policy()))
+    assert response.status_code == 422 and too_short in response.get_data(as_text=True)
     assert slapd.can_bind("dora", DORA)
 
 
@@ -501,7 +507,8 @@ def test_sync_directory_adds_updates_and_disables_vanished(app, slapd, tmp_path)
         database.close()
     login(admin, "boss")
     listing = admin.get("/admin/users?provider=sso").get_data(as_text=True)
-    assert "gus" in listing and '<span class="status-note">Directory (SSO)</span>' in listing
+    sso = english(app, PROVIDER_LABELS["sso"])
+    assert "gus" in listing and f'<span class="status-note">{sso}</span>' in listing
     assert "boss@example.test" not in listing
 
 
@@ -523,7 +530,7 @@ def test_edit_dialog_keeps_directory_owned_fields(app, make_user):
     assert re.search(r'name="email"[^>]*readonly', form) or re.search(
         r'readonly[^>]*name="email"', form
     )
-    assert "come from the organisation directory" in form
+    assert says(form, "DIRECTORY_OWNED_FIELDS")
     response = admin_post(
         admin,
         f"/admin/users/{dora.id}/edit",
@@ -629,7 +636,7 @@ def test_user_page_shows_the_directory_state(app, slapd, make_user):
     slapd.stop()
     response = admin.get(f"/admin/users/{dora.id}")
     assert response.status_code == 200
-    assert "The directory is unavailable at the moment." in response.get_data(as_text=True)
+    assert says(response.get_data(as_text=True), "DIRECTORY_DOWN")
 
 
 def test_bulk_recovery_links_for_directory_accounts(app, slapd, make_user, outbox):
@@ -686,7 +693,7 @@ def test_admin_adds_a_directory_account_from_the_directory(app, slapd, make_user
     )
     text = response.get_data(as_text=True)
     assert response.status_code == 200, text
-    assert "Found in the organisation directory" in text and "invitation" not in text
+    assert says(text, "FOUND_IN_DIRECTORY") and "invitation" not in text
     fay = row(app, "fay")
     assert (fay.provider, fay.email, fay.last_name, fay.role) == (
         "sso",
@@ -700,9 +707,7 @@ def test_admin_adds_a_directory_account_from_the_directory(app, slapd, make_user
         admin, "/admin/users/new", {"username": "nobody", "role": "user", "provider": "sso"}
     )
     assert response.status_code == 422
-    assert "no account with this username in the organisation directory" in response.get_data(
-        as_text=True
-    )
+    assert says(response.get_data(as_text=True), "NOT_IN_DIRECTORY")
     assert row(app, "nobody") is None
 
 

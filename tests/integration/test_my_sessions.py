@@ -10,7 +10,17 @@ from portal.account_sessions.service import describe
 from portal.db import database
 from portal.models import AuditEvent, UserSession, utcnow
 
-from ..helpers import HX, PASSWORD, age_session, audit_actions, body, csrf_of, login, people
+from ..helpers import (
+    HX,
+    PASSWORD,
+    age_session,
+    audit_actions,
+    body,
+    csrf_of,
+    login,
+    people,
+    says,
+)
 
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
 SAFARI = (
@@ -21,6 +31,8 @@ EDGE = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0"
 )
+ON_WINDOWS = {"browser": "Firefox", "system": "Windows"}  # how the list names FIREFOX
+ON_IOS = {"browser": "Safari", "system": "iOS"}
 HANDLE_RE = re.compile(r'data-session="([0-9a-f]{32})"(?! data-current)')
 
 
@@ -54,13 +66,14 @@ def test_list_marks_this_session_and_shows_the_others(app, make_user):
     assert 'href="/account/sessions"' in home
     r = laptop.get("/account/sessions")
     text = body(r)
-    assert r.status_code == 200 and "My sessions" in text
+    assert r.status_code == 200 and says(text, "MY_SESSIONS")
     rows = re.findall(r"<tr data-session=[^>]*>.*?</tr>", text, re.S)
     assert len(rows) == 2
-    assert "data-current" in rows[0] and "Firefox on Windows" in rows[0]
-    assert "This session" in rows[0] and "End session" not in rows[0]
-    assert "Safari on iOS" in rows[1] and "203.0.113.7" in rows[1] and "End session" in rows[1]
-    assert "End all other sessions" in text
+    assert "data-current" in rows[0] and says(rows[0], "DEVICE", **ON_WINDOWS)
+    assert says(rows[0], "THIS_SESSION") and not says(rows[0], "END_SESSION")
+    assert says(rows[1], "DEVICE", **ON_IOS) and "203.0.113.7" in rows[1]
+    assert says(rows[1], "END_SESSION")
+    assert says(text, "END_OTHER_SESSIONS")
     # Nothing from the cookie or its stored hash is on the page.
     with app.app_context():
         database.connect(reuse_if_open=True)
@@ -85,7 +98,7 @@ def test_end_one_with_htmx_signs_that_browser_out(app, make_user):
     )
     text = body(r)
     assert r.status_code == 200 and "<html" not in text and 'id="sessions-region"' in text
-    assert "The session has been ended." in text and "Safari" not in text
+    assert says(text, "SESSION_ENDED") and "Safari" not in text
     assert phone.get("/").status_code == 302  # signed out
     assert laptop.get("/").status_code == 200
     event = audit_actions(app, "session.end")[-1]
@@ -94,7 +107,7 @@ def test_end_one_with_htmx_signs_that_browser_out(app, make_user):
     again = laptop.post(
         f"/account/sessions/{handle}/end", data={"csrf_token": csrf_of(page)}, headers=HX
     )
-    assert again.status_code == 404 and "already ended" in body(again)
+    assert again.status_code == 404 and says(body(again), "SESSION_GONE")
 
 
 def test_cannot_end_own_current_or_someone_elses_session(app, make_user):
@@ -109,7 +122,7 @@ def test_cannot_end_own_current_or_someone_elses_session(app, make_user):
         laptop.post(f"/account/sessions/{mine}/end", data={"csrf_token": token}).status_code == 400
     )
     r = laptop.post(f"/account/sessions/{bob_handle.group(1)}/end", data={"csrf_token": token})
-    assert r.status_code == 404 and "already ended" in body(r)
+    assert r.status_code == 404 and says(body(r), "SESSION_GONE")
     assert bob.get("/").status_code == 200
     # No CSRF token: refused, nothing ended.
     assert laptop.post(f"/account/sessions/{mine}/end").status_code == 400
@@ -127,10 +140,10 @@ def test_end_all_others_without_javascript(app, make_user):
     r = laptop.post("/account/sessions/end-others", data={"csrf_token": csrf_of(page)})
     assert r.status_code == 303 and r.headers["Location"].endswith("/account/sessions")
     after = body(laptop.get("/account/sessions"))
-    assert "2 other sessions have been ended." in after
+    assert says(after, "OTHER_SESSIONS_ENDED", num=2)
     assert phone.get("/").status_code == 302 and tablet.get("/").status_code == 302
     assert count_sessions(app, p["alice"].id) == 1
-    assert "End all other sessions" not in after
+    assert not says(after, "END_OTHER_SESSIONS")
     assert '"sessions": 2' in audit_actions(app, "session.end_others")[-1].detail
 
 
@@ -164,7 +177,9 @@ def test_admin_and_manager_see_and_end_a_users_sessions(app, make_user):
     admin = browser(app, "admin", FIREFOX)
     page = admin.get(f"/admin/users/{p['alice'].id}")
     text = body(page)
-    assert "Active sessions" in text and "Safari on iOS" in text and "203.0.113.7" in text
+    assert (
+        says(text, "ACTIVE_SESSIONS") and says(text, "DEVICE", **ON_IOS) and "203.0.113.7" in text
+    )
     handle = HANDLE_RE.search(text).group(1)
     # Step-up first when the password entry is old.
     age_session(app)
@@ -192,7 +207,7 @@ def test_admin_and_manager_see_and_end_a_users_sessions(app, make_user):
         data={"csrf_token": csrf_of(page)},
         headers=HX,
     )
-    assert r.status_code == 200 and "The session has been ended." in body(r)
+    assert r.status_code == 200 and says(body(r), "SESSION_ENDED")
     assert carol.get("/").status_code == 302
     bob = browser(app, "bob", EDGE)
     bob_handle = re.search(

@@ -23,6 +23,8 @@ from ..helpers import (
     people,
     post,
     prepare_database,
+    says,
+    subject,
 )
 from ..load.smtp import Sink
 from .passcode_helpers import GOOD, configure, new_key, set_passcode, verify
@@ -80,7 +82,7 @@ def test_admin_resets_a_passcode_copy_and_send_through_real_smtp(make_app, make_
         sent = post(
             client, f"/admin/users/{user_id}/passcode/reset/email", {"passcode": temp}, htmx=True
         )
-        assert sent.status_code == 200 and "Email queued" in body(sent)
+        assert sent.status_code == 200 and says(body(sent), "EMAIL_QUEUED")
         mail_id = int(re.search(r"/admin/passcodes/mail/(\d+)", body(sent)).group(1))
         with app.app_context():
             database.connect(reuse_if_open=True)
@@ -90,18 +92,16 @@ def test_admin_resets_a_passcode_copy_and_send_through_real_smtp(make_app, make_
 
             run_once()
             database.close()
+        reset = subject(app, "temp_passcode")
         messages = sink.wait_until(
-            lambda ms: (
-                [m for rcpt, m in ms if "reset" in m["Subject"] and "passcode" in m["Subject"]]
-                and ms
-            ),
+            lambda ms: [m for rcpt, m in ms if m["Subject"] == reset] and ms,
             timeout=10,
         )
         texts = [sink.text_of(m) for _rcpt, m in messages]
         assert any(temp in t for t in texts)
         assert all(rcpt == ["alice@example.test"] for rcpt, _m in messages)
         status = client.get(f"/admin/passcodes/mail/{mail_id}", headers=HX)
-        assert "Email sent to alice@example.test" in body(status)
+        assert says(body(status), "TEMP_MAIL_SENT", to="alice@example.test")
         assert audit_actions(app, "admin.temp_passcode_mail")
     finally:
         sink.stop()
@@ -151,7 +151,7 @@ def test_temporary_passcode_must_be_replaced_at_next_sign_in(app, client, make_u
     assert signed_in.status_code == 303
     home = alice.get("/")
     assert home.status_code == 302 and home.headers["Location"].endswith("/account/passcode")
-    assert "temporary passcode" in body(alice.get("/account/passcode"))
+    assert says(body(alice.get("/account/passcode")), "PASSCODE_TEMPORARY")
     r = account_post(alice, current_password=PASSWORD, passcode=GOOD, confirm=GOOD)
     assert r.status_code == 303 and alice.get("/").status_code == 200
     assert verify(client, key, "alice", temp).json == {"valid": False}
@@ -183,14 +183,14 @@ def test_bulk_reset_passcodes_results_once_and_csv_once(app, client, make_user):
     p = people(make_user)
     configure(app)
     login(client, "admin")
-    assert "Reset passcodes" in body(client.get("/admin/users"))
+    assert says(body(client.get("/admin/users")), "RESET_PASSCODES")
     selected = [str(p["alice"].id), str(p["bob"].id), str(p["admin"].id)]
     confirm = post(client, "/admin/users/bulk/passcodes/confirm", {"ids": selected}, htmx=True)
-    assert confirm.status_code == 200 and "Your own account is not included." in body(confirm)
+    assert confirm.status_code == 200 and says(body(confirm), "BULK_SKIPPED_SELF")
     r = post(
         client, "/admin/users/bulk/passcodes", {"ids": selected, "reason": "new phones"}, htmx=True
     )
-    assert r.status_code == 422 and "Type the number of users" in body(r)
+    assert r.status_code == 422 and says(body(r), "BULK_CONFIRM_COUNT")
     assert "new phones" in body(r)
     r = post(
         client,
@@ -213,7 +213,7 @@ def test_bulk_reset_passcodes_results_once_and_csv_once(app, client, make_user):
         assert Passcode.select().where(Passcode.temporary == True).count() == 2  # noqa: E712
         database.close()
     again = client.get(f"/admin/users/bulk/passcodes/jobs/{public_id}", headers=HX)
-    assert shown[0] not in body(again) and "Download CSV" in body(again)
+    assert shown[0] not in body(again) and says(body(again), "DOWNLOAD_ONCE")
     download = post(client, f"/admin/users/bulk/passcodes/jobs/{public_id}/download")
     assert download.status_code == 200 and download.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(download.get_data(as_text=True).lstrip("\ufeff"))))

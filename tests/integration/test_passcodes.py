@@ -9,6 +9,7 @@ from portal import settings
 from portal.db import database
 from portal.models import ApiKey, OutboxMail, Passcode
 from portal.passcodes import apikeys
+from portal.passcodes.policy import error_text, rule_text
 
 from ..helpers import (
     HX,
@@ -17,9 +18,11 @@ from ..helpers import (
     audit_actions,
     body,
     csrf_of,
+    english,
     login,
     people,
     post,
+    says,
 )
 from .passcode_helpers import GOOD, OTHER, configure, in_ctx, set_passcode, verify
 
@@ -46,8 +49,8 @@ def test_passcodes_are_off_by_default_and_everything_about_them_is_hidden(app, c
     assert "passcode" not in body(client.get("/")).lower()
     assert client.get("/account/passcode").status_code == 404
     assert client.get(f"/admin/users/{p['alice'].id}/passcode/reset").status_code == 404
-    assert "Reset passcode" not in body(client.get("/admin/users"))
-    assert "Passcodes and API keys" in body(client.get("/admin/settings"))
+    assert not says(body(client.get("/admin/users")), "RESET_PASSCODE")  # nor RESET_PASSCODES
+    assert says(body(client.get("/admin/settings")), "PASSCODE_SETTINGS")
 
 
 def test_admin_turns_passcodes_on_and_sets_the_length(app, client, make_user):
@@ -58,11 +61,12 @@ def test_admin_turns_passcodes_on_and_sets_the_length(app, client, make_user):
     bad = post(
         client, "/admin/settings/passcodes", {"passcodes_enabled": "y", "passcode_length": "13"}
     )
-    assert bad.status_code == 422 and "from 4 to 12" in body(bad) and 'value="13"' in body(bad)
+    assert bad.status_code == 422 and says(body(bad), "NUMBER_RANGE", low=4, high=12)
+    assert 'value="13"' in body(bad)
     bad = post(
         client, "/admin/settings/passcodes", {"passcodes_enabled": "y", "passcode_length": "six"}
     )
-    assert bad.status_code == 422 and "whole number" in body(bad) and 'value="six"' in body(bad)
+    assert bad.status_code == 422 and says(body(bad), "WHOLE_NUMBER") and 'value="six"' in body(bad)
     ok = post(
         client, "/admin/settings/passcodes", {"passcodes_enabled": "y", "passcode_length": "8"}
     )
@@ -73,7 +77,7 @@ def test_admin_turns_passcodes_on_and_sets_the_length(app, client, make_user):
         assert values["PASSCODES_ENABLED"] is True and values["PASSCODE_LENGTH"] == 8
     (event,) = audit_actions(app, "settings.update")
     assert '"PASSCODE_LENGTH": [6, 8]' in event.detail
-    assert "Exactly 8 digits" in body(client.get("/account/passcode"))
+    assert english(app, lambda: rule_text("length", 8)) in body(client.get("/account/passcode"))
 
 
 def test_only_administrators_reach_passcode_settings(app, client, make_user):
@@ -94,25 +98,29 @@ def test_user_sets_and_changes_own_passcode(app, client, make_user):
     configure(app)
     login(client, "alice")
     home = body(client.get("/"))
-    assert "Set or change my passcode" in home and "not set" in home
+    assert says(home, "PASSCODE_LINK") and says(home, "PASSCODE_NOT_SET")
     page = body(client.get("/account/passcode"))
-    assert "Set your passcode" in page and "Exactly 6 digits" in page and "1234" in page
+    rules = [english(app, lambda k=k: rule_text(k, 6)) for k in ("length", "no_sequence")]
+    assert says(page, "SET_PASSCODE") and all(rule in page for rule in rules)
     wrong = account_post(client, current_password="not my password", passcode=GOOD, confirm=GOOD)
-    assert wrong.status_code == 422 and "current password is not correct" in body(wrong)
+    assert wrong.status_code == 422 and says(body(wrong), "CURRENT_PASSWORD_WRONG")
     assert f'value="{GOOD}"' in body(wrong)  # nothing typed is lost
     weak = account_post(client, current_password=PASSWORD, passcode="123456", confirm="123456")
-    assert weak.status_code == 422 and "Avoid runs of digits" in body(weak)
+    errors = {
+        k: english(app, lambda k=k: error_text(k, 6)) for k in ("no_sequence", "match", "digits")
+    }
+    assert weak.status_code == 422 and errors["no_sequence"] in body(weak)
     mismatch = account_post(client, current_password=PASSWORD, passcode=GOOD, confirm=OTHER)
-    assert mismatch.status_code == 422 and "do not match" in body(mismatch)
+    assert mismatch.status_code == 422 and errors["match"] in body(mismatch)
     letters = account_post(client, current_password=PASSWORD, passcode="73a541", confirm="73a541")
-    assert letters.status_code == 422 and "digits only" in body(letters)
+    assert letters.status_code == 422 and errors["digits"] in body(letters)
     assert passcode_row(app, alice) is None
     done = account_post(client, current_password=PASSWORD, passcode=GOOD, confirm=GOOD)
     assert done.status_code == 303
     row = passcode_row(app, alice)
     assert row.passcode_hash.startswith("$2b$") and GOOD not in row.passcode_hash
     assert not row.temporary
-    assert "Change your passcode" in body(client.get("/account/passcode"))
+    assert says(body(client.get("/account/passcode")), "CHANGE_PASSCODE")
     again = account_post(client, current_password=PASSWORD, passcode=OTHER, confirm=OTHER)
     assert again.status_code == 303
     events = audit_actions(app, "passcode.change")
@@ -129,7 +137,8 @@ def test_personal_digits_of_the_account_are_refused(app, client, make_user):
     configure(app)
     login(client, "lea2468")
     r = account_post(client, current_password=PASSWORD, passcode="246809", confirm="246809")
-    assert r.status_code == 422 and "username, email address or account ID" in body(r)
+    refusal = english(app, lambda: error_text("not_personal", 6))
+    assert r.status_code == 422 and refusal in body(r)
 
 
 def test_live_checklist(app, client, make_user):
@@ -189,7 +198,7 @@ def test_api_keys_created_once_listed_and_revoked(app, client, make_user):
     assert revoked.status_code == 303
     assert post(client, f"/admin/settings/api-keys/{key.id}/revoke").status_code == 404
     assert verify(client, raw, "alice", GOOD).status_code == 401
-    assert "Revoked" in body(client.get("/admin/settings/passcodes"))
+    assert says(body(client.get("/admin/settings/passcodes")), "API_KEY_REVOKED")
     details = [
         e.detail for e in audit_actions(app) if e.action in ("apikey.create", "apikey.revoke")
     ]

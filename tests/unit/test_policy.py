@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from portal import blocklist, policy
+from portal.messages import MESSAGES
 from portal.policy import Evaluation, Policy, RuleResult, evaluate, is_common, normalize, rules
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,7 +22,7 @@ MSG_MIN_15 = "Use at least 15 characters."
 MSG_MAX_128 = "Use at most 128 characters."
 MSG_CONTROL = "Passwords cannot contain control characters."
 MSG_PERSONAL = "Do not use your name, username, email address or the organisation's name."
-MSG_MISMATCH = "The passwords do not match."
+MSG_MISMATCH = MESSAGES["PASSWORDS_DIFFER"]
 MSG_EMPTY = "Enter a password."
 
 

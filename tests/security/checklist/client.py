@@ -20,7 +20,6 @@ OTHER_PASSWORD = "quiet orchard signal 2208"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 CSRF_META_RE = re.compile(r'name="csrf-token" content="([^"]+)"')
 LINK_RE = re.compile(r"https?://[^/\s]+(/password/reset/([A-Za-z0-9_\-]+))")
-GENERIC_LOGIN_ERROR = "Your username, email or password was incorrect."
 HX = {"HX-Request": "true"}
 SESSION_COOKIE = "__Host-session"
 
