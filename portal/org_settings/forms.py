@@ -116,9 +116,10 @@ def number_field(label, low: int, high: int) -> WholeNumberField:
     return WholeNumberField(label, validators=[between(low, high)])
 
 
-def lifetime_field(label) -> RadioField:
-    """How long a mailed link lives: a number of minutes, or until the end of its day."""
-    return RadioField(
+def lifetime_fields(label, minutes_label) -> tuple[RadioField, WholeNumberField]:
+    """How long a mailed link lives: a number of minutes (the second field), or until the
+    end of its day."""
+    mode = RadioField(
         label,
         default="minutes",
         choices=[
@@ -126,6 +127,7 @@ def lifetime_field(label) -> RadioField:
             (END_OF_DAY, _l("Until midnight of the day it was sent")),
         ],
     )
+    return mode, WholeNumberField(minutes_label)
 
 
 class SettingsForm(FlaskForm):
@@ -150,10 +152,12 @@ class SettingsForm(FlaskForm):
     password_history = number_field(_l("Previous passwords that cannot be reused"), 0, 24)
     password_max_age_days = number_field(_l("Maximum password age (days, 0 = never)"), 0, 3650)
 
-    reset_link_mode = lifetime_field(_l("Recovery link lifetime"))
-    reset_link_minutes = WholeNumberField(_l("Minutes (recovery link)"))
-    invite_link_mode = lifetime_field(_l("Invitation link lifetime"))
-    invite_link_minutes = WholeNumberField(_l("Minutes (invitation link)"))
+    reset_link_mode, reset_link_minutes = lifetime_fields(
+        _l("Recovery link lifetime"), _l("Minutes (recovery link)")
+    )
+    invite_link_mode, invite_link_minutes = lifetime_fields(
+        _l("Invitation link lifetime"), _l("Minutes (invitation link)")
+    )
     invite_reminder_hours = number_field(
         _l("Invitation reminder (hours before it expires, 0 = none)"), 0, 168
     )
