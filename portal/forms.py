@@ -1,11 +1,12 @@
-"""Form pieces shared by every blueprint."""
+"""Form pieces shared by every blueprint: the field factories (one shape per kind of
+input), the new-password form and its checklist, the CSRF-only form."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField
-from wtforms.validators import InputRequired, Length, ValidationError
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 from wtforms.widgets import PasswordInput
 
 from . import accounts, policy
@@ -30,27 +31,58 @@ def no_control_chars(form, field):
         raise ValidationError(lazy("CONTROL_CHARS"))
 
 
+def required_text_field(label, message, max_length: int, *, strip=False, **render_kw):
+    """A required one-line name, identifier or address: bounded, no control characters.
+    ``strip``: blank (spaces only) counts as missing. ``render_kw``: the input's attributes."""
+    required = (DataRequired if strip else InputRequired)(message=message)
+    return StringField(
+        label,
+        validators=[required, MaxLength(max_length), no_control_chars],
+        render_kw=render_kw or None,
+    )
+
+
+def identifier_field():
+    """Username or email: how an account is named at sign-in and in a recovery request."""
+    return required_text_field(
+        _l("Username or email"),
+        _l("Enter your username or email."),
+        254,
+        autocomplete="username",
+        autofocus=True,
+    )
+
+
 # Password fields keep what was typed when the form comes back with an error (the page is
 # answered with Cache-Control: no-store, like every page): retyping everything because one
 # field was wrong is what makes people pick short passwords.
 KEEP_VALUE = PasswordInput(hide_value=False)
 
 
-def new_password_field(label):
+def secret_field(label, message, *, max_length: int = MAX_INPUT, keep=True, **render_kw):
+    """A required password-type input (``keep``: shown back after an error)."""
     return PasswordField(
         label,
-        validators=[InputRequired(message=_l("Enter a password.")), MaxLength(MAX_INPUT)],
-        widget=KEEP_VALUE,
-        render_kw={"autocomplete": "new-password"},
+        validators=[InputRequired(message=message), MaxLength(max_length)],
+        widget=KEEP_VALUE if keep else PasswordInput(),
+        render_kw=render_kw,
     )
 
 
+def new_password_field(label):
+    return secret_field(label, _l("Enter a password."), autocomplete="new-password")
+
+
 def confirm_field(label):
-    return PasswordField(
-        label,
-        validators=[InputRequired(message=_l("Enter the password again.")), MaxLength(MAX_INPUT)],
-        widget=KEEP_VALUE,
-        render_kw={"autocomplete": "new-password"},
+    return secret_field(label, _l("Enter the password again."), autocomplete="new-password")
+
+
+def current_password_field():
+    """The current password, typed again before a change of one's own account."""
+    return secret_field(
+        _l("Current password"),
+        _l("Enter your current password."),
+        autocomplete="current-password",
     )
 
 
@@ -76,3 +108,16 @@ def attach_password_errors(form, errors: list[str]) -> None:
 
 class EmptyForm(FlaskForm):
     """CSRF only (row actions, plain POST buttons)."""
+
+
+class NewPasswordForm(FlaskForm):
+    """A new password and its confirmation (recovery, the change of one's own)."""
+
+    password = new_password_field(_l("New password"))
+    confirm = confirm_field(_l("Confirm new password"))
+
+    def sent_back(self, user, errors: list[str]):
+        """The form refused: ``errors`` under their fields (see ``attach_password_errors``),
+        and the checklist of what is typed now, for the page that shows it again."""
+        attach_password_errors(self, errors)
+        return password_checklist(user, self.password.data, self.confirm.data)

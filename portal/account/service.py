@@ -36,8 +36,9 @@ class AddressTaken(Exception):
     """The address belongs to another account (found when the link is used)."""
 
 
-def check_current_password(user: User, password: str) -> tuple[str | None, int]:
-    """(None, 200) when ``password`` is the user's current one; else (message, status).
+def check_current_password(user: User, password: str, action: str) -> tuple[str | None, int]:
+    """(None, 200) when ``password`` is the user's current one; else (message, status), the
+    refusal audited as ``action``.
 
     Counts toward the sign-in throttle like every re-entry of a password."""
     ratelimit.check("reauth")
@@ -45,9 +46,25 @@ def check_current_password(user: User, password: str) -> tuple[str | None, int]:
     if verdict.ok:
         sessions.mark_reauthenticated()
         return None, 200
-    if verdict.retry_after is not None:
+    throttled = verdict.retry_after is not None
+    audit.record(
+        action,
+        outcome="throttled" if throttled else "failure",
+        target=user,
+        detail={"reason": "bad_current_password"},
+    )
+    if throttled:
         return throttle.refusal_message(verdict.retry_after), 429
     return messages.text("CURRENT_PASSWORD_WRONG"), 422
+
+
+def new_address(user: User, typed: str) -> str:
+    """The typed address, cleaned; ``accounts.AccountError`` when it is not a usable address
+    or is already the account's email or recovery address."""
+    address = accounts.clean_email(typed)
+    if fold(address) in (user.email_key, user.backup_email_key):
+        raise accounts.AccountError("email", messages.text("ADDRESS_ALREADY_YOURS"))
+    return address
 
 
 def pending(user: User, kind: str) -> ResetToken | None:
@@ -123,7 +140,20 @@ def _taken(user: User, key: str) -> bool:
 def confirm(state: links.LinkState) -> str | None:
     """Use a confirmation link: the address becomes the account's email or its backup
     address. Returns the kind done, None if another request used the link first; raises
-    ``AddressTaken`` (the link stays usable) when another account has the address."""
+    ``AddressTaken`` (audited; the link stays usable) when another account has the address."""
+    try:
+        return _use(state)
+    except AddressTaken:
+        audit.record(
+            "account.confirm",
+            outcome="failure",
+            target=state.user,
+            detail={"reason": "address_taken", "kind": state.token.purpose},
+        )
+        raise
+
+
+def _use(state: links.LinkState) -> str | None:
     user, token = state.user, state.token
     address, key = token.data, fold(token.data)
     try:

@@ -2,111 +2,63 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from .. import accounts, audit, messages, providers
-from ..models import User, fold
+from .. import messages, providers
+from ..models import User
 from . import bp, service
-from .forms import BackupForm, EmailChangeForm, RemoveBackupForm
-from .service import pending
+from .forms import AddressForm, BackupForm, EmailChangeForm, RemoveBackupForm
 
 
-def _submit(user: User, form, field, action: str) -> tuple[str | None, int]:
-    """Validate an address form: (the clean address, 200) or (None, error status); the
-    errors are attached to the form's fields, nothing typed is lost."""
-    if not form.validate_on_submit():
-        return None, 422
-    try:
-        address = accounts.clean_email(field.data)
-    except accounts.AccountError as exc:
-        field.errors.append(str(exc))
-        return None, 422
-    if fold(address) in (user.email_key, user.backup_email_key):
-        field.errors.append(messages.text("ADDRESS_ALREADY_YOURS"))
-        return None, 422
-    error, status = service.check_current_password(user, form.current_password.data)
-    if error:
-        audit.record(
-            action,
-            outcome="throttled" if status == 429 else "failure",
-            target=user,
-            detail={"reason": "bad_current_password"},
-        )
-        form.current_password.errors.append(error)
-        return None, status
-    return address, 200
+def _address_page(form: AddressForm, template: str, ask: Callable, sent: str, **page):
+    """An address form: the page, or once an address checks out, ``ask`` (mail it a
+    confirmation link) and back to the page with the message ``sent``."""
+    user: User = current_user._get_current_object()
+    status = 200
+    if request.method == "POST":
+        address, status = form.checked(user)
+        if address is not None:
+            ask(user, address)
+            flash(messages.text(sent, address=address), "success")
+            return redirect(url_for(request.endpoint), 303)
+    pending = service.pending(user, form.kind)
+    return render_template(template, form=form, pending=pending, **page), status
 
 
 @bp.route("/email", methods=["GET", "POST"])
 @login_required
 def email():
-    user: User = current_user._get_current_object()
-    form = EmailChangeForm()
     # A directory account's address comes from the directory (every sync would undo it).
-    managed = providers.for_user(user).remote
-
-    def page(status=200):
-        return render_template(
-            "account/email.html", form=form, managed=managed, pending=pending(user, "confirm_email")
-        ), status
-
-    if request.method != "POST":
-        return page()
-    if managed:
+    managed = providers.for_user(current_user).remote
+    if managed and request.method == "POST":
         abort(403)
-    address, status = _submit(user, form, form.email, "email.change_request")
-    if address is None:
-        return page(status)
-    service.request_email_change(user, address)
-    flash(messages.text("EMAIL_CONFIRMATION_SENT", address=address), "success")
-    return redirect(url_for("account.email"), 303)
+    form, ask, sent = EmailChangeForm(), service.request_email_change, "EMAIL_CONFIRMATION_SENT"
+    return _address_page(form, "account/email.html", ask, sent, managed=managed)
 
 
 @bp.route("/recovery", methods=["GET", "POST"])
 @login_required
 def recovery():
-    user: User = current_user._get_current_object()
     form, remove = BackupForm(), RemoveBackupForm(prefix="remove")
-
-    def page(status=200):
-        return render_template(
-            "account/recovery.html",
-            form=form,
-            remove=remove,
-            pending=pending(user, "confirm_backup"),
-        ), status
-
-    if request.method != "POST":
-        return page()
-    address, status = _submit(user, form, form.backup_email, "backup_email.request")
-    if address is None:
-        return page(status)
-    service.request_backup(user, address)
-    flash(messages.text("BACKUP_CONFIRMATION_SENT", address=address), "success")
-    return redirect(url_for("account.recovery"), 303)
+    ask, sent = service.request_backup, "BACKUP_CONFIRMATION_SENT"
+    return _address_page(form, "account/recovery.html", ask, sent, remove=remove)
 
 
 @bp.post("/recovery/remove")
 @login_required
 def remove_backup():
     user: User = current_user._get_current_object()
-    form, remove = BackupForm(formdata=None), RemoveBackupForm(prefix="remove")
-    if not remove.validate_on_submit():
-        status = 422
-    else:
-        error, status = service.check_current_password(user, remove.current_password.data)
-        if error is None:
-            service.remove_backup(user)
-            flash(messages.text("BACKUP_REMOVED"), "success")
-            return redirect(url_for("account.recovery"), 303)
-        audit.record(
-            "backup_email.remove",
-            outcome="failure",
-            target=user,
-            detail={"reason": "bad_current_password"},
-        )
-        remove.current_password.errors.append(error)
+    remove = RemoveBackupForm(prefix="remove")
+    status = remove.password_status(user) if remove.validate_on_submit() else 422
+    if status == 200:
+        service.remove_backup(user)
+        flash(messages.text("BACKUP_REMOVED"), "success")
+        return redirect(url_for("account.recovery"), 303)
+    pending = service.pending(user, "confirm_backup")
+    form = BackupForm(formdata=None)
     return render_template(
-        "account/recovery.html", form=form, remove=remove, pending=pending(user, "confirm_backup")
+        "account/recovery.html", form=form, remove=remove, pending=pending
     ), status

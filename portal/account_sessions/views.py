@@ -24,26 +24,23 @@ def sessions_of(user: User) -> list[service.SessionView]:
     return service.list_for(user)
 
 
-def _me() -> User:
-    return current_user._get_current_object()
+# What ``service.end_one`` said: True ended, None no such session, False the caller's own.
+ENDED = {
+    True: ("SESSION_ENDED", "success", 200),
+    None: ("SESSION_GONE", "error", 404),
+    False: ("SESSION_IS_CURRENT", "error", 400),
+}
 
 
 def _own(message: str | None = None, kind: str = "success", status: int = 200):
     """The page (or, for htmx, the list region) with an optional message."""
-    me = _me()
+    me: User = current_user._get_current_object()
     if not htmx.is_htmx() and message and status < 400:
         flash(message, kind)  # no JavaScript: back to the page (POST-redirect-GET)
         return redirect(url_for("account_sessions.page"), 303)
-    return htmx.render(
-        "account_sessions/page.html",
-        "account_sessions/_list.html",
-        status,
-        owner=me,
-        rows=service.list_for(me),
-        admin_view=False,
-        notice=message,
-        kind=kind,
-    )
+    rows = service.list_for(me)
+    page = {"owner": me, "rows": rows, "admin_view": False, "notice": message, "kind": kind}
+    return htmx.render("account_sessions/page.html", "account_sessions/_list.html", status, **page)
 
 
 @bp.get("/account/sessions")
@@ -55,19 +52,15 @@ def page():
 @bp.post("/account/sessions/<handle>/end")
 @login_required
 def end(handle: str):
-    me = _me()
-    ended = service.end_one(me, me, handle)
-    if ended is None:
-        return _own(text("SESSION_GONE"), "error", 404)
-    if ended is False:
-        return _own(text("SESSION_IS_CURRENT"), "error", 400)
-    return _own(text("SESSION_ENDED"))
+    me: User = current_user._get_current_object()
+    key, kind, status = ENDED[service.end_one(me, me, handle)]
+    return _own(text(key), kind, status)
 
 
 @bp.post("/account/sessions/end-others")
 @login_required
 def end_others():
-    count = service.end_others(_me())
+    count = service.end_others(current_user._get_current_object())
     return _own(text("OTHER_SESSIONS_ENDED", num=count) if count else text("NO_OTHER_SESSIONS"))
 
 
@@ -78,9 +71,8 @@ def user_session_end(actor: User, user: User, handle: str):
     ended = service.end_one(actor, user, handle)
     if ended is False:
         abort(400)  # the actor's own browser: that is signing out
-    message, kind, status = (
-        (text("SESSION_ENDED"), "success", 200) if ended else (text("SESSION_GONE"), "error", 404)
-    )
+    key, kind, status = ENDED[ended]
+    message = text(key)
     if not htmx.is_htmx():
         if status == 404:
             abort(404)

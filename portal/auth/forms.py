@@ -1,52 +1,51 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, StringField
-from wtforms.validators import InputRequired
+from wtforms import SelectField
 
 from ..forms import (
-    KEEP_VALUE,
-    MAX_INPUT,
-    MaxLength,
-    confirm_field,
-    new_password_field,
-    no_control_chars,
+    NewPasswordForm,
+    current_password_field,
+    identifier_field,
+    password_checklist,
+    secret_field,
 )
 from ..messages import lazy
+from .service import directory_enabled
 
 PROVIDERS = [("identity", _l("Passgate account")), ("sso", _l("Organisation directory (SSO)"))]
 
 
-class LoginForm(FlaskForm):
-    identifier = StringField(
-        _l("Username or email"),
-        validators=[
-            InputRequired(message=_l("Enter your username or email.")),
-            MaxLength(254),
-            no_control_chars,
-        ],
-        render_kw={"autocomplete": "username", "autofocus": True},
-    )
-    password = PasswordField(
-        _l("Password"),
-        validators=[InputRequired(message=lazy("PASSWORD_REQUIRED")), MaxLength(MAX_INPUT)],
-        render_kw={"autocomplete": "current-password"},
+class AccountNameForm(FlaskForm):
+    """Names an account: username or email, and which kind of account when a directory is
+    configured (otherwise the choice is not offered: a Passgate account)."""
+
+    identifier = identifier_field()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not directory_enabled():
+            del self.provider
+
+    def account(self) -> tuple[str, str]:
+        """(identifier, provider) as typed and chosen."""
+        provider = self.provider.data if "provider" in self else "identity"
+        return self.identifier.data.strip(), provider
+
+
+class LoginForm(AccountNameForm):
+    password = secret_field(
+        _l("Password"), lazy("PASSWORD_REQUIRED"), keep=False, autocomplete="current-password"
     )
     provider = SelectField(_l("Sign in with"), choices=PROVIDERS, default="identity")
 
 
-class ChangePasswordForm(FlaskForm):
-    current_password = PasswordField(
-        _l("Current password"),
-        validators=[
-            InputRequired(message=_l("Enter your current password.")),
-            MaxLength(MAX_INPUT),
-        ],
-        widget=KEEP_VALUE,
-        render_kw={"autocomplete": "current-password"},
-    )
-    password = new_password_field(_l("New password"))
-    confirm = confirm_field(_l("Confirm new password"))
+class ChangePasswordForm(NewPasswordForm):
+    current_password = current_password_field()
 
-
-class LogoutForm(FlaskForm):
-    pass
+    def refused(self, user, field: str, messages: list[str]):
+        """``messages`` under the current password, or under the new one and its
+        confirmation (``field``); the checklist of what is typed now."""
+        if field == "current_password":
+            self.current_password.errors.extend(messages)
+            return password_checklist(user, self.password.data, self.confirm.data)
+        return self.sent_back(user, messages)

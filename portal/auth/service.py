@@ -1,12 +1,16 @@
-"""Sign-in: one password check on every path, one generic failure for every reason."""
+"""Sign-in: one password check on every path, one generic failure for every reason; where
+a sign-in lands; whose password the live policy checklist is about."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from .. import alerts, audit, devices, mail, passwords, providers, throttle
+from flask import url_for
+
+from .. import access, alerts, audit, devices, mail, passwords, providers, throttle
 from ..db import write
-from ..models import User, utcnow
+from ..models import ResetToken, User, utcnow
 from ..providers.base import Verification
 
 
@@ -38,6 +42,40 @@ class SignIn:
 
 def directory_enabled() -> bool:
     return providers.directory_enabled()
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-origin relative paths; anything else goes home (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return url_for("auth.home")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or "\\" in target or any(ord(c) < 32 for c in target):
+        return url_for("auth.home")
+    return target
+
+
+def destination(user: User, requested: str | None) -> str:
+    """Where a fresh sign-in goes: a temporary password is changed first; else the page
+    asked for (``safe_next``)."""
+    if user.must_change:
+        return url_for("auth.change_password")
+    return safe_next(requested)
+
+
+def password_owner(actor: User | None, for_user: str, reset_digest: str | None) -> User | None:
+    """Whose password is being typed: an administrator's target (``for_user``, if within
+    reach), else the signed-in ``actor``; signed out, the owner of the reset link kept in
+    the session."""
+    if actor is None:
+        token = (
+            ResetToken.get_or_none(ResetToken.token_hash == reset_digest) if reset_digest else None
+        )
+        return token.user if token else None
+    if for_user.isdigit():
+        target = User.get_or_none(User.id == int(for_user))
+        if target is not None and access.can(actor, "users.update", target):
+            return target
+    return actor
 
 
 def authenticate(identifier: str, password: str, provider: str = "identity") -> SignIn:

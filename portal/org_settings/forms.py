@@ -17,7 +17,7 @@ from wtforms import BooleanField, IntegerField, RadioField, SelectField, StringF
 from wtforms.validators import InputRequired, StopValidation, ValidationError
 from wtforms.widgets import TextInput
 
-from ..forms import MaxLength, no_control_chars
+from ..forms import MaxLength, required_text_field
 from ..messages import lazy
 
 END_OF_DAY = "end-of-day"
@@ -110,9 +110,15 @@ def between(low: int, high: int):
     return check
 
 
-def lifetime_field(label) -> RadioField:
-    """How long a mailed link lives: a number of minutes, or until the end of its day."""
-    return RadioField(
+def number_field(label, low: int, high: int) -> WholeNumberField:
+    """A required whole number within [low, high]."""
+    return WholeNumberField(label, validators=[between(low, high)])
+
+
+def lifetime_fields(label, minutes_label) -> tuple[RadioField, WholeNumberField]:
+    """How long a mailed link lives: a number of minutes (the second field), or until the
+    end of its day."""
+    mode = RadioField(
         label,
         default="minutes",
         choices=[
@@ -120,16 +126,12 @@ def lifetime_field(label) -> RadioField:
             (END_OF_DAY, _l("Until midnight of the day it was sent")),
         ],
     )
+    return mode, WholeNumberField(minutes_label)
 
 
 class SettingsForm(FlaskForm):
-    org_name = StringField(
-        _l("Organisation name"),
-        validators=[
-            InputRequired(message=_l("Enter the organisation's name.")),
-            MaxLength(64),
-            no_control_chars,
-        ],
+    org_name = required_text_field(
+        _l("Organisation name"), _l("Enter the organisation's name."), 64
     )
     timezone = StringField(
         _l("Time zone"),
@@ -140,44 +142,32 @@ class SettingsForm(FlaskForm):
         _l("Default language"), choices=[("en", "English"), ("fr", "Français")]
     )
 
-    password_min_length = WholeNumberField(_l("Minimum length"), validators=[between(6, 128)])
-    password_max_length = WholeNumberField(_l("Maximum length"), validators=[between(6, 128)])
+    password_min_length = number_field(_l("Minimum length"), 6, 128)
+    password_max_length = number_field(_l("Maximum length"), 6, 128)
     password_require_upper = BooleanField(_l("At least one uppercase letter"))
     password_require_lower = BooleanField(_l("At least one lowercase letter"))
     password_require_digit = BooleanField(_l("At least one digit"))
     password_require_symbol = BooleanField(_l("At least one symbol"))
-    password_history = WholeNumberField(
-        _l("Previous passwords that cannot be reused"), validators=[between(0, 24)]
-    )
-    password_max_age_days = WholeNumberField(
-        _l("Maximum password age (days, 0 = never)"), validators=[between(0, 3650)]
-    )
+    password_history = number_field(_l("Previous passwords that cannot be reused"), 0, 24)
+    password_max_age_days = number_field(_l("Maximum password age (days, 0 = never)"), 0, 3650)
 
-    reset_link_mode = lifetime_field(_l("Recovery link lifetime"))
-    reset_link_minutes = WholeNumberField(_l("Minutes (recovery link)"))
-    invite_link_mode = lifetime_field(_l("Invitation link lifetime"))
-    invite_link_minutes = WholeNumberField(_l("Minutes (invitation link)"))
-    invite_reminder_hours = WholeNumberField(
-        _l("Invitation reminder (hours before it expires, 0 = none)"), validators=[between(0, 168)]
+    reset_link_mode, reset_link_minutes = lifetime_fields(
+        _l("Recovery link lifetime"), _l("Minutes (recovery link)")
     )
-    temp_password_ttl_hours = WholeNumberField(
-        _l("Temporary password lifetime (hours)"), validators=[between(1, 168)]
+    invite_link_mode, invite_link_minutes = lifetime_fields(
+        _l("Invitation link lifetime"), _l("Minutes (invitation link)")
     )
+    invite_reminder_hours = number_field(
+        _l("Invitation reminder (hours before it expires, 0 = none)"), 0, 168
+    )
+    temp_password_ttl_hours = number_field(_l("Temporary password lifetime (hours)"), 1, 168)
 
-    lockout_free_failures = WholeNumberField(
-        _l("Failed sign-ins before a wait"), validators=[between(1, 20)]
-    )
-    lockout_base_seconds = WholeNumberField(
-        _l("First wait (seconds)"), validators=[between(1, 3600)]
-    )
-    lockout_max_seconds = WholeNumberField(
-        _l("Longest wait (seconds)"), validators=[between(1, 86400)]
-    )
-    lockout_hard_limit = WholeNumberField(
-        _l("Failed sign-ins before the account is locked"), validators=[between(5, 100)]
-    )
-    reauth_minutes = WholeNumberField(
-        _l("Re-enter password for sensitive actions after (minutes)"), validators=[between(0, 60)]
+    lockout_free_failures = number_field(_l("Failed sign-ins before a wait"), 1, 20)
+    lockout_base_seconds = number_field(_l("First wait (seconds)"), 1, 3600)
+    lockout_max_seconds = number_field(_l("Longest wait (seconds)"), 1, 86400)
+    lockout_hard_limit = number_field(_l("Failed sign-ins before the account is locked"), 5, 100)
+    reauth_minutes = number_field(
+        _l("Re-enter password for sensitive actions after (minutes)"), 0, 60
     )
     admin_alerts = BooleanField(
         _l(

@@ -28,6 +28,17 @@ def request_recovery(
     mail.wake()
 
 
+def link_facts(state: links.LinkState) -> dict:
+    """What the reset page tells of a usable link: whose it is, whether it sets a first
+    password (an invitation), how many seconds it has left."""
+    seconds_left = int((state.token.expires_at - utcnow()).total_seconds())
+    return {
+        "user": state.user,
+        "first": state.user.password_hash is None,
+        "seconds_left": seconds_left,
+    }
+
+
 def find_account(identifier: str, provider: str) -> User | None:
     """The account a recovery request names: by username or email (the provider's own
     lookup), else by a confirmed backup address (Passgate's own column; the account's

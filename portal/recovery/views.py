@@ -2,37 +2,33 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 
-from .. import accounts, audit, links, ratelimit, tokens
-from ..auth.service import directory_enabled
-from ..forms import attach_password_errors, password_checklist
+from .. import accounts, links, ratelimit
+from ..forms import NewPasswordForm
+from ..link_pages import LinkPage
 from ..messages import text
-from ..models import utcnow
 from . import service
-from .forms import ForgotForm, ResetForm
+from .forms import ForgotForm
 
 bp = Blueprint("recovery", __name__, url_prefix="/password")
+RESET = LinkPage(
+    "reset_token_hash", links.PASSWORD_KINDS, "recovery/invalid.html", "recovery.link_invalid"
+)
 
 
 @bp.route("/forgot", methods=["GET", "POST"])
 def forgot():
     form = ForgotForm()
-    if not directory_enabled():
-        del form.provider
     if request.method != "POST":
         return render_template("recovery/forgot.html", form=form)
     ratelimit.check("forgot")
     if not form.validate_on_submit():
         return render_template("recovery/forgot.html", form=form), 422
-    service.request_recovery(
-        form.identifier.data.strip(),
-        form.provider.data if "provider" in form else "identity",
-        str(get_locale() or "en"),
-        request.remote_addr or "",
-        request.user_agent.string or "",
-    )
+    identifier, provider = form.account()
+    language, ip = str(get_locale() or "en"), request.remote_addr or ""
+    service.request_recovery(identifier, provider, language, ip, request.user_agent.string or "")
     return redirect(url_for("recovery.sent"), 303)
 
 
@@ -43,43 +39,26 @@ def sent():
 
 @bp.get("/reset/<token>")
 def landing(token: str):
-    """The mailed link. It never consumes the token (mail scanners prefetch links): it
-    keeps the digest in the session and moves to a token-free URL."""
-    ratelimit.check("reset_token")
-    session["reset_token_hash"] = tokens.digest(token[:128])
-    response = redirect(url_for("recovery.reset"), 302)
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    """The mailed link (``link_pages``: it never consumes the token)."""
+    return RESET.land(token, "recovery.reset")
 
 
 @bp.route("/reset", methods=["GET", "POST"])
 def reset():
-    state = links.lookup(session.get("reset_token_hash"))
+    state = RESET.state()
     if not state.valid:
-        if session.get("reset_token_hash"):
-            audit.record("recovery.link_invalid", outcome="failure")
-        return render_template("recovery/invalid.html"), 404
-    form = ResetForm()
-    context = {
-        "form": form,
-        "user": state.user,
-        "policy": accounts.current_policy(),
-        "first": state.user.password_hash is None,
-        "seconds_left": int((state.token.expires_at - utcnow()).total_seconds()),
-    }
+        return RESET.invalid()
+    form = NewPasswordForm()
+    page = {"form": form, "policy": accounts.current_policy(), **service.link_facts(state)}
     if request.method != "POST":
-        return render_template("recovery/reset.html", **context)
-    errors = (
-        service.finish(state, form.password.data, form.confirm.data)
-        if form.validate_on_submit()
-        else []
-    )
+        return render_template("recovery/reset.html", **page)
+    valid = form.validate_on_submit()
+    errors = service.finish(state, form.password.data, form.confirm.data) if valid else []
     if errors is None:  # another request used the link first
-        return render_template("recovery/invalid.html"), 404
+        return RESET.invalid(audited=False)
     if errors or form.errors:
-        attach_password_errors(form, errors)
-        evaluation = password_checklist(state.user, form.password.data, form.confirm.data)
-        return render_template("recovery/reset.html", evaluation=evaluation, **context), 422
-    session.pop("reset_token_hash", None)
+        evaluation = form.sent_back(state.user, errors)
+        return render_template("recovery/reset.html", evaluation=evaluation, **page), 422
+    RESET.forget()
     flash(text("PASSWORD_RESET_DONE"), "success")
     return redirect(url_for("auth.login"), 303)

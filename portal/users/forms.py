@@ -6,10 +6,10 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
-from wtforms.validators import InputRequired, Optional
+from wtforms.validators import Optional
 
 from .. import access
-from ..forms import MaxLength, no_control_chars
+from ..forms import MaxLength, no_control_chars, required_text_field
 from . import labels, search, service
 
 
@@ -21,14 +21,8 @@ def _team_coerce(value):
 
 
 class UserForm(FlaskForm):
-    username = StringField(
-        _l("Username"),
-        validators=[
-            InputRequired(message=_l("Enter a username.")),
-            MaxLength(64),
-            no_control_chars,
-        ],
-        render_kw={"autocomplete": "off", "spellcheck": "false"},
+    username = required_text_field(
+        _l("Username"), _l("Enter a username."), 64, autocomplete="off", spellcheck="false"
     )
     email = StringField(
         _l("Email"),
