@@ -32,7 +32,7 @@ RETRY_AFTER_SECONDS = 5
 def render_error(code: int, message=None):
     message = message or MESSAGES.get(code, MESSAGES[500])
     try:
-        return render_template("errors/error.html", code=code, message=message), code
+        return render_template("errors/error.html", code=code, error_text=message), code
     except Exception:
         # Before routing (e.g. an untrusted Host header) templates cannot build URLs.
         return f"{code} {message}", code

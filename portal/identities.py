@@ -118,16 +118,14 @@ def check_unique(username: str, email: str | None, exclude_id: int | None = None
     keys = [fold(username)] + ([fold(email)] if email else [])
     # Another account's recovery address counts too: recovery by that address must name
     # one account (portal/account/).
-    query = User.select(User.id, User.email_key, User.backup_email_key).where(
+    query = User.select(User.id, User.username_key, User.email_key, User.backup_email_key).where(
         User.username_key.in_(keys) | User.email_key.in_(keys) | User.backup_email_key.in_(keys)
     )
     if exclude_id is not None:
         query = query.where(User.id != exclude_id)
     clash = query.first()
     if clash is not None:
-        field_name = (
-            "email"
-            if email and fold(email) in (clash.email_key, clash.backup_email_key)
-            else "username"
-        )
+        # The username first, as the unique index reports it when the race is lost there.
+        taken = (clash.username_key, clash.email_key, clash.backup_email_key)
+        field_name = "username" if fold(username) in taken else "email"
         raise AccountError(field_name, text("USER_EXISTS"))

@@ -4,9 +4,8 @@ is declared at import time); tests check a page with ``tests.helpers.says(body, 
 which renders the same entry, so a reworded message changes one line here, not the tests.
 
 Entries are English msgids, translated at the moment they are shown. Templates show page
-text the tests check with the global ``message("KEY", **values)``. Not in ``base.html``:
-the error page (errors/error.html, which extends it) is rendered with a variable named
-``message`` that hides the global.
+text the tests check with the global ``message("KEY", **values)``; no template is rendered
+with a variable of that name (it would hide the global).
 """
 
 from __future__ import annotations
@@ -202,6 +201,7 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
     "SEND_RECOVERY_LINK": N_("Send a recovery link"),
     "SEND_RECOVERY_LINKS": N_plural("Send %(num)d recovery link", "Send %(num)d recovery links"),
     "CANCEL": N_("Cancel"),
+    "SIGN_OUT": N_("Sign out"),
     "RESET_UNLOCK": N_("Reset & Unlock"),
     "RESET_CONFIRM": N_(
         "Are you sure you want to reset the password and unlock the account for %(name)s?"
