@@ -37,6 +37,7 @@ SUBJECTS = {
     "invite_reminder": _l("Reminder: set your first %(org)s password"),
     "passcode_changed": _l("Your %(org)s passcode was changed"),
     "temp_passcode": _l("Your %(org)s passcode was reset"),
+    "passcode_locked": _l("Your %(org)s passcode was locked"),
 }
 # Kinds whose context holds a link or a password (a "this wasn't me" link included:
 # it can lock the account): encrypted at rest, cleared once sent.

@@ -174,8 +174,9 @@ MESSAGES: dict[str, str | tuple[str, str]] = {
         "sign-in attempts."
     ),
     "ALERT_NOT_ME": N_(
-        "%(username)s (%(name)s) reported a password change they did not make. Their account "
-        "was locked and all its sessions were ended."
+        "%(username)s (%(name)s) reported a change to their account that they did not make "
+        "(password, email address or recovery address). Their account was locked and "
+        "disabled, and all its sessions were ended."
     ),
     # Page text (headings, buttons, links, hints): templates show message("KEY")
     "USER_COUNT": N_plural("%(num)d user", "%(num)d users"),

@@ -167,6 +167,7 @@ DETAIL_VALUES = {
         "invite": _l("invitation"),
         "password_changed": _l("password changed notice"),
         "account_locked": _l("account locked notice"),
+        "passcode_locked": _l("passcode locked notice"),
         "temp_password": _l("temporary password"),
         "test": _l("test message"),
         "email_confirm": _l("new email address confirmation"),

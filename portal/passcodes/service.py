@@ -256,6 +256,9 @@ def verify(username: str, passcode: str, key_name: str = "") -> Outcome:
                 target=user,
                 detail={"failures": fields["failed_count"], "hard": fields["hard_locked"]},
             )
+            if fields["hard_locked"] and user.email:
+                # One notice per hard lock, as for the password (ASVS 6.3.5).
+                mail.queue("passcode_locked", user.email, user=user)
     return Outcome(False)
 
 

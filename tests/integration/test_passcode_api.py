@@ -8,12 +8,13 @@ import threading
 
 import pytest
 
-from portal import passwords
+from portal import mail, passwords
 from portal.db import database
-from portal.models import AuditEvent, LoginThrottle
+from portal.models import AuditEvent, LoginThrottle, OutboxMail
 from portal.passcodes import apikeys, service
 from portal.schema import migrate
 
+from .. import helpers
 from ..helpers import PASSWORD, login, prepare_database
 from .passcode_helpers import GOOD, OTHER, configure, in_ctx, new_key, set_passcode, verify
 
@@ -176,6 +177,26 @@ def test_throttle_then_lockout_like_sign_in(app, client, setup, name):
         ]
         # The password is untouched: guessing passcodes never locks the web sign-in.
         assert login(app.test_client(), "alice", PASSWORD).status_code == 303
+    # One notice at the hard lock, to the owner of the account (none for an unknown name).
+    notices = _mails(app, "passcode_locked")
+    assert [to for to, _ in notices] == (["alice@example.test"] if name == "alice" else [])
+    for _, (subject, text, html) in notices:
+        assert (
+            "alice" in text
+            and "alice" in html
+            and subject == helpers.subject(app, "passcode_locked")
+        )
+
+
+def _mails(app, kind):
+    """(recipient, (subject, text, html)) of each queued mail of ``kind``."""
+    with app.test_request_context():
+        database.connect(reuse_if_open=True)
+        try:
+            rows = OutboxMail.select().where(OutboxMail.kind == kind)
+            return [(m.recipient, mail.render(m)) for m in rows]
+        finally:
+            database.close()
 
 
 def test_an_administrators_reset_lifts_the_passcode_lock(app, client, setup):
