@@ -8,7 +8,7 @@ from .. import access, audit
 from ..access.guard import requires
 from ..admin import bp
 from ..csvtext import csv_line
-from ..models import User, utcnow
+from ..models import Team, User, utcnow
 from ..stepup import service as stepup
 from ..users.search import Search
 from . import flow
@@ -44,14 +44,21 @@ def users_export(actor: User):
     return response
 
 
-def _sample_rows() -> list[list[str]]:
-    """Three example lines: two accounts of the default role, one team manager."""
+def _sample_rows(actor: User) -> list[list[str]]:
+    """Three example lines: two accounts of the default role, one team manager; for a
+    team-scoped actor (a manager), only lines their own import accepts: their team, the
+    default role."""
     user = access.default_role()
     manager = (access.team_roles() or [user])[0]
+    teams = ["Front Desk", "Warehouse"]
+    if not access.sees_everyone(actor):
+        mine = Team.select(Team.name).where(Team.id.in_(access.team_ids(actor) or {0}))
+        teams = sorted(team.name for team in mine)[:1] * 2 or teams
+        manager = user
     return [
-        ["j.martin", "jeanne.martin@example.org", "Jeanne", "Martin", user, "Front Desk", "fr"],
-        ["p.okafor", "", "Peter", "Okafor", user, "Warehouse", "en"],
-        ["s.leroy", "sophie.leroy@example.org", "Sophie", "Leroy", manager, "Front Desk", ""],
+        ["j.martin", "jeanne.martin@example.org", "Jeanne", "Martin", user, teams[0], "fr"],
+        ["p.okafor", "", "Peter", "Okafor", user, teams[1], "en"],
+        ["s.leroy", "sophie.leroy@example.org", "Sophie", "Leroy", manager, teams[0], ""],
     ]
 
 
@@ -59,7 +66,8 @@ def _sample_rows() -> list[list[str]]:
 @requires("users.create")
 def users_import_sample(actor: User):
     """A file to start from: the columns the import reads and three example lines."""
-    body = "\ufeff" + "".join(csv_line(row) for row in [csvio.IMPORT_COLUMNS, *_sample_rows()])
+    rows = [csvio.IMPORT_COLUMNS, *_sample_rows(actor)]
+    body = "\ufeff" + "".join(csv_line(row) for row in rows)
     response = Response(body, mimetype="text/csv")
     response.headers["Content-Disposition"] = 'attachment; filename="passgate-import-sample.csv"'
     return response

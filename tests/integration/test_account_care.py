@@ -293,6 +293,11 @@ def test_backup_address_needs_the_password_and_a_confirmation(env):
     (notice,) = env.mails("alice@work.test", "backup_changed")  # the main address hears
     assert "alice@home.test" in notice and env.links(notice, "account/not-me")
     assert audited(env, "backup_email.add") == ["success"]
+    # Administrators see the confirmed recovery address on the user's page.
+    admin = env.client()
+    login(admin, "root")
+    page = admin.get(f"/admin/users/{env.user().id}").get_data(as_text=True)
+    assert "<dd data-recovery-address>alice@home.test</dd>" in page
 
 
 def test_recovery_by_any_identifier_mails_both_addresses(env):

@@ -119,3 +119,14 @@ def test_plain_users_still_cannot_add(app, client, make_user):
     login(client, "alice")
     assert client.get("/admin/users/new").status_code == 403
     assert client.get("/admin/users/import").status_code == 403
+
+
+def test_a_managers_sample_csv_names_their_team_and_imports_as_it_is(app, client, make_user):
+    people(make_user)
+    login(client, "mgrA")
+    text = client.get("/admin/users/import/sample.csv").get_data(as_text=True).lstrip("\ufeff")
+    rows = [line.split(",") for line in text.splitlines()[1:]]
+    assert {row[5] for row in rows} == {"A"} and {row[4] for row in rows} == {"user"}
+    imported = upload(client, text)
+    assert imported.status_code == 200 and says(body(imported), "USERS_IMPORTED", num=3)
+    assert _user(app, "j.martin").team.name == "A"
