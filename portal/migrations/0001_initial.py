@@ -3,206 +3,164 @@
 Column defaults such as ``utcnow`` live in portal/models.py; peewee applies them in Python.
 """
 
-from peewee import *
+from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
+
+from portal.migrations._frozen import create_table
 
 
 def up(migrator, db):
-    class Team(Model):
-        name = CharField(max_length=64)
-        name_key = CharField(unique=True, max_length=64)
-        created_at = DateTimeField()
-
-        class Meta:
-            database = db
-            table_name = "team"
-
-    db.create_tables([Team])
-
-    class User(Model):
-        username = CharField(max_length=64)
-        username_key = CharField(unique=True, max_length=64)
-        email = CharField(null=True, max_length=254)
-        email_key = CharField(unique=True, null=True, max_length=254)
-        first_name = CharField(max_length=64, default="")
-        last_name = CharField(max_length=64, default="")
-        first_name_key = CharField(index=True, max_length=64, default="")
-        last_name_key = CharField(index=True, max_length=64, default="")
-        role = CharField(index=True, max_length=32, default="user")
-        team = ForeignKeyField(Team, null=True, on_delete="SET NULL")
-        provider = CharField(index=True, max_length=16, default="identity")
-        disabled = BooleanField(default=False)
-        password_hash = CharField(null=True, max_length=100)
-        password_changed_at = DateTimeField(null=True)
-        must_change = BooleanField(default=False)
-        temp_password_expires_at = DateTimeField(null=True)
-        security_stamp = CharField(max_length=32)
-        failed_count = IntegerField(default=0)
-        last_failed_at = DateTimeField(null=True)
-        locked_until = DateTimeField(index=True, null=True)
-        hard_locked = BooleanField(default=False)
-        last_login_at = DateTimeField(index=True, null=True)
-        last_reset_at = DateTimeField(null=True)
-        language = CharField(null=True, max_length=8)
-        created_at = DateTimeField()
-
-        class Meta:
-            database = db
-            table_name = "user"
-
-    db.create_tables([User])
-
-    class AuditEvent(Model):
-        created_at = DateTimeField(index=True)
-        action = CharField(index=True, max_length=48)
-        outcome = CharField(max_length=16, default="success")
-        actor = ForeignKeyField(User, null=True, on_delete="SET NULL")
-        actor_name = CharField(max_length=64, default="")
-        target = ForeignKeyField(User, null=True, on_delete="SET NULL")
-        target_name = CharField(max_length=64, default="")
-        team_id = IntegerField(index=True, null=True)
-        ip = CharField(max_length=64, default="")
-        detail = TextField(default="")
-
-        class Meta:
-            database = db
-            table_name = "audit_event"
-
-    db.create_tables([AuditEvent])
-
-    class LoginThrottle(Model):
-        key = CharField(primary_key=True, max_length=64)
-        failed_count = IntegerField(default=0)
-        last_failed_at = DateTimeField(null=True)
-        locked_until = DateTimeField(null=True)
-        hard_locked = BooleanField(default=False)
-
-        class Meta:
-            database = db
-            table_name = "login_throttle"
-
-    db.create_tables([LoginThrottle])
-
-    class ManagedTeam(Model):
-        manager = ForeignKeyField(User, on_delete="CASCADE")
-        team = ForeignKeyField(Team, on_delete="CASCADE")
-
-        class Meta:
-            database = db
-            table_name = "managed_team"
-            indexes = ((("manager", "team"), True),)
-
-    db.create_tables([ManagedTeam])
-
-    class OutboxMail(Model):
-        created_at = DateTimeField()
-        kind = CharField(max_length=32)
-        user = ForeignKeyField(User, null=True, on_delete="SET NULL")
-        recipient = CharField(max_length=254)
-        subject = CharField()
-        body_text = TextField(default="")
-        body_html = TextField(default="")
-        encrypted = BooleanField(default=False)
-        status = CharField(index=True, max_length=12, default="queued")
-        attempts = IntegerField(default=0)
-        next_attempt_at = DateTimeField(index=True)
-        last_error = CharField(default="")
-        sent_at = DateTimeField(null=True)
-
-        class Meta:
-            database = db
-            table_name = "outbox_mail"
-
-    db.create_tables([OutboxMail])
-
-    class PasswordHistory(Model):
-        user = ForeignKeyField(User, on_delete="CASCADE")
-        password_hash = CharField(max_length=100)
-        created_at = DateTimeField()
-
-        class Meta:
-            database = db
-            table_name = "password_history"
-
-    db.create_tables([PasswordHistory])
-
-    class RecoveryRequest(Model):
-        identifier = CharField(max_length=254)
-        provider = CharField(max_length=16, default="identity")
-        language = CharField(max_length=8, default="en")
-        ip = CharField(max_length=64, default="")
-        created_at = DateTimeField()
-        processed_at = DateTimeField(index=True, null=True)
-
-        class Meta:
-            database = db
-            table_name = "recovery_request"
-
-    db.create_tables([RecoveryRequest])
-
-    class ResetToken(Model):
-        user = ForeignKeyField(User, on_delete="CASCADE")
-        token_hash = CharField(unique=True, max_length=64)
-        purpose = CharField(max_length=16, default="reset")
-        stamp = CharField(max_length=32)
-        created_at = DateTimeField(index=True)
-        expires_at = DateTimeField()
-        used_at = DateTimeField(null=True)
-
-        class Meta:
-            database = db
-            table_name = "reset_token"
-
-    db.create_tables([ResetToken])
-
-    class Role(Model):
-        name = CharField(primary_key=True, max_length=32)
-        permissions = TextField(default="")
-        scope = CharField(max_length=8, default="team")
-        rank = IntegerField(default=0)
-
-        class Meta:
-            database = db
-            table_name = "role"
-
-    db.create_tables([Role])
-
-    class Setting(Model):
-        key = CharField(primary_key=True, max_length=64)
-        value = TextField()
-        updated_at = DateTimeField()
-
-        class Meta:
-            database = db
-            table_name = "setting"
-
-    db.create_tables([Setting])
-
-    class UserSession(Model):
-        id_hash = CharField(primary_key=True, max_length=64)
-        user = ForeignKeyField(User, on_delete="CASCADE")
-        created_at = DateTimeField()
-        last_seen_at = DateTimeField()
-        authenticated_at = DateTimeField()
-        ip = CharField(max_length=64, default="")
-        user_agent = CharField(default="")
-
-        class Meta:
-            database = db
-            table_name = "user_session"
-
-    db.create_tables([UserSession])
+    team = create_table(
+        db,
+        "team",
+        name=CharField(max_length=64),
+        name_key=CharField(unique=True, max_length=64),
+        created_at=DateTimeField(),
+    )
+    user = create_table(
+        db,
+        "user",
+        username=CharField(max_length=64),
+        username_key=CharField(unique=True, max_length=64),
+        email=CharField(null=True, max_length=254),
+        email_key=CharField(unique=True, null=True, max_length=254),
+        first_name=CharField(max_length=64, default=""),
+        last_name=CharField(max_length=64, default=""),
+        first_name_key=CharField(index=True, max_length=64, default=""),
+        last_name_key=CharField(index=True, max_length=64, default=""),
+        role=CharField(index=True, max_length=32, default="user"),
+        team=ForeignKeyField(team, null=True, on_delete="SET NULL"),
+        provider=CharField(index=True, max_length=16, default="identity"),
+        disabled=BooleanField(default=False),
+        password_hash=CharField(null=True, max_length=100),
+        password_changed_at=DateTimeField(null=True),
+        must_change=BooleanField(default=False),
+        temp_password_expires_at=DateTimeField(null=True),
+        security_stamp=CharField(max_length=32),
+        failed_count=IntegerField(default=0),
+        last_failed_at=DateTimeField(null=True),
+        locked_until=DateTimeField(index=True, null=True),
+        hard_locked=BooleanField(default=False),
+        last_login_at=DateTimeField(index=True, null=True),
+        last_reset_at=DateTimeField(null=True),
+        language=CharField(null=True, max_length=8),
+        created_at=DateTimeField(),
+    )
+    create_table(
+        db,
+        "audit_event",
+        created_at=DateTimeField(index=True),
+        action=CharField(index=True, max_length=48),
+        outcome=CharField(max_length=16, default="success"),
+        actor=ForeignKeyField(user, null=True, on_delete="SET NULL"),
+        actor_name=CharField(max_length=64, default=""),
+        target=ForeignKeyField(user, null=True, on_delete="SET NULL"),
+        target_name=CharField(max_length=64, default=""),
+        team_id=IntegerField(index=True, null=True),
+        ip=CharField(max_length=64, default=""),
+        detail=TextField(default=""),
+    )
+    create_table(
+        db,
+        "login_throttle",
+        key=CharField(primary_key=True, max_length=64),
+        failed_count=IntegerField(default=0),
+        last_failed_at=DateTimeField(null=True),
+        locked_until=DateTimeField(null=True),
+        hard_locked=BooleanField(default=False),
+    )
+    create_table(
+        db,
+        "managed_team",
+        indexes=((("manager", "team"), True),),
+        manager=ForeignKeyField(user, on_delete="CASCADE"),
+        team=ForeignKeyField(team, on_delete="CASCADE"),
+    )
+    create_table(
+        db,
+        "outbox_mail",
+        created_at=DateTimeField(),
+        kind=CharField(max_length=32),
+        user=ForeignKeyField(user, null=True, on_delete="SET NULL"),
+        recipient=CharField(max_length=254),
+        subject=CharField(),
+        body_text=TextField(default=""),
+        body_html=TextField(default=""),
+        encrypted=BooleanField(default=False),
+        status=CharField(index=True, max_length=12, default="queued"),
+        attempts=IntegerField(default=0),
+        next_attempt_at=DateTimeField(index=True),
+        last_error=CharField(default=""),
+        sent_at=DateTimeField(null=True),
+    )
+    create_table(
+        db,
+        "password_history",
+        user=ForeignKeyField(user, on_delete="CASCADE"),
+        password_hash=CharField(max_length=100),
+        created_at=DateTimeField(),
+    )
+    create_table(
+        db,
+        "recovery_request",
+        identifier=CharField(max_length=254),
+        provider=CharField(max_length=16, default="identity"),
+        language=CharField(max_length=8, default="en"),
+        ip=CharField(max_length=64, default=""),
+        created_at=DateTimeField(),
+        processed_at=DateTimeField(index=True, null=True),
+    )
+    create_table(
+        db,
+        "reset_token",
+        user=ForeignKeyField(user, on_delete="CASCADE"),
+        token_hash=CharField(unique=True, max_length=64),
+        purpose=CharField(max_length=16, default="reset"),
+        stamp=CharField(max_length=32),
+        created_at=DateTimeField(index=True),
+        expires_at=DateTimeField(),
+        used_at=DateTimeField(null=True),
+    )
+    create_table(
+        db,
+        "role",
+        name=CharField(primary_key=True, max_length=32),
+        permissions=TextField(default=""),
+        scope=CharField(max_length=8, default="team"),
+        rank=IntegerField(default=0),
+    )
+    create_table(
+        db,
+        "setting",
+        key=CharField(primary_key=True, max_length=64),
+        value=TextField(),
+        updated_at=DateTimeField(),
+    )
+    create_table(
+        db,
+        "user_session",
+        id_hash=CharField(primary_key=True, max_length=64),
+        user=ForeignKeyField(user, on_delete="CASCADE"),
+        created_at=DateTimeField(),
+        last_seen_at=DateTimeField(),
+        authenticated_at=DateTimeField(),
+        ip=CharField(max_length=64, default=""),
+        user_agent=CharField(default=""),
+    )
 
 
 def down(migrator, db):
-    migrator.migrate(migrator.drop_table("user_session"))
-    migrator.migrate(migrator.drop_table("setting"))
-    migrator.migrate(migrator.drop_table("role"))
-    migrator.migrate(migrator.drop_table("reset_token"))
-    migrator.migrate(migrator.drop_table("recovery_request"))
-    migrator.migrate(migrator.drop_table("password_history"))
-    migrator.migrate(migrator.drop_table("outbox_mail"))
-    migrator.migrate(migrator.drop_table("managed_team"))
-    migrator.migrate(migrator.drop_table("login_throttle"))
-    migrator.migrate(migrator.drop_table("audit_event"))
-    migrator.migrate(migrator.drop_table("user"))
-    migrator.migrate(migrator.drop_table("team"))
+    for name in (
+        "user_session",
+        "setting",
+        "role",
+        "reset_token",
+        "recovery_request",
+        "password_history",
+        "outbox_mail",
+        "managed_team",
+        "login_throttle",
+        "audit_event",
+        "user",
+        "team",
+    ):
+        migrator.migrate(migrator.drop_table(name))

@@ -1,38 +1,32 @@
 """Bulk actions on users (progress, once-only results); status-filter indexes on user."""
 
-from peewee import *
+from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
+
+from portal.migrations._frozen import create_table, partial_index, table
 
 
 def up(migrator, db):
-    class User(Model):
-        class Meta:
-            database = db
-            table_name = "user"
-
-    class BulkJob(Model):
-        public_id = CharField(unique=True, max_length=43)
-        actor = ForeignKeyField(User, null=True, on_delete="SET NULL")
-        action = CharField(max_length=16)
-        status = CharField(max_length=12, default="running")
-        total = IntegerField(default=0)
-        done = IntegerField(default=0)
-        failed = IntegerField(default=0)
-        summary = TextField(default="")
-        results = TextField(default="")
-        results_shown = BooleanField(default=False)
-        created_at = DateTimeField(index=True)
-        finished_at = DateTimeField(null=True)
-
-        class Meta:
-            database = db
-            table_name = "bulk_job"
-
-    db.create_tables([BulkJob])
+    create_table(
+        db,
+        "bulk_job",
+        public_id=CharField(unique=True, max_length=43),
+        actor=ForeignKeyField(table(db, "user"), null=True, on_delete="SET NULL"),
+        action=CharField(max_length=16),
+        status=CharField(max_length=12, default="running"),
+        total=IntegerField(default=0),
+        done=IntegerField(default=0),
+        failed=IntegerField(default=0),
+        summary=TextField(default=""),
+        results=TextField(default=""),
+        results_shown=BooleanField(default=False),
+        created_at=DateTimeField(index=True),
+        finished_at=DateTimeField(null=True),
+    )
     # The user list filters by status (Locked, Disabled) at 100,000 users: partial indexes
     # hold only the few rows that match (a plain boolean index looks useless to the planner).
     migrator.migrate(
-        migrator.add_index("user", ("hard_locked",), False, where=SQL("hard_locked = TRUE")),
-        migrator.add_index("user", ("disabled",), False, where=SQL("disabled = TRUE")),
+        partial_index(migrator, "user", ("hard_locked",), "hard_locked = TRUE"),
+        partial_index(migrator, "user", ("disabled",), "disabled = TRUE"),
     )
 
 

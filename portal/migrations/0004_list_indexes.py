@@ -1,17 +1,13 @@
 """Indexes for the user list at 100,000 users (measured with bench/admin_search.py):
 the "Invitation pending" filter and a team's list sorted by username."""
 
-from peewee import SQL
+from portal.migrations._frozen import partial_index
 
 
 def up(migrator, db):
     migrator.migrate(
-        migrator.add_index(
-            "user",
-            ("username_key",),
-            False,
-            where=SQL("password_hash IS NULL"),
-            name="user_invited_username",
+        partial_index(
+            migrator, "user", ("username_key",), "password_hash IS NULL", "user_invited_username"
         ),
         migrator.add_index("user", ("team_id", "username_key"), False),
     )

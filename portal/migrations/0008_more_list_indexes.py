@@ -8,18 +8,14 @@
   every row through the ``locked_until`` index.
 """
 
-from peewee import SQL
+from portal.migrations._frozen import partial_index
 
 
 def up(migrator, db):
     migrator.migrate(
         migrator.add_index("user", ("team_id", "role", "username_key"), False),
-        migrator.add_index(
-            "user",
-            ("username_key",),
-            False,
-            where=SQL("must_change = TRUE"),
-            name="user_must_change_username",
+        partial_index(
+            migrator, "user", ("username_key",), "must_change = TRUE", "user_must_change_username"
         ),
     )
 

@@ -2,18 +2,20 @@
 out (set by the conditional UPDATE that claims it, so two workers never both send it),
 and a small partial index finds the few invitations still waiting for one."""
 
-from peewee import SQL, DateTimeField
+from peewee import DateTimeField
+
+from portal.migrations._frozen import partial_index
 
 
 def up(migrator, db):
     migrator.migrate(
         migrator.add_column("reset_token", "reminded_at", DateTimeField(null=True)),
-        migrator.add_index(
+        partial_index(
+            migrator,
             "reset_token",
             ("expires_at",),
-            False,
-            where=SQL("purpose = 'invite' AND used_at IS NULL AND reminded_at IS NULL"),
-            name="reset_token_invite_reminder",
+            "purpose = 'invite' AND used_at IS NULL AND reminded_at IS NULL",
+            "reset_token_invite_reminder",
         ),
     )
 
