@@ -24,7 +24,6 @@ from ..messages import text
 from ..models import BulkJob, User
 from ..user_passwords.kind import SecretKind
 from ..user_passwords.screens import shown_once
-from ..users import labels
 from ..users.outcome import list_changed
 from ..users.search import Search, matching_ids
 from . import results
@@ -55,6 +54,7 @@ class Selection:
     search: Search
     all_matching: bool
     skipped_self: bool = False
+    limit: int = bulk.MAX_USERS
 
 
 def selection(actor: User) -> dict:
@@ -86,23 +86,18 @@ def dialog(kind: SecretKind, action: str, chosen: Selection, status: int = 200, 
     get one and why the others will not. 422 when nobody is selected."""
     users = chosen.users
     own_url = url_for("admin.bulk_run", action=action) if action in bulk.ACTIONS else None
+    recovery = action == "recovery" and users
     return htmx.render(
         "admin/bulk_confirm.html",
         "admin/_bulk_confirm.html",
         status=status if users else 422,
         action=action,
-        run=own_url or kind.url("bulk_run"),
+        chosen=chosen,
         users=users or [],
-        search=chosen.search,
-        all_matching=chosen.all_matching,
-        too_many=users is None,
-        max_users=bulk.MAX_USERS,
-        labels=labels,
         in_dialog=htmx.is_htmx(),
-        form=EmptyForm(),
-        skipped_self=chosen.skipped_self,
+        run=own_url or kind.url("bulk_run"),
         typed_confirm=action in bulk.TYPED_CONFIRM,
-        preview=bulk.eligibility(users) if action == "recovery" and users else None,
+        preview=bulk.eligibility(users) if recovery else None,
         **extra,
     )
 

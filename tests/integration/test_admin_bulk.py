@@ -219,15 +219,16 @@ def test_large_run_in_background_with_progress(app, client, make_user):
     r = post(client, "/admin/users/bulk/unlock", {"ids": ids}, htmx=True)
     assert r.status_code in (200, 202)
     public_id = re.search(r"/admin/users/bulk/jobs/([A-Za-z0-9_-]+)", body(r)).group(1)
-    assert "<progress" in body(r)
-    for _ in range(200):
+    if r.status_code == 202:  # still running when the answer left: a progress bar
+        assert "<progress" in body(r)
+    deadline = time.monotonic() + 30  # a busy machine (CI, two test processes) is slow
+    while True:
         page = client.get(f"/admin/users/bulk/jobs/{public_id}", headers=HX)
         if "25 of 25 done" in body(page) and "every 1s" not in body(page):
             break
         assert 'data-hx-trigger="every 1s"' in body(page)
+        assert time.monotonic() < deadline, "the background job did not finish"
         time.sleep(0.05)
-    else:
-        raise AssertionError("the background job did not finish")
     assert len(audit_actions(app, "admin.unlock")) == 25
     assert len(audit_actions(app, "admin.bulk")) == 1
     with app.app_context():
