@@ -98,11 +98,12 @@ def main() -> int:
 
     from tests.e2e.tour import tour
 
-    base, stop, _app = serve(args.port)
     written = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         for lang in args.lang:
+            # A fresh server and database per language: the tour creates accounts and teams.
+            base, stop, _app = serve(args.port)
             context = browser.new_context(
                 viewport={"width": width, "height": height},
                 locale="fr-FR" if lang == "fr" else "en-GB",
@@ -117,10 +118,10 @@ def main() -> int:
                 page.screenshot(path=str(path), full_page=args.full_page)
                 written.append(path)
 
-            tour(page, base, lang, visit, stale=lambda: make_stale(_app))
+            tour(page, base, lang, visit, stale=lambda app=_app: make_stale(app))
             context.close()
+            stop()
         browser.close()
-    stop()
     for path in written:
         print(path)
     return 0
