@@ -1,8 +1,10 @@
 """Shared fixtures.
 
 The database engine follows ``PASSGATE_TEST_DATABASE_URL``: unset, every test gets its own
-SQLite file; set to a PostgreSQL URL (the CI's second leg), the schema is migrated once
-and every test starts from empty tables.
+SQLite file; set to a PostgreSQL URL (the CI's second leg), each test process uses its own
+database (that one in a serial run, ``<name>_gw0``, ``<name>_gw1``… under pytest-xdist,
+created when missing: ``tests.helpers.PG_URL``), migrated once, and every test starts from
+empty tables.
 """
 
 from __future__ import annotations

@@ -12,10 +12,14 @@ import sys
 import time
 import urllib.request
 from datetime import timedelta
+from urllib.parse import unquote, urlsplit, urlunsplit
 
+import psycopg2
 from aiosmtpd.controller import Controller
 from flask_babel import force_locale
 from markupsafe import escape
+from psycopg2 import errors as pg_errors
+from psycopg2 import sql as pg_sql
 
 from portal import mail, messages
 from portal.access import clear_cache
@@ -23,7 +27,63 @@ from portal.db import database, truncate_all
 from portal.models import DEFAULT_ROLES, MODELS, AuditEvent, Role, UserSession, utcnow
 from portal.schema import migrate
 
-PG_URL = os.environ.get("PASSGATE_TEST_DATABASE_URL", "")
+# --- services: one PostgreSQL database and one Redis database per test process ----------
+
+
+def xdist_worker() -> int | None:
+    """pytest-xdist's worker number (gw0 → 0; xdist sets the variable before any conftest
+    is imported), None in a serial run."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(name[2:]) if name.startswith("gw") else None
+
+
+def per_worker_database(url: str) -> str:
+    """``url`` itself in a serial run; under pytest-xdist the worker's own database
+    ``<name>_gw0``, ``<name>_gw1``… on the same server (created by ``ensure_database``):
+    every test empties the tables, so two processes must never share one database."""
+    worker = xdist_worker()
+    if not url or worker is None:
+        return url
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"{parts.path}_gw{worker}"))
+
+
+def ensure_database(url: str) -> None:
+    """Create the PostgreSQL database of ``url`` when it does not exist yet (through the
+    server's ``postgres`` maintenance database). A server that is not running fails here,
+    loudly: the PostgreSQL leg needs it."""
+    parts = urlsplit(url)
+    name = unquote(parts.path.lstrip("/"))
+    connection = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
+    connection.autocommit = True  # CREATE DATABASE cannot run inside a transaction
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if cursor.fetchone() is None:
+                try:
+                    cursor.execute(pg_sql.SQL("CREATE DATABASE {}").format(pg_sql.Identifier(name)))
+                except pg_errors.DuplicateDatabase:
+                    pass  # created meanwhile by another run
+    finally:
+        connection.close()
+
+
+def redis_url() -> str:
+    """This process's Redis database: ``PASSGATE_TEST_REDIS_URL`` (default db 10) in a
+    serial run; under pytest-xdist that number plus the worker's (gw1 → 11), so two
+    workers never empty each other's counters (tests call FLUSHDB)."""
+    base = os.environ.get("PASSGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/10")
+    worker = xdist_worker()
+    if worker is None:
+        return base
+    parts = urlsplit(base)
+    number = int(parts.path.strip("/") or 0) + worker
+    return urlunsplit(parts._replace(path=f"/{number}"))
+
+
+# The PostgreSQL leg's database (this worker's own), "" on the SQLite leg.
+PG_URL = per_worker_database(os.environ.get("PASSGATE_TEST_DATABASE_URL", ""))
+REDIS_URL = redis_url()
 PASSWORD = "violet lantern harbour 1987"  # meets the default policy
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -63,7 +123,10 @@ def prepare_database(app) -> None:
 
 
 def empty_postgres(url: str) -> None:
-    """The schema migrated once per process, then empty tables and the seeded roles."""
+    """The database created if missing and its schema migrated once per process, then
+    empty tables and the seeded roles."""
+    if url not in _pg_migrated:
+        ensure_database(url)
     database.connect(reuse_if_open=True)
     if url not in _pg_migrated:
         database.execute_sql("DROP SCHEMA public CASCADE")

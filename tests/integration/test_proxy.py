@@ -11,13 +11,13 @@ import pytest
 from portal.db import database
 from portal.models import AuditEvent, UserSession
 
-from ..helpers import login
+from ..helpers import REDIS_URL, login
 
 PROXY = "10.0.0.2"  # the reverse proxy: the TCP peer Passgate sees
 CLIENT = "203.0.113.7"  # the real client, as the proxy appends it
 OTHER_CLIENT = "203.0.113.8"
 FORGED = "6.6.6.6"  # what a client types into its own X-Forwarded-For
-REDIS_URL = "redis://127.0.0.1:6379/13"
+# Rate-limit counters: this test process's own Redis database (tests/helpers.py).
 
 
 def via_proxy(app, forwarded_for: str | None):

@@ -3,7 +3,6 @@ Also the separate ``mail-worker`` and rate limits shared through Redis."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import time
@@ -11,7 +10,7 @@ import urllib.request
 
 from portal.db import database
 
-from ..helpers import PASSWORD, cli, free_port, prepare_database, wait_for
+from ..helpers import PASSWORD, REDIS_URL, cli, free_port, prepare_database, wait_for
 
 
 def test_serve_answers_and_delivers_mail(server_env, smtp_server, make_user):
@@ -60,8 +59,8 @@ def test_mail_worker_once_delivers_the_queue(server_env, smtp_server, app):
 def test_rate_limits_are_shared_through_redis(make_app):
     import redis
 
-    # Its own Redis database: PASSGATE_TEST_REDIS_URL when several suites share one Redis.
-    url = os.environ.get("PASSGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    # This test process's own Redis database (PASSGATE_TEST_REDIS_URL, + the xdist worker).
+    url = REDIS_URL
     client = redis.Redis.from_url(url)
     client.ping()  # Redis must be running (it is in CI); a failure here is a real failure
     client.flushdb()

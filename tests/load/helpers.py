@@ -13,13 +13,14 @@ from portal.accounts import create_user
 from portal.db import database
 from portal.models import AuditEvent, OutboxMail
 
-from ..helpers import PASSWORD, PG_URL
+from ..helpers import PASSWORD, PG_URL, per_worker_database
+from ..helpers import REDIS_URL as REDIS_URL  # the several-instance tests' Redis database
 
-# The several-instance tests always run on PostgreSQL + Redis, on the SQLite leg too.
-PG_INSTANCES_URL = (
-    PG_URL or os.environ.get("PASSGATE_TEST_PG_URL") or "postgresql://postgres@127.0.0.1:5432/test"
+# The several-instance tests always run on PostgreSQL + Redis, on the SQLite leg too (the
+# worker's own database and Redis db when pytest-xdist runs them: see tests/helpers.py).
+PG_INSTANCES_URL = PG_URL or per_worker_database(
+    os.environ.get("PASSGATE_TEST_PG_URL") or "postgresql://postgres@127.0.0.1:5432/test"
 )
-REDIS_URL = os.environ.get("PASSGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/10")
 
 
 @contextmanager

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
+from ...helpers import PG_URL
 from . import live as harness
 
 
 @pytest.fixture(scope="package")
 def live(tmp_path_factory):
     """``passgate serve`` processes on loopback, an SMTP sink and a seeding app, on the leg's
-    database (``PASSGATE_TEST_DATABASE_URL`` when it is PostgreSQL, else a SQLite file)."""
+    database (on the PostgreSQL leg this test process's database, ``tests.helpers.PG_URL``;
+    else a SQLite file)."""
     tmp = tmp_path_factory.mktemp("checklist")
-    pg_url = os.environ.get("PASSGATE_TEST_DATABASE_URL", "")
-    postgres = pg_url.startswith("postgres")
-    url = pg_url if postgres else f"sqlite:///{tmp}/passgate.db"
+    postgres = PG_URL.startswith("postgres")
+    url = PG_URL if postgres else f"sqlite:///{tmp}/passgate.db"
     running = harness.start(tmp, url, postgres)
     yield running
     harness.stop(running)

@@ -35,6 +35,7 @@ from portal.db import database, truncate_all
 from portal.models import DEFAULT_ROLES, MODELS, ManagedTeam, Role, User, utcnow
 from portal.schema import migrate
 
+from ...helpers import ensure_database
 from ...load import server as procs
 from ...load.smtp import Sink
 from .client import LINK_RE, PASSWORD, Client
@@ -218,8 +219,11 @@ def seeding_app(tmp_path, database_url: str, rounds: int = 4):
 
 
 def prepare_database(app, postgres: bool) -> None:
-    """A migrated schema with empty tables (PostgreSQL: this leg's database, reset)."""
+    """A migrated schema with empty tables (PostgreSQL: this test process's database,
+    created if missing, reset)."""
     clear_cache()
+    if postgres:
+        ensure_database(app.config["DATABASE_URL"])
     with app.app_context():
         database.initialize(app.extensions["peewee"])
         database.connect(reuse_if_open=True)
