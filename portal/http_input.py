@@ -12,6 +12,15 @@ from werkzeug.routing import IntegerConverter
 MAX_ID = 2**63 - 1
 
 
+def parse_id(raw: str, limit: int = MAX_ID) -> int | None:
+    """A typed id (form field, query string) as a number, or None: ASCII digits only
+    (``str.isdigit`` also accepts "²", which ``int`` refuses) and at most ``limit``."""
+    if not raw or not raw.isascii() or not raw.isdigit():
+        return None
+    number = int(raw)
+    return number if number <= limit else None
+
+
 class PassgateRequest(Request):
     """A multipart part without a ``name`` is parsed by Werkzeug under the key ``None``;
     Flask-WTF's CSRF check then calls ``None.endswith``. Such parts carry nothing a form

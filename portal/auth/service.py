@@ -10,6 +10,7 @@ from flask import url_for
 
 from .. import access, alerts, audit, devices, mail, passwords, providers, throttle
 from ..db import write
+from ..http_input import parse_id
 from ..models import ResetToken, User, utcnow
 from ..providers.base import Verification
 
@@ -71,8 +72,9 @@ def password_owner(actor: User | None, for_user: str, reset_digest: str | None) 
             ResetToken.get_or_none(ResetToken.token_hash == reset_digest) if reset_digest else None
         )
         return token.user if token else None
-    if for_user.isdigit():
-        target = User.get_or_none(User.id == int(for_user))
+    target_id = parse_id(for_user)
+    if target_id is not None:
+        target = User.get_or_none(User.id == target_id)
         if target is not None and access.can(actor, "users.update", target):
             return target
     return actor

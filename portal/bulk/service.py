@@ -24,6 +24,7 @@ from flask import current_app
 
 from .. import access, audit, links, mail
 from ..db import database
+from ..http_input import parse_id
 from ..messages import text
 from ..models import BulkJob, User, utcnow
 from ..user_passwords.kind import SecretKind
@@ -48,11 +49,11 @@ def parse_ids(values: list[str]) -> list[int]:
     """Selected ids, deduplicated in order; anything but small integers is refused."""
     ids: list[int] = []
     for raw in values:
-        raw = (raw or "").strip()
-        if not raw.isdigit() or len(raw) > 9:
+        number = parse_id((raw or "").strip(), 999_999_999)
+        if number is None:
             raise SelectionError("bad id")
-        if int(raw) not in ids:
-            ids.append(int(raw))
+        if number not in ids:
+            ids.append(number)
     return ids
 
 

@@ -7,6 +7,7 @@ from peewee import fn
 
 from .. import access, audit
 from ..db import write
+from ..http_input import parse_id
 from ..messages import text
 from ..models import ManagedTeam, Team, User, fold
 
@@ -62,7 +63,7 @@ def edit_context(team: Team) -> dict:
 
 def chosen_managers(values: list[str]) -> set[int] | None:
     """The managers ticked on the form, or None if one is not a possible manager."""
-    chosen = {int(v) for v in values if v.isdigit()}
+    chosen = {parse_id(v) for v in values} - {None}
     return chosen if chosen <= {u.id for u in possible_managers()} else None
 
 

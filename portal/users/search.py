@@ -12,8 +12,11 @@ from peewee import JOIN, SQL, fn
 
 from .. import access
 from ..db import is_sqlite, starts_with
+from ..http_input import parse_id
 from ..models import Team, User, fold, utcnow
 from .labels import FILTER_LABELS, PROVIDER_LABELS
+
+SMALL = 999_999_999  # page numbers, sizes and ids typed in the search box
 
 PER_PAGE = 50
 SMALL_RESULT = 5000
@@ -62,8 +65,8 @@ class Search:
             return value.strip() if isinstance(value, str) else ""
 
         def integer(name, default=None):
-            raw = one(name)
-            return int(raw) if raw.isdigit() and len(raw) < 10 else default
+            number = parse_id(one(name), SMALL)
+            return default if number is None else number
 
         role = one("role")
         status = one("status")
@@ -163,8 +166,8 @@ def text_condition(q: str):
         | _prefix(User.first_name_key, key)
         | _prefix(User.last_name_key, key)
     )
-    if key.isdigit() and len(key) < 10:
-        cond |= User.id == int(key)
+    if (number := parse_id(key, SMALL)) is not None:
+        cond |= User.id == number
     words = key.split()
     if len(words) == 2:
         a, b = words

@@ -37,3 +37,38 @@ def test_ids_beyond_64_bits_are_not_found(client, make_user, url, number):
     make_user("admin", role="admin")
     login(client, "admin")
     assert client.get(url.format(number)).status_code == 404
+
+
+@pytest.mark.parametrize("typed", ["9223372036854775808", "²", "99999999999999999999999"])
+def test_typed_ids_beyond_64_bits_or_not_ascii_are_no_ids(client, make_user, typed):
+    """``for_user`` on the live checklist (OverflowError on SQLite), the user search box,
+    the list's page number, bulk ids and a team's managers ("²" passes ``str.isdigit`` and
+    made ``int`` raise ValueError): each is a plain "no such id", never a 500."""
+    admin = make_user("admin", role="admin")
+    login(client, "admin")
+    token = csrf_of(client.get("/password/change"))
+    check = client.post(
+        "/password/check", data={"csrf_token": token, "password": "x", "for_user": typed}
+    )
+    assert check.status_code == 200
+    assert client.get(f"/admin/users?q={typed}&page={typed}").status_code == 200
+    bulk = client.post(
+        "/admin/users/bulk/unlock/confirm", data={"csrf_token": token, "ids": [typed]}
+    )
+    assert bulk.status_code == 400
+    client.post("/admin/teams", data={"csrf_token": token, "name": "Team A"})
+    team = client.get("/admin/teams").get_data(as_text=True)
+    team_id = team.split('href="/admin/teams/')[1].split('"')[0]
+    edit = client.post(
+        f"/admin/teams/{team_id}",
+        data={"csrf_token": token, "name": "Team A", "managers": [typed, str(admin.id)]},
+    )
+    assert edit.status_code < 500
+
+
+def test_a_bulk_job_id_with_a_nul_is_not_found(client, make_user):
+    """PostgreSQL refuses a NUL in a query ("A string literal cannot contain NUL"): a job
+    id is ``token_urlsafe``, anything else names no job (404, never a 500)."""
+    make_user("admin", role="admin")
+    login(client, "admin")
+    assert client.get("/admin/users/bulk/jobs/%00").status_code == 404
