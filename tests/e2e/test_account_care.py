@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from tests.e2e.axe import axe_violations
-from tests.e2e.helpers import sign_in
+from tests.e2e.helpers import fill_live, sign_in
 from tests.helpers import PASSWORD
 
 pytestmark = pytest.mark.e2e
@@ -43,8 +43,8 @@ def test_not_me_from_the_mail_to_the_locked_account(live, new_page):
     sign_in(intruder, live.url, "alice")
     intruder.goto(f"{live.url}/password/change")
     intruder.get_by_label("Current password").fill(PASSWORD)
-    intruder.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
-    intruder.get_by_label("Confirm new password").fill(NEW_PASSWORD)
+    fill_live(intruder, "New password", NEW_PASSWORD, exact=True)
+    fill_live(intruder, "Confirm new password", NEW_PASSWORD)
     with intruder.expect_navigation():
         intruder.get_by_role("button", name="Save new password").click()
     assert intruder.url.rstrip("/") == live.url

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.helpers import PASSWORD, sign_in
+from tests.e2e.helpers import PASSWORD, fill_live, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -112,8 +112,8 @@ def test_reset_and_unlock_copy_then_forced_change(live, page, new_page):
     other.goto(f"{live.url}/")
     assert other.url == f"{live.url}/password/change"
     other.get_by_label("Current password").fill(copied)
-    other.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
-    other.get_by_label("Confirm new password").fill(NEW_PASSWORD)
+    fill_live(other, "New password", NEW_PASSWORD, exact=True)
+    fill_live(other, "Confirm new password", NEW_PASSWORD)
     other.get_by_role("button", name="Save new password").click()
     # The 303 and the page it leads to: wait for the URL, not the first navigation event
     # (under load that event came before the redirect was followed).

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from portal.messages import MESSAGES
-from tests.e2e.helpers import PASSWORD, sign_in
+from tests.e2e.helpers import PASSWORD, fill_live, sign_in
 from tests.helpers import says
 
 pytestmark = pytest.mark.e2e
@@ -87,9 +87,9 @@ def test_recovery_through_real_mail(live, page):
 
     rule = page.locator("#policy li[data-rule=min_length]")
     assert "ok" not in (rule.get_attribute("class") or "").split()
-    page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
+    fill_live(page, "New password", NEW_PASSWORD, exact=True)
     page.wait_for_selector("#policy li[data-rule=min_length].ok")
-    page.get_by_label("Confirm new password").fill(NEW_PASSWORD)
+    fill_live(page, "Confirm new password", NEW_PASSWORD)
     page.wait_for_selector("#policy li[data-rule=match].ok")
     page.get_by_role("button", name="Save password").click()
     page.wait_for_url("**/login**")
@@ -116,8 +116,8 @@ def test_forced_change_with_temporary_password(live, page):
     assert page.url == f"{live.url}/password/change", "home reachable before the change"
 
     page.get_by_label("Current password").fill(user.temp)
-    page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
-    page.get_by_label("Confirm new password").fill(NEW_PASSWORD)
+    fill_live(page, "New password", NEW_PASSWORD, exact=True)
+    fill_live(page, "Confirm new password", NEW_PASSWORD)
     page.get_by_role("button", name="Save new password").click()
     page.wait_for_url(f"{live.url}/")  # the 303's target, not just the first navigation
     assert page.get_by_role("heading", level=1).inner_text().startswith("Hello")
@@ -132,11 +132,11 @@ def test_live_policy_checklist(live, page):
     rule = "#policy li[data-rule=min_length]"
     page.evaluate("window.__marker = 'still here'")
 
-    page.get_by_label("New password", exact=True).fill("abcdefghij")  # 10 characters
+    fill_live(page, "New password", "abcdefghij", exact=True)  # 10 characters
     page.wait_for_selector(f"{rule}.bad")
     assert "ok" not in page.locator(rule).get_attribute("class").split()
 
-    page.get_by_label("New password", exact=True).fill("copper kettle orbit 19")  # 22
+    fill_live(page, "New password", "copper kettle orbit 19", exact=True)  # 22
     page.wait_for_selector(f"{rule}.ok")
 
     # Nothing was submitted: same document, fields still filled.
@@ -191,8 +191,8 @@ def test_invitation_sets_first_password(live, page):
     page.goto(live.link(address))
     assert page.url == f"{live.url}/password/reset"
     assert page.get_by_role("heading", name="Set your first password").is_visible()
-    page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
-    page.get_by_label("Confirm new password").fill(NEW_PASSWORD)
+    fill_live(page, "New password", NEW_PASSWORD, exact=True)
+    fill_live(page, "Confirm new password", NEW_PASSWORD)
     with page.expect_navigation():
         page.get_by_role("button", name="Save password").click()
     sign_in(page, live.url, address, NEW_PASSWORD)  # by email this time

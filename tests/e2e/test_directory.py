@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.helpers import sign_in
+from tests.e2e.helpers import fill_live, sign_in
 from tests.helpers import says
 from tests.ldap_server import GROUPS, Slapd
 
@@ -71,8 +71,8 @@ def test_directory_sign_in_and_recovery_through_mail(live, sso, page):
     with page.expect_navigation():
         page.get_by_role("button", name="Email me a link").click()
     page.goto(live.link("dora@school.test"))
-    page.get_by_label("New password", exact=True).fill(NEW)
-    page.get_by_label("Confirm new password").fill(NEW)
+    fill_live(page, "New password", NEW, exact=True)
+    fill_live(page, "Confirm new password", NEW)
     with page.expect_navigation():
         page.get_by_role("button", name="Save password").click()
     assert says(page.locator(".flash").first.inner_text(), "PASSWORD_RESET_DONE")

@@ -11,7 +11,7 @@ import pytest
 from portal.messages import MESSAGES
 from portal.policy import _match_text
 from portal.users.labels import STATUS_LABELS
-from tests.e2e.helpers import PASSWORD, sign_in
+from tests.e2e.helpers import PASSWORD, fill_live, sign_in
 from tests.helpers import english, message_pattern, says
 
 pytestmark = pytest.mark.e2e
@@ -110,8 +110,8 @@ def test_password_form_keeps_what_was_typed(live, new_page):
     page.goto(f"{live.url}/password/change")
     new = "amber cobble lighthouse 3190 fern"
     page.get_by_label("Current password").fill("not my current password")
-    page.get_by_label("New password", exact=True).fill(new)
-    page.get_by_label("Confirm new password").fill(new + "x")
+    fill_live(page, "New password", new, exact=True)
+    fill_live(page, "Confirm new password", new + "x")
     page.get_by_role("button", name="Save new password").click()
     page.get_by_text(MESSAGES["CURRENT_PASSWORD_WRONG"]).wait_for()
     # Nothing typed is lost, the current password included.
@@ -137,7 +137,7 @@ def test_password_form_keeps_what_was_typed(live, new_page):
     assert page.get_by_label("Current password").input_value() == PASSWORD
 
     # Correct Confirm: the live checklist follows (no stale tick or cross).
-    page.get_by_label("Confirm new password").fill(new)
+    fill_live(page, "Confirm new password", new)
     page.wait_for_function("() => document.querySelector('li[data-rule=match]').className === 'ok'")
     with page.expect_navigation():
         page.get_by_role("button", name="Save new password").click()
