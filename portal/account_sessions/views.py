@@ -4,7 +4,7 @@ reach) from the user's page."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from .. import access, htmx
@@ -15,7 +15,6 @@ from ..models import User
 from . import service
 
 bp = Blueprint("account_sessions", __name__)
-HX_VARY = {"Vary": "HX-Request"}
 
 
 @bp.app_template_global("sessions_of")
@@ -87,4 +86,4 @@ def user_session_end(actor: User, user: User, handle: str):
         kind=kind,
         may_update=access.can(actor, "users.update", user),
     )
-    return body, status, HX_VARY
+    return htmx.vary(make_response(body, status))

@@ -208,6 +208,7 @@ def test_admin_and_manager_see_and_end_a_users_sessions(app, make_user):
         headers=HX,
     )
     assert r.status_code == 200 and says(body(r), "SESSION_ENDED")
+    assert "HX-Request" in r.headers["Vary"]  # a fragment: caches keep it apart
     assert carol.get("/").status_code == 302
     bob = browser(app, "bob", EDGE)
     bob_handle = re.search(
