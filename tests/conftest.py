@@ -14,7 +14,7 @@ import pytest
 from portal import create_app
 from portal.db import database
 
-from .helpers import PASSWORD, SMTPSink, base_overrides, prepare_database
+from .helpers import PASSWORD, SMTPSink, base_overrides, in_request, prepare_database
 
 
 @pytest.fixture
@@ -45,10 +45,8 @@ def client(app):
 @pytest.fixture
 def ctx(app):
     """An app + request context with an open connection (for calling services directly)."""
-    with app.test_request_context():
-        database.connect(reuse_if_open=True)
+    with in_request(app):
         yield app
-        database.close()
 
 
 @pytest.fixture

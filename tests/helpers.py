@@ -11,6 +11,7 @@ import socket
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from datetime import timedelta
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -276,6 +277,17 @@ def post(client, url, data=None, htmx=False, csrf=None):
     headers = dict(HX) if htmx else {}
     data.setdefault("csrf_token", csrf or token(client))
     return client.post(url, data=data, headers=headers)
+
+
+@contextmanager
+def in_request(app):
+    """A request context with an open connection, for calling services directly."""
+    with app.test_request_context():
+        database.connect(reuse_if_open=True)
+        try:
+            yield
+        finally:
+            database.close()
 
 
 def db_get(app, model, *where):

@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import re
+
 from portal import settings
 from portal.db import database
+from portal.models import Passcode
 from portal.passcodes import apikeys, service
+
+from ..helpers import csrf_of
 
 GOOD = "730541"
 OTHER = "918264"
+TEMP_RE = re.compile(r'<input type="hidden" name="passcode" value="([0-9]+)">')
+
+
+def account_post(client, **data):
+    token = csrf_of(client.get("/account/passcode"))
+    return client.post("/account/passcode", data={"csrf_token": token, **data})
+
+
+def passcode_row(app, user):
+    with app.app_context():
+        database.connect(reuse_if_open=True)
+        return Passcode.get_or_none(Passcode.user == user.id)
 
 
 def configure(app, **values):

@@ -13,46 +13,9 @@ from portal.models import AuditEvent, ResetToken, Setting, User, UserSession, ut
 from portal.policy import Policy, evaluate, rules
 
 from ..helpers import PASSWORD, csrf_of, login, post_form, says
+from ..settings_form import form_values, submit_settings
 
 HX = {"HX-Request": "true"}
-
-
-def _form_values(body: str) -> dict:
-    """The values the settings page would submit as it is (text, checked boxes/radios, selects)."""
-    data = {}
-    for tag in re.findall(r"<input[^>]*>", body):
-        name = re.search(r'name="([^"]+)"', tag)
-        if not name:
-            continue
-        kind = (re.search(r'type="([^"]+)"', tag) or [None, "text"])[1]
-        value = re.search(r'value="([^"]*)"', tag)
-        if kind in ("checkbox", "radio"):
-            if "checked" in tag:
-                data[name.group(1)] = value.group(1) if value else "y"
-        else:
-            data[name.group(1)] = value.group(1) if value else ""
-    for name, inner in re.findall(
-        r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', body, re.DOTALL
-    ):
-        chosen = re.search(
-            r'<option[^>]*selected[^>]*value="([^"]*)"|<option[^>]*value="([^"]*)"[^>]*selected',
-            inner,
-        )
-        if chosen:
-            data[name] = chosen.group(1) or chosen.group(2)
-    return data
-
-
-def _submit(client, changes: dict, headers=None):
-    page = client.get("/admin/settings")
-    data = _form_values(page.get_data(as_text=True))
-    for key, value in changes.items():
-        if value is None:
-            data.pop(key, None)
-        else:
-            data[key] = value
-    data["csrf_token"] = csrf_of(page)
-    return client.post("/admin/settings", data=data, headers=headers or {})
 
 
 def _stale_session(app, username):
@@ -101,7 +64,7 @@ def test_page_shows_current_values_and_every_field(admin):
     response = admin.get("/admin/settings")
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and "<!doctype html>" in body
-    values = _form_values(body)
+    values = form_values(body)
     assert values["org_name"] == "Passgate" and values["timezone"] == "UTC"
     assert values["password_min_length"] == "15" and values["reset_link_minutes"] == "30"
     assert values["reset_link_mode"] == "minutes" and values["default_language"] == "en"
@@ -112,7 +75,7 @@ def test_page_shows_current_values_and_every_field(admin):
 
 
 def test_save_stores_audits_changed_keys_only_and_redirects(app, admin):
-    response = _submit(
+    response = submit_settings(
         admin,
         {
             "org_name": "Acme Care",
@@ -142,12 +105,12 @@ def test_save_stores_audits_changed_keys_only_and_redirects(app, admin):
         "RESET_LINK_TTL": ["30", "end-of-day"],
     }
     # The form now shows the stored values.
-    values = _form_values(admin.get("/admin/settings").get_data(as_text=True))
+    values = form_values(admin.get("/admin/settings").get_data(as_text=True))
     assert values["reset_link_mode"] == "end-of-day" and values["password_require_digit"] == "y"
 
 
 def test_unchanged_form_saves_and_audits_nothing(app, admin):
-    assert _submit(admin, {}).status_code == 303
+    assert submit_settings(admin, {}).status_code == 303
     assert _settings_rows(app) == {}
     with app.app_context():
         database.connect(reuse_if_open=True)
@@ -156,7 +119,7 @@ def test_unchanged_form_saves_and_audits_nothing(app, admin):
 
 
 def test_htmx_save_answers_hx_redirect(admin):
-    response = _submit(admin, {"org_name": "Acme"}, headers=HX)
+    response = submit_settings(admin, {"org_name": "Acme"}, headers=HX)
     assert response.status_code == 200
     assert response.headers["HX-Redirect"].endswith("/admin/settings")
 
@@ -199,7 +162,7 @@ def test_htmx_save_answers_hx_redirect(admin):
     ],
 )
 def test_invalid_values_give_422_with_field_error_and_keep_input(app, admin, changes, field):
-    response = _submit(admin, {**changes, "org_name": changes.get("org_name", "Kept Org")})
+    response = submit_settings(admin, {**changes, "org_name": changes.get("org_name", "Kept Org")})
     body = response.get_data(as_text=True)
     assert response.status_code == 422
     if field == "reset_link_mode":
@@ -218,13 +181,15 @@ def test_invalid_values_give_422_with_field_error_and_keep_input(app, admin, cha
 
 
 def test_end_of_day_ignores_the_minutes_box(app, admin):
-    response = _submit(admin, {"invite_link_mode": "end-of-day", "invite_link_minutes": "zz"})
+    response = submit_settings(
+        admin, {"invite_link_mode": "end-of-day", "invite_link_minutes": "zz"}
+    )
     assert response.status_code == 303
     assert _settings_rows(app) == {"INVITE_LINK_TTL": "end-of-day"}
 
 
 def test_weak_but_allowed_values_are_saved_with_a_warning(app, admin):
-    response = _submit(admin, {"password_min_length": "8", "password_max_length": "20"})
+    response = submit_settings(admin, {"password_min_length": "8", "password_max_length": "20"})
     assert response.status_code == 303
     assert _settings_rows(app) == {"PASSWORD_MIN_LENGTH": 8, "PASSWORD_MAX_LENGTH": 20}
     body = admin.get("/admin/settings").get_data(as_text=True)
@@ -232,7 +197,7 @@ def test_weak_but_allowed_values_are_saved_with_a_warning(app, admin):
 
 
 def test_time_zone_free_text_is_accepted_when_real(app, admin):
-    assert _submit(admin, {"timezone": "Asia/Kathmandu"}).status_code == 303
+    assert submit_settings(admin, {"timezone": "Asia/Kathmandu"}).status_code == 303
     assert _settings_rows(app)["TIMEZONE"] == "Asia/Kathmandu"
 
 
@@ -240,7 +205,7 @@ def test_save_needs_a_recent_password_entry(app, admin):
     _stale_session(app, "admin")
     page = admin.get("/admin/settings")
     data = {
-        **_form_values(page.get_data(as_text=True)),
+        **form_values(page.get_data(as_text=True)),
         "org_name": "Stepped Up",
         "csrf_token": csrf_of(page),
     }
@@ -255,7 +220,7 @@ def test_save_needs_a_recent_password_entry(app, admin):
 
 
 def test_htmx_422_puts_the_form_back_in_place(app, admin):
-    response = _submit(admin, {"password_history": "99"}, headers=HX)
+    response = submit_settings(admin, {"password_history": "99"}, headers=HX)
     body = response.get_data(as_text=True)
     assert response.status_code == 422
     assert response.headers["HX-Retarget"] == "#settings-form"
@@ -266,7 +231,7 @@ def test_htmx_422_puts_the_form_back_in_place(app, admin):
 
 def test_csrf_is_required(app, admin):
     page = admin.get("/admin/settings")
-    data = {**_form_values(page.get_data(as_text=True)), "org_name": "No Token"}
+    data = {**form_values(page.get_data(as_text=True)), "org_name": "No Token"}
     data.pop("csrf_token", None)
     assert admin.post("/admin/settings", data=data).status_code == 400
     assert _settings_rows(app) == {}
@@ -278,7 +243,7 @@ def test_csrf_is_required(app, admin):
 def test_min_length_change_applies_to_the_next_password_change(app, client, make_user):
     make_user("admin", role="admin")
     login(client, "admin")
-    assert _submit(client, {"password_min_length": "20"}).status_code == 303
+    assert submit_settings(client, {"password_min_length": "20"}).status_code == 303
     sixteen = "Zq8vmK2pL9xWbT4r"
     page = client.get("/password/change")
     twenty = Policy(min_length=20)  # the policy's own texts, not English sentences
@@ -295,7 +260,7 @@ def test_min_length_change_applies_to_the_next_password_change(app, client, make
     assert response.status_code == 422
     assert evaluate(sixteen, twenty).errors[0] in response.get_data(as_text=True)
     # The same password was fine under the default minimum of 15.
-    assert _submit(client, {"password_min_length": "15"}).status_code == 303
+    assert submit_settings(client, {"password_min_length": "15"}).status_code == 303
     page = client.get("/password/change")
     assert (
         client.post(
@@ -315,7 +280,7 @@ def test_reset_link_lifetime_change_applies_to_the_next_link(app, client, make_u
     make_user("admin", role="admin")
     make_user("alice")
     login(client, "admin")
-    assert _submit(client, {"reset_link_minutes": "90"}).status_code == 303
+    assert submit_settings(client, {"reset_link_minutes": "90"}).status_code == 303
     client.post("/logout", data={"csrf_token": csrf_of(client.get("/"))})
     post_form(client, "/password/forgot", {"identifier": "alice"})
     outbox.deliver()
@@ -329,7 +294,7 @@ def test_reset_link_lifetime_change_applies_to_the_next_link(app, client, make_u
 def test_org_name_change_shows_in_the_page_title(client, make_user):
     make_user("admin", role="admin")
     login(client, "admin")
-    assert _submit(client, {"org_name": "Crèche des Lilas"}).status_code == 303
+    assert submit_settings(client, {"org_name": "Crèche des Lilas"}).status_code == 303
     body = client.get("/").get_data(as_text=True)
     assert re.search(r"<title>[^<]*Crèche des Lilas</title>", body)
     assert "<title>" in client.get("/login").get_data(as_text=True)

@@ -27,21 +27,16 @@ from ..helpers import (
     subject,
 )
 from ..load.smtp import Sink
-from .passcode_helpers import GOOD, configure, new_key, set_passcode, verify
-
-TEMP_RE = re.compile(r'<input type="hidden" name="passcode" value="([0-9]+)">')
-
-
-def account_post(client, **data):
-    token = csrf_of(client.get("/account/passcode"))
-    return client.post("/account/passcode", data={"csrf_token": token, **data})
-
-
-def passcode_row(app, user):
-    with app.app_context():
-        database.connect(reuse_if_open=True)
-        return Passcode.get_or_none(Passcode.user == user.id)
-
+from .passcode_helpers import (
+    GOOD,
+    TEMP_RE,
+    account_post,
+    configure,
+    new_key,
+    passcode_row,
+    set_passcode,
+    verify,
+)
 
 # --- administrators' Reset passcode ---------------------------------------------------------
 

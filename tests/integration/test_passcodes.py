@@ -7,7 +7,7 @@ import re
 
 from portal import settings
 from portal.db import database
-from portal.models import ApiKey, OutboxMail, Passcode
+from portal.models import ApiKey, OutboxMail
 from portal.passcodes import apikeys
 from portal.passcodes.policy import error_text, rule_text
 
@@ -24,21 +24,16 @@ from ..helpers import (
     post,
     says,
 )
-from .passcode_helpers import GOOD, OTHER, configure, in_ctx, set_passcode, verify
-
-TEMP_RE = re.compile(r'<input type="hidden" name="passcode" value="([0-9]+)">')
-
-
-def account_post(client, **data):
-    token = csrf_of(client.get("/account/passcode"))
-    return client.post("/account/passcode", data={"csrf_token": token, **data})
-
-
-def passcode_row(app, user):
-    with app.app_context():
-        database.connect(reuse_if_open=True)
-        return Passcode.get_or_none(Passcode.user == user.id)
-
+from .passcode_helpers import (
+    GOOD,
+    OTHER,
+    account_post,
+    configure,
+    in_ctx,
+    passcode_row,
+    set_passcode,
+    verify,
+)
 
 # --- settings -------------------------------------------------------------------------------
 

@@ -18,10 +18,9 @@ from wtforms.fields.core import UnboundField
 
 from portal import create_app
 from portal.accounts import create_user
-from portal.db import database
 from portal.models import LoginThrottle, ManagedTeam, Team, User, UserSession, utcnow
 
-from ..helpers import PASSWORD, base_overrides, csrf_of, login, prepare_database
+from ..helpers import PASSWORD, base_overrides, csrf_of, in_request, login, prepare_database
 
 PORTAL = Path(__file__).resolve().parents[2] / "portal"
 
@@ -131,19 +130,7 @@ class World:
             self.sign_in(role)
 
     def db(self):
-        world = self
-
-        class Ctx:
-            def __enter__(self):
-                self.ctx = world.app.test_request_context()
-                self.ctx.push()
-                database.connect(reuse_if_open=True)
-
-            def __exit__(self, *exc):
-                database.close()
-                self.ctx.pop()
-
-        return Ctx()
+        return in_request(self.app)
 
     def sign_in(self, role: str) -> None:
         """(Re)start the role's session: clear the throttle its own garbage built up, sign

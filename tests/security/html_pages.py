@@ -18,11 +18,10 @@ from datetime import timedelta
 
 from portal import tokens
 from portal.bulk import service as bulk
-from portal.db import database
 from portal.models import OutboxMail, ResetToken, Team, User, UserSession, utcnow
 
 from ..e2e.tour import ADMIN, MANAGER, seed
-from ..helpers import CSRF_RE, csrf_of, login
+from ..helpers import CSRF_RE, csrf_of, in_request, login
 
 USER = "a.martin"
 SIGNED_IN = {"user": USER, "manager": MANAGER, "admin": ADMIN}
@@ -48,19 +47,7 @@ class Collector:
         self._seen: set[str] = set()
 
     def db(self):
-        collector = self
-
-        class Ctx:
-            def __enter__(self):
-                self.ctx = collector.app.test_request_context()
-                self.ctx.push()
-                database.connect(reuse_if_open=True)
-
-            def __exit__(self, *exc):
-                database.close()
-                self.ctx.pop()
-
-        return Ctx()
+        return in_request(self.app)
 
     def add(self, name: str, response, lang: str) -> None:
         if not response.mimetype == "text/html":

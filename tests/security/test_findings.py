@@ -9,34 +9,26 @@ from datetime import timedelta
 
 import pytest
 
-from portal.db import database
 from portal.models import AuditEvent, LoginThrottle, User, utcnow
 
-from ..helpers import PASSWORD, csrf_of, login, says
-from ..integration.test_admin_users import age_session, audit_actions, body, db_get, people, post
-
-HX = {"HX-Request": "true"}
-
-
-def _db(app):
-    """Run ``fn`` in an app context with an open connection."""
-
-    class Ctx:
-        def __enter__(self):
-            self.ctx = app.test_request_context()
-            self.ctx.push()
-            database.connect(reuse_if_open=True)
-            return self
-
-        def __exit__(self, *exc):
-            database.close()
-            self.ctx.pop()
-
-    return Ctx()
+from ..helpers import (
+    PASSWORD,
+    age_session,
+    audit_actions,
+    body,
+    csrf_of,
+    db_get,
+    in_request,
+    login,
+    people,
+    post,
+    says,
+)
+from ..settings_form import submit_settings
 
 
 def _user(app, username) -> User:
-    with _db(app):
+    with in_request(app):
         return User.get(User.username_key == username.lower())
 
 
@@ -64,7 +56,7 @@ def test_finding_01_creating_an_admin_needs_step_up(app, client, make_user):
     }
     r = post(client, "/admin/users/new", data, htmx=True)
     assert r.status_code == 401 and "reauth_password" in body(r)
-    with _db(app):
+    with in_request(app):
         assert not User.select().where(User.username_key == "mallory").exists()
     # A plain user still needs no password (nothing privileged is created).
     r = post(
@@ -92,7 +84,7 @@ def test_finding_01_csv_import_of_an_admin_needs_step_up(app, client, make_user)
         content_type="multipart/form-data",
     )
     assert r.status_code == 401 and "administrator" in body(r)
-    with _db(app):
+    with in_request(app):
         assert not User.select().where(User.username_key == "mallory").exists()
     r = client.post(
         "/admin/users/import",
@@ -159,7 +151,7 @@ def test_finding_01_email_change_needs_step_up_and_tells_the_old_address(
 @pytest.mark.parametrize("action", ["unlock", "disable", "enable", "sessions/end"])
 def test_finding_01_row_actions_need_step_up(app, client, make_user, action):
     p = people(make_user)
-    with _db(app):
+    with in_request(app):
         User.update(hard_locked=True, disabled=(action == "enable")).where(
             User.id == p["carol"].id
         ).execute()
@@ -228,7 +220,7 @@ def test_finding_02_failures_are_counted_atomically(app, make_user):
 
     make_user("alice")
     rules = throttle.Rules(free=100, base_seconds=1, max_seconds=1, hard_limit=1000)
-    with _db(app):
+    with in_request(app):
         # Two requests read the row, then both record a failure: both must count.
         first, second = (
             User.get(User.username_key == "alice"),
@@ -404,7 +396,7 @@ def test_finding_03_account_is_still_protected_across_its_identifiers(app, make_
 def _expire_sessions(app):
     from portal.models import UserSession
 
-    with _db(app):
+    with in_request(app):
         UserSession.delete().execute()
 
 
@@ -416,7 +408,7 @@ def test_finding_04_known_device_signs_in_during_a_lock(app, make_user):
     _expire_sessions(app)  # the owner comes back later (an explicit sign-out forgets the device)
     attacker = app.test_client()
     _wrong(attacker, "boss", 5)
-    with _db(app):
+    with in_request(app):
         User.update(hard_locked=True).where(User.username_key == "boss").execute()
     assert login(attacker, "boss").status_code == 401  # even with the right password
     assert login(app.test_client(), "boss").status_code == 401  # a new device too
@@ -442,7 +434,7 @@ def test_finding_04_recovery_works_during_a_lock(app, make_user, outbox):
 
     make_user("alice")
     _wrong(app.test_client(), "alice", 5)
-    with _db(app):
+    with in_request(app):
         User.update(hard_locked=True).where(User.username_key == "alice").execute()
     client = app.test_client()
     page = client.get("/password/forgot")
@@ -468,7 +460,7 @@ def test_finding_04_cli_unlock(app, make_user, tmp_path):
 
     make_user("alice")
     _wrong(app.test_client(), "alice", 5)
-    with _db(app):
+    with in_request(app):
         User.update(hard_locked=True).where(User.username_key == "alice").execute()
     env = {
         "PASSGATE_SECRET_KEY": "test-secret-key-not-for-production",
@@ -479,7 +471,7 @@ def test_finding_04_cli_unlock(app, make_user, tmp_path):
     result = CliRunner().invoke(main, ["unlock", "ALICE"], env=env)
     assert result.exit_code == 0 and "alice" in result.output
     assert login(app.test_client(), "alice").status_code == 303
-    with _db(app):
+    with in_request(app):
         event = AuditEvent.select().where(AuditEvent.action == "admin.unlock").get()
         assert "cli" in event.detail
     unknown = CliRunner().invoke(main, ["unlock", "nobody"], env=env)
@@ -498,7 +490,7 @@ def test_finding_05_manager_does_not_read_admin_or_peer_manager_events(app, clie
     make_user("alice", team="Alpha")
     for name in ("chief", "peer", "alice"):
         login(app.test_client(), name)
-    with _db(app):
+    with in_request(app):
         chief = User.get(User.username_key == "chief")
         audit.record("reauth", outcome="failure", actor=chief, target=chief, ip="203.0.113.9")
     login(client, "mgra")
@@ -574,7 +566,7 @@ def test_finding_07_startup_accepts_bounded_values(make_app, monkeypatch):
 def test_finding_07_stored_values_are_capped(app):
     from portal import settings
 
-    with _db(app):
+    with in_request(app):
         settings.save({"RESET_LINK_TTL": "100000", "INVITE_LINK_TTL": "999999"})
         now = utcnow()
         assert settings.link_expiry("reset", now) == now + timedelta(hours=24)
@@ -593,11 +585,9 @@ def test_finding_07_stored_values_are_capped(app):
 def test_finding_07_settings_form_says_the_bound(
     app, client, make_user, language, field, value, message
 ):
-    from ..integration.test_admin_settings import _submit
-
     make_user("admin", role="admin", language=language)
     login(client, "admin")
-    response = _submit(client, {field: value})
+    response = submit_settings(client, {field: value})
     assert response.status_code == 422 and message in body(response)
 
 
@@ -605,7 +595,7 @@ def test_finding_07_settings_form_says_the_bound(
 
 
 def _refusals(app, action):
-    with _db(app):
+    with in_request(app):
         return [
             (e.ip, e.repeats)
             for e in AuditEvent.select().where(AuditEvent.action == action).order_by(AuditEvent.id)
@@ -633,7 +623,7 @@ def test_finding_08_csrf_failures_are_aggregated(app):
         )
     assert _by_source(app, "csrf.failure") == {"127.0.0.1": 40, "198.51.100.7": 3}
     # A new minute starts a new row.
-    with _db(app):
+    with in_request(app):
         AuditEvent.update(created_at=utcnow() - timedelta(minutes=2)).execute()
     client.post("/login", data={})
     assert _refusals(app, "csrf.failure")[-1] == ("127.0.0.1", 1)
@@ -712,7 +702,7 @@ def test_finding_10_confusable_usernames_are_refused(app, client, make_user, nam
     )
     assert r.status_code == 422
     assert f'value="{name}"' in body(r)  # what was typed is kept
-    with _db(app):
+    with in_request(app):
         assert User.select().count() == 2
 
 
@@ -721,7 +711,7 @@ def test_finding_10_rn_and_m_and_zero_and_o(app, make_user):
 
     make_user("marco")
     make_user("bob0")
-    with _db(app):
+    with in_request(app):
         for name in ("rnarco", "bobo", "BOBO", "b0b0"):
             with pytest.raises(AccountError):
                 create_user(name, password=None)
@@ -735,7 +725,7 @@ def test_finding_10_messages_and_other_ways_in(app, client, make_user):
     from portal.import_export.service import validate
 
     make_user("alice")
-    with _db(app):
+    with in_request(app):
         with pytest.raises(AccountError) as exc:
             create_user("\u0430lice")
         assert says(str(exc.value), "USERNAME_CONFUSABLE") or "letters" in str(exc.value)
