@@ -189,7 +189,7 @@ def main() -> None:
 PHASES = [
     ("portal.auth.views", "LoginForm", "LoginForm() + CSRF check"),
     ("portal.accounts", "find", "accounts.find()"),
-    ("portal.throttle", "anonymous_state", "throttle.anonymous_state()"),
+    ("portal.throttle", "identifier_state", "throttle.identifier_state()"),
     ("portal.throttle", "save_failure", "throttle.save_failure()"),
     ("portal.audit", "record", "audit.record()"),
     ("portal.auth.service", "_after_success", "_after_success() (UPDATE + audit)"),

@@ -109,9 +109,6 @@ def identifier_state(identifier: str) -> LoginThrottle:
     return row or LoginThrottle(key=key, failed_count=0)
 
 
-anonymous_state = identifier_state  # the former name
-
-
 def save_failure(state, rules: Rules) -> dict:
     """Record one failure on a User or LoginThrottle row; returns the new fields.
 

@@ -263,7 +263,3 @@ def new_teams(rows: list[tuple[int, dict]]) -> list[str]:
         if name and fold(name) not in existing:
             names.setdefault(fold(name), name)
     return sorted(names.values(), key=str.casefold)
-
-
-def team_names() -> list[str]:
-    return [t.name for t in Team.select().order_by(Team.name_key)]

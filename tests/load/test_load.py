@@ -464,7 +464,7 @@ def test_simultaneous_wrong_passwords_all_count(app, server_env):
     counts every one (a lost update would let an attacker guess more often by sending
     guesses in parallel)."""
     from portal.models import LoginThrottle
-    from portal.throttle import anonymous_state
+    from portal.throttle import identifier_state
 
     ids = create_users(app, ["victim", "insider"])
     size = 16
@@ -523,7 +523,7 @@ def test_simultaneous_wrong_passwords_all_count(app, server_env):
     with connected(app):
         victim = User.get_by_id(ids["victim"])
         insider = User.get_by_id(ids["insider"])
-        ghost = LoginThrottle.get_or_none(LoginThrottle.key == anonymous_state("nobody-here").key)
+        ghost = LoginThrottle.get_or_none(LoginThrottle.key == identifier_state("nobody-here").key)
     assert (victim.failed_count, ghost.failed_count if ghost else 0, insider.failed_count) == (
         size,
         size,

@@ -229,7 +229,7 @@ def test_finding_02_failures_are_counted_atomically(app, make_user):
         throttle.save_failure(first, rules)
         throttle.save_failure(second, rules)
         assert User.get(User.username_key == "alice").failed_count == 2
-        one, two = throttle.anonymous_state("ghost"), throttle.anonymous_state("ghost")
+        one, two = throttle.identifier_state("ghost"), throttle.identifier_state("ghost")
         throttle.save_failure(one, rules)
         throttle.save_failure(two, rules)
         assert LoginThrottle.get(LoginThrottle.key == one.key).failed_count == 2

@@ -163,7 +163,7 @@ def test_unknown_identifiers_are_throttled_alike(ctx):
 
     for _ in range(5):
         authenticate("Ghost", "whatever password 1")
-    state_row = throttle.anonymous_state("GHOST")  # same key whatever the case
+    state_row = throttle.identifier_state("GHOST")  # same key whatever the case
     assert state_row.failed_count == 5 and state_row.locked_until is not None
     assert LoginThrottle.select().count() == 1
     assert "ghost" not in state_row.key  # only a digest of the identifier is stored
